@@ -1,0 +1,209 @@
+// Package config is the collector's configuration: one Go type that the
+// operator renders into the collector's ConfigMap and the collector parses,
+// so the two can never drift apart.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// FileName is the key under which the operator stores the rendered config in
+// the collector's ConfigMap, and so the file name inside the mounted volume.
+const FileName = "collector.yaml"
+
+// Default values, shared by the collector's flags and the CRD's defaults.
+const (
+	DefaultGRPCAddress     = ":4317"
+	DefaultHTTPAddress     = ":4318"
+	DefaultAdminAddress    = ":8888"
+	DefaultBatchSize       = 1000
+	DefaultFlushInterval   = 5 * time.Second
+	DefaultMaxQueuedSpans  = 100000
+	DefaultPath            = "spans.jsonl"
+	DefaultMaxSizeBytes    = 100 << 20
+	DefaultMaxRequestBytes = 20 << 20
+	DefaultShutdownTimeout = 60 * time.Second
+	MinFlushInterval       = 10 * time.Millisecond
+	MaxFlushInterval       = time.Hour
+	MaxBatchSize           = 1000000
+)
+
+// Format is how spans are laid out on disk, one JSON object per line.
+type Format string
+
+const (
+	// FormatDBGPT writes one span per line with DB-GPT's keys.
+	FormatDBGPT Format = "dbgpt"
+	// FormatOTLPJSON writes one OTLP JSON ExportTraceServiceRequest per line.
+	FormatOTLPJSON Format = "otlp-json"
+)
+
+// Compression is what rotated files are compressed with.
+type Compression string
+
+const (
+	CompressionNone Compression = "none"
+	CompressionGzip Compression = "gzip"
+	CompressionZstd Compression = "zstd"
+)
+
+// DeliveryMode says when a request is acknowledged.
+type DeliveryMode string
+
+const (
+	// DeliveryBatched acknowledges once the spans are queued.
+	DeliveryBatched DeliveryMode = "Batched"
+	// DeliveryDurable acknowledges once the spans are written and fsynced.
+	DeliveryDurable DeliveryMode = "Durable"
+)
+
+// Config is the whole collector configuration.
+type Config struct {
+	// Listen holds the addresses the collector serves on.
+	Listen Listen `json:"listen"`
+	// Batch says when queued spans are flushed to storage.
+	Batch Batch `json:"batch"`
+	// Delivery says when a request is acknowledged.
+	Delivery Delivery `json:"delivery"`
+	// Storage says where and how spans are written.
+	Storage Storage `json:"storage"`
+	// Limits protect the collector from oversized input.
+	Limits Limits `json:"limits"`
+	// ShutdownTimeout bounds how long a graceful stop may take to drain.
+	ShutdownTimeout Duration `json:"shutdownTimeout"`
+}
+
+// Listen holds the collector's listen addresses.
+type Listen struct {
+	// OTLPGRPC is the OTLP/gRPC address (TraceService/Export).
+	OTLPGRPC string `json:"otlpGrpc"`
+	// OTLPHTTP is the OTLP/HTTP address (/v1/traces) that also takes DB-GPT spans (/v1/spans).
+	OTLPHTTP string `json:"otlpHttp"`
+	// Admin serves /metrics, /healthz, /readyz and /debug/spans.
+	Admin string `json:"admin"`
+}
+
+// Batch says when queued spans are flushed: DB-GPT's batch_size and flush_interval.
+type Batch struct {
+	// Size is the number of waiting spans that triggers a flush.
+	Size int `json:"size"`
+	// FlushInterval is the longest time a span waits before a flush.
+	FlushInterval Duration `json:"flushInterval"`
+	// MaxQueuedSpans bounds the spans held in memory; beyond it ingest pushes back.
+	MaxQueuedSpans int `json:"maxQueuedSpans"`
+}
+
+// Delivery says when a request is acknowledged.
+type Delivery struct {
+	// Mode is Batched or Durable.
+	Mode DeliveryMode `json:"mode"`
+}
+
+// Storage says where spans are written and how the files roll.
+type Storage struct {
+	// Dir is the volume root; Path is resolved against it.
+	Dir string `json:"dir"`
+	// Path is the active span file, relative to Dir.
+	Path string `json:"path"`
+	// Format is the on-disk line format.
+	Format Format `json:"format"`
+	// Rotation says when the active file is renamed and how long rotated files are kept.
+	Rotation Rotation `json:"rotation"`
+}
+
+// Rotation says when the active file rolls over and what is kept.
+type Rotation struct {
+	// Daily renames the file to <base>_<YYYY-MM-DD><ext> at the first write of a new day.
+	Daily bool `json:"daily"`
+	// MaxSizeBytes rotates the file before a write would take it past this size; 0 turns size rotation off.
+	MaxSizeBytes int64 `json:"maxSizeBytes"`
+	// MaxFiles keeps at most this many rotated files; 0 keeps all.
+	MaxFiles int `json:"maxFiles"`
+	// MaxAge removes rotated files older than this; 0 keeps them.
+	MaxAge Duration `json:"maxAge"`
+	// Compress is how rotated files are compressed in the background.
+	Compress Compression `json:"compress"`
+	// UTC judges days in UTC; false uses the collector's local time zone.
+	UTC bool `json:"utc"`
+}
+
+// Limits protect the collector from oversized input.
+type Limits struct {
+	// MaxRequestBytes bounds a request body, also after decompression.
+	MaxRequestBytes int64 `json:"maxRequestBytes"`
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		Listen: Listen{OTLPGRPC: DefaultGRPCAddress, OTLPHTTP: DefaultHTTPAddress, Admin: DefaultAdminAddress},
+		Batch: Batch{
+			Size:           DefaultBatchSize,
+			FlushInterval:  Duration(DefaultFlushInterval),
+			MaxQueuedSpans: DefaultMaxQueuedSpans,
+		},
+		Delivery: Delivery{Mode: DeliveryBatched},
+		Storage: Storage{
+			Dir:    ".",
+			Path:   DefaultPath,
+			Format: FormatDBGPT,
+			Rotation: Rotation{
+				Daily:        true,
+				MaxSizeBytes: DefaultMaxSizeBytes,
+				Compress:     CompressionNone,
+				UTC:          true,
+			},
+		},
+		Limits:          Limits{MaxRequestBytes: DefaultMaxRequestBytes},
+		ShutdownTimeout: Duration(DefaultShutdownTimeout),
+	}
+}
+
+// Render returns the YAML document the operator stores in the ConfigMap.
+// Its output is deterministic, so a hash of it identifies the config in force.
+func (c Config) Render() ([]byte, error) {
+	out, err := yaml.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("render collector config: %w", err)
+	}
+	return out, nil
+}
+
+// Parse reads a YAML or JSON document over the defaults, refusing unknown
+// fields so that a typo is an error rather than a silently ignored setting,
+// and validates the result.
+func Parse(data []byte) (Config, error) {
+	cfg := Default()
+	js, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("parse collector config: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		return Config{}, fmt.Errorf("parse collector config: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Load reads and parses the config file at path.
+func Load(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read collector config: %w", err)
+	}
+	cfg, err := Parse(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}

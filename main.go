@@ -1,0 +1,25 @@
+// Command spansink is one binary for the whole project: the operator
+// (`spansink manager`), the batching collector it deploys
+// (`spansink collector`), and the span reader (`spansink spans`). One image
+// serves all of them, so the operator can default the collector image to its own.
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	root := &cobra.Command{
+		Use:           "spansink",
+		Short:         "A Kubernetes trace sink: operator, batching collector and span reader",
+		SilenceUsage:  true,
+		SilenceErrors: false,
+	}
+	// Each subcommand lives with the code it runs; register it here.
+	root.AddCommand()
+	if err := root.Execute(); err != nil {
+		os.Exit(1)
+	}
+}

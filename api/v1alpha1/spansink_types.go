@@ -1,0 +1,382 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// The CEL rules below check durations with a pattern before calling
+// duration(), so that a malformed value fails the rule with its message
+// instead of a CEL evaluation error. The pattern is Go's duration syntax,
+// which is what metav1.Duration writes and reads.
+
+// SpanSinkSpec is the desired state of a SpanSink: how spans are batched,
+// where and how they are stored, and how the collector pod runs.
+type SpanSinkSpec struct {
+	// batch says when queued spans are flushed to disk: DB-GPT's batch_size
+	// and flush_interval.
+	// +optional
+	// +kubebuilder:default={}
+	Batch BatchSpec `json:"batch,omitzero"`
+
+	// delivery says when the collector acknowledges a request.
+	// +optional
+	// +kubebuilder:default={}
+	Delivery DeliverySpec `json:"delivery,omitzero"`
+
+	// storage says where spans are written, in which format, how the files
+	// roll over, and which volume holds them.
+	// +optional
+	// +kubebuilder:default={}
+	Storage StorageSpec `json:"storage,omitzero"`
+
+	// image is the collector container image. Empty means the operator's own
+	// image, which contains the collector.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Image string `json:"image,omitempty"`
+
+	// resources are the collector container's compute resources.
+	// +optional
+	Resources corev1.ResourceRequirements `json:"resources,omitzero"`
+
+	// nodeSelector constrains the collector pod to nodes with these labels.
+	// +optional
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+
+	// tolerations let the collector pod run on tainted nodes.
+	// +optional
+	// +listType=atomic
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+
+	// affinity holds the collector pod's scheduling constraints.
+	// +optional
+	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+
+	// priorityClassName is the collector pod's priority class.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	PriorityClassName string `json:"priorityClassName,omitempty"`
+
+	// podAnnotations are added to the collector pod. The operator's own
+	// annotations take precedence.
+	// +optional
+	PodAnnotations map[string]string `json:"podAnnotations,omitempty"`
+
+	// podLabels are added to the collector pod. They may not set the labels
+	// the operator uses to select the pod.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="!('app.kubernetes.io/name' in self) && !('app.kubernetes.io/instance' in self)",message="podLabels must not set app.kubernetes.io/name or app.kubernetes.io/instance: the operator uses them to select the collector pod"
+	PodLabels map[string]string `json:"podLabels,omitempty"`
+
+	// terminationGracePeriodSeconds is how long the collector may take to
+	// drain its queue when the pod stops. Unset means the flush interval plus
+	// 30 seconds, and never less than 60 seconds.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=86400
+	TerminationGracePeriodSeconds *int64 `json:"terminationGracePeriodSeconds,omitempty"`
+}
+
+// BatchSpec says when queued spans are flushed.
+// +kubebuilder:validation:XValidation:rule="self.maxQueuedSpans >= self.size",message="batch.maxQueuedSpans must be at least batch.size, so that a full batch fits in the queue"
+type BatchSpec struct {
+	// size is the number of waiting spans that triggers a flush (DB-GPT's
+	// batch_size).
+	// +optional
+	// +kubebuilder:default=1000
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000000
+	Size int32 `json:"size,omitempty"`
+
+	// flushInterval is the longest time a span waits before it is flushed
+	// (DB-GPT's flush_interval), a duration from 10ms to 1h such as "5s".
+	// +optional
+	// +kubebuilder:default="5s"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('10ms') && duration(self) <= duration('1h')",message="batch.flushInterval must be a duration such as 5s or 250ms, from 10ms to 1h"
+	FlushInterval *metav1.Duration `json:"flushInterval,omitempty"`
+
+	// maxQueuedSpans bounds the spans held in memory; beyond it the collector
+	// refuses new spans (HTTP 429, gRPC ResourceExhausted) until it catches up.
+	// +optional
+	// +kubebuilder:default=100000
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000000
+	MaxQueuedSpans int32 `json:"maxQueuedSpans,omitempty"`
+}
+
+// DeliveryMode says when the collector acknowledges a request.
+// +kubebuilder:validation:Enum=Batched;Durable
+type DeliveryMode string
+
+const (
+	// DeliveryBatched acknowledges once the spans are queued in memory: fast,
+	// but a crash loses what was not yet flushed.
+	DeliveryBatched DeliveryMode = "Batched"
+	// DeliveryDurable acknowledges once the spans are written and fsynced.
+	DeliveryDurable DeliveryMode = "Durable"
+)
+
+// DeliverySpec says when the collector acknowledges a request.
+type DeliverySpec struct {
+	// mode is Batched (acknowledge when queued) or Durable (acknowledge when
+	// written and fsynced).
+	// +optional
+	// +kubebuilder:default=Batched
+	Mode DeliveryMode `json:"mode,omitempty"`
+}
+
+// Format is the on-disk line format.
+// +kubebuilder:validation:Enum=dbgpt;otlp-json
+type Format string
+
+const (
+	// FormatDBGPT writes one span per line with DB-GPT's keys.
+	FormatDBGPT Format = "dbgpt"
+	// FormatOTLPJSON writes one OTLP JSON ExportTraceServiceRequest per line.
+	FormatOTLPJSON Format = "otlp-json"
+)
+
+// StorageSpec says where spans are written and how.
+type StorageSpec struct {
+	// path is the active span file, relative to the volume root, such as
+	// "spans.jsonl" or "traces/app.jsonl". A path without an extension gets ".log".
+	// +optional
+	// +kubebuilder:default="spans.jsonl"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('/')",message="storage.path must be relative to the volume root, not an absolute path"
+	// +kubebuilder:validation:XValidation:rule="!self.split('/').exists(s, s == '..')",message="storage.path must not contain a '..' segment: files stay inside the volume"
+	// +kubebuilder:validation:XValidation:rule="!self.endsWith('/') && self != '.' && !self.endsWith('/.')",message="storage.path must name a file, not a directory"
+	Path string `json:"path,omitempty"`
+
+	// format is the on-disk line format: dbgpt (one span per line with
+	// DB-GPT's keys) or otlp-json (one OTLP JSON request per line).
+	// +optional
+	// +kubebuilder:default=dbgpt
+	Format Format `json:"format,omitempty"`
+
+	// rotation says when the active file rolls over and which rotated files are kept.
+	// +optional
+	// +kubebuilder:default={}
+	Rotation RotationSpec `json:"rotation,omitzero"`
+
+	// volume is the persistent volume that holds the span files.
+	// +optional
+	// +kubebuilder:default={}
+	// +kubebuilder:validation:XValidation:rule="has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)",message="storage.volume.storageClassName cannot be changed: a claim's storage class is fixed once it is bound"
+	// +kubebuilder:validation:XValidation:rule="has(self.accessModes) == has(oldSelf.accessModes) && (!has(self.accessModes) || self.accessModes == oldSelf.accessModes)",message="storage.volume.accessModes cannot be changed: a claim's access modes are fixed once it is bound"
+	// +kubebuilder:validation:XValidation:rule="has(self.existingClaimName) == has(oldSelf.existingClaimName) && (!has(self.existingClaimName) || self.existingClaimName == oldSelf.existingClaimName)",message="storage.volume.existingClaimName cannot be set, changed or removed after creation: the spans already written would be left behind"
+	// +kubebuilder:validation:XValidation:rule="!has(self.size) || !has(oldSelf.size) || !isQuantity(string(self.size)) || !isQuantity(string(oldSelf.size)) || quantity(string(self.size)).compareTo(quantity(string(oldSelf.size))) >= 0",message="storage.volume.size can only grow: a volume cannot be shrunk"
+	Volume VolumeSpec `json:"volume,omitzero"`
+}
+
+// Compression is how rotated files are compressed.
+// +kubebuilder:validation:Enum=none;gzip;zstd
+type Compression string
+
+const (
+	// CompressionNone keeps rotated files as they are.
+	CompressionNone Compression = "none"
+	// CompressionGzip compresses rotated files with gzip (.gz).
+	CompressionGzip Compression = "gzip"
+	// CompressionZstd compresses rotated files with zstd (.zst).
+	CompressionZstd Compression = "zstd"
+)
+
+// RotationSpec says when the active file rolls over and what is kept.
+type RotationSpec struct {
+	// daily renames the active file to <base>_<YYYY-MM-DD><ext> at the first
+	// write of a new day (UTC), as DB-GPT does.
+	// +optional
+	// +kubebuilder:default=true
+	Daily *bool `json:"daily,omitempty"`
+
+	// maxSize rotates the active file before a write would take it past this
+	// size, such as "100Mi". 0 turns size rotation off.
+	// +optional
+	// +kubebuilder:default="100Mi"
+	// +kubebuilder:validation:XValidation:rule="!isQuantity(string(self)) || quantity(string(self)).sign() >= 0",message="storage.rotation.maxSize must not be negative (0 turns size rotation off)"
+	MaxSize *resource.Quantity `json:"maxSize,omitempty"`
+
+	// maxFiles keeps at most this many rotated files, removing the oldest.
+	// 0 keeps all.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100000
+	MaxFiles int32 `json:"maxFiles,omitempty"`
+
+	// maxAge removes rotated files older than this, such as "168h" for a
+	// week (hours are the largest unit). Unset or 0 keeps them.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$')",message="storage.rotation.maxAge must be a duration such as 168h or 30m; days are not a unit"
+	MaxAge *metav1.Duration `json:"maxAge,omitempty"`
+
+	// compress is how rotated files are compressed: none, gzip or zstd.
+	// +optional
+	// +kubebuilder:default=none
+	Compress Compression `json:"compress,omitempty"`
+}
+
+// ReclaimPolicy says what happens to the volume claim when the SpanSink is deleted.
+// +kubebuilder:validation:Enum=Retain;Delete
+type ReclaimPolicy string
+
+const (
+	// ReclaimRetain keeps the claim, and so the spans, when the SpanSink is
+	// deleted; a SpanSink created again under the same name picks it up.
+	ReclaimRetain ReclaimPolicy = "Retain"
+	// ReclaimDelete deletes the claim with the SpanSink.
+	ReclaimDelete ReclaimPolicy = "Delete"
+)
+
+// VolumeSpec is the persistent volume that holds the span files.
+// +kubebuilder:validation:XValidation:rule="!has(self.existingClaimName) || (!has(self.storageClassName) && !has(self.accessModes))",message="storage.volume.storageClassName and accessModes apply to a claim the operator creates; leave them out when existingClaimName is set"
+type VolumeSpec struct {
+	// size is the requested capacity of the claim the operator creates, such
+	// as "1Gi". It can grow later if the storage class allows expansion.
+	// +optional
+	// +kubebuilder:default="1Gi"
+	// +kubebuilder:validation:XValidation:rule="!isQuantity(string(self)) || quantity(string(self)).sign() > 0",message="storage.volume.size must be positive"
+	Size *resource.Quantity `json:"size,omitempty"`
+
+	// storageClassName is the storage class of the claim the operator
+	// creates. Unset uses the cluster's default class.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	StorageClassName *string `json:"storageClassName,omitempty"`
+
+	// accessModes of the claim the operator creates. Unset means ReadWriteOnce.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=4
+	// +kubebuilder:validation:items:Enum=ReadWriteOnce;ReadOnlyMany;ReadWriteMany;ReadWriteOncePod
+	AccessModes []corev1.PersistentVolumeAccessMode `json:"accessModes,omitempty"`
+
+	// existingClaimName mounts a claim the user made instead of creating one.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	ExistingClaimName string `json:"existingClaimName,omitempty"`
+
+	// reclaimPolicy says what deleting the SpanSink does to the claim it
+	// created: Retain (keep the spans) or Delete.
+	// +optional
+	// +kubebuilder:default=Retain
+	ReclaimPolicy ReclaimPolicy `json:"reclaimPolicy,omitempty"`
+}
+
+// Condition types of a SpanSink.
+const (
+	// ConditionReady is true when the collector is available at the endpoints.
+	ConditionReady = "Ready"
+	// ConditionProgressing is true while the collector rolls out a change.
+	ConditionProgressing = "Progressing"
+	// ConditionDegraded is true when the operator cannot bring the collector
+	// to the desired state without help.
+	ConditionDegraded = "Degraded"
+)
+
+// Condition reasons of a SpanSink.
+const (
+	// ReasonAvailable: the collector Deployment is available and up to date.
+	ReasonAvailable = "Available"
+	// ReasonRollingOut: the collector Deployment is rolling out a change.
+	ReasonRollingOut = "RollingOut"
+	// ReasonUnavailable: the collector Deployment has no available pod.
+	ReasonUnavailable = "Unavailable"
+	// ReasonReconciled: every child object matches the spec.
+	ReasonReconciled = "Reconciled"
+	// ReasonChildConflict: an object the operator did not create holds a
+	// child's name; the operator leaves it alone.
+	ReasonChildConflict = "ChildConflict"
+	// ReasonExistingClaimNotFound: storage.volume.existingClaimName names a
+	// claim that does not exist.
+	ReasonExistingClaimNotFound = "ExistingClaimNotFound"
+	// ReasonInvalidSpec: the spec passed the API server's checks but cannot be
+	// turned into a collector configuration.
+	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonReconcileError: a request to the API server failed; the operator retries.
+	ReasonReconcileError = "ReconcileError"
+)
+
+// Endpoints are the collector's addresses inside the cluster.
+type Endpoints struct {
+	// otlpGrpc is the OTLP/gRPC endpoint, such as http://sink-collector.ns.svc:4317.
+	// +optional
+	OTLPGRPC string `json:"otlpGrpc,omitempty"`
+	// otlpHttp is the OTLP/HTTP endpoint (POST /v1/traces; DB-GPT spans at
+	// /v1/spans), such as http://sink-collector.ns.svc:4318.
+	// +optional
+	OTLPHTTP string `json:"otlpHttp,omitempty"`
+}
+
+// SpanSinkStatus is the observed state of a SpanSink.
+type SpanSinkStatus struct {
+	// observedGeneration is the generation whose spec the children last fully matched.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions are Ready, Progressing and Degraded.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// endpoints are the collector's addresses inside the cluster.
+	// +optional
+	Endpoints Endpoints `json:"endpoints,omitzero"`
+
+	// volumeClaimName is the claim that holds the span files.
+	// +optional
+	VolumeClaimName string `json:"volumeClaimName,omitempty"`
+
+	// readyReplicas is the number of ready collector pods.
+	// +optional
+	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
+
+	// configHash is the SHA-256 of the collector configuration in force.
+	// +optional
+	ConfigHash string `json:"configHash,omitempty"`
+}
+
+// SpanSink runs a trace collector that batches spans and writes them as
+// JSON-lines files to a persistent volume.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=ssink,categories=spansink
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Batch",type=integer,JSONPath=`.spec.batch.size`
+// +kubebuilder:printcolumn:name="Flush",type=string,JSONPath=`.spec.batch.flushInterval`
+// +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.status.endpoints.otlpHttp`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 63",message="a SpanSink's name must be a DNS label (lowercase letters, digits and '-', starting with a letter, at most 63 characters) because its Service is named after it"
+type SpanSink struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitzero"`
+
+	// spec is the desired state of the SpanSink.
+	// +optional
+	// +kubebuilder:default={}
+	Spec SpanSinkSpec `json:"spec,omitzero"`
+
+	// status is the observed state of the SpanSink.
+	// +optional
+	Status SpanSinkStatus `json:"status,omitzero"`
+}
+
+// SpanSinkList is a list of SpanSinks.
+// +kubebuilder:object:root=true
+type SpanSinkList struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ListMeta `json:"metadata,omitzero"`
+	// items are the SpanSinks.
+	Items []SpanSink `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&SpanSink{}, &SpanSinkList{})
+}

@@ -1,0 +1,141 @@
+package manifests
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/spansink/spansink/api/v1alpha1"
+	"github.com/spansink/spansink/sink/config"
+)
+
+// Where the collector finds its config and its volume, and the ports it
+// serves; the rendered config and the pod spec agree through these.
+const (
+	ConfigMountPath = "/etc/spansink"
+	DataMountPath   = "/var/lib/spansink"
+
+	OTLPGRPCPort = 4317
+	OTLPHTTPPort = 4318
+	MetricsPort  = 8888
+
+	OTLPGRPCPortName = "otlp-grpc"
+	OTLPHTTPPortName = "otlp-http"
+	MetricsPortName  = "metrics"
+)
+
+// Grace-period defaults: a stopping collector flushes its queue, which takes
+// at most one flush interval plus the time to write it out.
+const (
+	// drainMargin is added to the flush interval for the default grace period.
+	drainMargin = 30 * time.Second
+	// minDefaultGrace is the floor of the default grace period.
+	minDefaultGrace = 60 * time.Second
+	// shutdownMargin is kept between the collector's own shutdown deadline and
+	// the kubelet's SIGKILL, so the collector finishes (and logs) first.
+	shutdownMargin = 5 * time.Second
+)
+
+// TerminationGracePeriodSeconds is the pod's grace period: the spec's value,
+// or else the flush interval plus 30 seconds, never less than 60 seconds.
+func TerminationGracePeriodSeconds(sink *v1alpha1.SpanSink) int64 {
+	if g := sink.Spec.TerminationGracePeriodSeconds; g != nil {
+		return *g
+	}
+	grace := max(flushInterval(sink)+drainMargin, minDefaultGrace)
+	return int64(math.Ceil(grace.Seconds()))
+}
+
+// shutdownTimeout is the collector's own drain deadline, inside the grace
+// period: 5 seconds less, or half of it when the period is 10 seconds or less.
+func shutdownTimeout(graceSeconds int64) time.Duration {
+	grace := time.Duration(graceSeconds) * time.Second
+	if grace > 2*shutdownMargin {
+		return grace - shutdownMargin
+	}
+	return grace / 2
+}
+
+func flushInterval(sink *v1alpha1.SpanSink) time.Duration {
+	if d := sink.Spec.Batch.FlushInterval; d != nil {
+		return d.Duration
+	}
+	return config.DefaultFlushInterval
+}
+
+// CollectorConfig turns the SpanSink's spec into the collector's
+// configuration. Fields the API server would have defaulted fall back to the
+// same defaults here, and the result is validated with the collector's own
+// checks, so the operator never ships a config the collector would refuse.
+func CollectorConfig(sink *v1alpha1.SpanSink) (config.Config, error) {
+	spec := sink.Spec
+	cfg := config.Default()
+
+	if spec.Batch.Size > 0 {
+		cfg.Batch.Size = int(spec.Batch.Size)
+	}
+	cfg.Batch.FlushInterval = config.Duration(flushInterval(sink))
+	if spec.Batch.MaxQueuedSpans > 0 {
+		cfg.Batch.MaxQueuedSpans = int(spec.Batch.MaxQueuedSpans)
+	}
+	if spec.Delivery.Mode != "" {
+		cfg.Delivery.Mode = config.DeliveryMode(spec.Delivery.Mode)
+	}
+
+	cfg.Storage.Dir = DataMountPath
+	if spec.Storage.Path != "" {
+		cfg.Storage.Path = spec.Storage.Path
+	}
+	if spec.Storage.Format != "" {
+		cfg.Storage.Format = config.Format(spec.Storage.Format)
+	}
+	rot := spec.Storage.Rotation
+	if rot.Daily != nil {
+		cfg.Storage.Rotation.Daily = *rot.Daily
+	}
+	if rot.MaxSize != nil {
+		cfg.Storage.Rotation.MaxSizeBytes = rot.MaxSize.Value()
+	}
+	cfg.Storage.Rotation.MaxFiles = int(rot.MaxFiles)
+	if rot.MaxAge != nil {
+		cfg.Storage.Rotation.MaxAge = config.Duration(rot.MaxAge.Duration)
+	}
+	if rot.Compress != "" {
+		cfg.Storage.Rotation.Compress = config.Compression(rot.Compress)
+	}
+
+	cfg.ShutdownTimeout = config.Duration(shutdownTimeout(TerminationGracePeriodSeconds(sink)))
+
+	if err := cfg.Validate(); err != nil {
+		return config.Config{}, fmt.Errorf("spansink %s/%s: %w", sink.Namespace, sink.Name, err)
+	}
+	return cfg, nil
+}
+
+// RenderedConfig is the collector config as stored in the ConfigMap, with
+// the hash that identifies it.
+type RenderedConfig struct {
+	// Config is the configuration itself.
+	Config config.Config
+	// Bytes is the YAML document stored under config.FileName.
+	Bytes []byte
+	// Hash is the hex SHA-256 of Bytes; it goes on the pod template so that
+	// a new config rolls the pod, and into status.configHash.
+	Hash string
+}
+
+// RenderConfig builds, validates and renders the collector config.
+func RenderConfig(sink *v1alpha1.SpanSink) (RenderedConfig, error) {
+	cfg, err := CollectorConfig(sink)
+	if err != nil {
+		return RenderedConfig{}, err
+	}
+	data, err := cfg.Render()
+	if err != nil {
+		return RenderedConfig{}, err
+	}
+	sum := sha256.Sum256(data)
+	return RenderedConfig{Config: cfg, Bytes: data, Hash: hex.EncodeToString(sum[:])}, nil
+}

@@ -1,0 +1,134 @@
+package manifests
+
+import (
+	"errors"
+	"maps"
+	"path"
+
+	"github.com/spansink/spansink/sink/config"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+)
+
+// ConfigHashAnnotation on the pod template carries the SHA-256 of the
+// rendered collector config, so a config change rolls the pod.
+const ConfigHashAnnotation = "tracing.spansink.dev/config-sha256"
+
+// nonRootID is the distroless "nonroot" user and group.
+const nonRootID = 65532
+
+const (
+	containerName   = "collector"
+	configVolume    = "config"
+	dataVolume      = "data"
+	healthzPath     = "/healthz"
+	readyzPath      = "/readyz"
+	livenessPeriod  = 10
+	readinessPeriod = 5
+)
+
+// Deployment runs one collector pod. The strategy is Recreate because the
+// span volume is usually ReadWriteOnce and cannot be mounted by an old and a
+// new pod at once; the pod meets the Pod Security Standard "restricted".
+func Deployment(p Params, configHash string) (*appsv1.Deployment, error) {
+	sink := p.Sink
+	image := sink.Spec.Image
+	if image == "" {
+		image = p.DefaultImage
+	}
+	if image == "" {
+		return nil, errors.New("no collector image: spec.image is empty and the operator has no default image")
+	}
+
+	annotations := make(map[string]string, len(sink.Spec.PodAnnotations)+1)
+	maps.Copy(annotations, sink.Spec.PodAnnotations)
+	annotations[ConfigHashAnnotation] = configHash
+
+	httpProbe := func(probePath string, period int32) *corev1.Probe {
+		return &corev1.Probe{
+			ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+				Path:   probePath,
+				Port:   intstr.FromString(MetricsPortName),
+				Scheme: corev1.URISchemeHTTP,
+			}},
+			PeriodSeconds:    period,
+			TimeoutSeconds:   1,
+			SuccessThreshold: 1,
+			FailureThreshold: 3,
+		}
+	}
+
+	container := corev1.Container{
+		Name:  containerName,
+		Image: image,
+		Args:  []string{"collector", "--config", path.Join(ConfigMountPath, config.FileName)},
+		Ports: []corev1.ContainerPort{
+			{Name: OTLPGRPCPortName, ContainerPort: OTLPGRPCPort, Protocol: corev1.ProtocolTCP},
+			{Name: OTLPHTTPPortName, ContainerPort: OTLPHTTPPort, Protocol: corev1.ProtocolTCP},
+			{Name: MetricsPortName, ContainerPort: MetricsPort, Protocol: corev1.ProtocolTCP},
+		},
+		Resources: *sink.Spec.Resources.DeepCopy(),
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: configVolume, MountPath: ConfigMountPath, ReadOnly: true},
+			{Name: dataVolume, MountPath: DataMountPath},
+		},
+		LivenessProbe:  httpProbe(healthzPath, livenessPeriod),
+		ReadinessProbe: httpProbe(readyzPath, readinessPeriod),
+		SecurityContext: &corev1.SecurityContext{
+			AllowPrivilegeEscalation: ptr.To(false),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			ReadOnlyRootFilesystem:   ptr.To(true),
+			RunAsNonRoot:             ptr.To(true),
+		},
+	}
+
+	var tolerations []corev1.Toleration
+	for _, t := range sink.Spec.Tolerations {
+		tolerations = append(tolerations, *t.DeepCopy())
+	}
+
+	deploy := &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: objectMeta(sink, CollectorName(sink)),
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](1),
+			Selector: &metav1.LabelSelector{MatchLabels: SelectorLabels(sink)},
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{
+					Labels:      podLabels(sink),
+					Annotations: annotations,
+				},
+				Spec: corev1.PodSpec{
+					ServiceAccountName:            CollectorName(sink),
+					AutomountServiceAccountToken:  ptr.To(false),
+					TerminationGracePeriodSeconds: ptr.To(TerminationGracePeriodSeconds(sink)),
+					SecurityContext: &corev1.PodSecurityContext{
+						RunAsNonRoot:   ptr.To(true),
+						RunAsUser:      ptr.To[int64](nonRootID),
+						RunAsGroup:     ptr.To[int64](nonRootID),
+						FSGroup:        ptr.To[int64](nonRootID),
+						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+					},
+					Containers: []corev1.Container{container},
+					Volumes: []corev1.Volume{
+						{Name: configVolume, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+							LocalObjectReference: corev1.LocalObjectReference{Name: CollectorName(sink)},
+						}}},
+						{Name: dataVolume, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{
+							ClaimName: ClaimName(sink),
+						}}},
+					},
+					NodeSelector:      maps.Clone(sink.Spec.NodeSelector),
+					Tolerations:       tolerations,
+					Affinity:          sink.Spec.Affinity.DeepCopy(),
+					PriorityClassName: sink.Spec.PriorityClassName,
+				},
+			},
+		},
+	}
+	return deploy, nil
+}

@@ -1,0 +1,75 @@
+package manifests
+
+import (
+	"github.com/spansink/spansink/api/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"time"
+)
+
+const testImage = "ghcr.io/spansink/spansink:v0.1.0"
+
+// minimalSink is a SpanSink as a Go program would build it: no spec at all,
+// none of the API server's defaults applied.
+func minimalSink() *v1alpha1.SpanSink {
+	return &v1alpha1.SpanSink{
+		ObjectMeta: metav1.ObjectMeta{Name: "traces", Namespace: "observability", UID: types.UID("0c4f2f43-6a7c-4f61-9b1e-5d0a3c2b7e10")},
+	}
+}
+
+// defaultedSink is the minimal SpanSink as the API server stores it, with
+// every CRD default filled in.
+func defaultedSink() *v1alpha1.SpanSink {
+	sink := minimalSink()
+	sink.Spec = v1alpha1.SpanSinkSpec{
+		Batch:    v1alpha1.BatchSpec{Size: 1000, FlushInterval: &metav1.Duration{Duration: 5 * time.Second}, MaxQueuedSpans: 100000},
+		Delivery: v1alpha1.DeliverySpec{Mode: v1alpha1.DeliveryBatched},
+		Storage: v1alpha1.StorageSpec{
+			Path:     "spans.jsonl",
+			Format:   v1alpha1.FormatDBGPT,
+			Rotation: v1alpha1.RotationSpec{Daily: ptr.To(true), MaxSize: ptr.To(resource.MustParse("100Mi")), Compress: v1alpha1.CompressionNone},
+			Volume:   v1alpha1.VolumeSpec{Size: ptr.To(resource.MustParse("1Gi")), ReclaimPolicy: v1alpha1.ReclaimRetain},
+		},
+	}
+	return sink
+}
+
+// customSink sets every field to something other than its default.
+func customSink() *v1alpha1.SpanSink {
+	sink := defaultedSink()
+	sink.Name = "dbgpt"
+	sink.Spec.Batch = v1alpha1.BatchSpec{Size: 200, FlushInterval: &metav1.Duration{Duration: 90 * time.Second}, MaxQueuedSpans: 5000}
+	sink.Spec.Delivery.Mode = v1alpha1.DeliveryDurable
+	sink.Spec.Storage = v1alpha1.StorageSpec{
+		Path:   "dbgpt/spans",
+		Format: v1alpha1.FormatOTLPJSON,
+		Rotation: v1alpha1.RotationSpec{
+			Daily:    ptr.To(false),
+			MaxSize:  ptr.To(resource.MustParse("0")),
+			MaxFiles: 14,
+			MaxAge:   &metav1.Duration{Duration: 168 * time.Hour},
+			Compress: v1alpha1.CompressionZstd,
+		},
+		Volume: v1alpha1.VolumeSpec{
+			Size:             ptr.To(resource.MustParse("20Gi")),
+			StorageClassName: ptr.To("fast-ssd"),
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOncePod},
+			ReclaimPolicy:    v1alpha1.ReclaimDelete,
+		},
+	}
+	sink.Spec.Image = "registry.example.com/spansink:v0.2.0"
+	sink.Spec.Resources = corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},
+	}
+	sink.Spec.NodeSelector = map[string]string{"kubernetes.io/os": "linux"}
+	sink.Spec.Tolerations = []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "observability", Effect: corev1.TaintEffectNoSchedule}}
+	sink.Spec.PriorityClassName = "observability-critical"
+	sink.Spec.PodAnnotations = map[string]string{"prometheus.io/scrape": "true", ConfigHashAnnotation: "user-value-is-overridden"}
+	sink.Spec.PodLabels = map[string]string{"team": "llm-platform", LabelManagedBy: "user-value-is-overridden"}
+	sink.Spec.TerminationGracePeriodSeconds = ptr.To[int64](300)
+	return sink
+}

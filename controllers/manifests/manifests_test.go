@@ -1,0 +1,88 @@
+package manifests
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/spansink/spansink/api/v1alpha1"
+)
+
+func TestBuildersGolden(t *testing.T) {
+	cases := []struct {
+		name string
+		sink *v1alpha1.SpanSink
+	}{
+		{"default", defaultedSink()},
+		{"custom", customSink()},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			desired, err := Build(Params{Sink: tc.sink, DefaultImage: testImage})
+			if err != nil {
+				t.Fatalf("build: %v", err)
+			}
+			assertGolden(t, "configmap_"+tc.name, desired.ConfigMap)
+			assertGolden(t, "deployment_"+tc.name, desired.Deployment)
+			assertGolden(t, "service_"+tc.name, desired.Service)
+			assertGolden(t, "serviceaccount_"+tc.name, desired.ServiceAccount)
+			assertGolden(t, "persistentvolumeclaim_"+tc.name, desired.PersistentVolumeClaim)
+		})
+	}
+}
+
+// A SpanSink built in Go without the API server's defaults must produce the
+// same children as the defaulted one: the builders fall back to the CRD's
+// defaults, so the two can never disagree.
+func TestBuildDefaultsMatchCRDDefaults(t *testing.T) {
+	fromMinimal, err := Build(Params{Sink: minimalSink(), DefaultImage: testImage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromDefaulted, err := Build(Params{Sink: defaultedSink(), DefaultImage: testImage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fromMinimal.Config.Hash != fromDefaulted.Config.Hash {
+		t.Errorf("config differs:\nminimal:\n%s\ndefaulted:\n%s", fromMinimal.Config.Bytes, fromDefaulted.Config.Bytes)
+	}
+	assertGolden(t, "deployment_default", fromMinimal.Deployment)
+	assertGolden(t, "persistentvolumeclaim_default", fromMinimal.PersistentVolumeClaim)
+}
+
+func TestBuildExistingClaim(t *testing.T) {
+	sink := defaultedSink()
+	sink.Spec.Storage.Volume.ExistingClaimName = "team-spans"
+	desired, err := Build(Params{Sink: sink, DefaultImage: testImage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if desired.PersistentVolumeClaim != nil {
+		t.Errorf("no claim should be built for an existing claim, got %s", desired.PersistentVolumeClaim.Name)
+	}
+	if got := desired.Deployment.Spec.Template.Spec.Volumes[1].PersistentVolumeClaim.ClaimName; got != "team-spans" {
+		t.Errorf("deployment mounts claim %q, want team-spans", got)
+	}
+}
+
+func TestBuildRejects(t *testing.T) {
+	cases := []struct {
+		name    string
+		mutate  func(*v1alpha1.SpanSink)
+		image   string
+		wantErr string
+	}{
+		{"no image anywhere", func(*v1alpha1.SpanSink) {}, "", "no collector image"},
+		{"queue smaller than batch", func(s *v1alpha1.SpanSink) { s.Spec.Batch.MaxQueuedSpans = 10 }, testImage, "batch.maxQueuedSpans (10) must be at least batch.size (1000)"},
+		{"path escapes volume", func(s *v1alpha1.SpanSink) { s.Spec.Storage.Path = "../etc/passwd" }, testImage, `storage.path must not contain ".."`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sink := defaultedSink()
+			tc.mutate(sink)
+			_, err := Build(Params{Sink: sink, DefaultImage: tc.image})
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("got error %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}

@@ -1,0 +1,139 @@
+package format
+
+import (
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// The helpers below write JSON by appending to a byte slice. They exist
+// because the dbgpt encoder runs once per span on the request path, where
+// encoding/json's reflection and per-value allocations would dominate the
+// collector's CPU cost.
+
+const hexDigits = "0123456789abcdef"
+
+// safeASCII marks the bytes that need no escaping inside a JSON string.
+var safeASCII = func() [utf8.RuneSelf]bool {
+	var t [utf8.RuneSelf]bool
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// appendString appends s as a quoted JSON string. Control characters are
+// escaped and every byte that is not part of valid UTF-8 becomes U+FFFD,
+// the same repair encoding/json makes, so the output is always valid UTF-8.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if safeASCII[c] {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// appendHex appends id as a quoted lowercase hex string.
+func appendHex(b []byte, id []byte) []byte {
+	b = append(b, '"')
+	for _, c := range id {
+		b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
+	}
+	return append(b, '"')
+}
+
+// appendFloat writes f the way encoding/json does, so that readers see the
+// same numbers whichever encoder wrote them. NaN and infinities have no JSON
+// number form; they are written as the strings protojson uses.
+func appendFloat(b []byte, f float64) []byte {
+	switch {
+	case math.IsNaN(f):
+		return append(b, `"NaN"`...)
+	case math.IsInf(f, 1):
+		return append(b, `"Infinity"`...)
+	case math.IsInf(f, -1):
+		return append(b, `"-Infinity"`...)
+	}
+	abs := math.Abs(f)
+	fmtByte := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		fmtByte = 'e'
+	}
+	b = strconv.AppendFloat(b, f, fmtByte, -1, 64)
+	if fmtByte == 'e' {
+		// Shorten e-09 to e-9, as encoding/json does.
+		n := len(b)
+		if n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+// TimeLayout is the layout of start_time and end_time in the dbgpt format
+// for spans that arrived over OTLP: DB-GPT's own layout, in UTC, with
+// milliseconds.
+const TimeLayout = "2006-01-02 15:04:05.000"
+
+// appendTime appends the unix-nanosecond timestamp ns as a quoted
+// TimeLayout string in UTC, or null when ns is zero (OTLP's "unset").
+func appendTime(b []byte, ns uint64) []byte {
+	if ns == 0 {
+		return append(b, "null"...)
+	}
+	t := time.Unix(0, int64(ns)).UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		// Out of the four-digit range the fixed layout cannot express it;
+		// time's own formatter handles any year.
+		b = append(b, '"')
+		b = t.AppendFormat(b, TimeLayout)
+		return append(b, '"')
+	}
+	hour, minute, second := t.Clock()
+	ms := t.Nanosecond() / int(time.Millisecond)
+	b = append(b, '"',
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+int(month)/10), byte('0'+int(month)%10), '-',
+		byte('0'+day/10), byte('0'+day%10), ' ',
+		byte('0'+hour/10), byte('0'+hour%10), ':',
+		byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+second/10), byte('0'+second%10), '.',
+		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), '"')
+	return b
+}

@@ -1,0 +1,107 @@
+package ingest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/spansink/spansink/sink/format"
+)
+
+// dbgptMediaTypes are the Content-Types DB-GPT records are taken with; an
+// absent Content-Type is taken too, as hand-made clients often omit it.
+var dbgptMediaTypes = []string{"", "application/json", "application/x-ndjson", "application/jsonl", "application/x-jsonlines", "text/plain"}
+
+// DBGPTResponse is the body of every /v1/spans response.
+type DBGPTResponse struct {
+	// Accepted counts the records stored.
+	Accepted int `json:"accepted"`
+	// Rejected counts the records not stored because they were invalid.
+	Rejected int `json:"rejected"`
+	// Errors says why each rejected record was refused.
+	Errors []format.Rejection `json:"errors"`
+	// Error says why the request as a whole failed, when it did.
+	Error string `json:"error,omitempty"`
+}
+
+func (h *httpHandler) serveDBGPT(w http.ResponseWriter, r *http.Request) {
+	pm := h.in.dbgpt
+	if !checkMethod(w, r, pm) {
+		return
+	}
+	if mt := mediaType(r); !slices.Contains(dbgptMediaTypes, mt) {
+		h.dbgptReply(w, pm, http.StatusUnsupportedMediaType, DBGPTResponse{
+			Error: fmt.Sprintf("unsupported Content-Type %q, send JSON lines or a JSON array as application/json or application/x-ndjson", mt),
+		}, false)
+		return
+	}
+	body := getBody()
+	defer putBody(body)
+	if err := readBody(r, h.in.opts.MaxRequestBytes, body); err != nil {
+		h.dbgptReply(w, pm, bodyErrorStatus(err), DBGPTResponse{Error: err.Error()}, false)
+		return
+	}
+	batch, err := DecodeDBGPT(body.Bytes())
+	if err != nil {
+		h.in.opts.Logger.V(1).Info("undecodable DB-GPT request", "error", err.Error())
+		h.dbgptReply(w, pm, http.StatusBadRequest, DBGPTResponse{Error: err.Error()}, false)
+		return
+	}
+	pm.received.Add(float64(batch.Total()))
+	pm.reject(ReasonInvalidRecord, len(batch.Rejections))
+	rejections := batch.Rejections
+
+	records, unconvertible, err := h.in.opts.Encoder.EncodeDBGPT(batch.Spans)
+	if err != nil {
+		pm.reject(ReasonInternal, len(batch.Spans))
+		h.in.opts.Logger.Error(err, "encode DB-GPT records")
+		h.dbgptReply(w, pm, http.StatusInternalServerError, DBGPTResponse{Error: fmt.Sprintf("encode records: %v", err)}, false)
+		return
+	}
+	pm.reject(ReasonUnconvertible, len(unconvertible))
+	for _, rej := range unconvertible {
+		rejections = append(rejections, format.Rejection{Index: batch.Indexes[rej.Index], Message: rej.Message})
+	}
+	slices.SortFunc(rejections, func(a, b format.Rejection) int { return a.Index - b.Index })
+
+	stored := len(batch.Spans) - len(unconvertible)
+	resp := DBGPTResponse{Accepted: stored, Rejected: len(rejections), Errors: rejections}
+	if resp.Errors == nil {
+		resp.Errors = []format.Rejection{}
+	}
+	if stored == 0 && len(rejections) > 0 {
+		resp.Error = fmt.Sprintf("none of the %d records is a valid DB-GPT span", len(rejections))
+		h.dbgptReply(w, pm, http.StatusBadRequest, resp, false)
+		return
+	}
+	if err := h.in.submit(r.Context(), pm, records, stored); err != nil {
+		f := classify(err)
+		resp.Accepted = 0
+		resp.Error = err.Error()
+		h.dbgptReply(w, pm, f.httpStatus, resp, f.retryable)
+		return
+	}
+	h.dbgptReply(w, pm, http.StatusOK, resp, false)
+}
+
+func (h *httpHandler) dbgptReply(w http.ResponseWriter, pm *protocolMetrics, httpStatus int, resp DBGPTResponse, retryable bool) {
+	if resp.Errors == nil {
+		resp.Errors = []format.Rejection{}
+	}
+	out, err := json.Marshal(resp)
+	if err != nil {
+		h.in.opts.Logger.Error(err, "marshal DB-GPT response")
+		writeText(w, http.StatusInternalServerError, fmt.Sprintf("marshal response: %v", err))
+		pm.request(strconv.Itoa(http.StatusInternalServerError))
+		return
+	}
+	if retryable {
+		w.Header().Set("Retry-After", h.in.retryAfterSeconds())
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(httpStatus)
+	_, _ = w.Write(append(out, '\n'))
+	pm.request(strconv.Itoa(httpStatus))
+}

@@ -1,0 +1,58 @@
+package ingest
+
+import (
+	"context"
+
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	// Registers the gzip decompressor, which OTLP/gRPC clients may use.
+	_ "google.golang.org/grpc/encoding/gzip"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+// NewGRPCService returns the OTLP/gRPC TraceService; register it with
+// ptraceotlp.RegisterGRPCServer on a server built with GRPCServerOptions.
+func NewGRPCService(opts Options) ptraceotlp.GRPCServer {
+	return &grpcService{in: newIngester(opts)}
+}
+
+// GRPCServerOptions are the server options the service relies on: the
+// request size limit, which gRPC applies after decompression too.
+func GRPCServerOptions(opts Options) []grpc.ServerOption {
+	opts = opts.withDefaults()
+	return []grpc.ServerOption{grpc.MaxRecvMsgSize(int(opts.MaxRequestBytes))}
+}
+
+type grpcService struct {
+	ptraceotlp.UnimplementedGRPCServer
+	in *ingester
+}
+
+// Export stores the valid spans of the request and reports invalid ones as
+// a partial success.
+func (s *grpcService) Export(ctx context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
+	pm := s.in.otlpGRPC
+	p, err := s.in.exportTraces(ctx, pm, req.Traces())
+	if err != nil {
+		f := classify(err)
+		st := status.New(f.grpcCode, err.Error())
+		if f.retryable {
+			// WithDetails fails only for codes.OK, which is never used here.
+			if withInfo, detailErr := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(s.in.opts.RetryAfter)}); detailErr == nil {
+				st = withInfo
+			}
+		}
+		pm.request(f.grpcCode.String())
+		return ptraceotlp.ExportResponse{}, st.Err()
+	}
+	resp := ptraceotlp.NewExportResponse()
+	if p.rejected > 0 {
+		resp.PartialSuccess().SetRejectedSpans(int64(p.rejected))
+		resp.PartialSuccess().SetErrorMessage(p.message)
+	}
+	pm.request(codes.OK.String())
+	return resp, nil
+}

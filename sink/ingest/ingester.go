@@ -1,0 +1,164 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"google.golang.org/grpc/codes"
+
+	"github.com/spansink/spansink/sink/record"
+)
+
+// ingester is what the HTTP and gRPC front ends share: validation, encoding,
+// submission and the mapping of failures to responses.
+type ingester struct {
+	opts     Options
+	otlpHTTP *protocolMetrics
+	otlpGRPC *protocolMetrics
+	dbgpt    *protocolMetrics
+}
+
+func newIngester(opts Options) *ingester {
+	opts = opts.withDefaults()
+	return &ingester{
+		opts:     opts,
+		otlpHTTP: opts.Metrics.forProtocol(ProtocolOTLPHTTP),
+		otlpGRPC: opts.Metrics.forProtocol(ProtocolOTLPGRPC),
+		dbgpt:    opts.Metrics.forProtocol(ProtocolDBGPT),
+	}
+}
+
+// partial describes the spans of an accepted request that were not stored,
+// as OTLP's partial_success reports them.
+type partial struct {
+	rejected int
+	message  string
+}
+
+// exportTraces stores the valid spans of td. Invalid spans are dropped and
+// reported in the returned partial; a non-nil error means no span of the
+// request was stored.
+func (in *ingester) exportTraces(ctx context.Context, pm *protocolMetrics, td ptrace.Traces) (partial, error) {
+	received := td.SpanCount()
+	pm.received.Add(float64(received))
+	badTrace, badSpan := DropInvalidSpans(td)
+	pm.reject(ReasonInvalidTraceID, badTrace)
+	pm.reject(ReasonInvalidSpanID, badSpan)
+	var p partial
+	if badTrace+badSpan > 0 {
+		p = partial{rejected: badTrace + badSpan, message: invalidSpansMessage(badTrace, badSpan)}
+	}
+	valid := received - p.rejected
+	if valid == 0 {
+		return p, nil
+	}
+	records, err := in.opts.Encoder.EncodeTraces(td)
+	if err != nil {
+		pm.reject(ReasonInternal, valid)
+		return p, fmt.Errorf("encode spans: %w", err)
+	}
+	if err := in.submit(ctx, pm, records, valid); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// submit hands records holding spans spans to the Submitter and counts the
+// outcome.
+func (in *ingester) submit(ctx context.Context, pm *protocolMetrics, records []record.Record, spans int) error {
+	if len(records) == 0 {
+		return nil
+	}
+	if err := in.opts.Submitter.Submit(ctx, records); err != nil {
+		f := classify(err)
+		pm.reject(f.reason, spans)
+		if f.reason == ReasonInternal {
+			in.opts.Logger.Error(err, "submit spans", "protocol", pm.name, "spans", spans)
+		} else {
+			in.opts.Logger.V(1).Info("submit spans refused", "protocol", pm.name, "spans", spans, "reason", f.reason, "error", err.Error())
+		}
+		return err
+	}
+	pm.accepted.Add(float64(spans))
+	return nil
+}
+
+func invalidSpansMessage(badTrace, badSpan int) string {
+	var parts []string
+	if badTrace > 0 {
+		parts = append(parts, fmt.Sprintf("%d with an empty or all-zero trace_id (OTLP requires 16 non-zero bytes)", badTrace))
+	}
+	if badSpan > 0 {
+		parts = append(parts, fmt.Sprintf("%d with an empty or all-zero span_id (OTLP requires 8 non-zero bytes)", badSpan))
+	}
+	return fmt.Sprintf("rejected %d spans: %s", badTrace+badSpan, strings.Join(parts, ", "))
+}
+
+// DropInvalidSpans removes spans whose trace or span id is empty (all
+// zero), which OTLP forbids, and says how many had each fault. Ids of a
+// wrong length never get this far: the decoder refuses them.
+func DropInvalidSpans(td ptrace.Traces) (badTrace, badSpan int) {
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				s := spans.At(k)
+				if s.TraceID().IsEmpty() {
+					badTrace++
+				} else if s.SpanID().IsEmpty() {
+					badSpan++
+				}
+			}
+		}
+	}
+	if badTrace+badSpan == 0 {
+		return 0, 0
+	}
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			sss.At(j).Spans().RemoveIf(func(s ptrace.Span) bool {
+				return s.TraceID().IsEmpty() || s.SpanID().IsEmpty()
+			})
+		}
+	}
+	return badTrace, badSpan
+}
+
+// failure is how a refused submission is answered.
+type failure struct {
+	httpStatus int
+	grpcCode   codes.Code
+	reason     string
+	// retryable failures carry Retry-After / RetryInfo.
+	retryable bool
+}
+
+func classify(err error) failure {
+	switch {
+	case errors.Is(err, record.ErrQueueFull):
+		return failure{http.StatusTooManyRequests, codes.ResourceExhausted, ReasonQueueFull, true}
+	case errors.Is(err, record.ErrStopping):
+		return failure{http.StatusServiceUnavailable, codes.Unavailable, ReasonStopping, true}
+	case errors.Is(err, record.ErrStorageUnavailable):
+		return failure{http.StatusServiceUnavailable, codes.Unavailable, ReasonStorageUnavailable, true}
+	case errors.Is(err, context.DeadlineExceeded):
+		return failure{http.StatusServiceUnavailable, codes.DeadlineExceeded, ReasonCanceled, true}
+	case errors.Is(err, context.Canceled):
+		return failure{http.StatusServiceUnavailable, codes.Canceled, ReasonCanceled, true}
+	}
+	return failure{http.StatusInternalServerError, codes.Internal, ReasonInternal, false}
+}
+
+// retryAfterSeconds is the Retry-After header value: whole seconds, at least 1.
+func (in *ingester) retryAfterSeconds() string {
+	secs := int64((in.opts.RetryAfter + 999_999_999) / 1_000_000_000)
+	return strconv.FormatInt(max(secs, 1), 10)
+}

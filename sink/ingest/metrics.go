@@ -1,0 +1,94 @@
+package ingest
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Protocol label values of the ingest metrics.
+const (
+	ProtocolOTLPGRPC = "otlp_grpc"
+	ProtocolOTLPHTTP = "otlp_http"
+	ProtocolDBGPT    = "dbgpt"
+)
+
+// Reason label values of spansink_spans_rejected_total.
+const (
+	ReasonInvalidTraceID     = "invalid_trace_id"
+	ReasonInvalidSpanID      = "invalid_span_id"
+	ReasonInvalidRecord      = "invalid_record"
+	ReasonUnconvertible      = "unconvertible"
+	ReasonQueueFull          = "queue_full"
+	ReasonStopping           = "stopping"
+	ReasonStorageUnavailable = "storage_unavailable"
+	ReasonCanceled           = "canceled"
+	ReasonInternal           = "internal"
+)
+
+// Metrics counts what ingest receives, accepts and rejects.
+type Metrics struct {
+	received *prometheus.CounterVec
+	accepted *prometheus.CounterVec
+	rejected *prometheus.CounterVec
+	requests *prometheus.CounterVec
+}
+
+// NewMetrics creates the ingest metrics and registers them with reg unless
+// reg is nil. It panics if they are already registered there, as
+// prometheus.MustRegister does: two ingest paths must share one Metrics.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "spansink_spans_received_total",
+			Help: "Spans decoded from requests, before validation.",
+		}, []string{"protocol"}),
+		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "spansink_spans_accepted_total",
+			Help: "Spans taken by the queue (and, in Durable mode, written).",
+		}, []string{"protocol"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "spansink_spans_rejected_total",
+			Help: "Decoded spans not stored, by reason.",
+		}, []string{"protocol", "reason"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "spansink_requests_total",
+			Help: "Ingest requests by protocol and response code (HTTP status or gRPC code).",
+		}, []string{"protocol", "code"}),
+	}
+	for _, p := range []string{ProtocolOTLPGRPC, ProtocolOTLPHTTP, ProtocolDBGPT} {
+		// Create the series up front so dashboards see zeros, not gaps.
+		m.received.WithLabelValues(p)
+		m.accepted.WithLabelValues(p)
+	}
+	if reg != nil {
+		reg.MustRegister(m.received, m.accepted, m.rejected, m.requests)
+	}
+	return m
+}
+
+// protocolMetrics holds the per-protocol counters resolved once, so the
+// request path does not look up label values for them.
+type protocolMetrics struct {
+	name     string
+	received prometheus.Counter
+	accepted prometheus.Counter
+	m        *Metrics
+}
+
+func (m *Metrics) forProtocol(name string) *protocolMetrics {
+	return &protocolMetrics{
+		name:     name,
+		received: m.received.WithLabelValues(name),
+		accepted: m.accepted.WithLabelValues(name),
+		m:        m,
+	}
+}
+
+func (p *protocolMetrics) reject(reason string, spans int) {
+	if spans > 0 {
+		p.m.rejected.WithLabelValues(p.name, reason).Add(float64(spans))
+	}
+}
+
+func (p *protocolMetrics) request(code string) {
+	p.m.requests.WithLabelValues(p.name, code).Inc()
+}

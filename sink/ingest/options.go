@@ -1,0 +1,59 @@
+// Package ingest receives spans over OTLP/HTTP, OTLP/gRPC and DB-GPT's JSON,
+// decodes and validates them, encodes them into records of the configured
+// on-disk format on the request goroutine, and hands the records to a
+// record.Submitter. Errors follow the OTLP specification: the client learns
+// what was wrong and whether a retry can help.
+package ingest
+
+import (
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/spansink/spansink/sink/config"
+	"github.com/spansink/spansink/sink/format"
+	"github.com/spansink/spansink/sink/record"
+)
+
+// DefaultRetryAfter is how long clients are told to wait when the queue is
+// full or the collector is stopping, if Options.RetryAfter is not set.
+const DefaultRetryAfter = time.Second
+
+// Options configure the HTTP handler and the gRPC service.
+type Options struct {
+	// Submitter takes the encoded records; its errors decide the response.
+	Submitter record.Submitter
+	// Encoder writes spans in the on-disk format.
+	Encoder format.Encoder
+	// MaxRequestBytes bounds a request body, before and after decompression;
+	// zero means config.DefaultMaxRequestBytes.
+	MaxRequestBytes int64
+	// Metrics counts spans and requests; nil counts into unregistered metrics.
+	Metrics *Metrics
+	// Logger receives request failures; the zero Logger discards them.
+	Logger logr.Logger
+	// RetryAfter is the back-off suggested with 429, 503, ResourceExhausted
+	// and Unavailable; zero means DefaultRetryAfter.
+	RetryAfter time.Duration
+}
+
+// withDefaults fills unset options and refuses a missing Submitter or
+// Encoder, which is a wiring mistake no request could recover from.
+func (o Options) withDefaults() Options {
+	if o.Submitter == nil {
+		panic("ingest: Options.Submitter is nil")
+	}
+	if o.Encoder == nil {
+		panic("ingest: Options.Encoder is nil")
+	}
+	if o.MaxRequestBytes <= 0 {
+		o.MaxRequestBytes = config.DefaultMaxRequestBytes
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	if o.RetryAfter <= 0 {
+		o.RetryAfter = DefaultRetryAfter
+	}
+	return o
+}

@@ -1,0 +1,268 @@
+package rollingfile
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/spansink/spansink/sink/config"
+)
+
+// startMill starts the background goroutine that applies retention and
+// compression to rotated files, and asks it for a first pass so that files
+// left by an earlier run are handled too.
+func (r *RollingFile) startMill() {
+	if r.millDone != nil {
+		return
+	}
+	r.millWake = make(chan struct{}, 1)
+	r.millStop = make(chan struct{})
+	r.millDone = make(chan struct{})
+	r.unknown = map[string]bool{}
+	go r.mill()
+	r.wakeMill()
+}
+
+func (r *RollingFile) wakeMill() {
+	select {
+	case r.millWake <- struct{}{}:
+	default: // a pass is already due; it will see this rotation too
+	}
+}
+
+func (r *RollingFile) mill() {
+	defer close(r.millDone)
+	for {
+		select {
+		case <-r.millWake:
+			r.millPass()
+		case <-r.millStop:
+			// Finish work asked for just before Close.
+			select {
+			case <-r.millWake:
+				r.millPass()
+			default:
+			}
+			return
+		}
+	}
+}
+
+// logicalFile is a rotated file and, after compression, its compressed twin.
+type logicalFile struct {
+	plain, compressed *Rotated
+}
+
+func (l logicalFile) any() Rotated {
+	if l.plain != nil {
+		return *l.plain
+	}
+	return *l.compressed
+}
+
+// millPass lists the directory once and then removes what retention says,
+// and compresses what is left uncompressed. Every failure is logged and
+// counted; none stops the pass or the collector.
+func (r *RollingFile) millPass() {
+	dir, base, ext := SplitPath(r.Filename)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		r.Metrics.backgroundError()
+		r.Logger.Error(err, "listing the span directory for retention", "dir", dir)
+		return
+	}
+	files := map[string]*logicalFile{}
+	unknown := 0
+	for _, e := range entries {
+		name := e.Name()
+		if name == base+ext || !strings.HasPrefix(name, base+"_") {
+			continue
+		}
+		if strings.HasSuffix(name, tmpSuffix) {
+			if _, ok := ParseRotated(base, ext, strings.TrimSuffix(name, tmpSuffix)); ok {
+				// Only this goroutine writes temp files, so one seen
+				// here was left by a crash in the middle of compression.
+				r.remove(dir, name, "unfinished compression")
+				continue
+			}
+		}
+		rot, ok := ParseRotated(base, ext, name)
+		if !ok || !e.Type().IsRegular() {
+			unknown++
+			if !r.unknown[name] {
+				r.unknown[name] = true
+				r.Logger.Info("leaving alone a file that does not follow the span file naming", "dir", dir, "file", name)
+			}
+			continue
+		}
+		lf := files[rot.key()]
+		if lf == nil {
+			lf = &logicalFile{}
+			files[rot.key()] = lf
+		}
+		if rot.Compression == "" {
+			lf.plain = &rot
+		} else {
+			lf.compressed = &rot
+		}
+	}
+	r.Metrics.setUnknownFiles(unknown)
+
+	ordered := make([]*logicalFile, 0, len(files))
+	for _, lf := range files {
+		if lf.plain != nil && lf.compressed != nil {
+			// The compressed file only gets its final name when it is
+			// complete, so the plain one is the leftover.
+			r.remove(dir, lf.plain.Name, "already compressed")
+			lf.plain = nil
+		}
+		ordered = append(ordered, lf)
+	}
+	slices.SortFunc(ordered, func(a, b *logicalFile) int {
+		if a.any().less(b.any()) {
+			return -1
+		}
+		return 1
+	})
+	ordered = r.applyRetention(dir, ordered)
+	if r.Compression == "" || r.Compression == config.CompressionNone {
+		return
+	}
+	for _, lf := range ordered {
+		if lf.plain == nil {
+			continue
+		}
+		err := compressFile(dir, lf.plain.Name, r.Compression)
+		r.Metrics.compressed(err == nil)
+		if err != nil {
+			r.Logger.Error(err, "compressing a rotated span file", "file", lf.plain.Name)
+		}
+	}
+}
+
+// applyRetention removes the rotated files (oldest first in ordered) that
+// are too old or too many, and returns the ones kept.
+func (r *RollingFile) applyRetention(dir string, ordered []*logicalFile) []*logicalFile {
+	loc := r.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	now := r.now()
+	kept := ordered[:0:0]
+	for i, lf := range ordered {
+		tooMany := r.MaxFiles > 0 && len(ordered)-i > r.MaxFiles
+		tooOld := false
+		if r.MaxAge > 0 {
+			day, err := time.ParseInLocation(dayLayout, lf.any().Day, loc)
+			tooOld = err == nil && now.Sub(day.AddDate(0, 0, 1)) > r.MaxAge
+		}
+		if !tooMany && !tooOld {
+			kept = append(kept, lf)
+			continue
+		}
+		for _, rot := range []*Rotated{lf.plain, lf.compressed} {
+			if rot != nil && r.remove(dir, rot.Name, "retention") {
+				r.Metrics.removedFile()
+			}
+		}
+	}
+	return kept
+}
+
+func (r *RollingFile) remove(dir, name, why string) bool {
+	if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		r.Metrics.backgroundError()
+		r.Logger.Error(err, "removing a span file", "file", name, "why", why)
+		return false
+	}
+	r.Logger.Info("removed a span file", "file", name, "why", why)
+	return true
+}
+
+// compressFile writes name's compressed twin under a temporary name,
+// makes it durable, renames it into place and then removes name, so that at
+// every moment each final name holds a whole file.
+func compressFile(dir, name string, compression config.Compression) error {
+	suffix := gzipSuffix
+	if compression == config.CompressionZstd {
+		suffix = zstdSuffix
+	}
+	srcPath := filepath.Join(dir, name)
+	finalPath := srcPath + suffix
+	tmpPath := finalPath + tmpSuffix
+	src, err := os.Open(srcPath)
+	if err != nil {
+		return fmt.Errorf("open %s for compression: %w", name, err)
+	}
+	defer src.Close()
+	info, err := src.Stat()
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", name, err)
+	}
+	if err := writeCompressed(tmpPath, src, compression); err != nil {
+		os.Remove(tmpPath)
+		return err
+	}
+	// Keep the rotated file's time: tools sort and expire by it.
+	if err := os.Chtimes(tmpPath, info.ModTime(), info.ModTime()); err != nil {
+		os.Remove(tmpPath)
+		return fmt.Errorf("keep the time of %s: %w", name, err)
+	}
+	if err := os.Rename(tmpPath, finalPath); err != nil {
+		os.Remove(tmpPath)
+		return fmt.Errorf("rename compressed %s into place: %w", name, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	if err := os.Remove(srcPath); err != nil {
+		return fmt.Errorf("remove %s after compression: %w", name, err)
+	}
+	return syncDir(dir)
+}
+
+func writeCompressed(path string, src io.Reader, compression config.Compression) (err error) {
+	dst, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	defer func() {
+		if closeErr := dst.Close(); closeErr != nil && err == nil {
+			err = fmt.Errorf("close %s: %w", path, closeErr)
+		}
+	}()
+	var enc io.WriteCloser
+	switch compression {
+	case config.CompressionGzip:
+		enc = gzip.NewWriter(dst)
+	case config.CompressionZstd:
+		// One goroutine: compression runs in the background and should
+		// not compete with ingest for the cores.
+		z, zerr := zstd.NewWriter(dst, zstd.WithEncoderConcurrency(1))
+		if zerr != nil {
+			return fmt.Errorf("start zstd: %w", zerr)
+		}
+		enc = z
+	default:
+		return fmt.Errorf("unknown compression %q", compression)
+	}
+	if _, err := io.Copy(enc, src); err != nil {
+		enc.Close()
+		return fmt.Errorf("compress into %s: %w", path, err)
+	}
+	if err := enc.Close(); err != nil {
+		return fmt.Errorf("finish %s: %w", path, err)
+	}
+	if err := dst.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,107 @@
+package rollingfile
+
+import (
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// dayLayout is the date in rotated file names.
+const dayLayout = "2006-01-02"
+
+// tmpSuffix marks a compressed file that is still being written.
+const tmpSuffix = ".tmp"
+
+// Compressed file suffixes, appended to a rotated file's name.
+const (
+	gzipSuffix = ".gz"
+	zstdSuffix = ".zst"
+)
+
+// SplitPath splits the active file's path into its directory, base name and
+// extension, defaulting the extension to ".log" as DB-GPT does.
+func SplitPath(path string) (dir, base, ext string) {
+	dir, file := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	ext = filepath.Ext(file)
+	base = strings.TrimSuffix(file, ext)
+	if ext == "" || base == "" {
+		// A name such as ".jsonl" is all base: it has no extension.
+		base, ext = file, ".log"
+	}
+	return filepath.Clean(dir), base, ext
+}
+
+// Rotated describes one rotated file's name.
+type Rotated struct {
+	// Name is the file name, without directory.
+	Name string
+	// Day is the day the file's lines were written, as YYYY-MM-DD.
+	Day string
+	// Index orders the files of one day: 0 for the un-numbered file, then N.
+	Index int
+	// Compression is "", "gzip" or "zstd".
+	Compression string
+}
+
+// RotatedName returns the name of a day's index-th rotated file.
+func RotatedName(base, ext, day string, index int) string {
+	if index == 0 {
+		return base + "_" + day + ext
+	}
+	return base + "_" + day + "." + strconv.Itoa(index) + ext
+}
+
+// ParseRotated reports whether name is a rotated file of the active file
+// <base><ext>, and what it says.
+func ParseRotated(base, ext, name string) (Rotated, bool) {
+	r := Rotated{Name: name}
+	rest, ok := strings.CutPrefix(name, base+"_")
+	if !ok || len(rest) < len(dayLayout) {
+		return Rotated{}, false
+	}
+	r.Day = rest[:len(dayLayout)]
+	if _, err := time.Parse(dayLayout, r.Day); err != nil {
+		return Rotated{}, false
+	}
+	rest = rest[len(dayLayout):]
+	switch {
+	case strings.HasSuffix(rest, ext+gzipSuffix):
+		r.Compression, rest = "gzip", strings.TrimSuffix(rest, gzipSuffix)
+	case strings.HasSuffix(rest, ext+zstdSuffix):
+		r.Compression, rest = "zstd", strings.TrimSuffix(rest, zstdSuffix)
+	}
+	rest, ok = strings.CutSuffix(rest, ext)
+	if !ok {
+		return Rotated{}, false
+	}
+	if rest == "" {
+		return r, true
+	}
+	digits, ok := strings.CutPrefix(rest, ".")
+	if !ok || digits == "" || digits[0] == '0' {
+		return Rotated{}, false
+	}
+	n, err := strconv.Atoi(digits)
+	if err != nil || n < 1 {
+		return Rotated{}, false
+	}
+	r.Index = n
+	return r, true
+}
+
+// less orders rotated files oldest first.
+func (r Rotated) less(o Rotated) bool {
+	if r.Day != o.Day {
+		return r.Day < o.Day
+	}
+	return r.Index < o.Index
+}
+
+// key identifies the logical file behind a rotated file and its compressed twin.
+func (r Rotated) key() string {
+	return r.Day + "." + strconv.Itoa(r.Index)
+}

@@ -1,0 +1,355 @@
+package rollingfile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/spansink/spansink/sink/config"
+	"github.com/spansink/spansink/sink/record"
+	"github.com/spansink/spansink/sink/storage"
+)
+
+// ErrClosed is returned by Write after Close.
+var ErrClosed = errors.New("rolling file is closed")
+
+// maxRetainedBuffer bounds the write buffer kept between batches, so one
+// huge batch does not pin its memory for the life of the process.
+const maxRetainedBuffer = 4 << 20
+
+// RollingFile is a storage.Storage that appends records as lines to the
+// active file and rolls it over by day and size. Set the fields, then call
+// Open (or just Write, which opens on first use); the fields must not change
+// afterwards. All methods are safe for concurrent use.
+type RollingFile struct {
+	// Filename is the active file's path. Its directory is created if
+	// missing; an empty extension becomes ".log".
+	Filename string
+	// Daily rolls the file over at the first write of a new day.
+	Daily bool
+	// MaxSize rotates the file before a write would take it past this many
+	// bytes; 0 turns size rotation off. A single batch larger than MaxSize
+	// is still written whole, into a fresh file.
+	MaxSize int64
+	// MaxFiles keeps at most this many rotated files; 0 keeps all.
+	MaxFiles int
+	// MaxAge removes rotated files whose day ended more than MaxAge ago; 0 keeps them.
+	MaxAge time.Duration
+	// Compression compresses rotated files in the background; "" or "none" leaves them as they are.
+	Compression config.Compression
+	// Location is the time zone days are judged in; nil means UTC.
+	Location *time.Location
+	// Now is the clock; nil means time.Now. Tests inject a fake one.
+	Now func() time.Time
+	// Logger receives repairs, rotations and background failures.
+	Logger logr.Logger
+	// Metrics counts rotations, repairs and retention; nil counts nothing.
+	Metrics *Metrics
+
+	mu     sync.Mutex
+	file   *os.File
+	size   int64  // bytes in the active file, all whole lines
+	day    string // the day the active file's lines belong to
+	dirty  bool   // a failed write may have left bytes past size
+	closed bool
+	buf    []byte
+
+	millWake chan struct{}
+	millStop chan struct{}
+	millDone chan struct{}
+	unknown  map[string]bool // reported unknown files, so each is logged once
+}
+
+var _ storage.Storage = (*RollingFile)(nil)
+
+// Name identifies the rolling file in logs and metrics.
+func (r *RollingFile) Name() string { return "file" }
+
+// Open opens (or creates) the active file, repairs a torn last line and
+// starts the background retention and compression. Calling it is optional:
+// the first Write opens the file too, but an explicit Open reports problems
+// at startup.
+func (r *RollingFile) Open() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ErrClosed
+	}
+	if r.file != nil {
+		return nil
+	}
+	return r.openLocked()
+}
+
+// Write appends each record's line and a '\n' to the active file with one
+// write call, rolling over first if the day changed or the batch would not
+// fit. It keeps all of the batch or none of it: after a failed or short
+// write the file is cut back to where the batch started.
+func (r *RollingFile) Write(batch []record.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.writeLocked(batch)
+}
+
+// Sync makes every line written so far durable.
+func (r *RollingFile) Sync() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.file == nil {
+		return nil
+	}
+	if err := r.file.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", r.file.Name(), err)
+	}
+	return nil
+}
+
+// Close syncs and closes the active file and waits for background
+// compression and retention to finish their current pass.
+func (r *RollingFile) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	err := r.closeFileLocked()
+	r.mu.Unlock()
+	if r.millStop != nil {
+		close(r.millStop)
+		<-r.millDone
+	}
+	return err
+}
+
+func (r *RollingFile) activePath() string {
+	dir, base, ext := SplitPath(r.Filename)
+	return filepath.Join(dir, base+ext)
+}
+
+func (r *RollingFile) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *RollingFile) dayOf(t time.Time) string {
+	loc := r.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	return t.In(loc).Format(dayLayout)
+}
+
+func (r *RollingFile) openLocked() error {
+	path := r.activePath()
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create span directory: %w", err)
+	}
+	_, statErr := os.Stat(path)
+	created := errors.Is(statErr, os.ErrNotExist)
+	// O_RDWR rather than O_WRONLY: the torn-tail repair reads the end.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("open span file: %w", err)
+	}
+	if created {
+		if err := syncDir(dir); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("stat span file: %w", err)
+	}
+	size, err := r.repairTail(f, info.Size())
+	if err != nil {
+		f.Close()
+		return err
+	}
+	r.file, r.size, r.dirty = f, size, false
+	if size > 0 {
+		// The last write's time is the day of the file's lines: lines
+		// are only ever appended on the day the file belongs to.
+		r.day = r.dayOf(info.ModTime())
+	} else {
+		r.day = r.dayOf(r.now())
+	}
+	r.startMill()
+	return nil
+}
+
+func (r *RollingFile) closeFileLocked() error {
+	if r.file == nil {
+		return nil
+	}
+	f := r.file
+	r.file = nil
+	syncErr := f.Sync()
+	closeErr := f.Close()
+	if syncErr != nil {
+		return fmt.Errorf("fsync %s: %w", f.Name(), syncErr)
+	}
+	if closeErr != nil {
+		return fmt.Errorf("close %s: %w", f.Name(), closeErr)
+	}
+	return nil
+}
+
+func (r *RollingFile) writeLocked(batch []record.Record) error {
+	if r.closed {
+		return ErrClosed
+	}
+	if r.file == nil {
+		if err := r.openLocked(); err != nil {
+			return err
+		}
+	}
+	if r.dirty {
+		if err := r.cutBack(); err != nil {
+			return err
+		}
+	}
+	n := 0
+	for _, rec := range batch {
+		n += len(rec.Line) + 1
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := r.rollIfNeeded(int64(n)); err != nil {
+		return err
+	}
+	buf := r.buf[:0]
+	for _, rec := range batch {
+		buf = append(buf, rec.Line...)
+		buf = append(buf, '\n')
+	}
+	if cap(buf) <= maxRetainedBuffer {
+		r.buf = buf
+	} else {
+		r.buf = nil
+	}
+	written, err := r.file.Write(buf)
+	if err != nil {
+		if written > 0 {
+			r.dirty = true
+			if cutErr := r.cutBack(); cutErr != nil {
+				return errors.Join(fmt.Errorf("write %s: %w", r.file.Name(), err), cutErr)
+			}
+		}
+		return fmt.Errorf("write %s: %w", r.file.Name(), err)
+	}
+	r.size += int64(n)
+	return nil
+}
+
+// cutBack removes the bytes a failed write left past the last whole line,
+// so a retry of the batch never leaves half a line in the file.
+func (r *RollingFile) cutBack() error {
+	if err := r.file.Truncate(r.size); err != nil {
+		return fmt.Errorf("cut %s back to %d bytes after a failed write: %w", r.file.Name(), r.size, err)
+	}
+	r.dirty = false
+	return nil
+}
+
+func (r *RollingFile) rollIfNeeded(incoming int64) error {
+	if r.Daily {
+		if today := r.dayOf(r.now()); today != r.day {
+			if r.size > 0 {
+				if err := r.rotateLocked(reasonDaily); err != nil {
+					return err
+				}
+			}
+			r.day = today
+			return nil
+		}
+	}
+	if r.MaxSize > 0 && r.size > 0 && r.size+incoming > r.MaxSize {
+		return r.rotateLocked(reasonSize)
+	}
+	return nil
+}
+
+// rotateLocked renames the active file to the next rotated name of its day
+// and opens a fresh active file.
+func (r *RollingFile) rotateLocked(reason string) error {
+	path := r.activePath()
+	dir, base, ext := SplitPath(r.Filename)
+	index, err := nextIndex(dir, base, ext, r.day)
+	if err != nil {
+		return err
+	}
+	rotated := filepath.Join(dir, RotatedName(base, ext, r.day, index))
+	// Make the lines durable before they move: after a power loss the
+	// rotated name must not point at a file with missing data.
+	if err := r.file.Sync(); err != nil {
+		return fmt.Errorf("fsync %s before rotation: %w", path, err)
+	}
+	if err := os.Rename(path, rotated); err != nil {
+		return fmt.Errorf("rotate %s to %s: %w", path, rotated, err)
+	}
+	old := r.file
+	r.file = nil
+	if err := old.Close(); err != nil {
+		r.Logger.Error(err, "closing rotated span file", "file", rotated)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("open span file after rotation: %w", err)
+	}
+	r.file, r.size, r.dirty = f, 0, false
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	r.Metrics.rotated(reason)
+	r.Logger.Info("rotated span file", "reason", reason, "to", rotated)
+	r.wakeMill()
+	return nil
+}
+
+// nextIndex returns the index the next rotated file of day gets: one past
+// the highest in the directory, so numbers only grow even after retention
+// removed older files.
+func nextIndex(dir, base, ext, day string) (int, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, fmt.Errorf("list span directory: %w", err)
+	}
+	next := 0
+	for _, e := range entries {
+		rot, ok := ParseRotated(base, ext, trimTmp(e.Name()))
+		if ok && rot.Day == day && rot.Index+1 > next {
+			next = rot.Index + 1
+		}
+	}
+	return next, nil
+}
+
+func trimTmp(name string) string {
+	return strings.TrimSuffix(name, tmpSuffix)
+}
+
+// syncDir makes renames and file creations in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open directory %s for fsync: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync directory %s: %w", dir, err)
+	}
+	return nil
+}

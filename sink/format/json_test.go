@@ -1,0 +1,104 @@
+package format
+
+import (
+	"encoding/json"
+	"math"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestAppendStringMatchesEncodingJSON(t *testing.T) {
+	cases := []struct {
+		name, in string
+	}{
+		{"empty", ""},
+		{"plain", "hello world"},
+		{"quote and backslash", `say "hi" \ bye`},
+		{"newline tab cr", "a\nb\tc\rd"},
+		{"other control chars", "\x00\x01\x08\x0c\x1f\x7f"},
+		{"multi-byte runes", "héllo, 世界, 🙂"},
+		{"line separators", "a\u2028b\u2029c"},
+		{"invalid byte", "a\xffb"},
+		{"truncated rune", "ok\xe4\xb8"},
+		{"surrogate half", "\xed\xa0\x80"},
+		{"html characters", "<a href='x'>&</a>"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := appendString(nil, tc.in)
+			if !utf8.Valid(got) {
+				t.Fatalf("output is not valid UTF-8: %q", got)
+			}
+			var gotValue string
+			if err := json.Unmarshal(got, &gotValue); err != nil {
+				t.Fatalf("output %q does not parse: %v", got, err)
+			}
+			// encoding/json repairs invalid UTF-8 the same way, one U+FFFD per
+			// bad byte, so the decoded values must agree.
+			want, err := json.Marshal(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wantValue string
+			if err := json.Unmarshal(want, &wantValue); err != nil {
+				t.Fatal(err)
+			}
+			if gotValue != wantValue {
+				t.Errorf("decoded %q, want %q", gotValue, wantValue)
+			}
+		})
+	}
+}
+
+func TestAppendStringEscapes(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"\n", `"\n"`},
+		{"\x01", `"\u0001"`},
+		{`"`, `"\""`},
+		{`\`, `"\\"`},
+		{"\xff", `"\ufffd"`},
+		{"é", `"é"`},
+	}
+	for _, tc := range cases {
+		if got := string(appendString(nil, tc.in)); got != tc.want {
+			t.Errorf("appendString(%q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestAppendFloatMatchesEncodingJSON(t *testing.T) {
+	for _, f := range []float64{0, 1, -1, 0.5, 1e20, 1e21, 1e-6, 1e-7, 123456789.125, math.MaxFloat64, math.SmallestNonzeroFloat64, -2.5e-9, 3.14159} {
+		want, err := json.Marshal(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(appendFloat(nil, f)); got != string(want) {
+			t.Errorf("appendFloat(%v) = %s, want %s", f, got, want)
+		}
+	}
+	for f, want := range map[float64]string{math.NaN(): `"NaN"`, math.Inf(1): `"Infinity"`, math.Inf(-1): `"-Infinity"`} {
+		if got := string(appendFloat(nil, f)); got != want {
+			t.Errorf("appendFloat(%v) = %s, want %s", f, got, want)
+		}
+	}
+}
+
+func TestAppendTime(t *testing.T) {
+	cases := []struct {
+		ns   uint64
+		want string
+	}{
+		{0, "null"},
+		{1, `"1970-01-01 00:00:00.000"`},
+		{1_700_000_000_123_456_789, `"2023-11-14 22:13:20.123"`},
+		{1_709_251_199_999_999_999, `"2024-02-29 23:59:59.999"`},
+		// Beyond int64 the value wraps to before 1970; it must still be a
+		// valid string.
+		{math.MaxUint64, `"1969-12-31 23:59:59.999"`},
+	}
+	for _, tc := range cases {
+		if got := string(appendTime(nil, tc.ns)); got != tc.want {
+			t.Errorf("appendTime(%d) = %s, want %s", tc.ns, got, tc.want)
+		}
+	}
+}

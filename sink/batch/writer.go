@@ -1,0 +1,228 @@
+package batch
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spansink/spansink/sink/record"
+	"github.com/spansink/spansink/sink/storage"
+)
+
+// item is one batch on its way to every storage.
+type item struct {
+	records []record.Record
+	spans   int
+	// remaining counts the storages not yet done with the batch.
+	remaining atomic.Int32
+	// done is closed when every storage is done; err is set before.
+	done    chan struct{}
+	errOnce sync.Once
+	err     error
+}
+
+func newItem(records []record.Record, spans, storages int) *item {
+	it := &item{records: records, spans: spans, done: make(chan struct{})}
+	it.remaining.Store(int32(storages))
+	return it
+}
+
+// finish records that one storage is done with the batch, and failed to
+// store it if err is not nil.
+func (it *item) finish(b *Batcher, err error) {
+	if err != nil {
+		it.errOnce.Do(func() { it.err = err })
+	}
+	if it.remaining.Add(-1) == 0 {
+		b.release(it.spans)
+		close(it.done)
+	}
+}
+
+// writer feeds one storage from its own queue, so that a slow or failing
+// storage holds up nobody but itself. The queue needs no bound of its own:
+// every item in it is counted in the batcher's queue until all writers are
+// done with it.
+type writer struct {
+	b       *Batcher
+	s       storage.Storage
+	metrics storageMetrics
+
+	mu     sync.Mutex
+	queue  []*item
+	closed bool
+	signal chan struct{}
+	done   chan struct{}
+
+	failing atomic.Pointer[error] // set while the storage's last attempt failed
+	scratch []record.Record
+	lost    int // spans given up on at the shutdown deadline; read after done
+}
+
+func newWriter(b *Batcher, s storage.Storage) *writer {
+	return &writer{
+		b:       b,
+		s:       s,
+		metrics: b.opts.Metrics.storage(s.Name()),
+		signal:  make(chan struct{}, 1),
+		done:    make(chan struct{}),
+	}
+}
+
+func (w *writer) enqueue(it *item) {
+	w.mu.Lock()
+	w.queue = append(w.queue, it)
+	w.mu.Unlock()
+	w.wake()
+}
+
+// closeQueue lets the writer exit once its queue is empty.
+func (w *writer) closeQueue() {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+	w.wake()
+}
+
+func (w *writer) wake() {
+	select {
+	case w.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (w *writer) failure() error {
+	if p := w.failing.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (w *writer) run() {
+	defer close(w.done)
+	for {
+		items := w.take()
+		if items == nil {
+			return
+		}
+		w.write(items)
+	}
+}
+
+// take waits for queued items and returns as many as fit in one write of
+// batch.size spans (at least one). In Durable mode this is the group
+// commit: everything that queued up during the previous write and fsync
+// goes into the next. It returns nil once the queue is closed and empty.
+func (w *writer) take() []*item {
+	for {
+		w.mu.Lock()
+		if len(w.queue) > 0 {
+			n, spans := 0, 0
+			for n < len(w.queue) && (n == 0 || spans+w.queue[n].spans <= w.b.opts.Size) {
+				spans += w.queue[n].spans
+				n++
+			}
+			items := make([]*item, n)
+			copy(items, w.queue)
+			// Shift rather than reslice, so the queue's array is reused.
+			rest := copy(w.queue, w.queue[n:])
+			clear(w.queue[rest:])
+			w.queue = w.queue[:rest]
+			w.mu.Unlock()
+			return items
+		}
+		closed := w.closed
+		w.mu.Unlock()
+		if closed {
+			return nil
+		}
+		<-w.signal
+	}
+}
+
+// write stores items with one Write (and Sync in Durable mode), retrying a
+// failure with exponential backoff until it works or Close gives up.
+func (w *writer) write(items []*item) {
+	records := items[0].records
+	spans := items[0].spans
+	if len(items) > 1 {
+		w.scratch = w.scratch[:0]
+		for _, it := range items[1:] {
+			spans += it.spans
+		}
+		for _, it := range items {
+			w.scratch = append(w.scratch, it.records...)
+		}
+		records = w.scratch
+	}
+	bytes := 0
+	for _, r := range records {
+		bytes += len(r.Line) + 1
+	}
+	backoff := w.b.opts.MinBackoff
+	for attempt := 1; ; attempt++ {
+		err := w.attempt(records, spans, bytes)
+		if err == nil {
+			break
+		}
+		w.metrics.failed()
+		if w.failing.Swap(&err) == nil {
+			w.b.opts.Logger.Error(err, "storage failing; refusing new spans until it recovers", "storage", w.s.Name(), "spans", spans)
+		} else {
+			w.b.opts.Logger.Error(err, "storage still failing", "storage", w.s.Name(), "attempt", attempt, "retryIn", backoff.String())
+		}
+		select {
+		case <-time.After(backoff):
+		case <-w.b.giveUp:
+			w.lost += spans
+			w.metrics.gaveUp(spans)
+			w.b.opts.Logger.Error(err, "shutdown deadline passed; accepted spans not written", "storage", w.s.Name(), "spans", spans)
+			failure := fmt.Errorf("%w: %s storage: %w", record.ErrStorageUnavailable, w.s.Name(), err)
+			for _, it := range items {
+				it.finish(w.b, failure)
+			}
+			w.drainAfterGiveUp(failure)
+			return
+		}
+		backoff = min(backoff*2, w.b.opts.MaxBackoff)
+	}
+	if w.failing.Swap(nil) != nil {
+		w.metrics.recovered()
+		w.b.opts.Logger.Info("storage recovered", "storage", w.s.Name())
+	}
+	clear(w.scratch)
+	for _, it := range items {
+		it.finish(w.b, nil)
+	}
+}
+
+func (w *writer) attempt(records []record.Record, spans, bytes int) error {
+	start := time.Now()
+	if err := w.s.Write(records); err != nil {
+		return err
+	}
+	if w.b.opts.Durable {
+		syncStart := time.Now()
+		if err := w.s.Sync(); err != nil {
+			return err
+		}
+		w.metrics.synced(time.Since(syncStart).Seconds())
+	}
+	w.metrics.wrote(spans, bytes, time.Since(start).Seconds())
+	return nil
+}
+
+// drainAfterGiveUp fails whatever is still queued once Close has given up,
+// so that nothing waits for a storage that is not coming back.
+func (w *writer) drainAfterGiveUp(failure error) {
+	w.mu.Lock()
+	rest := w.queue
+	w.queue = nil
+	w.mu.Unlock()
+	for _, it := range rest {
+		w.lost += it.spans
+		w.metrics.gaveUp(it.spans)
+		it.finish(w.b, failure)
+	}
+}

@@ -1,0 +1,406 @@
+package controllers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+
+	"github.com/spansink/spansink/api/v1alpha1"
+	"github.com/spansink/spansink/controllers/manifests"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+)
+
+// SpecHashAnnotation on the Deployment records the hash of the spec the
+// operator last wrote. The operator compares live objects only with the
+// fields it sets, so a field it stops setting (a removed nodeSelector, say)
+// would otherwise go unnoticed.
+const SpecHashAnnotation = "tracing.spansink.dev/spec-sha256"
+
+// observation is what one pass learned, for the status.
+type observation struct {
+	// deployment is the live collector Deployment, nil if it is not ours.
+	deployment *appsv1.Deployment
+	// serviceReady is true when the Service is ours.
+	serviceReady bool
+	// claimName is the claim holding the spans when it is there and usable.
+	claimName string
+	// conflicts name children ("ConfigMap x") held by objects this SpanSink does not control.
+	conflicts []string
+	// claimMissing is true when the existing claim the spec names is absent.
+	claimMissing bool
+	// invalidSpec is why the spec cannot become a collector config.
+	invalidSpec error
+	// err is the first API error of the pass.
+	err error
+}
+
+// kind says how to reconcile one kind of child. Only the fields the operator
+// sets are compared, so that defaults the API server fills in, and fields
+// other controllers own, never cause a write.
+type kind struct {
+	name      string
+	newObject func() client.Object
+	// adoptable children are taken over without a controller reference when
+	// they carry this SpanSink's labels: the claim a Retain policy left behind.
+	adoptable bool
+	// synced reports whether live already has what desired sets.
+	synced func(live, desired client.Object) bool
+	// sync copies what desired sets onto live.
+	sync func(live, desired client.Object)
+}
+
+var (
+	serviceAccountKind = kind{
+		name:      "ServiceAccount",
+		newObject: func() client.Object { return &corev1.ServiceAccount{} },
+		synced: func(live, desired client.Object) bool {
+			return equalBoolPtr(live.(*corev1.ServiceAccount).AutomountServiceAccountToken, desired.(*corev1.ServiceAccount).AutomountServiceAccountToken)
+		},
+		sync: func(live, desired client.Object) {
+			live.(*corev1.ServiceAccount).AutomountServiceAccountToken = desired.(*corev1.ServiceAccount).AutomountServiceAccountToken
+		},
+	}
+	configMapKind = kind{
+		name:      "ConfigMap",
+		newObject: func() client.Object { return &corev1.ConfigMap{} },
+		synced: func(live, desired client.Object) bool {
+			return maps.Equal(live.(*corev1.ConfigMap).Data, desired.(*corev1.ConfigMap).Data)
+		},
+		sync: func(live, desired client.Object) {
+			live.(*corev1.ConfigMap).Data = desired.(*corev1.ConfigMap).Data
+		},
+	}
+	claimKind = kind{
+		name:      "PersistentVolumeClaim",
+		newObject: func() client.Object { return &corev1.PersistentVolumeClaim{} },
+		adoptable: true,
+		// A claim's class and access modes are immutable and the CRD refuses
+		// to change them; only the requested size is kept up, and only upward.
+		synced: func(live, desired client.Object) bool {
+			have := live.(*corev1.PersistentVolumeClaim).Spec.Resources.Requests[corev1.ResourceStorage]
+			want := desired.(*corev1.PersistentVolumeClaim).Spec.Resources.Requests[corev1.ResourceStorage]
+			return have.Cmp(want) >= 0
+		},
+		sync: func(live, desired client.Object) {
+			l := live.(*corev1.PersistentVolumeClaim)
+			if l.Spec.Resources.Requests == nil {
+				l.Spec.Resources.Requests = corev1.ResourceList{}
+			}
+			l.Spec.Resources.Requests[corev1.ResourceStorage] = desired.(*corev1.PersistentVolumeClaim).Spec.Resources.Requests[corev1.ResourceStorage]
+		},
+	}
+	serviceKind = kind{
+		name:      "Service",
+		newObject: func() client.Object { return &corev1.Service{} },
+		synced: func(live, desired client.Object) bool {
+			l, d := live.(*corev1.Service), desired.(*corev1.Service)
+			return l.Spec.Type == d.Spec.Type && maps.Equal(l.Spec.Selector, d.Spec.Selector) && subsetOf(d.Spec.Ports, l.Spec.Ports)
+		},
+		// Only these fields: the cluster IP and its relatives are assigned by
+		// the API server and cannot be cleared.
+		sync: func(live, desired client.Object) {
+			l, d := live.(*corev1.Service), desired.(*corev1.Service)
+			l.Spec.Type, l.Spec.Selector, l.Spec.Ports = d.Spec.Type, d.Spec.Selector, d.Spec.Ports
+		},
+	}
+	deploymentKind = kind{
+		name:      "Deployment",
+		newObject: func() client.Object { return &appsv1.Deployment{} },
+		synced: func(live, desired client.Object) bool {
+			l, d := live.(*appsv1.Deployment), desired.(*appsv1.Deployment)
+			return l.Annotations[SpecHashAnnotation] == d.Annotations[SpecHashAnnotation] && subsetOf(d.Spec, l.Spec)
+		},
+		// The selector is left alone: it is immutable and never depends on the spec.
+		sync: func(live, desired client.Object) {
+			l, d := live.(*appsv1.Deployment), desired.(*appsv1.Deployment)
+			l.Spec.Replicas, l.Spec.Strategy, l.Spec.Template = d.Spec.Replicas, d.Spec.Strategy, d.Spec.Template
+		},
+	}
+)
+
+// ensureChildren creates or updates every child, filling obs. It stops at
+// the first API error; conflicts do not stop it, but a conflict on anything
+// the pod mounts keeps the Deployment from being touched, so that no pod is
+// rolled onto someone else's config or volume.
+func (r *SpanSinkReconciler) ensureChildren(ctx context.Context, sink *v1alpha1.SpanSink, desired manifests.Desired, obs *observation) error {
+	podInputsOK := true
+	step := func(k kind, obj client.Object) (client.Object, bool, error) {
+		live, conflict, err := r.ensure(ctx, sink, k, obj)
+		if conflict {
+			obs.conflicts = append(obs.conflicts, k.name+" "+obj.GetName())
+		}
+		return live, live != nil, err
+	}
+
+	if _, ok, err := step(serviceAccountKind, desired.ServiceAccount); err != nil {
+		return err
+	} else if !ok {
+		podInputsOK = false
+	}
+	if _, ok, err := step(configMapKind, desired.ConfigMap); err != nil {
+		return err
+	} else if !ok {
+		podInputsOK = false
+	}
+	if desired.PersistentVolumeClaim != nil {
+		_, ok, err := step(claimKind, desired.PersistentVolumeClaim)
+		if err != nil {
+			return err
+		}
+		if ok {
+			obs.claimName = desired.PersistentVolumeClaim.Name
+		} else {
+			podInputsOK = false
+		}
+	} else if err := r.checkExistingClaim(ctx, sink, obs); err != nil {
+		return err
+	}
+	if _, ok, err := step(serviceKind, desired.Service); err != nil {
+		return err
+	} else {
+		obs.serviceReady = ok
+	}
+	if !podInputsOK {
+		return nil
+	}
+	deploy := desired.Deployment.DeepCopy()
+	hash, err := specHash(deploy.Spec)
+	if err != nil {
+		return err
+	}
+	metav1.SetMetaDataAnnotation(&deploy.ObjectMeta, SpecHashAnnotation, hash)
+	live, _, err := step(deploymentKind, deploy)
+	if err != nil {
+		return err
+	}
+	if live != nil {
+		obs.deployment = live.(*appsv1.Deployment)
+	}
+	return nil
+}
+
+// checkExistingClaim looks for the claim the user named; the pod would
+// otherwise wait for it without a word.
+func (r *SpanSinkReconciler) checkExistingClaim(ctx context.Context, sink *v1alpha1.SpanSink, obs *observation) error {
+	name := manifests.ClaimName(sink)
+	err := r.Get(ctx, client.ObjectKey{Namespace: sink.Namespace, Name: name}, &corev1.PersistentVolumeClaim{})
+	switch {
+	case apierrors.IsNotFound(err):
+		obs.claimMissing = true
+		return nil
+	case err != nil:
+		return fmt.Errorf("get existing claim %s: %w", name, err)
+	}
+	obs.claimName = name
+	return nil
+}
+
+// ensure makes one child match desired. It returns the live object, or nil
+// and conflict=true when the name is held by an object this SpanSink does
+// not control, which it leaves untouched. A child that already matches costs
+// no write.
+func (r *SpanSinkReconciler) ensure(ctx context.Context, sink *v1alpha1.SpanSink, k kind, desired client.Object) (client.Object, bool, error) {
+	log := logf.FromContext(ctx).WithValues("kind", k.name, "name", desired.GetName())
+	live := k.newObject()
+	err := r.Get(ctx, client.ObjectKeyFromObject(desired), live)
+	if apierrors.IsNotFound(err) {
+		if err := r.Create(ctx, desired); err != nil {
+			return nil, false, fmt.Errorf("create %s %s: %w", k.name, desired.GetName(), err)
+		}
+		log.Info("created child")
+		r.event(sink, desired, corev1.EventTypeNormal, "Created", "Create", "Created %s %s", k.name, desired.GetName())
+		return desired, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("get %s %s: %w", k.name, desired.GetName(), err)
+	}
+	if !controlledBy(live, sink, k.adoptable) {
+		return nil, true, nil
+	}
+	if metadataSynced(live, desired, sink) && k.synced(live, desired) {
+		return live, false, nil
+	}
+	updated := live.DeepCopyObject().(client.Object)
+	syncMetadata(updated, desired, sink)
+	k.sync(updated, desired)
+	if err := r.Update(ctx, updated); err != nil {
+		return nil, false, fmt.Errorf("update %s %s: %w", k.name, desired.GetName(), err)
+	}
+	log.Info("updated child")
+	r.event(sink, updated, corev1.EventTypeNormal, "Updated", "Update", "Updated %s %s", k.name, desired.GetName())
+	return updated, false, nil
+}
+
+// controlledBy reports whether obj belongs to sink: it names sink as its
+// controller or, for an adoptable kind, it has no controller and carries
+// the labels this operator puts on sink's children.
+func controlledBy(obj client.Object, sink *v1alpha1.SpanSink, adoptable bool) bool {
+	if ref := metav1.GetControllerOf(obj); ref != nil {
+		return ref.UID == sink.UID
+	}
+	labels := obj.GetLabels()
+	return adoptable &&
+		labels[manifests.LabelInstance] == sink.Name &&
+		labels[manifests.LabelManagedBy] == manifests.ManagedByValue
+}
+
+// metadataSynced reports whether live carries desired's labels and
+// annotations, and is owned by sink exactly when desired says so.
+func metadataSynced(live, desired client.Object, sink *v1alpha1.SpanSink) bool {
+	return subsetOf(desired.GetLabels(), live.GetLabels()) &&
+		subsetOf(desired.GetAnnotations(), live.GetAnnotations()) &&
+		ownedBy(live, sink) == ownedBy(desired, sink)
+}
+
+// syncMetadata adds desired's labels and annotations to live, keeping other
+// writers' keys, and sets sink's owner reference as desired has it.
+func syncMetadata(live, desired client.Object, sink *v1alpha1.SpanSink) {
+	live.SetLabels(mergeMaps(live.GetLabels(), desired.GetLabels()))
+	live.SetAnnotations(mergeMaps(live.GetAnnotations(), desired.GetAnnotations()))
+	var refs []metav1.OwnerReference
+	for _, ref := range live.GetOwnerReferences() {
+		if ref.UID != sink.UID {
+			refs = append(refs, ref)
+		}
+	}
+	for _, ref := range desired.GetOwnerReferences() {
+		if ref.UID == sink.UID {
+			refs = append(refs, ref)
+		}
+	}
+	live.SetOwnerReferences(refs)
+}
+
+func ownedBy(obj client.Object, sink *v1alpha1.SpanSink) bool {
+	for _, ref := range obj.GetOwnerReferences() {
+		if ref.UID == sink.UID {
+			return true
+		}
+	}
+	return false
+}
+
+func mergeMaps(base, overlay map[string]string) map[string]string {
+	if len(overlay) == 0 {
+		return base
+	}
+	out := maps.Clone(base)
+	if out == nil {
+		out = make(map[string]string, len(overlay))
+	}
+	maps.Copy(out, overlay)
+	return out
+}
+
+func equalBoolPtr(a, b *bool) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
+}
+
+// specHash is the SHA-256 of a spec's JSON form (maps are written with
+// sorted keys, so equal specs hash equally).
+func specHash(spec any) (string, error) {
+	data, err := json.Marshal(spec)
+	if err != nil {
+		return "", fmt.Errorf("hash spec: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// subsetOf reports whether have holds every field want sets, with the same
+// value. Both are compared in their JSON form: maps may have extra keys
+// (defaults the API server filled in), lists must have the same length and
+// match element by element.
+func subsetOf(want, have any) bool {
+	w, err := toJSONValue(want)
+	if err != nil {
+		return false
+	}
+	h, err := toJSONValue(have)
+	if err != nil {
+		return false
+	}
+	return jsonSubset(w, h)
+}
+
+func toJSONValue(v any) (any, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var out any
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func jsonSubset(want, have any) bool {
+	switch w := want.(type) {
+	case map[string]any:
+		h, ok := have.(map[string]any)
+		if !ok {
+			return len(w) == 0 && have == nil
+		}
+		for key, wv := range w {
+			hv, ok := h[key]
+			if !ok {
+				if isEmptyJSON(wv) {
+					continue
+				}
+				return false
+			}
+			if !jsonSubset(wv, hv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		h, ok := have.([]any)
+		if !ok {
+			return len(w) == 0 && have == nil
+		}
+		if len(h) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !jsonSubset(w[i], h[i]) {
+				return false
+			}
+		}
+		return true
+	default:
+		return want == have
+	}
+}
+
+// isEmptyJSON treats null, {} and [] as "not set": the API server drops
+// such values, so their absence on the live object is no difference.
+func isEmptyJSON(v any) bool {
+	switch t := v.(type) {
+	case nil:
+		return true
+	case map[string]any:
+		return len(t) == 0
+	case []any:
+		return len(t) == 0
+	}
+	return false
+}
+
+// event records an Event on the SpanSink about a child.
+func (r *SpanSinkReconciler) event(sink *v1alpha1.SpanSink, related runtime.Object, eventType, reason, action, note string, args ...any) {
+	if r.Recorder == nil {
+		return
+	}
+	r.Recorder.Eventf(sink, related, eventType, reason, action, note, args...)
+}

@@ -1,0 +1,145 @@
+// Package manager is the `spansink manager` command: the operator process
+// that runs the SpanSink controller.
+package manager
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spansink/spansink/api/v1alpha1"
+	"github.com/spansink/spansink/controllers"
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+)
+
+// ImageEnv names the environment variable holding the collector image. The
+// operator's own Deployment sets it to the operator's image, which contains
+// the collector too.
+const ImageEnv = "SPANSINK_IMAGE"
+
+// DefaultImage is the collector image when neither --collector-image nor
+// SPANSINK_IMAGE says otherwise. Release builds set it with
+// -ldflags "-X github.com/spansink/spansink/controllers/manager.DefaultImage=...".
+var DefaultImage = "ghcr.io/spansink/spansink:v0.1.0"
+
+// leaderElectionID names the Lease that makes one operator replica active.
+const leaderElectionID = "spansink-operator.tracing.spansink.dev"
+
+// Options are the manager's flags.
+type Options struct {
+	// MetricsAddr serves the controller's Prometheus metrics; "0" turns them off.
+	MetricsAddr string
+	// ProbeAddr serves /healthz and /readyz.
+	ProbeAddr string
+	// LeaderElect makes only one replica reconcile at a time.
+	LeaderElect bool
+	// CollectorImage is the image of collectors whose SpanSink names none.
+	CollectorImage string
+	// MaxConcurrentReconciles bounds how many SpanSinks are reconciled at once.
+	MaxConcurrentReconciles int
+	// Zap configures logging.
+	Zap zap.Options
+}
+
+// NewScheme returns a scheme with the built-in kinds and the SpanSink API.
+func NewScheme() *runtime.Scheme {
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+	return scheme
+}
+
+// NewCommand returns the `spansink manager` command.
+func NewCommand() *cobra.Command {
+	opts := Options{Zap: zap.Options{Development: false}}
+	cmd := &cobra.Command{
+		Use:   "manager",
+		Short: "Run the SpanSink operator against the cluster of the current kubeconfig",
+		Long: "Run the SpanSink operator: it reconciles each SpanSink into a collector " +
+			"Deployment, Service, ConfigMap, PersistentVolumeClaim and ServiceAccount. " +
+			"It uses the in-cluster config, or KUBECONFIG / --kubeconfig outside a cluster.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return Run(cmd, opts)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":8080", `address the metrics endpoint binds to; "0" disables it`)
+	fs.StringVar(&opts.ProbeAddr, "health-probe-bind-address", ":8081", "address the /healthz and /readyz endpoints bind to")
+	fs.BoolVar(&opts.LeaderElect, "leader-elect", false, "elect one active manager through a Lease, for running more than one replica")
+	fs.StringVar(&opts.CollectorImage, "collector-image", defaultCollectorImage(), "collector image for SpanSinks that name none (default from $"+ImageEnv+")")
+	fs.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", 2, "how many SpanSinks are reconciled at once")
+	goFlags := flag.NewFlagSet("manager", flag.ContinueOnError)
+	opts.Zap.BindFlags(goFlags)
+	ctrl.RegisterFlags(goFlags)
+	fs.AddGoFlagSet(goFlags)
+	return cmd
+}
+
+func defaultCollectorImage() string {
+	if image := os.Getenv(ImageEnv); image != "" {
+		return image
+	}
+	return DefaultImage
+}
+
+// Run starts the manager and blocks until the command's context ends or
+// the process gets SIGINT or SIGTERM.
+func Run(cmd *cobra.Command, opts Options) error {
+	if opts.CollectorImage == "" {
+		return errors.New("--collector-image must not be empty")
+	}
+	if opts.MaxConcurrentReconciles < 1 {
+		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", opts.MaxConcurrentReconciles)
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.Zap)))
+	log := ctrl.Log.WithName("manager")
+
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("load kubeconfig: %w", err)
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        NewScheme(),
+		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsAddr},
+		HealthProbeBindAddress:        opts.ProbeAddr,
+		LeaderElection:                opts.LeaderElect,
+		LeaderElectionID:              leaderElectionID,
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	reconciler := &controllers.SpanSinkReconciler{
+		Client:         mgr.GetClient(),
+		Recorder:       mgr.GetEventRecorder("spansink-operator"),
+		CollectorImage: opts.CollectorImage,
+	}
+	if err := reconciler.SetupWithManager(mgr, opts.MaxConcurrentReconciles); err != nil {
+		return fmt.Errorf("set up SpanSink controller: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return fmt.Errorf("add health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return fmt.Errorf("add ready check: %w", err)
+	}
+
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log.Info("starting manager", "collectorImage", opts.CollectorImage, "host", cfg.Host)
+	if err := mgr.Start(ctx); err != nil {
+		return fmt.Errorf("run manager: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,101 @@
+// Package controllers holds the SpanSink reconciler: it turns each SpanSink
+// into a running collector (ServiceAccount, ConfigMap, PersistentVolumeClaim,
+// Deployment and Service) and reports how that is going in the status.
+package controllers
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/spansink/spansink/api/v1alpha1"
+	"github.com/spansink/spansink/controllers/manifests"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+)
+
+// conflictRetry is how often a SpanSink blocked by a foreign object (or a
+// missing existing claim) is looked at again: the operator does not watch
+// objects it does not own, so it polls for the way being cleared.
+const conflictRetry = 30 * time.Second
+
+// SpanSinkReconciler reconciles SpanSink objects.
+type SpanSinkReconciler struct {
+	// Client reads from the manager's cache and writes to the API server.
+	client.Client
+	// Recorder emits Events on the SpanSink.
+	Recorder events.EventRecorder
+	// CollectorImage is the image used when a SpanSink names none.
+	CollectorImage string
+}
+
+// +kubebuilder:rbac:groups=tracing.spansink.dev,resources=spansinks,verbs=get;list;watch
+// +kubebuilder:rbac:groups=tracing.spansink.dev,resources=spansinks/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=tracing.spansink.dev,resources=spansinks/finalizers,verbs=update
+// +kubebuilder:rbac:groups=core,resources=configmaps;services;serviceaccounts;persistentvolumeclaims,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile brings one SpanSink's children to the desired state and writes
+// its status once, at the end.
+func (r *SpanSinkReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	sink := &v1alpha1.SpanSink{}
+	if err := r.Get(ctx, req.NamespacedName, sink); err != nil {
+		// Deleted: its children go with it through their owner references.
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !sink.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+
+	obs := observation{}
+	desired, err := manifests.Build(manifests.Params{Sink: sink, DefaultImage: r.CollectorImage})
+	if err != nil {
+		obs.invalidSpec = err
+	} else {
+		obs.err = r.ensureChildren(ctx, sink, desired, &obs)
+	}
+	if isTransient(obs.err) {
+		// Someone changed a child between our read and write; the next pass
+		// reads the new version. Not worth a Degraded condition.
+		return ctrl.Result{}, obs.err
+	}
+
+	if err := r.updateStatus(ctx, sink, &obs); err != nil {
+		return ctrl.Result{}, errors.Join(obs.err, err)
+	}
+	if obs.err != nil {
+		return ctrl.Result{}, obs.err
+	}
+	if len(obs.conflicts) > 0 || obs.claimMissing {
+		logf.FromContext(ctx).Info("waiting for a blocked child", "conflicts", obs.conflicts, "claimMissing", obs.claimMissing)
+		return ctrl.Result{RequeueAfter: conflictRetry}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// isTransient reports errors that a retry resolves by itself.
+func isTransient(err error) bool {
+	return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err)
+}
+
+// SetupWithManager registers the reconciler, watching SpanSinks and every
+// kind of child they own.
+func (r *SpanSinkReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrentReconciles int) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.SpanSink{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&corev1.ConfigMap{}).
+		Owns(&corev1.PersistentVolumeClaim{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrentReconciles}).
+		Named("spansink").
+		Complete(r)
+}

@@ -1,0 +1,145 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spansink/spansink/api/v1alpha1"
+	"github.com/spansink/spansink/controllers/manifests"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// updateStatus computes the status from what the pass observed and patches
+// it, only if it changed: a pass that changes nothing writes nothing.
+func (r *SpanSinkReconciler) updateStatus(ctx context.Context, sink *v1alpha1.SpanSink, obs *observation) error {
+	before := sink.DeepCopy()
+	sink.Status = computeStatus(sink, obs)
+	if equality.Semantic.DeepEqual(before.Status, sink.Status) {
+		return nil
+	}
+	r.announceDegraded(before, sink)
+	if err := r.Status().Patch(ctx, sink, client.MergeFrom(before)); err != nil {
+		return fmt.Errorf("patch status: %w", err)
+	}
+	return nil
+}
+
+// announceDegraded emits a Warning when the SpanSink becomes Degraded or the
+// reason changes. Emitting on every pass would write an Event each retry.
+func (r *SpanSinkReconciler) announceDegraded(before, after *v1alpha1.SpanSink) {
+	now := meta.FindStatusCondition(after.Status.Conditions, v1alpha1.ConditionDegraded)
+	if now == nil || now.Status != metav1.ConditionTrue {
+		return
+	}
+	was := meta.FindStatusCondition(before.Status.Conditions, v1alpha1.ConditionDegraded)
+	if was != nil && was.Status == now.Status && was.Reason == now.Reason && was.Message == now.Message {
+		return
+	}
+	r.event(after, nil, corev1.EventTypeWarning, now.Reason, "Reconcile", "%s", now.Message)
+}
+
+// computeStatus is the status a pass leads to. It starts from the current
+// status so that condition transition times survive unchanged conditions.
+func computeStatus(sink *v1alpha1.SpanSink, obs *observation) v1alpha1.SpanSinkStatus {
+	status := *sink.Status.DeepCopy()
+	set := func(condType string, state metav1.ConditionStatus, reason, message string) {
+		meta.SetStatusCondition(&status.Conditions, metav1.Condition{
+			Type: condType, Status: state, Reason: reason, Message: message, ObservedGeneration: sink.Generation,
+		})
+	}
+
+	degradedReason, degradedMessage := degradation(obs)
+	if degradedReason == "" {
+		set(v1alpha1.ConditionDegraded, metav1.ConditionFalse, v1alpha1.ReasonReconciled, "All children match the spec")
+		status.ObservedGeneration = sink.Generation
+	} else {
+		set(v1alpha1.ConditionDegraded, metav1.ConditionTrue, degradedReason, degradedMessage)
+	}
+
+	deploy := obs.deployment
+	switch {
+	case deploy == nil && degradedReason != "":
+		set(v1alpha1.ConditionProgressing, metav1.ConditionFalse, degradedReason, "The collector cannot be rolled out until the Degraded condition is resolved")
+		set(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The collector Deployment is not running")
+	case deploy == nil:
+		set(v1alpha1.ConditionProgressing, metav1.ConditionTrue, v1alpha1.ReasonRollingOut, "Waiting for the collector Deployment")
+		set(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The collector Deployment is not running")
+	default:
+		if rolledOut(deploy) {
+			set(v1alpha1.ConditionProgressing, metav1.ConditionFalse, v1alpha1.ReasonAvailable, "The collector runs the current spec")
+		} else {
+			set(v1alpha1.ConditionProgressing, metav1.ConditionTrue, v1alpha1.ReasonRollingOut, "The collector Deployment is rolling out the current spec")
+		}
+		if available(deploy) {
+			set(v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable, "The collector is available at the endpoints")
+		} else {
+			set(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The collector Deployment has no available pod")
+		}
+	}
+
+	status.Endpoints = v1alpha1.Endpoints{}
+	if obs.serviceReady {
+		status.Endpoints = manifests.Endpoints(sink)
+	}
+	status.VolumeClaimName = obs.claimName
+	status.ReadyReplicas = 0
+	status.ConfigHash = ""
+	if deploy != nil {
+		status.ReadyReplicas = deploy.Status.ReadyReplicas
+		status.ConfigHash = deploy.Spec.Template.Annotations[manifests.ConfigHashAnnotation]
+	}
+	return status
+}
+
+// degradation returns the Degraded reason and message of a pass, or "" when
+// the pass brought every child to the desired state.
+func degradation(obs *observation) (reason, message string) {
+	switch {
+	case obs.invalidSpec != nil:
+		return v1alpha1.ReasonInvalidSpec, obs.invalidSpec.Error()
+	case obs.err != nil:
+		return v1alpha1.ReasonReconcileError, obs.err.Error()
+	case len(obs.conflicts) > 0:
+		verb := "exists and is"
+		if len(obs.conflicts) > 1 {
+			verb = "exist and are"
+		}
+		return v1alpha1.ReasonChildConflict, fmt.Sprintf(
+			"%s already %s not controlled by this SpanSink; the operator leaves it alone: delete or rename it, or rename the SpanSink",
+			strings.Join(obs.conflicts, ", "), verb)
+	case obs.claimMissing:
+		return v1alpha1.ReasonExistingClaimNotFound,
+			"storage.volume.existingClaimName names a PersistentVolumeClaim that does not exist in this namespace"
+	}
+	return "", ""
+}
+
+// rolledOut reports whether the Deployment controller has acted on the
+// latest spec and its one pod runs it.
+func rolledOut(deploy *appsv1.Deployment) bool {
+	want := int32(1)
+	if deploy.Spec.Replicas != nil {
+		want = *deploy.Spec.Replicas
+	}
+	return deploy.Status.ObservedGeneration >= deploy.Generation &&
+		deploy.Status.UpdatedReplicas >= want &&
+		deploy.Status.Replicas == deploy.Status.UpdatedReplicas &&
+		deploy.Status.AvailableReplicas >= want
+}
+
+// available reports whether the Deployment controller says the collector
+// has an available pod.
+func available(deploy *appsv1.Deployment) bool {
+	for _, c := range deploy.Status.Conditions {
+		if c.Type == appsv1.DeploymentAvailable {
+			return c.Status == corev1.ConditionTrue && deploy.Status.AvailableReplicas > 0
+		}
+	}
+	return false
+}

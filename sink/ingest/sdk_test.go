@@ -144,7 +144,6 @@ func containsNumber(t *testing.T, sub *recordingSubmitter, key, digits string) b
 	return false
 }
 
-
 func attrEqual(got any, want attribute.Value) bool {
 	switch want.Type() {
 	case attribute.STRING:

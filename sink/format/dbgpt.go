@@ -1,8 +1,10 @@
 package format
 
 import (
+	"bytes"
 	"encoding/base64"
 	"strconv"
+	"sync"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -16,23 +18,62 @@ type dbgptEncoder struct{}
 
 var _ Encoder = dbgptEncoder{}
 
-// estimatedSpanBytes sizes the first buffer of a request so that typical
-// spans fit without the buffer growing more than once or twice.
-const estimatedSpanBytes = 512
+// scratch is a pooled encoding buffer. Lines are encoded into it and then
+// copied once into an exactly sized buffer that the records keep: the queue
+// behind the Submitter holds only the bytes it will write, and growing the
+// scratch buffer costs nothing after the first requests.
+type scratch struct {
+	buf  []byte
+	ends []int
+}
+
+// maxPooledScratch keeps one huge request from pinning a huge buffer.
+const maxPooledScratch = 4 << 20
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{buf: make([]byte, 0, 64<<10)} }}
+
+func getScratch() *scratch { return scratchPool.Get().(*scratch) }
+
+func putScratch(s *scratch) {
+	if cap(s.buf) > maxPooledScratch {
+		return
+	}
+	s.buf, s.ends = s.buf[:0], s.ends[:0]
+	scratchPool.Put(s)
+}
+
+// records copies the encoded lines out of the scratch buffer into one
+// exactly sized buffer and returns a record per line slicing it.
+func (s *scratch) records() []record.Record {
+	if len(s.ends) == 0 {
+		return nil
+	}
+	// bytes.Clone does not zero the memory it is about to overwrite.
+	out := bytes.Clone(s.buf)
+	records := make([]record.Record, len(s.ends))
+	start := 0
+	for i, end := range s.ends {
+		// The three-index slice keeps an append to one record from
+		// overwriting the next.
+		records[i] = record.Record{Line: out[start:end:end], Spans: 1}
+		start = end
+	}
+	return records
+}
 
 // Format implements Encoder.
 func (dbgptEncoder) Format() config.Format { return config.FormatDBGPT }
 
-// EncodeTraces writes every span of td into one shared buffer and returns a
-// record per span that slices it. The resource and scope parts of metadata
-// are encoded once per resource and scope and copied into each span's line.
+// EncodeTraces writes a line per span of td. The resource and scope parts of
+// metadata are encoded once per resource and scope and copied into each
+// span's line.
 func (dbgptEncoder) EncodeTraces(td ptrace.Traces) ([]record.Record, error) {
-	n := td.SpanCount()
-	if n == 0 {
+	if td.SpanCount() == 0 {
 		return nil, nil
 	}
-	buf := make([]byte, 0, n*estimatedSpanBytes)
-	ends := make([]int, 0, n)
+	sc := getScratch()
+	defer putScratch(sc)
+	buf := sc.buf
 	var service, resource, scope []byte
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
@@ -60,19 +101,12 @@ func (dbgptEncoder) EncodeTraces(td ptrace.Traces) ([]record.Record, error) {
 			spans := ss.Spans()
 			for k := 0; k < spans.Len(); k++ {
 				buf = appendOTLPSpan(buf, spans.At(k), service, resource, scope)
-				ends = append(ends, len(buf))
+				sc.ends = append(sc.ends, len(buf))
 			}
 		}
 	}
-	records := make([]record.Record, len(ends))
-	start := 0
-	for i, end := range ends {
-		// The three-index slice keeps an append to one record from
-		// overwriting the next.
-		records[i] = record.Record{Line: buf[start:end:end], Spans: 1}
-		start = end
-	}
-	return records, nil
+	sc.buf = buf
+	return sc.records(), nil
 }
 
 var spanKindNames = [...]string{
@@ -252,25 +286,19 @@ func appendValue(b []byte, v pcommon.Value) []byte {
 
 // EncodeDBGPT writes each record with its values as sent.
 func (dbgptEncoder) EncodeDBGPT(spans []DBGPTSpan) ([]record.Record, []Rejection, error) {
-	buf := make([]byte, 0, len(spans)*estimatedSpanBytes/2)
-	records := make([]record.Record, 0, len(spans))
-	ends := make([]int, 0, len(spans))
+	sc := getScratch()
+	defer putScratch(sc)
 	var rejections []Rejection
 	for i := range spans {
-		start := len(buf)
-		next, err := appendDBGPT(buf, &spans[i])
+		start := len(sc.buf)
+		next, err := appendDBGPT(sc.buf, &spans[i])
 		if err != nil {
-			buf = buf[:start]
 			rejections = append(rejections, Rejection{Index: i, Message: err.Error()})
+			sc.buf = next[:start]
 			continue
 		}
-		buf = next
-		ends = append(ends, len(buf))
+		sc.buf = next
+		sc.ends = append(sc.ends, len(sc.buf))
 	}
-	start := 0
-	for _, end := range ends {
-		records = append(records, record.Record{Line: buf[start:end:end], Spans: 1})
-		start = end
-	}
-	return records, rejections, nil
+	return sc.records(), rejections, nil
 }

@@ -3,7 +3,6 @@ package format
 import (
 	"math"
 	"strconv"
-	"time"
 	"unicode/utf8"
 )
 
@@ -112,28 +111,57 @@ const TimeLayout = "2006-01-02 15:04:05.000"
 
 // appendTime appends the unix-nanosecond timestamp ns as a quoted
 // TimeLayout string in UTC, or null when ns is zero (OTLP's "unset").
+// The calendar arithmetic is done here rather than by package time, which
+// would compute the date twice (Date and Clock) for every timestamp.
 func appendTime(b []byte, ns uint64) []byte {
 	if ns == 0 {
 		return append(b, "null"...)
 	}
-	t := time.Unix(0, int64(ns)).UTC()
-	year, month, day := t.Date()
-	if year < 0 || year > 9999 {
-		// Out of the four-digit range the fixed layout cannot express it;
-		// time's own formatter handles any year.
-		b = append(b, '"')
-		b = t.AppendFormat(b, TimeLayout)
-		return append(b, '"')
+	// OTLP timestamps are unsigned; values past int64 wrap to before 1970
+	// exactly as time.Unix(0, int64(ns)) would read them.
+	n := int64(ns)
+	secs, nanos := n/1e9, n%1e9
+	if nanos < 0 {
+		secs, nanos = secs-1, nanos+1e9
 	}
-	hour, minute, second := t.Clock()
-	ms := t.Nanosecond() / int(time.Millisecond)
-	b = append(b, '"',
+	days, rem := secs/86400, secs%86400
+	if rem < 0 {
+		days, rem = days-1, rem+86400
+	}
+	year, month, day := civilFromDays(days)
+	hour, minute, second := rem/3600, rem/60%60, rem%60
+	ms := nanos / 1e6
+	return append(b, '"',
 		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
-		byte('0'+int(month)/10), byte('0'+int(month)%10), '-',
+		byte('0'+month/10), byte('0'+month%10), '-',
 		byte('0'+day/10), byte('0'+day%10), ' ',
 		byte('0'+hour/10), byte('0'+hour%10), ':',
 		byte('0'+minute/10), byte('0'+minute%10), ':',
 		byte('0'+second/10), byte('0'+second%10), '.',
 		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), '"')
-	return b
+}
+
+// civilFromDays converts days since 1970-01-01 to a proleptic Gregorian
+// date (Howard Hinnant's days_from_civil inverse). Every int64 nanosecond
+// timestamp falls in years 1677 to 2262, so four digits always suffice.
+func civilFromDays(z int64) (year, month, day int64) {
+	z += 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	year = yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	day = doy - (153*mp+2)/5 + 1
+	month = mp + 3
+	if month > 12 {
+		month -= 12
+	}
+	if month <= 2 {
+		year++
+	}
+	return year, month, day
 }

@@ -3,7 +3,9 @@ package format
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -99,6 +101,23 @@ func TestAppendTime(t *testing.T) {
 	for _, tc := range cases {
 		if got := string(appendTime(nil, tc.ns)); got != tc.want {
 			t.Errorf("appendTime(%d) = %s, want %s", tc.ns, got, tc.want)
+		}
+	}
+}
+
+// TestAppendTimeMatchesPackageTime compares the hand-rolled calendar with
+// package time over the whole int64 range, edges included.
+func TestAppendTimeMatchesPackageTime(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	samples := []uint64{1, 999_999, 86_399_999_999_999, 86_400_000_000_000, 951_782_400_000_000_000, 4_107_542_400_000_000_000,
+		math.MaxInt64, math.MaxInt64 + 1, math.MaxUint64}
+	for range 100_000 {
+		samples = append(samples, rng.Uint64())
+	}
+	for _, ns := range samples {
+		want := `"` + time.Unix(0, int64(ns)).UTC().Format(TimeLayout) + `"`
+		if got := string(appendTime(nil, ns)); got != want {
+			t.Fatalf("appendTime(%d) = %s, want %s", ns, got, want)
 		}
 	}
 }

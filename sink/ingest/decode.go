@@ -13,22 +13,32 @@ import (
 )
 
 // DecodeOTLPProto decodes a binary protobuf ExportTraceServiceRequest.
-func DecodeOTLPProto(body []byte) (ptrace.Traces, error) {
-	req := ptraceotlp.NewExportRequest()
-	if err := req.UnmarshalProto(body); err != nil {
-		return ptrace.Traces{}, fmt.Errorf("decode OTLP protobuf ExportTraceServiceRequest: %w", err)
-	}
-	return req.Traces(), nil
+// Spans whose ids have a wrong length are dropped and counted in malformed
+// rather than failing the request.
+func DecodeOTLPProto(body []byte) (td ptrace.Traces, malformed int, err error) {
+	return decodeOTLP(body, ptraceotlp.ExportRequest.UnmarshalProto, salvageProto, "protobuf")
 }
 
 // DecodeOTLPJSON decodes an ExportTraceServiceRequest in the OTLP JSON
-// mapping (hex ids, int64 as strings).
-func DecodeOTLPJSON(body []byte) (ptrace.Traces, error) {
+// mapping (hex ids, int64 as strings), dropping spans with malformed ids
+// like DecodeOTLPProto.
+func DecodeOTLPJSON(body []byte) (td ptrace.Traces, malformed int, err error) {
+	return decodeOTLP(body, ptraceotlp.ExportRequest.UnmarshalJSON, salvageJSON, "JSON")
+}
+
+func decodeOTLP(body []byte, unmarshal func(ptraceotlp.ExportRequest, []byte) error, salvage func([]byte) ([]byte, int, bool), encoding string) (ptrace.Traces, int, error) {
 	req := ptraceotlp.NewExportRequest()
-	if err := req.UnmarshalJSON(body); err != nil {
-		return ptrace.Traces{}, fmt.Errorf("decode OTLP JSON ExportTraceServiceRequest: %w", err)
+	err := unmarshal(req, body)
+	if err == nil {
+		return req.Traces(), 0, nil
 	}
-	return req.Traces(), nil
+	if fixed, dropped, ok := salvage(body); ok {
+		req = ptraceotlp.NewExportRequest()
+		if unmarshal(req, fixed) == nil {
+			return req.Traces(), dropped, nil
+		}
+	}
+	return ptrace.Traces{}, 0, fmt.Errorf("decode OTLP %s ExportTraceServiceRequest: %w", encoding, err)
 }
 
 // DBGPTBatch is a decoded DB-GPT request: the records that passed validation

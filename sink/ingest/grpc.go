@@ -35,7 +35,7 @@ type grpcService struct {
 // a partial success.
 func (s *grpcService) Export(ctx context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
 	pm := s.in.otlpGRPC
-	p, err := s.in.exportTraces(ctx, pm, req.Traces())
+	p, err := s.in.exportTraces(ctx, pm, req.Traces(), 0)
 	if err != nil {
 		f := classify(err)
 		st := status.New(f.grpcCode, err.Error())

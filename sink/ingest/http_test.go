@@ -12,6 +12,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -140,7 +142,7 @@ func TestHTTPErrorsOnTheWire(t *testing.T) {
 		{name: "unknown content type", method: "POST", path: TracesPath, contentType: "text/xml", body: []byte("<x/>"), wantStatus: 415, wantContentType: "text/plain; charset=utf-8", wantMsg: `unsupported Content-Type "text/xml"`},
 		{name: "undecodable protobuf", method: "POST", path: TracesPath, contentType: contentTypeProto, body: []byte{0xff, 0xff, 0xff}, wantStatus: 400, wantContentType: contentTypeProto, wantMsg: "decode OTLP protobuf"},
 		{name: "undecodable JSON", method: "POST", path: TracesPath, contentType: contentTypeJSON, body: []byte(`{"resourceSpans":[`), wantStatus: 400, wantContentType: contentTypeJSON, wantMsg: "decode OTLP JSON"},
-		{name: "wrong-length trace id", method: "POST", path: TracesPath, contentType: contentTypeJSON, body: []byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"abcd","spanId":"0102030405060708"}]}]}]}`), wantStatus: 400, wantContentType: contentTypeJSON, wantMsg: "length mismatch"},
+		{name: "undecodable JSON with a malformed id", method: "POST", path: TracesPath, contentType: contentTypeJSON, body: []byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"abcd","spanId":"0102030405060708"},{"traceId":"01010101010101010101010101010101","spanId":"0102030405060708","kind":{}}]}]}]}`), wantStatus: 400, wantContentType: contentTypeJSON, wantMsg: "decode OTLP JSON"},
 		{name: "body over limit", method: "POST", path: TracesPath, contentType: contentTypeProto, body: protoBody(t, big), wantStatus: 413, wantContentType: contentTypeProto, wantMsg: "exceeds the limit of 65536 bytes"},
 		{name: "gzip bomb", method: "POST", path: TracesPath, contentType: contentTypeProto, contentEncoding: "gzip", body: gzipped(t, protoBody(t, big)), wantStatus: 413, wantContentType: contentTypeProto, wantMsg: "exceeds the limit of 65536 bytes after decompression"},
 		{name: "corrupt gzip", method: "POST", path: TracesPath, contentType: contentTypeJSON, contentEncoding: "gzip", body: []byte("not gzip at all"), wantStatus: 400, wantContentType: contentTypeJSON, wantMsg: "gzip body"},
@@ -414,5 +416,62 @@ func TestBadRequestDoesNotAffectOthers(t *testing.T) {
 	}
 	if n := env.sub.count(); n != 5 {
 		t.Errorf("stored %d spans, want 5", n)
+	}
+}
+
+func TestOTLPHTTPMalformedIDsArePartialSuccess(t *testing.T) {
+	good := &tracepb.Span{TraceId: bytes.Repeat([]byte{1}, 16), SpanId: bytes.Repeat([]byte{2}, 8), Name: "good", StartTimeUnixNano: 1_700_000_000_000_000_001}
+	shortTrace := &tracepb.Span{TraceId: []byte{1, 2, 3, 4}, SpanId: bytes.Repeat([]byte{3}, 8), Name: "short trace id"}
+	longParent := &tracepb.Span{TraceId: bytes.Repeat([]byte{1}, 16), SpanId: bytes.Repeat([]byte{4}, 8), ParentSpanId: bytes.Repeat([]byte{5}, 9), Name: "long parent id"}
+	badLink := &tracepb.Span{TraceId: bytes.Repeat([]byte{1}, 16), SpanId: bytes.Repeat([]byte{6}, 8), Name: "bad link",
+		Links: []*tracepb.Span_Link{{TraceId: []byte{1}, SpanId: bytes.Repeat([]byte{7}, 8)}}}
+	protoReq, err := proto.Marshal(&coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
+		ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{shortTrace, good, longParent, badLink}}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonReq := []byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[
+		{"traceId":"abcd","spanId":"0303030303030303","name":"short trace id"},
+		{"traceId":"01010101010101010101010101010101","spanId":"0202020202020202","name":"good","startTimeUnixNano":1700000000000000001},
+		{"trace_id":"01010101010101010101010101010101","span_id":"0404040404040404","parent_span_id":"050505050505050505","name":"long parent id"},
+		{"traceId":"01010101010101010101010101010101","spanId":"0606060606060606","name":"bad link","links":[{"traceId":"01","spanId":"0707070707070707"}]}
+	]}]}]}`)
+	for _, tc := range []struct {
+		contentType string
+		body        []byte
+	}{{contentTypeProto, protoReq}, {contentTypeJSON, jsonReq}} {
+		t.Run(tc.contentType, func(t *testing.T) {
+			env := newTestEnv(t, config.FormatDBGPT, nil)
+			resp := post(t, env.baseURL+TracesPath, tc.contentType, "", tc.body)
+			defer resp.Body.Close()
+			out, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d: %q", resp.StatusCode, out)
+			}
+			er := ptraceotlp.NewExportResponse()
+			if tc.contentType == contentTypeProto {
+				err = er.UnmarshalProto(out)
+			} else {
+				err = er.UnmarshalJSON(out)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ps := er.PartialSuccess(); ps.RejectedSpans() != 3 || !strings.Contains(ps.ErrorMessage(), "3 with a trace_id, span_id, parent_span_id or link id of the wrong length") {
+				t.Errorf("partial success %d %q", ps.RejectedSpans(), ps.ErrorMessage())
+			}
+			lines := env.sub.lines()
+			if len(lines) != 1 || lines[0]["operation_name"] != "good" || lines[0]["span_id"] != "0202020202020202" {
+				t.Fatalf("stored %v, want only the good span", lines)
+			}
+			// The timestamp survives the salvage re-encoding exactly.
+			if !strings.Contains(string(env.sub.records[0].Line), `"start_time_unix_nano":1700000000000000001`) {
+				t.Errorf("start time changed: %s", env.sub.records[0].Line)
+			}
+			if got := env.counter(t, "spansink_spans_rejected_total", map[string]string{"protocol": ProtocolOTLPHTTP, "reason": ReasonMalformedID}); got != 3 {
+				t.Errorf("rejected{malformed_id} = %v, want 3", got)
+			}
+		})
 	}
 }

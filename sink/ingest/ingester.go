@@ -41,19 +41,21 @@ type partial struct {
 }
 
 // exportTraces stores the valid spans of td. Invalid spans are dropped and
-// reported in the returned partial; a non-nil error means no span of the
-// request was stored.
-func (in *ingester) exportTraces(ctx context.Context, pm *protocolMetrics, td ptrace.Traces) (partial, error) {
+// reported in the returned partial, together with the malformed spans the
+// decoder already dropped; a non-nil error means no span of the request was
+// stored.
+func (in *ingester) exportTraces(ctx context.Context, pm *protocolMetrics, td ptrace.Traces, malformed int) (partial, error) {
 	received := td.SpanCount()
-	pm.received.Add(float64(received))
+	pm.received.Add(float64(received + malformed))
 	badTrace, badSpan := DropInvalidSpans(td)
+	pm.reject(ReasonMalformedID, malformed)
 	pm.reject(ReasonInvalidTraceID, badTrace)
 	pm.reject(ReasonInvalidSpanID, badSpan)
 	var p partial
-	if badTrace+badSpan > 0 {
-		p = partial{rejected: badTrace + badSpan, message: invalidSpansMessage(badTrace, badSpan)}
+	if rejected := malformed + badTrace + badSpan; rejected > 0 {
+		p = partial{rejected: rejected, message: invalidSpansMessage(malformed, badTrace, badSpan)}
 	}
-	valid := received - p.rejected
+	valid := received - badTrace - badSpan
 	if valid == 0 {
 		return p, nil
 	}
@@ -88,20 +90,23 @@ func (in *ingester) submit(ctx context.Context, pm *protocolMetrics, records []r
 	return nil
 }
 
-func invalidSpansMessage(badTrace, badSpan int) string {
+func invalidSpansMessage(malformed, badTrace, badSpan int) string {
 	var parts []string
+	if malformed > 0 {
+		parts = append(parts, fmt.Sprintf("%d with a trace_id, span_id, parent_span_id or link id of the wrong length (OTLP requires 16-byte trace ids and 8-byte span ids)", malformed))
+	}
 	if badTrace > 0 {
 		parts = append(parts, fmt.Sprintf("%d with an empty or all-zero trace_id (OTLP requires 16 non-zero bytes)", badTrace))
 	}
 	if badSpan > 0 {
 		parts = append(parts, fmt.Sprintf("%d with an empty or all-zero span_id (OTLP requires 8 non-zero bytes)", badSpan))
 	}
-	return fmt.Sprintf("rejected %d spans: %s", badTrace+badSpan, strings.Join(parts, ", "))
+	return fmt.Sprintf("rejected %d spans: %s", malformed+badTrace+badSpan, strings.Join(parts, ", "))
 }
 
 // DropInvalidSpans removes spans whose trace or span id is empty (all
 // zero), which OTLP forbids, and says how many had each fault. Ids of a
-// wrong length never get this far: the decoder refuses them.
+// wrong length never get this far: the decoders drop those spans.
 func DropInvalidSpans(td ptrace.Traces) (badTrace, badSpan int) {
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {

@@ -13,6 +13,7 @@ const (
 
 // Reason label values of spansink_spans_rejected_total.
 const (
+	ReasonMalformedID        = "malformed_id"
 	ReasonInvalidTraceID     = "invalid_trace_id"
 	ReasonInvalidSpanID      = "invalid_span_id"
 	ReasonInvalidRecord      = "invalid_record"

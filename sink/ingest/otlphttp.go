@@ -24,7 +24,7 @@ const (
 // otlpEncoding is how an OTLP/HTTP request and its response are encoded.
 type otlpEncoding struct {
 	contentType string
-	decode      func([]byte) (ptrace.Traces, error)
+	decode      func([]byte) (ptrace.Traces, int, error)
 	marshal     func(ptraceotlp.ExportResponse) ([]byte, error)
 	marshalMsg  func(proto.Message) ([]byte, error)
 }
@@ -67,13 +67,13 @@ func (h *httpHandler) serveOTLP(w http.ResponseWriter, r *http.Request) {
 		h.otlpError(w, enc, pm, bodyErrorStatus(err), codes.InvalidArgument, err.Error(), false)
 		return
 	}
-	td, err := enc.decode(body.Bytes())
+	td, malformed, err := enc.decode(body.Bytes())
 	if err != nil {
 		h.in.opts.Logger.V(1).Info("undecodable OTLP/HTTP request", "error", err.Error())
 		h.otlpError(w, enc, pm, http.StatusBadRequest, codes.InvalidArgument, err.Error(), false)
 		return
 	}
-	p, err := h.in.exportTraces(r.Context(), pm, td)
+	p, err := h.in.exportTraces(r.Context(), pm, td, malformed)
 	if err != nil {
 		f := classify(err)
 		h.otlpError(w, enc, pm, f.httpStatus, f.grpcCode, err.Error(), f.retryable)

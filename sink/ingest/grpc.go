@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -11,19 +12,31 @@ import (
 	_ "google.golang.org/grpc/encoding/gzip"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/spansink/spansink/sink/config"
 )
 
-// NewGRPCService returns the OTLP/gRPC TraceService; register it with
-// ptraceotlp.RegisterGRPCServer on a server built with GRPCServerOptions.
+// NewGRPCService returns the OTLP/gRPC TraceService. Register it with
+// RegisterGRPCService on a server built with GRPCServerOptions; it also
+// works with ptraceotlp.RegisterGRPCServer, where gRPC itself answers
+// undecodable requests (with Internal).
 func NewGRPCService(opts Options) ptraceotlp.GRPCServer {
 	return &grpcService{in: newIngester(opts)}
 }
 
 // GRPCServerOptions are the server options the service relies on: the
-// request size limit, which gRPC applies after decompression too.
+// request size limit, which gRPC applies after decompression too, and the
+// codec that lets RegisterGRPCService decode requests itself. Only
+// MaxRequestBytes of opts is used.
 func GRPCServerOptions(opts Options) []grpc.ServerOption {
-	opts = opts.withDefaults()
-	return []grpc.ServerOption{grpc.MaxRecvMsgSize(int(opts.MaxRequestBytes))}
+	limit := opts.MaxRequestBytes
+	if limit <= 0 {
+		limit = config.DefaultMaxRequestBytes
+	}
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(int(limit)),
+		grpc.ForceServerCodecV2(newGRPCCodec()),
+	}
 }
 
 type grpcService struct {
@@ -34,8 +47,14 @@ type grpcService struct {
 // Export stores the valid spans of the request and reports invalid ones as
 // a partial success.
 func (s *grpcService) Export(ctx context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
+	return s.export(ctx, req.Traces(), 0)
+}
+
+// export is Export for a request whose decoder already dropped malformed
+// spans.
+func (s *grpcService) export(ctx context.Context, td ptrace.Traces, malformed int) (ptraceotlp.ExportResponse, error) {
 	pm := s.in.otlpGRPC
-	p, err := s.in.exportTraces(ctx, pm, req.Traces(), 0)
+	p, err := s.in.exportTraces(ctx, pm, td, malformed)
 	if err != nil {
 		f := classify(err)
 		st := status.New(f.grpcCode, err.Error())

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"net"
@@ -18,11 +19,15 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/spansink/spansink/sink/config"
 	"github.com/spansink/spansink/sink/format"
@@ -213,22 +218,39 @@ func TestOTLPHTTPSDKExporterSeesQueueFull(t *testing.T) {
 // startGRPC serves the OTLP/gRPC service on a loopback port.
 func startGRPC(t *testing.T, opts Options) string {
 	t.Helper()
+	return startGRPCWith(t, opts, RegisterGRPCService)
+}
+
+func startGRPCWith(t *testing.T, opts Options, register func(grpc.ServiceRegistrar, ptraceotlp.GRPCServer)) string {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := grpc.NewServer(GRPCServerOptions(opts)...)
-	ptraceotlp.RegisterGRPCServer(srv, NewGRPCService(opts))
+	register(srv, NewGRPCService(opts))
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
 	return lis.Addr().String()
 }
 
 func TestOTLPGRPCWithSDKExporter(t *testing.T) {
-	for _, compressor := range []string{"", "gzip"} {
-		t.Run("compressor="+compressor, func(t *testing.T) {
+	cases := []struct {
+		name       string
+		compressor string
+		register   func(grpc.ServiceRegistrar, ptraceotlp.GRPCServer)
+	}{
+		{"plain", "", RegisterGRPCService},
+		{"gzip", "gzip", RegisterGRPCService},
+		{"registered by ptraceotlp", "gzip", func(s grpc.ServiceRegistrar, svc ptraceotlp.GRPCServer) {
+			ptraceotlp.RegisterGRPCServer(s.(*grpc.Server), svc)
+		}},
+	}
+	for _, tc := range cases {
+		compressor := tc.compressor
+		t.Run(tc.name, func(t *testing.T) {
 			env := newTestEnv(t, config.FormatDBGPT, nil)
-			addr := startGRPC(t, env.opts)
+			addr := startGRPCWith(t, env.opts, tc.register)
 			grpcOpts := []otlptracegrpc.Option{
 				otlptracegrpc.WithEndpoint(addr),
 				otlptracegrpc.WithInsecure(),
@@ -314,6 +336,81 @@ func TestOTLPGRPCPartialSuccess(t *testing.T) {
 		t.Fatal(err)
 	}
 	if ps := resp.PartialSuccess(); ps.RejectedSpans() != 1 || !strings.Contains(ps.ErrorMessage(), "empty or all-zero trace_id") {
+		t.Errorf("partial success %d %q", ps.RejectedSpans(), ps.ErrorMessage())
+	}
+	if lines := env.sub.lines(); len(lines) != 1 || lines[0]["operation_name"] != "good" {
+		t.Errorf("stored %v", lines)
+	}
+}
+
+// rawCodec sends bytes as they are, to put arbitrary payloads on the wire.
+type rawCodec struct{}
+
+func (rawCodec) Name() string { return "proto" }
+
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(*v.(*[]byte))}, nil
+}
+
+func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	*v.(*[]byte) = data.Materialize()
+	return nil
+}
+
+func invokeRaw(t *testing.T, addr string, body []byte) ([]byte, error) {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var out []byte
+	err = conn.Invoke(context.Background(), exportMethod, &body, &out, grpc.ForceCodecV2(rawCodec{}))
+	return out, err
+}
+
+func TestOTLPGRPCUndecodableIsInvalidArgument(t *testing.T) {
+	env := newTestEnv(t, config.FormatDBGPT, nil)
+	addr := startGRPC(t, env.opts)
+	_, err := invokeRaw(t, addr, []byte{0xff, 0xff, 0xff})
+	st, _ := status.FromError(err)
+	if st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "decode OTLP protobuf ExportTraceServiceRequest") {
+		t.Fatalf("error %v, want InvalidArgument saying what failed", err)
+	}
+	if got := env.counter(t, "spansink_requests_total", map[string]string{"protocol": ProtocolOTLPGRPC, "code": "InvalidArgument"}); got != 1 {
+		t.Errorf("requests{InvalidArgument} = %v, want 1", got)
+	}
+	// The server keeps serving good requests.
+	client := grpcClient(t, addr)
+	if _, err := client.Export(context.Background(), ptraceotlp.NewExportRequestFromTraces(oneSpanTraces(pcommon.TraceID{1}, pcommon.SpanID{1}, "after"))); err != nil {
+		t.Fatal(err)
+	}
+	if env.sub.count() != 1 {
+		t.Errorf("stored %d records, want 1", env.sub.count())
+	}
+}
+
+func TestOTLPGRPCMalformedIDsArePartialSuccess(t *testing.T) {
+	env := newTestEnv(t, config.FormatDBGPT, nil)
+	addr := startGRPC(t, env.opts)
+	body, err := proto.Marshal(&coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
+		ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{
+			{TraceId: bytes.Repeat([]byte{1}, 16), SpanId: bytes.Repeat([]byte{2}, 8), Name: "good"},
+			{TraceId: bytes.Repeat([]byte{1}, 17), SpanId: bytes.Repeat([]byte{3}, 8), Name: "long trace id"},
+		}}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := invokeRaw(t, addr, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := ptraceotlp.NewExportResponse()
+	if err := resp.UnmarshalProto(out); err != nil {
+		t.Fatal(err)
+	}
+	if ps := resp.PartialSuccess(); ps.RejectedSpans() != 1 || !strings.Contains(ps.ErrorMessage(), "wrong length") {
 		t.Errorf("partial success %d %q", ps.RejectedSpans(), ps.ErrorMessage())
 	}
 	if lines := env.sub.lines(); len(lines) != 1 || lines[0]["operation_name"] != "good" {

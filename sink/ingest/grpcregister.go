@@ -1,0 +1,128 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/status"
+)
+
+// ptraceotlp.RegisterGRPCServer lets gRPC decode the request, and gRPC
+// answers any decoding failure with codes.Internal, which tells an OTLP
+// client "server bug" instead of "your request is bad", and which fails a
+// whole request for one span with a malformed id. RegisterGRPCService
+// decodes the request itself instead, through the codec that
+// GRPCServerOptions installs.
+
+const exportMethod = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+// RegisterGRPCService registers svc (from NewGRPCService) as the OTLP
+// TraceService on s, which must be built with GRPCServerOptions. An
+// undecodable request is answered with InvalidArgument and a message saying
+// why; spans with malformed ids are dropped and reported as a partial
+// success, as over HTTP.
+func RegisterGRPCService(s grpc.ServiceRegistrar, svc ptraceotlp.GRPCServer) {
+	s.RegisterService(&traceServiceDesc, svc)
+}
+
+var traceServiceDesc = grpc.ServiceDesc{
+	ServiceName: "opentelemetry.proto.collector.trace.v1.TraceService",
+	HandlerType: (*ptraceotlp.GRPCServer)(nil),
+	Methods:     []grpc.MethodDesc{{MethodName: "Export", Handler: exportHandler}},
+	Streams:     []grpc.StreamDesc{},
+	Metadata:    "opentelemetry/proto/collector/trace/v1/trace_service.proto",
+}
+
+// grpcRequest is the decoded request, or why it could not be decoded.
+type grpcRequest struct {
+	td        ptrace.Traces
+	malformed int
+	err       error
+}
+
+// grpcResponse is an ExportTraceServiceResponse already in protobuf form.
+type grpcResponse struct {
+	body []byte
+}
+
+func exportHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+	req := new(grpcRequest)
+	if err := dec(req); err != nil {
+		return nil, err
+	}
+	handle := func(ctx context.Context, r any) (any, error) {
+		return export(ctx, srv.(ptraceotlp.GRPCServer), r.(*grpcRequest))
+	}
+	if interceptor == nil {
+		return handle(ctx, req)
+	}
+	return interceptor(ctx, req, &grpc.UnaryServerInfo{Server: srv, FullMethod: exportMethod}, handle)
+}
+
+func export(ctx context.Context, srv ptraceotlp.GRPCServer, req *grpcRequest) (any, error) {
+	own, isOwn := srv.(*grpcService)
+	if req.err != nil {
+		if isOwn {
+			own.in.opts.Logger.V(1).Info("undecodable OTLP/gRPC request", "error", req.err.Error())
+			own.in.otlpGRPC.request(codes.InvalidArgument.String())
+		}
+		return nil, status.Error(codes.InvalidArgument, req.err.Error())
+	}
+	var resp ptraceotlp.ExportResponse
+	var err error
+	if isOwn {
+		resp, err = own.export(ctx, req.td, req.malformed)
+	} else {
+		resp, err = srv.Export(ctx, ptraceotlp.NewExportRequestFromTraces(req.td))
+	}
+	if err != nil {
+		return nil, err
+	}
+	body, err := resp.MarshalProto()
+	if err != nil {
+		return nil, status.Error(codes.Internal, fmt.Sprintf("marshal ExportTraceServiceResponse: %v", err))
+	}
+	return &grpcResponse{body: body}, nil
+}
+
+// grpcCodec decodes grpcRequest and encodes grpcResponse, and hands every
+// other message (health checks, reflection, ptraceotlp's own types) to the
+// registered proto codec.
+type grpcCodec struct {
+	delegate encoding.CodecV2
+}
+
+func newGRPCCodec() grpcCodec {
+	return grpcCodec{delegate: encoding.GetCodecV2("proto")}
+}
+
+// Name implements encoding.CodecV2.
+func (grpcCodec) Name() string { return "proto" }
+
+// Marshal implements encoding.CodecV2.
+func (c grpcCodec) Marshal(v any) (mem.BufferSlice, error) {
+	if r, ok := v.(*grpcResponse); ok {
+		return mem.BufferSlice{mem.SliceBuffer(r.body)}, nil
+	}
+	return c.delegate.Marshal(v)
+}
+
+// Unmarshal implements encoding.CodecV2. A request that does not decode is
+// not an error here (gRPC would turn it into Internal) but is kept in the
+// grpcRequest for the handler to answer with InvalidArgument.
+func (c grpcCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	if r, ok := v.(*grpcRequest); ok {
+		buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+		defer buf.Free()
+		// pdata copies what it keeps, so the buffer can go back to the pool.
+		r.td, r.malformed, r.err = DecodeOTLPProto(buf.ReadOnlyData())
+		return nil
+	}
+	return c.delegate.Unmarshal(data, v)
+}

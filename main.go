@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/spansink/spansink/sink/collector"
 )
 
 func main() {
@@ -18,7 +20,7 @@ func main() {
 		SilenceErrors: false,
 	}
 	// Each subcommand lives with the code it runs; register it here.
-	root.AddCommand()
+	root.AddCommand(collector.NewCommand())
 	if err := root.Execute(); err != nil {
 		os.Exit(1)
 	}

@@ -1,0 +1,78 @@
+package collector
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/http/pprof"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/spansink/spansink/sink/record"
+)
+
+// defaultDebugLimit is how many records /debug/spans shows without ?limit.
+const defaultDebugLimit = 100
+
+// adminHandler serves what operators and the kubelet look at: metrics,
+// liveness, readiness, the most recent spans and Go profiles. It listens on
+// its own port, never on the ingest ones.
+func (c *Collector) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(c.registry, promhttp.HandlerOpts{Registry: c.registry}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		// Liveness only: a failing volume is a readiness matter, and
+		// restarting the pod would not fix it.
+		writePlain(w, http.StatusOK, "ok")
+	})
+	mux.HandleFunc("GET /readyz", c.serveReady)
+	mux.HandleFunc("GET /debug/spans", c.serveRecent)
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+func (c *Collector) serveReady(w http.ResponseWriter, _ *http.Request) {
+	err := c.batcher.Ready()
+	if err == nil && c.stopping.Load() {
+		err = record.ErrStopping
+	}
+	if err != nil {
+		// The message names the cause (stopping, or which storage fails
+		// and why) for `kubectl describe` and the operator.
+		writePlain(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
+		return
+	}
+	writePlain(w, http.StatusOK, "ok")
+}
+
+// serveRecent answers GET /debug/spans?limit=N with a JSON array of the N
+// most recent records, oldest first.
+func (c *Collector) serveRecent(w http.ResponseWriter, r *http.Request) {
+	limit := defaultDebugLimit
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > DefaultRecentSpans {
+			writePlain(w, http.StatusBadRequest, fmt.Sprintf("limit must be a whole number from 1 to %d, got %q", DefaultRecentSpans, s))
+			return
+		}
+		limit = n
+	}
+	lines := c.ring.Recent(limit)
+	body := make([]byte, 0, 2+len(lines)*512)
+	body = append(body, '[')
+	body = append(body, bytes.Join(lines, []byte{','})...)
+	body = append(body, ']', '\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(body) //nolint:errcheck // the client went away; nothing to do
+}
+
+func writePlain(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	fmt.Fprintln(w, msg)
+}

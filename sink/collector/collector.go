@@ -1,0 +1,223 @@
+// Package collector runs the batching collector: OTLP/gRPC and OTLP/HTTP
+// (plus DB-GPT's JSON) ingest in front of the batcher, the rolling span file
+// and the in-memory ring, and an admin server with metrics, health and the
+// most recent spans. It is the `spansink collector` command, and runs the
+// same in a pod and on a laptop.
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/grpc"
+
+	"github.com/spansink/spansink/sink/batch"
+	"github.com/spansink/spansink/sink/config"
+	"github.com/spansink/spansink/sink/format"
+	"github.com/spansink/spansink/sink/ingest"
+	"github.com/spansink/spansink/sink/storage/memory"
+	"github.com/spansink/spansink/sink/storage/rollingfile"
+)
+
+// DefaultRecentSpans is how many recent records /debug/spans can show.
+const DefaultRecentSpans = 1000
+
+// readHeaderTimeout stops clients that open connections and never send a
+// request from holding them forever.
+const readHeaderTimeout = 10 * time.Second
+
+// Collector is one running collector. New opens the storage and binds the
+// listeners, so a bad directory or a taken port fails before anything is
+// served; Run serves until its context ends and then stops gracefully.
+type Collector struct {
+	cfg      config.Config
+	log      logr.Logger
+	registry *prometheus.Registry
+	file     *rollingfile.RollingFile
+	ring     *memory.Ring
+	batcher  *batch.Batcher
+	stopping atomic.Bool
+
+	grpcListener, httpListener, adminListener net.Listener
+	grpcServer                                *grpc.Server
+	httpServer, adminServer                   *http.Server
+}
+
+// New validates cfg, opens the span file (repairing a torn tail), starts
+// the batcher and binds the three listen addresses.
+func New(cfg config.Config, log logr.Logger) (*Collector, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid collector config: %w", err)
+	}
+	encoder, err := format.NewEncoder(cfg.Storage.Format)
+	if err != nil {
+		return nil, err
+	}
+	c := &Collector{cfg: cfg, log: log, registry: prometheus.NewRegistry()}
+	c.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	loc := time.UTC
+	if !cfg.Storage.Rotation.UTC {
+		loc = time.Local
+	}
+	c.file = &rollingfile.RollingFile{
+		Filename:    filepath.Join(cfg.Storage.Dir, cfg.Storage.Path),
+		Daily:       cfg.Storage.Rotation.Daily,
+		MaxSize:     cfg.Storage.Rotation.MaxSizeBytes,
+		MaxFiles:    cfg.Storage.Rotation.MaxFiles,
+		MaxAge:      cfg.Storage.Rotation.MaxAge.Std(),
+		Compression: cfg.Storage.Rotation.Compress,
+		Location:    loc,
+		Logger:      log.WithName("file"),
+		Metrics:     rollingfile.NewMetrics(c.registry),
+	}
+	if err := c.file.Open(); err != nil {
+		return nil, err
+	}
+	c.ring = memory.New(DefaultRecentSpans)
+	c.batcher, err = batch.New(batch.Options{
+		Size:           cfg.Batch.Size,
+		FlushInterval:  cfg.Batch.FlushInterval.Std(),
+		MaxQueuedSpans: cfg.Batch.MaxQueuedSpans,
+		Durable:        cfg.Delivery.Mode == config.DeliveryDurable,
+		Metrics:        batch.NewMetrics(c.registry),
+		Logger:         log.WithName("batch"),
+	}, c.file, c.ring)
+	if err != nil {
+		return nil, errors.Join(err, c.file.Close())
+	}
+	if err := c.listen(); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout.Std())
+		defer cancel()
+		return nil, errors.Join(err, c.batcher.Close(ctx))
+	}
+	ingestOpts := ingest.Options{
+		Submitter:       c.batcher,
+		Encoder:         encoder,
+		MaxRequestBytes: cfg.Limits.MaxRequestBytes,
+		Metrics:         ingest.NewMetrics(c.registry),
+		Logger:          log.WithName("ingest"),
+	}
+	c.grpcServer = grpc.NewServer(ingest.GRPCServerOptions(ingestOpts)...)
+	ptraceotlp.RegisterGRPCServer(c.grpcServer, ingest.NewGRPCService(ingestOpts))
+	c.httpServer = &http.Server{Handler: ingest.NewHTTPHandler(ingestOpts), ReadHeaderTimeout: readHeaderTimeout}
+	c.adminServer = &http.Server{Handler: c.adminHandler(), ReadHeaderTimeout: readHeaderTimeout}
+	return c, nil
+}
+
+func (c *Collector) listen() error {
+	var err error
+	if c.grpcListener, err = net.Listen("tcp", c.cfg.Listen.OTLPGRPC); err != nil {
+		return fmt.Errorf("listen for OTLP/gRPC: %w", err)
+	}
+	if c.httpListener, err = net.Listen("tcp", c.cfg.Listen.OTLPHTTP); err != nil {
+		c.grpcListener.Close()
+		return fmt.Errorf("listen for OTLP/HTTP: %w", err)
+	}
+	if c.adminListener, err = net.Listen("tcp", c.cfg.Listen.Admin); err != nil {
+		c.grpcListener.Close()
+		c.httpListener.Close()
+		return fmt.Errorf("listen for the admin server: %w", err)
+	}
+	return nil
+}
+
+// Addrs are the addresses the collector actually listens on, which differ
+// from the configured ones when those use port 0.
+type Addrs struct {
+	OTLPGRPC, OTLPHTTP, Admin string
+}
+
+// Addrs returns the bound listen addresses.
+func (c *Collector) Addrs() Addrs {
+	return Addrs{
+		OTLPGRPC: c.grpcListener.Addr().String(),
+		OTLPHTTP: c.httpListener.Addr().String(),
+		Admin:    c.adminListener.Addr().String(),
+	}
+}
+
+// Run serves until ctx ends (SIGTERM in the command) or a server fails,
+// then stops gracefully: it turns not-ready, refuses new spans with
+// 503/Unavailable while it drains the queue, writes, syncs and closes the
+// storages, and finally stops the servers, all within ShutdownTimeout. It
+// returns nil when every accepted span was stored.
+func (c *Collector) Run(ctx context.Context) error {
+	served := make(chan error, 3)
+	serve := func(name string, run func() error) {
+		go func() {
+			if err := run(); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, grpc.ErrServerStopped) {
+				served <- fmt.Errorf("%s server: %w", name, err)
+			}
+		}()
+	}
+	serve("OTLP/gRPC", func() error { return c.grpcServer.Serve(c.grpcListener) })
+	serve("OTLP/HTTP", func() error { return c.httpServer.Serve(c.httpListener) })
+	serve("admin", func() error { return c.adminServer.Serve(c.adminListener) })
+	addrs := c.Addrs()
+	c.log.Info("collector serving", "otlpGrpc", addrs.OTLPGRPC, "otlpHttp", addrs.OTLPHTTP, "admin", addrs.Admin,
+		"file", c.file.Filename, "format", c.cfg.Storage.Format, "delivery", c.cfg.Delivery.Mode,
+		"batchSize", c.cfg.Batch.Size, "flushInterval", c.cfg.Batch.FlushInterval.Std().String())
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		c.log.Info("stopping: refusing new spans and draining the queue")
+	case serveErr = <-served:
+		c.log.Error(serveErr, "a server failed; stopping")
+	}
+	return errors.Join(serveErr, c.shutdown())
+}
+
+func (c *Collector) shutdown() error {
+	c.stopping.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ShutdownTimeout.Std())
+	defer cancel()
+	start := time.Now()
+	// The ingest servers keep answering while the queue drains, so that
+	// clients hear 503/Unavailable (retry elsewhere) instead of a refused
+	// connection, and Durable requests already waiting get their ack.
+	var errs []error
+	if err := c.batcher.Close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("drain the queue: %w", err))
+	}
+	if err := c.httpServer.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("stop the OTLP/HTTP server: %w", err))
+	}
+	stopGRPC(ctx, c.grpcServer)
+	if err := c.adminServer.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("stop the admin server: %w", err))
+	}
+	err := errors.Join(errs...)
+	if err != nil {
+		c.log.Error(err, "stopped with errors", "took", time.Since(start).String())
+	} else {
+		c.log.Info("stopped; every accepted span is stored", "took", time.Since(start).String())
+	}
+	return err
+}
+
+// stopGRPC lets in-flight calls finish, but not past ctx.
+func stopGRPC(ctx context.Context, s *grpc.Server) {
+	done := make(chan struct{})
+	go func() {
+		s.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.Stop()
+		<-done
+	}
+}

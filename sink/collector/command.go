@@ -1,0 +1,227 @@
+package collector
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/spansink/spansink/sink/config"
+)
+
+// DefaultMemoryLimit is the Go runtime's soft memory limit unless GOMEMLIMIT
+// is set: it makes the garbage collector work harder before the heap grows
+// past it, which keeps the collector's footprint small under load. It is
+// soft: a full queue may take the heap past it rather than fail.
+const DefaultMemoryLimit = 48 << 20
+
+// flags are the standalone settings; each one that is set overrides the
+// config file (or the defaults).
+type flags struct {
+	configFile   string
+	path         string
+	format       string
+	delivery     string
+	batchSize    int
+	flushEvery   time.Duration
+	maxQueued    int
+	grpcAddress  string
+	httpAddress  string
+	adminAddress string
+	compress     string
+	maxSize      string
+	maxFiles     int
+	maxAge       time.Duration
+	daily        bool
+	utc          bool
+	maxRequest   string
+	shutdown     time.Duration
+	memoryLimit  string
+	verbosity    int
+}
+
+// NewCommand returns `spansink collector`.
+func NewCommand() *cobra.Command {
+	cmd, _ := newCommand()
+	return cmd
+}
+
+// newCommand also returns the flags it binds, for tests of the config they
+// make.
+func newCommand() (*cobra.Command, *flags) {
+	f := &flags{}
+	cmd := &cobra.Command{
+		Use:   "collector",
+		Short: "Receive spans over OTLP and DB-GPT JSON, batch them and write rolling JSON-lines files",
+		Long: `The collector receives spans over OTLP/gRPC, OTLP/HTTP and DB-GPT's span JSON,
+queues them, and writes them in batches (by size or interval, whichever comes
+first) to a JSON-lines file that rolls over by day and size.
+
+In a cluster the operator runs it with --config (the file it renders). On its
+own, flags are enough:
+
+  spansink collector --path ./data/spans.jsonl
+
+Flags that are set override the config file. SIGTERM or SIGINT stop it
+gracefully: new spans are refused with 503/Unavailable, the queue is drained
+and fsynced, and it exits 0 when every accepted span is stored.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.config(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			log := newLogger(f.verbosity)
+			if err := setMemoryLimit(f.memoryLimit, log); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			go func() {
+				// After the first signal, a second one kills at once.
+				<-ctx.Done()
+				stop()
+			}()
+			c, err := New(cfg, log)
+			if err != nil {
+				return err
+			}
+			return c.Run(ctx)
+		},
+	}
+	def := config.Default()
+	fs := cmd.Flags()
+	fs.StringVar(&f.configFile, "config", "", "collector config file (YAML, as the operator renders it); flags that are set override it")
+	fs.StringVar(&f.path, "path", filepath.Join(def.Storage.Dir, def.Storage.Path), "the active span file; rotated files go next to it")
+	fs.StringVar(&f.format, "format", string(def.Storage.Format), `line format: "dbgpt" or "otlp-json"`)
+	fs.StringVar(&f.delivery, "delivery", string(def.Delivery.Mode), `when requests are acknowledged: "Batched" (queued) or "Durable" (written and fsynced)`)
+	fs.IntVar(&f.batchSize, "batch-size", def.Batch.Size, "flush when this many spans wait")
+	fs.DurationVar(&f.flushEvery, "flush-interval", def.Batch.FlushInterval.Std(), "flush at least this often")
+	fs.IntVar(&f.maxQueued, "max-queued-spans", def.Batch.MaxQueuedSpans, "spans held in memory before ingest answers 429/ResourceExhausted")
+	fs.StringVar(&f.grpcAddress, "grpc-address", def.Listen.OTLPGRPC, "OTLP/gRPC listen address")
+	fs.StringVar(&f.httpAddress, "http-address", def.Listen.OTLPHTTP, "OTLP/HTTP and DB-GPT listen address")
+	fs.StringVar(&f.adminAddress, "admin-address", def.Listen.Admin, "admin listen address (/metrics, /healthz, /readyz, /debug/spans)")
+	fs.StringVar(&f.compress, "compress", string(def.Storage.Rotation.Compress), `compression of rotated files: "none", "gzip" or "zstd"`)
+	fs.StringVar(&f.maxSize, "max-size", strconv.FormatInt(def.Storage.Rotation.MaxSizeBytes, 10), "rotate the file before it grows past this size (bytes, or with a KiB/MiB/GiB suffix); 0 turns size rotation off")
+	fs.IntVar(&f.maxFiles, "max-files", def.Storage.Rotation.MaxFiles, "keep at most this many rotated files; 0 keeps all")
+	fs.DurationVar(&f.maxAge, "max-age", def.Storage.Rotation.MaxAge.Std(), "remove rotated files older than this; 0 keeps them")
+	fs.BoolVar(&f.daily, "daily", def.Storage.Rotation.Daily, "roll the file over at the first write of each day")
+	fs.BoolVar(&f.utc, "utc", def.Storage.Rotation.UTC, "judge days in UTC; false uses the local time zone")
+	fs.StringVar(&f.maxRequest, "max-request-bytes", strconv.FormatInt(def.Limits.MaxRequestBytes, 10), "largest request body, also after decompression (bytes, or with a KiB/MiB/GiB suffix)")
+	fs.DurationVar(&f.shutdown, "shutdown-timeout", def.ShutdownTimeout.Std(), "longest a graceful stop may take to drain")
+	fs.StringVar(&f.memoryLimit, "memory-limit", "", fmt.Sprintf("Go soft memory limit (bytes, or with a KiB/MiB/GiB suffix); default GOMEMLIMIT if set, else %d MiB", DefaultMemoryLimit>>20))
+	fs.IntVarP(&f.verbosity, "verbosity", "v", 0, "log verbosity; 1 logs refused requests")
+	return cmd, f
+}
+
+// config builds the configuration: the file (or the defaults), then every
+// flag that was set, then validation.
+func (f *flags) config(fs *pflag.FlagSet) (config.Config, error) {
+	cfg := config.Default()
+	if f.configFile != "" {
+		var err error
+		if cfg, err = config.Load(f.configFile); err != nil {
+			return config.Config{}, err
+		}
+	}
+	var errs []error
+	set := func(name string, apply func() error) {
+		if fs.Changed(name) {
+			if err := apply(); err != nil {
+				errs = append(errs, fmt.Errorf("--%s: %w", name, err))
+			}
+		}
+	}
+	set("path", func() error {
+		if f.path == "" || strings.HasSuffix(f.path, "/") {
+			return fmt.Errorf("must name a file, got %q", f.path)
+		}
+		clean := filepath.Clean(f.path)
+		cfg.Storage.Dir, cfg.Storage.Path = filepath.Dir(clean), filepath.Base(clean)
+		return nil
+	})
+	set("format", func() error { cfg.Storage.Format = config.Format(f.format); return nil })
+	set("delivery", func() error { cfg.Delivery.Mode = config.DeliveryMode(f.delivery); return nil })
+	set("batch-size", func() error { cfg.Batch.Size = f.batchSize; return nil })
+	set("flush-interval", func() error { cfg.Batch.FlushInterval = config.Duration(f.flushEvery); return nil })
+	set("max-queued-spans", func() error { cfg.Batch.MaxQueuedSpans = f.maxQueued; return nil })
+	set("grpc-address", func() error { cfg.Listen.OTLPGRPC = f.grpcAddress; return nil })
+	set("http-address", func() error { cfg.Listen.OTLPHTTP = f.httpAddress; return nil })
+	set("admin-address", func() error { cfg.Listen.Admin = f.adminAddress; return nil })
+	set("compress", func() error { cfg.Storage.Rotation.Compress = config.Compression(f.compress); return nil })
+	set("max-size", func() (err error) { cfg.Storage.Rotation.MaxSizeBytes, err = parseBytes(f.maxSize); return err })
+	set("max-files", func() error { cfg.Storage.Rotation.MaxFiles = f.maxFiles; return nil })
+	set("max-age", func() error { cfg.Storage.Rotation.MaxAge = config.Duration(f.maxAge); return nil })
+	set("daily", func() error { cfg.Storage.Rotation.Daily = f.daily; return nil })
+	set("utc", func() error { cfg.Storage.Rotation.UTC = f.utc; return nil })
+	set("max-request-bytes", func() (err error) { cfg.Limits.MaxRequestBytes, err = parseBytes(f.maxRequest); return err })
+	set("shutdown-timeout", func() error { cfg.ShutdownTimeout = config.Duration(f.shutdown); return nil })
+	if f.memoryLimit != "" {
+		if _, err := parseBytes(f.memoryLimit); err != nil {
+			errs = append(errs, fmt.Errorf("--memory-limit: %w", err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return config.Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return config.Config{}, fmt.Errorf("invalid collector config: %w", err)
+	}
+	return cfg, nil
+}
+
+// parseBytes reads a byte count such as "1048576", "64MiB" or "1Gi".
+func parseBytes(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		scale  int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"Gi", 1 << 30}, {"Mi", 1 << 20}, {"Ki", 1 << 10}, {"B", 1}}
+	num, scale := strings.TrimSpace(s), int64(1)
+	for _, u := range units {
+		if rest, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, scale = rest, u.scale
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/scale {
+		return 0, fmt.Errorf("want a byte count such as 1048576, 64MiB or 1GiB, got %q", s)
+	}
+	return n * scale, nil
+}
+
+// setMemoryLimit applies the soft memory limit: the flag, else GOMEMLIMIT
+// (which the runtime already applied), else DefaultMemoryLimit.
+func setMemoryLimit(flag string, log logr.Logger) error {
+	limit := int64(DefaultMemoryLimit)
+	switch {
+	case flag != "":
+		var err error
+		if limit, err = parseBytes(flag); err != nil {
+			return fmt.Errorf("--memory-limit: %w", err)
+		}
+	case os.Getenv("GOMEMLIMIT") != "":
+		return nil
+	}
+	debug.SetMemoryLimit(limit)
+	log.V(1).Info("set the Go soft memory limit", "bytes", limit)
+	return nil
+}
+
+// newLogger logs JSON lines to stderr, where container runtimes collect them.
+func newLogger(verbosity int) logr.Logger {
+	return funcr.NewJSON(func(obj string) {
+		fmt.Fprintln(os.Stderr, obj)
+	}, funcr.Options{LogTimestamp: true, Verbosity: verbosity})
+}

@@ -25,6 +25,9 @@ var _ Encoder = dbgptEncoder{}
 type scratch struct {
 	buf  []byte
 	ends []int
+	// service, resource and scope hold the per-resource and per-scope parts
+	// of metadata while the spans under them are encoded.
+	service, resource, scope []byte
 }
 
 // maxPooledScratch keeps one huge request from pinning a huge buffer.
@@ -39,6 +42,7 @@ func putScratch(s *scratch) {
 		return
 	}
 	s.buf, s.ends = s.buf[:0], s.ends[:0]
+	s.service, s.resource, s.scope = s.service[:0], s.resource[:0], s.scope[:0]
 	scratchPool.Put(s)
 }
 
@@ -73,8 +77,7 @@ func (dbgptEncoder) EncodeTraces(td ptrace.Traces) ([]record.Record, error) {
 	}
 	sc := getScratch()
 	defer putScratch(sc)
-	buf := sc.buf
-	var service, resource, scope []byte
+	buf, service, resource, scope := sc.buf, sc.service, sc.resource, sc.scope
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
@@ -105,7 +108,7 @@ func (dbgptEncoder) EncodeTraces(td ptrace.Traces) ([]record.Record, error) {
 			}
 		}
 	}
-	sc.buf = buf
+	sc.buf, sc.service, sc.resource, sc.scope = buf, service, resource, scope
 	return sc.records(), nil
 }
 

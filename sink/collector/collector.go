@@ -18,7 +18,6 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
 
 	"github.com/spansink/spansink/sink/batch"
@@ -109,7 +108,7 @@ func New(cfg config.Config, log logr.Logger) (*Collector, error) {
 		Logger:          log.WithName("ingest"),
 	}
 	c.grpcServer = grpc.NewServer(ingest.GRPCServerOptions(ingestOpts)...)
-	ptraceotlp.RegisterGRPCServer(c.grpcServer, ingest.NewGRPCService(ingestOpts))
+	ingest.RegisterGRPCService(c.grpcServer, ingest.NewGRPCService(ingestOpts))
 	c.httpServer = &http.Server{Handler: ingest.NewHTTPHandler(ingestOpts), ReadHeaderTimeout: readHeaderTimeout}
 	c.adminServer = &http.Server{Handler: c.adminHandler(), ReadHeaderTimeout: readHeaderTimeout}
 	return c, nil

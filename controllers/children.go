@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 
@@ -37,6 +38,8 @@ type observation struct {
 	conflicts []string
 	// claimMissing is true when the existing claim the spec names is absent.
 	claimMissing bool
+	// resizeRefused is true when the API server refused to grow the claim.
+	resizeRefused bool
 	// invalidSpec is why the spec cannot become a collector config.
 	invalidSpec error
 	// err is the first API error of the pass.
@@ -119,10 +122,12 @@ var (
 			l, d := live.(*appsv1.Deployment), desired.(*appsv1.Deployment)
 			return l.Annotations[SpecHashAnnotation] == d.Annotations[SpecHashAnnotation] && subsetOf(d.Spec, l.Spec)
 		},
-		// The selector is left alone: it is immutable and never depends on the spec.
+		// The selector is left alone: it is immutable and never depends on the
+		// spec. The spec hash is written with the spec it describes.
 		sync: func(live, desired client.Object) {
 			l, d := live.(*appsv1.Deployment), desired.(*appsv1.Deployment)
 			l.Spec.Replicas, l.Spec.Strategy, l.Spec.Template = d.Spec.Replicas, d.Spec.Strategy, d.Spec.Template
+			metav1.SetMetaDataAnnotation(&l.ObjectMeta, SpecHashAnnotation, d.Annotations[SpecHashAnnotation])
 		},
 	}
 )
@@ -153,6 +158,12 @@ func (r *SpanSinkReconciler) ensureChildren(ctx context.Context, sink *v1alpha1.
 	}
 	if desired.PersistentVolumeClaim != nil {
 		_, ok, err := step(claimKind, desired.PersistentVolumeClaim)
+		var refused *specUpdateError
+		if errors.As(err, &refused) && (apierrors.IsInvalid(err) || apierrors.IsForbidden(err)) {
+			// The claim is ours and usable; it just cannot grow (yet).
+			obs.resizeRefused = true
+			ok, err = true, nil
+		}
 		if err != nil {
 			return err
 		}
@@ -226,19 +237,42 @@ func (r *SpanSinkReconciler) ensure(ctx context.Context, sink *v1alpha1.SpanSink
 	if !controlledBy(live, sink, k.adoptable) {
 		return nil, true, nil
 	}
-	if metadataSynced(live, desired, sink) && k.synced(live, desired) {
+	// Metadata and spec are written separately: the API server may refuse a
+	// spec change (a claim that cannot grow yet) and that must not hold back
+	// labels or owner references.
+	if !metadataSynced(live, desired, sink) {
+		updated := live.DeepCopyObject().(client.Object)
+		syncMetadata(updated, desired, sink)
+		if err := r.Update(ctx, updated); err != nil {
+			return nil, false, fmt.Errorf("update metadata of %s %s: %w", k.name, desired.GetName(), err)
+		}
+		log.Info("updated child metadata")
+		live = updated
+	}
+	if k.synced(live, desired) {
 		return live, false, nil
 	}
 	updated := live.DeepCopyObject().(client.Object)
-	syncMetadata(updated, desired, sink)
 	k.sync(updated, desired)
 	if err := r.Update(ctx, updated); err != nil {
-		return nil, false, fmt.Errorf("update %s %s: %w", k.name, desired.GetName(), err)
+		return live, false, &specUpdateError{kind: k.name, name: desired.GetName(), err: err}
 	}
 	log.Info("updated child")
 	r.event(sink, updated, corev1.EventTypeNormal, "Updated", "Update", "Updated %s %s", k.name, desired.GetName())
 	return updated, false, nil
 }
+
+// specUpdateError is a refused spec update of a child that is otherwise ours.
+type specUpdateError struct {
+	kind, name string
+	err        error
+}
+
+func (e *specUpdateError) Error() string {
+	return fmt.Sprintf("update %s %s: %v", e.kind, e.name, e.err)
+}
+
+func (e *specUpdateError) Unwrap() error { return e.err }
 
 // controlledBy reports whether obj belongs to sink: it names sink as its
 // controller or, for an adoptable kind, it has no controller and carries
@@ -257,7 +291,7 @@ func controlledBy(obj client.Object, sink *v1alpha1.SpanSink, adoptable bool) bo
 // annotations, and is owned by sink exactly when desired says so.
 func metadataSynced(live, desired client.Object, sink *v1alpha1.SpanSink) bool {
 	return subsetOf(desired.GetLabels(), live.GetLabels()) &&
-		subsetOf(desired.GetAnnotations(), live.GetAnnotations()) &&
+		subsetOf(metadataAnnotations(desired), live.GetAnnotations()) &&
 		ownedBy(live, sink) == ownedBy(desired, sink)
 }
 
@@ -265,7 +299,7 @@ func metadataSynced(live, desired client.Object, sink *v1alpha1.SpanSink) bool {
 // writers' keys, and sets sink's owner reference as desired has it.
 func syncMetadata(live, desired client.Object, sink *v1alpha1.SpanSink) {
 	live.SetLabels(mergeMaps(live.GetLabels(), desired.GetLabels()))
-	live.SetAnnotations(mergeMaps(live.GetAnnotations(), desired.GetAnnotations()))
+	live.SetAnnotations(mergeMaps(live.GetAnnotations(), metadataAnnotations(desired)))
 	var refs []metav1.OwnerReference
 	for _, ref := range live.GetOwnerReferences() {
 		if ref.UID != sink.UID {
@@ -278,6 +312,18 @@ func syncMetadata(live, desired client.Object, sink *v1alpha1.SpanSink) {
 		}
 	}
 	live.SetOwnerReferences(refs)
+}
+
+// metadataAnnotations are desired's annotations except the spec hash, which
+// belongs to the spec update.
+func metadataAnnotations(desired client.Object) map[string]string {
+	annotations := desired.GetAnnotations()
+	if _, ok := annotations[SpecHashAnnotation]; !ok {
+		return annotations
+	}
+	annotations = maps.Clone(annotations)
+	delete(annotations, SpecHashAnnotation)
+	return annotations
 }
 
 func ownedBy(obj client.Object, sink *v1alpha1.SpanSink) bool {

@@ -20,10 +20,10 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
-// conflictRetry is how often a SpanSink blocked by a foreign object (or a
-// missing existing claim) is looked at again: the operator does not watch
-// objects it does not own, so it polls for the way being cleared.
-const conflictRetry = 30 * time.Second
+// DefaultBlockedRetry is how often a SpanSink blocked by a foreign object
+// (or a missing existing claim) is looked at again: the operator does not
+// watch objects it does not own, so it polls for the way being cleared.
+const DefaultBlockedRetry = 30 * time.Second
 
 // SpanSinkReconciler reconciles SpanSink objects.
 type SpanSinkReconciler struct {
@@ -33,10 +33,12 @@ type SpanSinkReconciler struct {
 	Recorder events.EventRecorder
 	// CollectorImage is the image used when a SpanSink names none.
 	CollectorImage string
+	// BlockedRetry overrides DefaultBlockedRetry when positive.
+	BlockedRetry time.Duration
 }
 
 // +kubebuilder:rbac:groups=tracing.spansink.dev,resources=spansinks,verbs=get;list;watch
-// +kubebuilder:rbac:groups=tracing.spansink.dev,resources=spansinks/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=tracing.spansink.dev,resources=spansinks/status,verbs=get;patch
 // +kubebuilder:rbac:groups=tracing.spansink.dev,resources=spansinks/finalizers,verbs=update
 // +kubebuilder:rbac:groups=core,resources=configmaps;services;serviceaccounts;persistentvolumeclaims,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update
@@ -73,9 +75,14 @@ func (r *SpanSinkReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if obs.err != nil {
 		return ctrl.Result{}, obs.err
 	}
-	if len(obs.conflicts) > 0 || obs.claimMissing {
-		logf.FromContext(ctx).Info("waiting for a blocked child", "conflicts", obs.conflicts, "claimMissing", obs.claimMissing)
-		return ctrl.Result{RequeueAfter: conflictRetry}, nil
+	if len(obs.conflicts) > 0 || obs.claimMissing || obs.resizeRefused {
+		logf.FromContext(ctx).Info("waiting for a blocked child",
+			"conflicts", obs.conflicts, "claimMissing", obs.claimMissing, "resizeRefused", obs.resizeRefused)
+		retry := r.BlockedRetry
+		if retry <= 0 {
+			retry = DefaultBlockedRetry
+		}
+		return ctrl.Result{RequeueAfter: retry}, nil
 	}
 	return ctrl.Result{}, nil
 }

@@ -81,7 +81,7 @@ type SpanSinkSpec struct {
 }
 
 // BatchSpec says when queued spans are flushed.
-// +kubebuilder:validation:XValidation:rule="self.maxQueuedSpans >= self.size",message="batch.maxQueuedSpans must be at least batch.size, so that a full batch fits in the queue"
+// +kubebuilder:validation:XValidation:rule="!has(self.size) || !has(self.maxQueuedSpans) || self.maxQueuedSpans >= self.size",message="batch.maxQueuedSpans must be at least batch.size, so that a full batch fits in the queue"
 type BatchSpec struct {
 	// size is the number of waiting spans that triggers a flush (DB-GPT's
 	// batch_size).
@@ -198,7 +198,7 @@ type RotationSpec struct {
 	// size, such as "100Mi". 0 turns size rotation off.
 	// +optional
 	// +kubebuilder:default="100Mi"
-	// +kubebuilder:validation:XValidation:rule="!isQuantity(string(self)) || quantity(string(self)).sign() >= 0",message="storage.rotation.maxSize must not be negative (0 turns size rotation off)"
+	// +kubebuilder:validation:XValidation:rule="!isQuantity(string(self)) || !quantity(string(self)).isLessThan(quantity('0'))",message="storage.rotation.maxSize must not be negative (0 turns size rotation off)"
 	MaxSize *resource.Quantity `json:"maxSize,omitempty"`
 
 	// maxFiles keeps at most this many rotated files, removing the oldest.
@@ -239,7 +239,7 @@ type VolumeSpec struct {
 	// as "1Gi". It can grow later if the storage class allows expansion.
 	// +optional
 	// +kubebuilder:default="1Gi"
-	// +kubebuilder:validation:XValidation:rule="!isQuantity(string(self)) || quantity(string(self)).sign() > 0",message="storage.volume.size must be positive"
+	// +kubebuilder:validation:XValidation:rule="!isQuantity(string(self)) || quantity(string(self)).isGreaterThan(quantity('0'))",message="storage.volume.size must be positive"
 	Size *resource.Quantity `json:"size,omitempty"`
 
 	// storageClassName is the storage class of the claim the operator
@@ -294,6 +294,9 @@ const (
 	// ReasonExistingClaimNotFound: storage.volume.existingClaimName names a
 	// claim that does not exist.
 	ReasonExistingClaimNotFound = "ExistingClaimNotFound"
+	// ReasonVolumeResizeRefused: the API server refused to grow the claim to
+	// storage.volume.size.
+	ReasonVolumeResizeRefused = "VolumeResizeRefused"
 	// ReasonInvalidSpec: the spec passed the API server's checks but cannot be
 	// turned into a collector configuration.
 	ReasonInvalidSpec = "InvalidSpec"

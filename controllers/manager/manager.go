@@ -10,12 +10,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/spansink/spansink/api/v1alpha1"
 	"github.com/spansink/spansink/controllers"
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -49,14 +45,6 @@ type Options struct {
 	MaxConcurrentReconciles int
 	// Zap configures logging.
 	Zap zap.Options
-}
-
-// NewScheme returns a scheme with the built-in kinds and the SpanSink API.
-func NewScheme() *runtime.Scheme {
-	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(v1alpha1.AddToScheme(scheme))
-	return scheme
 }
 
 // NewCommand returns the `spansink manager` command.
@@ -110,7 +98,7 @@ func Run(cmd *cobra.Command, opts Options) error {
 		return fmt.Errorf("load kubeconfig: %w", err)
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                        NewScheme(),
+		Scheme:                        controllers.NewScheme(),
 		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsAddr},
 		HealthProbeBindAddress:        opts.ProbeAddr,
 		LeaderElection:                opts.LeaderElect,

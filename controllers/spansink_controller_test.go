@@ -1,0 +1,576 @@
+package controllers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/spansink/spansink/api/v1alpha1"
+	"github.com/spansink/spansink/controllers/manifests"
+	"github.com/spansink/spansink/sink/config"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+)
+
+func newSink(ns, name string) *v1alpha1.SpanSink {
+	return &v1alpha1.SpanSink{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+}
+
+func key(ns, name string) types.NamespacedName {
+	return types.NamespacedName{Namespace: ns, Name: name}
+}
+
+// expectControlledBy asserts obj's controller owner reference names sink.
+func expectControlledBy(g Gomega, obj client.Object, sink *v1alpha1.SpanSink) {
+	ref := metav1.GetControllerOf(obj)
+	g.ExpectWithOffset(1, ref).NotTo(BeNil(), "%s has no controller reference", obj.GetName())
+	g.ExpectWithOffset(1, ref.UID).To(Equal(sink.UID))
+	g.ExpectWithOffset(1, ref.Kind).To(Equal("SpanSink"))
+	g.ExpectWithOffset(1, ref.APIVersion).To(Equal(v1alpha1.GroupVersion.String()))
+	g.ExpectWithOffset(1, ref.BlockOwnerDeletion).To(HaveValue(BeTrue()))
+}
+
+func condition(sink *v1alpha1.SpanSink, condType string) *metav1.Condition {
+	return meta.FindStatusCondition(sink.Status.Conditions, condType)
+}
+
+// markAvailable plays the Deployment controller, which envtest does not run:
+// it reports the current generation rolled out with one available pod.
+func markAvailable(ctx context.Context, ns, name string) {
+	EventuallyWithOffset(1, func(g Gomega) {
+		deploy := &appsv1.Deployment{}
+		g.Expect(k8sClient.Get(ctx, key(ns, name), deploy)).To(Succeed())
+		deploy.Status = appsv1.DeploymentStatus{
+			ObservedGeneration: deploy.Generation,
+			Replicas:           1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1,
+			Conditions: []appsv1.DeploymentCondition{{
+				Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable",
+				LastUpdateTime: metav1.Now(), LastTransitionTime: metav1.Now(),
+			}},
+		}
+		g.Expect(k8sClient.Status().Update(ctx, deploy)).To(Succeed())
+	}).Should(Succeed())
+}
+
+// collectGarbage does what the garbage collector, which envtest does not
+// run, would do after the owner with uid is deleted.
+func collectGarbage(ctx context.Context, ns string, uid types.UID) {
+	lists := []client.ObjectList{
+		&corev1.ConfigMapList{}, &corev1.ServiceList{}, &corev1.ServiceAccountList{},
+		&corev1.PersistentVolumeClaimList{}, &appsv1.DeploymentList{},
+	}
+	for _, list := range lists {
+		ExpectWithOffset(1, k8sClient.List(ctx, list, client.InNamespace(ns))).To(Succeed())
+		ExpectWithOffset(1, meta.EachListItem(list, func(o runtime.Object) error {
+			obj := o.(client.Object)
+			for _, ref := range obj.GetOwnerReferences() {
+				if ref.UID == uid {
+					return client.IgnoreNotFound(k8sClient.Delete(ctx, obj))
+				}
+			}
+			return nil
+		})).To(Succeed())
+	}
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+var _ = Describe("SpanSink controller", func() {
+	var (
+		ctx context.Context
+		ns  string
+	)
+	BeforeEach(func() {
+		ctx = context.Background()
+		ns = newNamespace(ctx)
+	})
+
+	It("fills in the CRD defaults", func() {
+		Expect(k8sClient.Create(ctx, newSink(ns, "defaults"))).To(Succeed())
+		got := &v1alpha1.SpanSink{}
+		Expect(k8sClient.Get(ctx, key(ns, "defaults"), got)).To(Succeed())
+		spec := got.Spec
+		Expect(spec.Batch.Size).To(BeEquivalentTo(config.DefaultBatchSize))
+		Expect(spec.Batch.FlushInterval).To(HaveValue(Equal(metav1.Duration{Duration: config.DefaultFlushInterval})))
+		Expect(spec.Batch.MaxQueuedSpans).To(BeEquivalentTo(config.DefaultMaxQueuedSpans))
+		Expect(spec.Delivery.Mode).To(Equal(v1alpha1.DeliveryBatched))
+		Expect(spec.Storage.Path).To(Equal(config.DefaultPath))
+		Expect(spec.Storage.Format).To(Equal(v1alpha1.FormatDBGPT))
+		Expect(spec.Storage.Rotation.Daily).To(HaveValue(BeTrue()))
+		Expect(spec.Storage.Rotation.MaxSize.Value()).To(BeEquivalentTo(config.DefaultMaxSizeBytes))
+		Expect(spec.Storage.Rotation.Compress).To(Equal(v1alpha1.CompressionNone))
+		Expect(spec.Storage.Volume.Size.String()).To(Equal("1Gi"))
+		Expect(spec.Storage.Volume.ReclaimPolicy).To(Equal(v1alpha1.ReclaimRetain))
+		Expect(spec.TerminationGracePeriodSeconds).To(BeNil(), "the grace period is computed from the flush interval, not defaulted")
+	})
+
+	It("creates every child with owner references and the rendered config", func() {
+		sink := newSink(ns, "traces")
+		sink.Spec.Batch.Size = 50
+		sink.Spec.Batch.FlushInterval = &metav1.Duration{Duration: 2 * time.Second}
+		Expect(k8sClient.Create(ctx, sink)).To(Succeed())
+		name := "traces-collector"
+
+		cm := &corev1.ConfigMap{}
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, key(ns, name), cm)).To(Succeed())
+		}).Should(Succeed())
+		expectControlledBy(Default, cm, sink)
+		rendered := cm.Data[config.FileName]
+		cfg, err := config.Parse([]byte(rendered))
+		Expect(err).NotTo(HaveOccurred(), "the collector must accept the operator's config")
+		Expect(cfg.Batch.Size).To(Equal(50))
+		Expect(cfg.Batch.FlushInterval.Std()).To(Equal(2 * time.Second))
+		Expect(cfg.Storage.Dir).To(Equal("/var/lib/spansink"))
+		Expect(cfg.Storage.Path).To(Equal("spans.jsonl"))
+
+		sa := &corev1.ServiceAccount{}
+		Expect(k8sClient.Get(ctx, key(ns, name), sa)).To(Succeed())
+		expectControlledBy(Default, sa, sink)
+		Expect(sa.AutomountServiceAccountToken).To(HaveValue(BeFalse()))
+
+		svc := &corev1.Service{}
+		Eventually(func(g Gomega) { g.Expect(k8sClient.Get(ctx, key(ns, name), svc)).To(Succeed()) }).Should(Succeed())
+		expectControlledBy(Default, svc, sink)
+		Expect(svc.Spec.Ports).To(HaveLen(3))
+		Expect(svc.Spec.Ports[0].Name).To(Equal("otlp-grpc"))
+		Expect(svc.Spec.Ports[0].Port).To(BeEquivalentTo(4317))
+		Expect(svc.Spec.Ports[1].Port).To(BeEquivalentTo(4318))
+		Expect(svc.Spec.Ports[2].Port).To(BeEquivalentTo(8888))
+		Expect(svc.Spec.Selector).To(Equal(map[string]string{"app.kubernetes.io/name": "spansink", "app.kubernetes.io/instance": "traces"}))
+
+		pvc := &corev1.PersistentVolumeClaim{}
+		Expect(k8sClient.Get(ctx, key(ns, "traces-data"), pvc)).To(Succeed())
+		Expect(pvc.OwnerReferences).To(BeEmpty(), "under the default Retain policy the claim outlives the SpanSink")
+		Expect(pvc.Labels).To(HaveKeyWithValue("app.kubernetes.io/instance", "traces"))
+		Expect(pvc.Spec.Resources.Requests.Storage().String()).To(Equal("1Gi"))
+		Expect(pvc.Spec.AccessModes).To(ConsistOf(corev1.ReadWriteOnce))
+
+		deploy := &appsv1.Deployment{}
+		Eventually(func(g Gomega) { g.Expect(k8sClient.Get(ctx, key(ns, name), deploy)).To(Succeed()) }).Should(Succeed())
+		expectControlledBy(Default, deploy, sink)
+		Expect(deploy.Spec.Replicas).To(HaveValue(BeEquivalentTo(1)))
+		Expect(deploy.Spec.Strategy.Type).To(Equal(appsv1.RecreateDeploymentStrategyType))
+		tmpl := deploy.Spec.Template
+		Expect(tmpl.Annotations).To(HaveKeyWithValue(manifests.ConfigHashAnnotation, sha256Hex(rendered)))
+		pod := tmpl.Spec
+		Expect(pod.ServiceAccountName).To(Equal(name))
+		Expect(pod.TerminationGracePeriodSeconds).To(HaveValue(BeEquivalentTo(60)))
+		Expect(pod.SecurityContext.RunAsNonRoot).To(HaveValue(BeTrue()))
+		Expect(pod.SecurityContext.FSGroup).To(HaveValue(BeEquivalentTo(65532)))
+		Expect(pod.SecurityContext.SeccompProfile.Type).To(Equal(corev1.SeccompProfileTypeRuntimeDefault))
+		c := pod.Containers[0]
+		Expect(c.Image).To(Equal(testImage))
+		Expect(c.Args).To(Equal([]string{"collector", "--config", "/etc/spansink/collector.yaml"}))
+		Expect(c.SecurityContext.AllowPrivilegeEscalation).To(HaveValue(BeFalse()))
+		Expect(c.SecurityContext.ReadOnlyRootFilesystem).To(HaveValue(BeTrue()))
+		Expect(c.SecurityContext.Capabilities.Drop).To(ConsistOf(corev1.Capability("ALL")))
+		Expect(c.LivenessProbe.HTTPGet.Path).To(Equal("/healthz"))
+		Expect(c.ReadinessProbe.HTTPGet.Path).To(Equal("/readyz"))
+		Expect(c.VolumeMounts).To(ContainElement(corev1.VolumeMount{Name: "data", MountPath: "/var/lib/spansink"}))
+		Expect(pod.Volumes).To(ContainElement(HaveField("VolumeSource.PersistentVolumeClaim.ClaimName", "traces-data")))
+
+		Eventually(func(g Gomega) {
+			got := &v1alpha1.SpanSink{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "traces"), got)).To(Succeed())
+			g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+			g.Expect(got.Status.ConfigHash).To(Equal(sha256Hex(rendered)))
+			g.Expect(got.Status.VolumeClaimName).To(Equal("traces-data"))
+			g.Expect(condition(got, v1alpha1.ConditionDegraded)).To(HaveField("Status", metav1.ConditionFalse))
+			g.Expect(condition(got, v1alpha1.ConditionProgressing)).To(HaveField("Status", metav1.ConditionTrue))
+			g.Expect(condition(got, v1alpha1.ConditionReady)).To(HaveField("Status", metav1.ConditionFalse))
+		}).Should(Succeed())
+
+		Eventually(func(g Gomega) {
+			events := &eventsv1.EventList{}
+			g.Expect(k8sClient.List(ctx, events, client.InNamespace(ns))).To(Succeed())
+			var reasons []string
+			for _, e := range events.Items {
+				if e.Regarding.Name == "traces" {
+					reasons = append(reasons, e.Reason)
+				}
+			}
+			g.Expect(reasons).To(ContainElement("Created"))
+		}).Should(Succeed())
+	})
+
+	It("reports Ready with the endpoints once the Deployment is available, and rolls the pod when batching changes", func() {
+		sink := newSink(ns, "ready")
+		Expect(k8sClient.Create(ctx, sink)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, key(ns, "ready-collector"), &appsv1.Deployment{})).To(Succeed())
+		}).Should(Succeed())
+		markAvailable(ctx, ns, "ready-collector")
+
+		var firstHash string
+		Eventually(func(g Gomega) {
+			got := &v1alpha1.SpanSink{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "ready"), got)).To(Succeed())
+			g.Expect(condition(got, v1alpha1.ConditionReady)).To(And(
+				HaveField("Status", metav1.ConditionTrue), HaveField("Reason", v1alpha1.ReasonAvailable)))
+			g.Expect(condition(got, v1alpha1.ConditionProgressing)).To(HaveField("Status", metav1.ConditionFalse))
+			g.Expect(got.Status.ReadyReplicas).To(BeEquivalentTo(1))
+			g.Expect(got.Status.Endpoints).To(Equal(v1alpha1.Endpoints{
+				OTLPGRPC: fmt.Sprintf("http://ready-collector.%s.svc:4317", ns),
+				OTLPHTTP: fmt.Sprintf("http://ready-collector.%s.svc:4318", ns),
+			}))
+			firstHash = got.Status.ConfigHash
+			g.Expect(firstHash).NotTo(BeEmpty())
+		}).Should(Succeed())
+
+		Eventually(func(g Gomega) {
+			got := &v1alpha1.SpanSink{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "ready"), got)).To(Succeed())
+			got.Spec.Batch.Size = 10
+			got.Spec.Batch.FlushInterval = &metav1.Duration{Duration: 250 * time.Millisecond}
+			g.Expect(k8sClient.Update(ctx, got)).To(Succeed())
+		}).Should(Succeed())
+
+		var newHash string
+		Eventually(func(g Gomega) {
+			cm := &corev1.ConfigMap{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "ready-collector"), cm)).To(Succeed())
+			cfg, err := config.Parse([]byte(cm.Data[config.FileName]))
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(cfg.Batch.Size).To(Equal(10))
+			g.Expect(cfg.Batch.FlushInterval.Std()).To(Equal(250 * time.Millisecond))
+			newHash = sha256Hex(cm.Data[config.FileName])
+			g.Expect(newHash).NotTo(Equal(firstHash))
+
+			deploy := &appsv1.Deployment{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "ready-collector"), deploy)).To(Succeed())
+			g.Expect(deploy.Spec.Template.Annotations).To(HaveKeyWithValue(manifests.ConfigHashAnnotation, newHash))
+		}).Should(Succeed())
+
+		// The Deployment has a new generation its controller has not seen yet.
+		Eventually(func(g Gomega) {
+			got := &v1alpha1.SpanSink{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "ready"), got)).To(Succeed())
+			g.Expect(got.Status.ConfigHash).To(Equal(newHash))
+			g.Expect(condition(got, v1alpha1.ConditionProgressing)).To(And(
+				HaveField("Status", metav1.ConditionTrue), HaveField("Reason", v1alpha1.ReasonRollingOut)))
+		}).Should(Succeed())
+		markAvailable(ctx, ns, "ready-collector")
+		Eventually(func(g Gomega) {
+			got := &v1alpha1.SpanSink{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "ready"), got)).To(Succeed())
+			g.Expect(condition(got, v1alpha1.ConditionProgressing)).To(HaveField("Status", metav1.ConditionFalse))
+			g.Expect(condition(got, v1alpha1.ConditionReady)).To(HaveField("Status", metav1.ConditionTrue))
+		}).Should(Succeed())
+	})
+
+	It("never overwrites an object it does not control, and reports the conflict", func() {
+		foreign := &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "clash-collector"},
+			Data:       map[string]string{"owner": "someone else"},
+		}
+		Expect(k8sClient.Create(ctx, foreign)).To(Succeed())
+		Expect(k8sClient.Create(ctx, newSink(ns, "clash"))).To(Succeed())
+
+		Eventually(func(g Gomega) {
+			got := &v1alpha1.SpanSink{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "clash"), got)).To(Succeed())
+			g.Expect(condition(got, v1alpha1.ConditionDegraded)).To(And(
+				HaveField("Status", metav1.ConditionTrue),
+				HaveField("Reason", v1alpha1.ReasonChildConflict),
+				HaveField("Message", ContainSubstring("ConfigMap clash-collector"))))
+			g.Expect(condition(got, v1alpha1.ConditionReady)).To(HaveField("Status", metav1.ConditionFalse))
+			g.Expect(got.Status.ObservedGeneration).To(BeZero(), "a blocked pass must not claim the generation")
+		}).Should(Succeed())
+		Consistently(func(g Gomega) {
+			cm := &corev1.ConfigMap{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "clash-collector"), cm)).To(Succeed())
+			g.Expect(cm.Data).To(Equal(map[string]string{"owner": "someone else"}))
+			g.Expect(cm.OwnerReferences).To(BeEmpty())
+			err := k8sClient.Get(ctx, key(ns, "clash-collector"), &appsv1.Deployment{})
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "no pod may be rolled onto someone else's config")
+		}, 2*time.Second).Should(Succeed())
+
+		// Once the way is clear, the SpanSink recovers by itself.
+		Expect(k8sClient.Delete(ctx, foreign)).To(Succeed())
+		Eventually(func(g Gomega) {
+			got := &v1alpha1.SpanSink{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "clash"), got)).To(Succeed())
+			g.Expect(condition(got, v1alpha1.ConditionDegraded)).To(HaveField("Status", metav1.ConditionFalse))
+			g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+			g.Expect(k8sClient.Get(ctx, key(ns, "clash-collector"), &appsv1.Deployment{})).To(Succeed())
+		}).Should(Succeed())
+	})
+
+	DescribeTable("deletion keeps or removes the claim as reclaimPolicy says",
+		func(policy v1alpha1.ReclaimPolicy, claimOwned bool) {
+			sink := newSink(ns, "gone")
+			sink.Spec.Storage.Volume.ReclaimPolicy = policy
+			Expect(k8sClient.Create(ctx, sink)).To(Succeed())
+
+			pvc := &corev1.PersistentVolumeClaim{}
+			Eventually(func(g Gomega) {
+				g.Expect(k8sClient.Get(ctx, key(ns, "gone-data"), pvc)).To(Succeed())
+				g.Expect(k8sClient.Get(ctx, key(ns, "gone-collector"), &appsv1.Deployment{})).To(Succeed())
+			}).Should(Succeed())
+			if claimOwned {
+				expectControlledBy(Default, pvc, sink)
+			} else {
+				Expect(pvc.OwnerReferences).To(BeEmpty())
+			}
+			// envtest runs no garbage collector: what deletion removes is
+			// exactly what carries the SpanSink's owner reference.
+			for _, child := range []client.Object{&corev1.ConfigMap{}, &corev1.Service{}, &corev1.ServiceAccount{}, &appsv1.Deployment{}} {
+				Expect(k8sClient.Get(ctx, key(ns, "gone-collector"), child)).To(Succeed())
+				expectControlledBy(Default, child, sink)
+			}
+
+			Expect(k8sClient.Delete(ctx, sink)).To(Succeed())
+			Eventually(func() bool {
+				return apierrors.IsNotFound(k8sClient.Get(ctx, key(ns, "gone"), &v1alpha1.SpanSink{}))
+			}).Should(BeTrue())
+			collectGarbage(ctx, ns, sink.UID)
+			claim := &corev1.PersistentVolumeClaim{}
+			claimErr := k8sClient.Get(ctx, key(ns, "gone-data"), claim)
+			if claimOwned {
+				// The claim's protection finalizer may hold it in Terminating.
+				gone := apierrors.IsNotFound(claimErr) || (claimErr == nil && !claim.DeletionTimestamp.IsZero())
+				Expect(gone).To(BeTrue(), "the claim should go with the SpanSink, got %v", claimErr)
+			} else {
+				Expect(claimErr).NotTo(HaveOccurred(), "the claim should outlive the SpanSink")
+				Expect(claim.DeletionTimestamp.IsZero()).To(BeTrue())
+			}
+
+			if policy == v1alpha1.ReclaimRetain {
+				// A SpanSink created again under the same name takes the
+				// retained claim back instead of reporting a conflict.
+				again := newSink(ns, "gone")
+				Expect(k8sClient.Create(ctx, again)).To(Succeed())
+				Eventually(func(g Gomega) {
+					got := &v1alpha1.SpanSink{}
+					g.Expect(k8sClient.Get(ctx, key(ns, "gone"), got)).To(Succeed())
+					g.Expect(got.Status.VolumeClaimName).To(Equal("gone-data"))
+					g.Expect(condition(got, v1alpha1.ConditionDegraded)).To(HaveField("Status", metav1.ConditionFalse))
+				}).Should(Succeed())
+			}
+		},
+		Entry("Retain keeps the claim out of the SpanSink's ownership", v1alpha1.ReclaimRetain, false),
+		Entry("Delete makes the SpanSink the claim's controller", v1alpha1.ReclaimDelete, true),
+	)
+
+	It("moves the claim's owner reference when reclaimPolicy changes, and reports a claim that cannot grow", func() {
+		sink := newSink(ns, "policy")
+		Expect(k8sClient.Create(ctx, sink)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, key(ns, "policy-data"), &corev1.PersistentVolumeClaim{})).To(Succeed())
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			got := &v1alpha1.SpanSink{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "policy"), got)).To(Succeed())
+			got.Spec.Storage.Volume.ReclaimPolicy = v1alpha1.ReclaimDelete
+			got.Spec.Storage.Volume.Size = ptr.To(resource.MustParse("3Gi"))
+			g.Expect(k8sClient.Update(ctx, got)).To(Succeed())
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			pvc := &corev1.PersistentVolumeClaim{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "policy-data"), pvc)).To(Succeed())
+			expectControlledBy(g, pvc, sink)
+			// envtest binds no volumes, and only a bound claim may grow: the
+			// API server refuses, and the SpanSink says so.
+			g.Expect(pvc.Spec.Resources.Requests.Storage().String()).To(Equal("1Gi"))
+			got := &v1alpha1.SpanSink{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "policy"), got)).To(Succeed())
+			g.Expect(condition(got, v1alpha1.ConditionDegraded)).To(And(
+				HaveField("Status", metav1.ConditionTrue), HaveField("Reason", v1alpha1.ReasonVolumeResizeRefused)))
+			g.Expect(got.Status.VolumeClaimName).To(Equal("policy-data"))
+		}).Should(Succeed())
+	})
+
+	It("makes no write when it reconciles an unchanged SpanSink", func() {
+		sink := newSink(ns, "steady")
+		sink.Spec.NodeSelector = map[string]string{"kubernetes.io/os": "linux"}
+		sink.Spec.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")}
+		Expect(k8sClient.Create(ctx, sink)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, key(ns, "steady-collector"), &appsv1.Deployment{})).To(Succeed())
+		}).Should(Succeed())
+		markAvailable(ctx, ns, "steady-collector")
+		Eventually(func(g Gomega) {
+			got := &v1alpha1.SpanSink{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "steady"), got)).To(Succeed())
+			g.Expect(condition(got, v1alpha1.ConditionReady)).To(HaveField("Status", metav1.ConditionTrue))
+		}).Should(Succeed())
+
+		// A second reconciler on a client that counts writes runs a full pass
+		// against the live objects the first one converged.
+		var writes atomic.Int32
+		count := func() { writes.Add(1) }
+		counting := interceptor.NewClient(k8sClient, interceptor.Funcs{
+			Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+				count()
+				return c.Create(ctx, obj, opts...)
+			},
+			Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
+				count()
+				return c.Update(ctx, obj, opts...)
+			},
+			Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+				count()
+				return c.Patch(ctx, obj, patch, opts...)
+			},
+			Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
+				count()
+				return c.Delete(ctx, obj, opts...)
+			},
+			SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+				count()
+				return c.SubResource(sub).Update(ctx, obj, opts...)
+			},
+			SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+				count()
+				return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+			},
+		})
+		resync := &SpanSinkReconciler{Client: counting, CollectorImage: testImage}
+		req := ctrl.Request{NamespacedName: key(ns, "steady")}
+		_, err := resync.Reconcile(ctx, req)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(writes.Load()).To(BeZero(), "a pass over an unchanged SpanSink must not write")
+
+		// The counter does see writes: a pass with another default image has
+		// to update the Deployment.
+		// The manager may put its image back between this pass's read and
+		// write; the pass is then refused with a conflict and tried again.
+		changed := &SpanSinkReconciler{Client: counting, CollectorImage: "ghcr.io/spansink/spansink:other"}
+		Eventually(func() error {
+			_, err := changed.Reconcile(ctx, req)
+			return err
+		}).Should(Succeed())
+		Expect(writes.Load()).To(BeNumerically(">", 0))
+	})
+
+	It("reports an existing claim that does not exist, and mounts it once it does", func() {
+		sink := newSink(ns, "byo")
+		sink.Spec.Storage.Volume.ExistingClaimName = "team-spans"
+		Expect(k8sClient.Create(ctx, sink)).To(Succeed())
+		Eventually(func(g Gomega) {
+			got := &v1alpha1.SpanSink{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "byo"), got)).To(Succeed())
+			g.Expect(condition(got, v1alpha1.ConditionDegraded)).To(HaveField("Reason", v1alpha1.ReasonExistingClaimNotFound))
+		}).Should(Succeed())
+		Expect(apierrors.IsNotFound(k8sClient.Get(ctx, key(ns, "byo-data"), &corev1.PersistentVolumeClaim{}))).To(BeTrue())
+
+		claim := &corev1.PersistentVolumeClaim{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "team-spans"},
+			Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("5Gi")}},
+			},
+		}
+		Expect(k8sClient.Create(ctx, claim)).To(Succeed())
+		Eventually(func(g Gomega) {
+			got := &v1alpha1.SpanSink{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "byo"), got)).To(Succeed())
+			g.Expect(condition(got, v1alpha1.ConditionDegraded)).To(HaveField("Status", metav1.ConditionFalse))
+			g.Expect(got.Status.VolumeClaimName).To(Equal("team-spans"))
+			deploy := &appsv1.Deployment{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "byo-collector"), deploy)).To(Succeed())
+			g.Expect(deploy.Spec.Template.Spec.Volumes).To(ContainElement(HaveField("VolumeSource.PersistentVolumeClaim.ClaimName", "team-spans")))
+		}).Should(Succeed())
+		Expect(claim.OwnerReferences).To(BeEmpty())
+	})
+})
+
+// rawSink is a SpanSink as unstructured JSON, so tests can send values the
+// Go types could not even hold (a malformed duration, say).
+func rawSink(ns, name string, spec map[string]any) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": v1alpha1.GroupVersion.String(),
+		"kind":       "SpanSink",
+		"metadata":   map[string]any{"namespace": ns, "name": name},
+		"spec":       spec,
+	}}
+	return u
+}
+
+var _ = Describe("SpanSink validation by the API server", func() {
+	var (
+		ctx context.Context
+		ns  string
+	)
+	BeforeEach(func() {
+		ctx = context.Background()
+		ns = newNamespace(ctx)
+	})
+
+	DescribeTable("refuses an invalid SpanSink with a message that says why",
+		func(name string, spec map[string]any, wantMessage string) {
+			err := k8sClient.Create(ctx, rawSink(ns, name, spec))
+			Expect(err).To(HaveOccurred())
+			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+			Expect(err.Error()).To(ContainSubstring(wantMessage))
+		},
+		Entry("batch size zero", "s", map[string]any{"batch": map[string]any{"size": 0}}, "spec.batch.size: Invalid value: 0: spec.batch.size in body should be greater than or equal to 1"),
+		Entry("batch size too large", "s", map[string]any{"batch": map[string]any{"size": 1000001, "maxQueuedSpans": 2000000}}, "should be less than or equal to 1000000"),
+		Entry("flush interval too short", "s", map[string]any{"batch": map[string]any{"flushInterval": "5ms"}}, "batch.flushInterval must be a duration such as 5s or 250ms, from 10ms to 1h"),
+		Entry("flush interval too long", "s", map[string]any{"batch": map[string]any{"flushInterval": "2h"}}, "batch.flushInterval must be a duration such as 5s or 250ms, from 10ms to 1h"),
+		Entry("flush interval not a duration", "s", map[string]any{"batch": map[string]any{"flushInterval": "soon"}}, "batch.flushInterval must be a duration such as 5s or 250ms, from 10ms to 1h"),
+		Entry("queue smaller than a batch", "s", map[string]any{"batch": map[string]any{"size": 5000, "maxQueuedSpans": 100}}, "batch.maxQueuedSpans must be at least batch.size"),
+		Entry("delivery mode", "s", map[string]any{"delivery": map[string]any{"mode": "Sometimes"}}, `spec.delivery.mode: Unsupported value: "Sometimes"`),
+		Entry("absolute path", "s", map[string]any{"storage": map[string]any{"path": "/etc/spans.jsonl"}}, "storage.path must be relative to the volume root"),
+		Entry("path escapes the volume", "s", map[string]any{"storage": map[string]any{"path": "a/../../b.jsonl"}}, "storage.path must not contain a '..' segment"),
+		Entry("path names a directory", "s", map[string]any{"storage": map[string]any{"path": "spans/"}}, "storage.path must name a file, not a directory"),
+		Entry("format", "s", map[string]any{"storage": map[string]any{"format": "csv"}}, `spec.storage.format: Unsupported value: "csv"`),
+		Entry("compression", "s", map[string]any{"storage": map[string]any{"rotation": map[string]any{"compress": "lz4"}}}, `Unsupported value: "lz4"`),
+		Entry("negative max size", "s", map[string]any{"storage": map[string]any{"rotation": map[string]any{"maxSize": "-1Mi"}}}, "storage.rotation.maxSize must not be negative"),
+		Entry("max age in days", "s", map[string]any{"storage": map[string]any{"rotation": map[string]any{"maxAge": "7d"}}}, "storage.rotation.maxAge must be a duration such as 168h"),
+		Entry("zero volume", "s", map[string]any{"storage": map[string]any{"volume": map[string]any{"size": "0"}}}, "storage.volume.size must be positive"),
+		Entry("existing claim with a class", "s", map[string]any{"storage": map[string]any{"volume": map[string]any{"existingClaimName": "mine", "storageClassName": "fast"}}}, "leave them out when existingClaimName is set"),
+		Entry("reclaim policy", "s", map[string]any{"storage": map[string]any{"volume": map[string]any{"reclaimPolicy": "Recycle"}}}, `Unsupported value: "Recycle"`),
+		Entry("pod labels that break the selector", "s", map[string]any{"podLabels": map[string]any{"app.kubernetes.io/instance": "other"}}, "podLabels must not set app.kubernetes.io/name or app.kubernetes.io/instance"),
+		Entry("name that cannot name a Service", "my.sink", map[string]any{}, "a SpanSink's name must be a DNS label"),
+	)
+
+	DescribeTable("refuses changes to what a bound volume cannot change",
+		func(volume map[string]any, change func(vol map[string]any), wantMessage string) {
+			sink := rawSink(ns, "vol", map[string]any{"storage": map[string]any{"volume": volume}})
+			Expect(k8sClient.Create(ctx, sink)).To(Succeed())
+			change(sink.Object["spec"].(map[string]any)["storage"].(map[string]any)["volume"].(map[string]any))
+			err := k8sClient.Update(ctx, sink)
+			Expect(err).To(HaveOccurred())
+			Expect(err.Error()).To(ContainSubstring(wantMessage))
+		},
+		Entry("storage class", map[string]any{"storageClassName": "standard"},
+			func(v map[string]any) { v["storageClassName"] = "fast" }, "storage.volume.storageClassName cannot be changed"),
+		Entry("storage class added later", map[string]any{},
+			func(v map[string]any) { v["storageClassName"] = "fast" }, "storage.volume.storageClassName cannot be changed"),
+		Entry("access modes", map[string]any{"accessModes": []any{"ReadWriteOnce"}},
+			func(v map[string]any) { v["accessModes"] = []any{"ReadWriteMany"} }, "storage.volume.accessModes cannot be changed"),
+		Entry("existing claim", map[string]any{},
+			func(v map[string]any) { v["existingClaimName"] = "mine" }, "storage.volume.existingClaimName cannot be set, changed or removed"),
+		Entry("shrinking", map[string]any{"size": "2Gi"},
+			func(v map[string]any) { v["size"] = "1536Mi" }, "storage.volume.size can only grow"),
+	)
+
+	It("lets the volume grow", func() {
+		sink := rawSink(ns, "grow", map[string]any{"storage": map[string]any{"volume": map[string]any{"size": "2Gi"}}})
+		Expect(k8sClient.Create(ctx, sink)).To(Succeed())
+		sink.Object["spec"].(map[string]any)["storage"].(map[string]any)["volume"].(map[string]any)["size"] = "4Gi"
+		Expect(k8sClient.Update(ctx, sink)).To(Succeed())
+	})
+})

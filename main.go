@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/spansink/spansink/controllers/manager"
 	"github.com/spansink/spansink/sink/collector"
 )
 
@@ -20,7 +21,7 @@ func main() {
 		SilenceErrors: false,
 	}
 	// Each subcommand lives with the code it runs; register it here.
-	root.AddCommand(collector.NewCommand())
+	root.AddCommand(manager.NewCommand(), collector.NewCommand())
 	if err := root.Execute(); err != nil {
 		os.Exit(1)
 	}

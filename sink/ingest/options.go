@@ -3,6 +3,21 @@
 // on-disk format on the request goroutine, and hands the records to a
 // record.Submitter. Errors follow the OTLP specification: the client learns
 // what was wrong and whether a retry can help.
+//
+// Wiring: NewHTTPHandler serves POST /v1/traces (OTLP protobuf or JSON,
+// optionally gzip) and POST /v1/spans (DB-GPT records as JSON lines or a
+// JSON array). For gRPC, build the server with GRPCServerOptions and
+// register NewGRPCService with RegisterGRPCService. Share one Metrics
+// between the two.
+//
+// Answers: invalid spans (empty ids, ids of the wrong length) are dropped
+// and reported as an OTLP partial success while the rest are stored; an
+// undecodable body is 400 / InvalidArgument; a body over MaxRequestBytes,
+// as sent or decompressed, is 413 (gRPC: ResourceExhausted from gRPC's own
+// limit); a full queue is 429 / ResourceExhausted and a stopping collector
+// or failing storage 503 / Unavailable, both with Retry-After / RetryInfo.
+// /v1/spans answers {"accepted":N,"rejected":M,"errors":[{"index":i,
+// "message":"..."}]}, plus "error" when the request as a whole failed.
 package ingest
 
 import (

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spansink/spansink/controllers/manager"
 	"github.com/spansink/spansink/sink/collector"
+	spanscli "github.com/spansink/spansink/sink/reader/cli"
 )
 
 func main() {
@@ -21,7 +22,7 @@ func main() {
 		SilenceErrors: false,
 	}
 	// Each subcommand lives with the code it runs; register it here.
-	root.AddCommand(manager.NewCommand(), collector.NewCommand())
+	root.AddCommand(manager.NewCommand(), spanscli.Command(), collector.NewCommand())
 	if err := root.Execute(); err != nil {
 		os.Exit(1)
 	}

@@ -1,0 +1,139 @@
+// Package cli is `spansink spans`: the commands that read span files back
+// (list, tree, show, tail, stats), on a laptop over copied files or inside
+// the collector's pod over its volume.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spansink/spansink/sink/config"
+	"github.com/spansink/spansink/sink/reader"
+)
+
+// PodConfigPath is where the collector's config is mounted in its pod; the
+// commands read it when present, so `kubectl exec ... spansink spans list`
+// finds the span files without flags.
+const PodConfigPath = "/etc/spansink/" + config.FileName
+
+// env is what the commands take from the process, replaceable in tests.
+type env struct {
+	now           func() time.Time
+	defaultConfig string
+}
+
+// options are the flags every subcommand shares.
+type options struct {
+	env        env
+	configPath string
+	path       string
+	workers    int
+	pathSet    bool
+}
+
+// Command returns the `spans` command.
+func Command() *cobra.Command {
+	return newCommand(env{now: time.Now, defaultConfig: PodConfigPath})
+}
+
+func newCommand(e env) *cobra.Command {
+	opts := &options{env: e}
+	cmd := &cobra.Command{
+		Use:   "spans",
+		Short: "Read span files: list, tree, show, tail, stats",
+		Long: `Read the span files the collector writes: the active file, its rotated
+siblings and their gzip/zstd forms, in the "dbgpt" and "otlp-json" formats.
+
+Inputs are files, directories or glob patterns given as arguments; without
+any, the configured span file and its rotated siblings are read (from --path,
+or from the config file: --config, else ` + PodConfigPath + ` when it exists,
+else the default config).
+
+Unreadable lines are reported on stderr as file:line and skipped.`,
+		SilenceUsage: true,
+	}
+	defaults := config.Default()
+	flags := cmd.PersistentFlags()
+	flags.StringVar(&opts.configPath, "config", "", "collector config file naming the span file (default "+PodConfigPath+" when it exists)")
+	flags.StringVar(&opts.path, "path", filepath.Join(defaults.Storage.Dir, defaults.Storage.Path), "active span file whose rotated siblings are read too, when no inputs are given")
+	flags.IntVar(&opts.workers, "workers", 0, "decoding goroutines (0: one per CPU)")
+	cmd.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
+		opts.pathSet = cmd.Flags().Changed("path")
+	}
+	cmd.AddCommand(newListCommand(opts), newTreeCommand(opts), newShowCommand(opts), newTailCommand(opts), newStatsCommand(opts))
+	return cmd
+}
+
+// activePath is the configured active span file.
+func (o *options) activePath() (string, error) {
+	if o.pathSet {
+		return reader.ActivePath(o.path), nil
+	}
+	configPath := o.configPath
+	if configPath == "" && o.env.defaultConfig != "" {
+		if _, err := os.Stat(o.env.defaultConfig); err == nil {
+			configPath = o.env.defaultConfig
+		}
+	}
+	cfg := config.Default()
+	if configPath != "" {
+		loaded, err := config.Load(configPath)
+		if err != nil {
+			return "", err
+		}
+		cfg = loaded
+	}
+	path := cfg.Storage.Path
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(cfg.Storage.Dir, path)
+	}
+	return reader.ActivePath(path), nil
+}
+
+// files resolves the inputs to read, in time order.
+func (o *options) files(args []string) ([]string, error) {
+	if len(args) > 0 {
+		return reader.Resolve(args)
+	}
+	active, err := o.activePath()
+	if err != nil {
+		return nil, err
+	}
+	files, err := reader.Siblings(active)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("no span files at %s: give files as arguments, or set --path or --config", active)
+	}
+	return files, err
+}
+
+// scanner returns a Scanner that reports skipped lines on stderr.
+func (o *options) scanner(stderr io.Writer, filter *reader.Filter, needMetadata bool) *reader.Scanner {
+	return &reader.Scanner{
+		Filter:       filter,
+		NeedMetadata: needMetadata,
+		Workers:      o.workers,
+		Warn:         func(w reader.Warning) { fmt.Fprintf(stderr, "warning: %s\n", w) },
+	}
+}
+
+// checkReadable turns "nothing could be read" into an error, so scripts can
+// tell it from "nothing matched".
+func checkReadable(summary reader.Summary, files []string) error {
+	if summary.Readable() > 0 {
+		return nil
+	}
+	switch {
+	case summary.Files == 0:
+		return fmt.Errorf("none of the %d span file(s) could be opened", len(files))
+	case summary.Lines == 0:
+		return fmt.Errorf("no spans read: the %d span file(s) are empty", summary.Files)
+	}
+	return fmt.Errorf("no spans read: all %d line(s) in %d span file(s) are unreadable", summary.Lines, summary.Files)
+}

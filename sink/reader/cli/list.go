@@ -1,0 +1,130 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spansink/spansink/sink/reader"
+)
+
+func newListCommand(opts *options) *cobra.Command {
+	var (
+		filters filterFlags
+		limit   int
+		desc    bool
+		output  string
+	)
+	cmd := &cobra.Command{
+		Use:   "list [FILE|DIR|GLOB]...",
+		Short: "List spans that match filters",
+		Long: `List spans in file order, oldest first, or newest first with --desc.
+
+A DB-GPT span written as a start and an end record is listed once, when its
+end record is read; a start record whose end never came is listed at the end
+without a duration.`,
+		Example: `  spansink spans list --trace-id 4bf92f3577b34da6a3ce929d0e0e4736
+  spansink spans list --service api --errors --since 15m --desc
+  spansink spans list --search timeout --output json /data/spans_2024-05-01*.jsonl*`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output, outputText, outputJSON, outputCSV); err != nil {
+				return err
+			}
+			if limit < 0 {
+				return fmt.Errorf("--limit must not be negative")
+			}
+			filter, err := filters.build(opts.env.now())
+			if err != nil {
+				return err
+			}
+			files, err := opts.files(args)
+			if err != nil {
+				return err
+			}
+			writer := newSpanWriter(cmd.OutOrStdout(), output, false)
+			scanner := opts.scanner(cmd.ErrOrStderr(), filter, output == outputJSON)
+			matched := 0
+			var emit func(*reader.Span) error
+			var ring *spanRing
+			switch {
+			case desc:
+				ring = newSpanRing(limit)
+				emit = func(s *reader.Span) error { ring.push(s); matched++; return nil }
+			default:
+				emit = func(s *reader.Span) error {
+					matched++
+					if err := writer.Write(s); err != nil {
+						return err
+					}
+					if limit > 0 && matched >= limit {
+						return reader.ErrStop
+					}
+					return nil
+				}
+			}
+			summary, err := scanner.Scan(cmd.Context(), files, emit)
+			if err != nil {
+				return err
+			}
+			if err := checkReadable(summary, files); err != nil {
+				return err
+			}
+			if ring != nil {
+				if err := ring.newestFirst(writer.Write); err != nil {
+					return err
+				}
+			}
+			if err := writer.Flush(); err != nil {
+				return fmt.Errorf("write spans: %w", err)
+			}
+			if matched == 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "no matching spans in %d line(s) of %d file(s)\n", summary.Readable(), summary.Files)
+			}
+			return nil
+		},
+	}
+	filters.register(cmd.Flags(), true)
+	cmd.Flags().IntVar(&limit, "limit", 20, "show at most this many spans (0: all)")
+	cmd.Flags().BoolVar(&desc, "desc", false, "newest first: the last --limit matching spans, latest at the top")
+	cmd.Flags().StringVarP(&output, "output", "o", outputText, "output format: text, json (one dbgpt line per span) or csv")
+	return cmd
+}
+
+// spanRing keeps the last n spans seen (all of them when n is 0), so --desc
+// streams through any amount of input in bounded memory.
+type spanRing struct {
+	spans []reader.Span
+	limit int
+	next  int
+	full  bool
+}
+
+func newSpanRing(limit int) *spanRing { return &spanRing{limit: limit} }
+
+func (r *spanRing) push(s *reader.Span) {
+	if r.limit == 0 || len(r.spans) < r.limit {
+		r.spans = append(r.spans, *s)
+		return
+	}
+	r.spans[r.next] = *s
+	r.next = (r.next + 1) % r.limit
+	r.full = true
+}
+
+// ordered returns the kept spans oldest first.
+func (r *spanRing) ordered() []reader.Span {
+	if !r.full {
+		return r.spans
+	}
+	return append(append([]reader.Span{}, r.spans[r.next:]...), r.spans[:r.next]...)
+}
+
+func (r *spanRing) newestFirst(write func(*reader.Span) error) error {
+	spans := r.ordered()
+	for i := len(spans) - 1; i >= 0; i-- {
+		if err := write(&spans[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}

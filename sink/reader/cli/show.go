@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spansink/spansink/sink/reader"
+)
+
+func newShowCommand(opts *options) *cobra.Command {
+	var traceID string
+	cmd := &cobra.Command{
+		Use:   "show SPAN-ID [FILE|DIR|GLOB]...",
+		Short: "Print one span whole, pretty-printed",
+		Long: `Print a span as indented JSON in the "dbgpt" layout, metadata included.
+A DB-GPT span's start and end records are printed as one span, the end
+record's metadata over the start's. When several traces hold a span with this
+id, each is printed; --trace-id picks one.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			spanID := args[0]
+			files, err := opts.files(args[1:])
+			if err != nil {
+				return err
+			}
+			var found []reader.Span
+			scanner := opts.scanner(cmd.ErrOrStderr(), &reader.Filter{SpanID: spanID, TraceID: traceID}, true)
+			summary, err := scanner.Scan(cmd.Context(), files, func(s *reader.Span) error {
+				found = append(found, *s)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if err := checkReadable(summary, files); err != nil {
+				return err
+			}
+			if len(found) == 0 {
+				return fmt.Errorf("span %s not found in %d line(s) of %d file(s)", spanID, summary.Readable(), summary.Files)
+			}
+			out := cmd.OutOrStdout()
+			for i := range found {
+				var pretty bytes.Buffer
+				if err := json.Indent(&pretty, reader.AppendDBGPT(nil, &found[i]), "", "  "); err != nil {
+					return fmt.Errorf("format span %s from %s:%d: %w", spanID, found[i].File, found[i].Line, err)
+				}
+				pretty.WriteByte('\n')
+				if _, err := out.Write(pretty.Bytes()); err != nil {
+					return fmt.Errorf("write span: %w", err)
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&traceID, "trace-id", "", "only the span in this trace")
+	return cmd
+}

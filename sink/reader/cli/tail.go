@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spansink/spansink/sink/reader"
+)
+
+func newTailCommand(opts *options) *cobra.Command {
+	var (
+		filters filterFlags
+		lines   int
+		follow  bool
+		output  string
+		poll    time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "tail [-f] [FILE|DIR|GLOB]...",
+		Short: "Print the latest spans, and with -f new spans as they are written",
+		Long: `Print the last -n spans. With -f, keep reading the active file and print
+spans as they are written, following rotation: when the collector renames the
+active file, the rest of it is read, then the new file. DB-GPT spans are
+printed when their end record arrives.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output, outputText, outputJSON, outputCSV); err != nil {
+				return err
+			}
+			if lines < 0 {
+				return fmt.Errorf("-n must not be negative")
+			}
+			filter, err := filters.build(opts.env.now())
+			if err != nil {
+				return err
+			}
+			if !follow {
+				return tailOnce(cmd, opts, args, filter, lines, output)
+			}
+			path, err := followPath(opts, args)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			writer := newSpanWriter(cmd.OutOrStdout(), output, true)
+			ring := newSpanRing(lines)
+			caughtUp := false
+			follower := &reader.Follower{
+				Path:         path,
+				Poll:         poll,
+				Filter:       filter,
+				NeedMetadata: output == outputJSON,
+				Warn:         func(w reader.Warning) { fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w) },
+				CaughtUp: func() error {
+					caughtUp = true
+					spans := ring.ordered()
+					if lines == 0 {
+						spans = nil
+					}
+					for i := range spans {
+						if err := writer.Write(&spans[i]); err != nil {
+							return err
+						}
+					}
+					ring = nil
+					return writer.Flush()
+				},
+			}
+			return follower.Follow(ctx, func(s *reader.Span) error {
+				if !caughtUp {
+					if lines > 0 {
+						ring.push(s)
+					}
+					return nil
+				}
+				return writer.Write(s)
+			})
+		},
+	}
+	filters.register(cmd.Flags(), true)
+	cmd.Flags().IntVarP(&lines, "lines", "n", 10, "print this many of the latest spans first")
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing spans as they are written, across rotation")
+	cmd.Flags().StringVarP(&output, "output", "o", outputText, "output format: text, json or csv")
+	cmd.Flags().DurationVar(&poll, "poll-interval", reader.DefaultPollInterval, "how often -f looks for new spans")
+	return cmd
+}
+
+// tailOnce prints the last n matching spans of the inputs, oldest first.
+func tailOnce(cmd *cobra.Command, opts *options, args []string, filter *reader.Filter, lines int, output string) error {
+	files, err := opts.files(args)
+	if err != nil {
+		return err
+	}
+	if lines == 0 {
+		return nil
+	}
+	ring := newSpanRing(lines)
+	scanner := opts.scanner(cmd.ErrOrStderr(), filter, output == outputJSON)
+	summary, err := scanner.Scan(cmd.Context(), files, func(s *reader.Span) error { ring.push(s); return nil })
+	if err != nil {
+		return err
+	}
+	if err := checkReadable(summary, files); err != nil {
+		return err
+	}
+	writer := newSpanWriter(cmd.OutOrStdout(), output, false)
+	spans := ring.ordered()
+	for i := range spans {
+		if err := writer.Write(&spans[i]); err != nil {
+			return err
+		}
+	}
+	return writer.Flush()
+}
+
+// followPath is the one file -f follows: the single argument, or the
+// configured active file.
+func followPath(opts *options, args []string) (string, error) {
+	switch len(args) {
+	case 0:
+		return opts.activePath()
+	case 1:
+		info, err := os.Stat(args[0])
+		if err == nil && info.IsDir() {
+			return "", fmt.Errorf("tail -f follows one span file, not the directory %s", args[0])
+		}
+		return args[0], nil
+	}
+	return "", fmt.Errorf("tail -f follows one span file, got %d inputs", len(args))
+}

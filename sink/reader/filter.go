@@ -33,18 +33,25 @@ type Filter struct {
 	ErrorsOnly bool
 }
 
+// orAll is f, or a filter that selects everything when f is nil.
+func orAll(f *Filter) *Filter {
+	if f == nil {
+		return &Filter{}
+	}
+	return f
+}
+
 // prefilter rules a line out from its raw bytes: a record can only match if
-// the line contains each searched value as JSON writes it. The check is only
-// made for values that JSON writes unchanged (plain printable ASCII), so it
+// the line contains each searched value as written. Values with characters
+// that JSON must escape (quote, backslash, control characters) are not
+// prefiltered, and a line with optional escapes (\uXXXX, \/) that could
+// spell a plain character differently is always decoded, so the prefilter
 // never drops a line that a full decode would keep. OTLP lines spell
 // metadata differently from the reader's view of it (status codes as
 // numbers, kinds as enums), so only ids prefilter them.
 func (f *Filter) prefilter(line []byte, otlp bool) bool {
-	if f == nil {
-		return true
-	}
 	for _, id := range [...]string{f.TraceID, f.SpanID, f.ParentSpanID} {
-		if id != "" && plainJSON(id) && !bytes.Contains(line, []byte(id)) {
+		if id != "" && !contains(line, id) {
 			return false
 		}
 	}
@@ -52,18 +59,26 @@ func (f *Filter) prefilter(line []byte, otlp bool) bool {
 		return true
 	}
 	for _, value := range [...]string{f.Operation, f.SpanType, f.Search} {
-		if value != "" && plainJSON(value) && !bytes.Contains(line, []byte(value)) {
+		if value != "" && !contains(line, value) {
 			return false
 		}
 	}
 	return true
 }
 
-// plainJSON tells whether every JSON encoder writes s unescaped.
-func plainJSON(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+// contains reports whether line may hold value once decoded.
+func contains(line []byte, value string) bool {
+	if !plainJSON(value) || bytes.Contains(line, []byte(value)) {
+		return true
+	}
+	return bytes.Contains(line, []byte(`\u`)) || bytes.Contains(line, []byte(`\/`))
+}
+
+// plainJSON tells whether value needs no escape in JSON, so that its
+// unescaped bytes appear in any line holding it.
+func plainJSON(value string) bool {
+	for i := 0; i < len(value); i++ {
+		if c := value[i]; c < 0x20 || c == '"' || c == '\\' {
 			return false
 		}
 	}

@@ -42,7 +42,7 @@ func (f *Follower) Follow(ctx context.Context, emit func(*Span) error) error {
 	}
 	state := &followState{
 		follower: f,
-		decoder:  &decoder{filter: f.Filter, needMetadata: f.NeedMetadata},
+		decoder:  &decoder{filter: orAll(f.Filter), needMetadata: f.NeedMetadata},
 		pairer:   NewPairer(f.Filter, f.NeedMetadata, emit),
 		buf:      make([]byte, readBufferSize),
 	}

@@ -125,7 +125,7 @@ func (s *Scanner) Scan(ctx context.Context, files []string, emit func(*Span) err
 		workerWG.Add(1)
 		go func() {
 			defer workerWG.Done()
-			dec := &decoder{filter: s.Filter, needMetadata: s.NeedMetadata}
+			dec := &decoder{filter: orAll(s.Filter), needMetadata: s.NeedMetadata}
 			for job := range jobs {
 				res := decodeBlock(dec, job)
 				select {

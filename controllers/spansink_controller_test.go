@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +29,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/yaml"
 )
 
 func newSink(ns, name string) *v1alpha1.SpanSink {
@@ -103,6 +106,24 @@ var _ = Describe("SpanSink controller", func() {
 	BeforeEach(func() {
 		ctx = context.Background()
 		ns = newNamespace(ctx)
+	})
+
+	It("accepts the sample in config/samples and builds its collector", func() {
+		data, err := os.ReadFile(filepath.Join("..", "config", "samples", "tracing_v1alpha1_spansink.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		sample := &v1alpha1.SpanSink{}
+		Expect(yaml.UnmarshalStrict(data, sample)).To(Succeed())
+		sample.Namespace = ns
+		Expect(k8sClient.Create(ctx, sample)).To(Succeed())
+		Eventually(func(g Gomega) {
+			cm := &corev1.ConfigMap{}
+			g.Expect(k8sClient.Get(ctx, key(ns, sample.Name+"-collector"), cm)).To(Succeed())
+			cfg, err := config.Parse([]byte(cm.Data[config.FileName]))
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(cfg.Batch.Size).To(Equal(500))
+			g.Expect(cfg.Storage.Rotation.MaxSizeBytes).To(BeEquivalentTo(256 << 20))
+			g.Expect(cfg.Storage.Rotation.Compress).To(Equal(config.CompressionZstd))
+		}).Should(Succeed())
 	})
 
 	It("fills in the CRD defaults", func() {

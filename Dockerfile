@@ -1,0 +1,27 @@
+# One image for the whole project: `spansink manager` (the operator) and
+# `spansink collector` (what the operator deploys), so the operator can
+# default the collector image to its own.
+
+FROM golang:1.26.8 AS build
+WORKDIR /src
+# Dependencies first, so a source change does not download them again.
+COPY go.mod go.sum ./
+RUN go mod download
+COPY main.go ./
+COPY api/ api/
+COPY controllers/ controllers/
+COPY sink/ sink/
+# IMAGE is the image being built; the manager deploys collectors from it.
+ARG IMAGE=ghcr.io/spansink/spansink:v0.1.0
+ARG TARGETOS=linux
+ARG TARGETARCH
+RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} go build -trimpath \
+      -ldflags "-s -w -X github.com/spansink/spansink/controllers/manager.DefaultImage=${IMAGE}" \
+      -o /out/spansink .
+
+# Static binary on distroless: no shell, no package manager, non-root
+# (uid/gid 65532, the same ids the collector pod runs with).
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/spansink /spansink
+USER 65532:65532
+ENTRYPOINT ["/spansink"]

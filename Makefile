@@ -1,0 +1,110 @@
+# spansink: the SpanSink operator and the collector it deploys, one binary and one image.
+
+# Image of the operator; collectors default to the same image.
+IMG ?= ghcr.io/spansink/spansink:v0.1.0
+# Extra flags for `make run`, passed to `spansink manager`.
+ARGS ?=
+CONTAINER_TOOL ?= docker
+KUBECTL ?= kubectl
+
+# Tools, built from the versions pinned in hack/tools/go.mod.
+LOCALBIN ?= $(CURDIR)/bin
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
+KUSTOMIZE ?= $(LOCALBIN)/kustomize
+
+# The default image baked into the binary, so a bare `spansink manager`
+# deploys collectors of its own version.
+LDFLAGS ?= -s -w -X github.com/spansink/spansink/controllers/manager.DefaultImage=$(IMG)
+
+# Every make recipe runs in one bash with strict settings.
+SHELL = /usr/bin/env bash -o pipefail
+.SHELLFLAGS = -ec
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Show the targets and what they do.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate the CRD (config/crd/bases) and the manager's ClusterRole (config/rbac/role.yaml).
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." \
+		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+
+.PHONY: generate
+generate: controller-gen ## Generate the DeepCopy methods of the API types.
+	$(CONTROLLER_GEN) object paths="./api/..."
+
+.PHONY: fmt
+fmt: ## Run go fmt.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: test
+test: manifests generate fmt vet ## Run every test: unit tests and the envtest suite on a real kube-apiserver and etcd (built once by hack/control-plane.sh).
+	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh etcd kube-apiserver | tail -n1)" \
+		go test ./... -coverprofile cover.out
+
+.PHONY: verify-generated
+verify-generated: manifests generate ## Fail when generated code or manifests differ from what is committed (CI runs this).
+	@if [ -n "$$(git status --porcelain -- api config)" ]; then \
+		git status --short -- api config; git diff -- api config; \
+		echo "generated files are out of date: run 'make manifests generate' and commit the result" >&2; \
+		exit 1; \
+	fi
+
+##@ Build
+
+.PHONY: build
+build: manifests generate fmt vet ## Build the spansink binary into bin/.
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(LOCALBIN)/spansink .
+
+.PHONY: run
+run: manifests generate fmt vet ## Run the operator against the current kubeconfig's cluster, or else an embedded control plane (prints the kubeconfig to use).
+	go run ./hack/devcluster $(ARGS)
+
+.PHONY: docker-build
+docker-build: ## Build the image (operator and collector) as $(IMG).
+	$(CONTAINER_TOOL) build --build-arg IMAGE=$(IMG) -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push $(IMG).
+	$(CONTAINER_TOOL) push $(IMG)
+
+##@ Deployment
+
+.PHONY: install
+install: manifests kustomize ## Install the SpanSink CRD into the cluster of the current kubeconfig.
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) apply --server-side -f -
+
+.PHONY: uninstall
+uninstall: manifests kustomize ## Remove the SpanSink CRD (and with it every SpanSink) from the cluster.
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) delete --ignore-not-found -f -
+
+.PHONY: deploy
+deploy: manifests kustomize ## Deploy the operator, running $(IMG), to the cluster of the current kubeconfig.
+	$(KUSTOMIZE) build config/default | sed 's|ghcr.io/spansink/spansink:v0.1.0|$(IMG)|g' | $(KUBECTL) apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: kustomize ## Remove the operator and the CRD from the cluster.
+	$(KUSTOMIZE) build config/default | $(KUBECTL) delete --ignore-not-found -f -
+
+##@ Tools
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN) ## Build controller-gen into bin/.
+$(CONTROLLER_GEN): hack/tools/go.mod hack/tools/go.sum
+	go build -C hack/tools -o $(CONTROLLER_GEN) sigs.k8s.io/controller-tools/cmd/controller-gen
+
+.PHONY: kustomize
+kustomize: $(KUSTOMIZE) ## Build kustomize into bin/.
+$(KUSTOMIZE): hack/tools/go.mod hack/tools/go.sum
+	go build -C hack/tools -o $(KUSTOMIZE) sigs.k8s.io/kustomize/kustomize/v5

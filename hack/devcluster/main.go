@@ -1,0 +1,185 @@
+// Command devcluster is what `make run` runs: the SpanSink operator against
+// the cluster of the current kubeconfig, or, when there is none, against an
+// embedded control plane (etcd and kube-apiserver built by
+// hack/control-plane.sh) with the CRD installed. It prints the kubeconfig to
+// use with kubectl and runs the manager in this process until Ctrl-C.
+//
+// Usage: go run ./hack/devcluster [manager flags...]
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spansink/spansink/controllers/manager"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// crdDir is where `make manifests` writes the CRD, relative to the checkout.
+var crdDir = filepath.Join("config", "crd", "bases")
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "devcluster:", err)
+		os.Exit(1)
+	}
+}
+
+func say(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[devcluster] "+format+"\n", args...)
+}
+
+func run(managerArgs []string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	cfg, where, err := reachableCluster()
+	if err == nil {
+		say("the current kubeconfig reaches a cluster at %s (%s)", cfg.Host, where)
+		if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: []string{crdDir}, ErrorIfPathMissing: true}); err != nil {
+			return fmt.Errorf("install the SpanSink CRD: %w", err)
+		}
+		say("SpanSink CRD installed; starting the operator (Ctrl-C stops it)")
+		return runManager(ctx, managerArgs)
+	}
+	say("no reachable cluster in the current kubeconfig (%v); starting an embedded control plane", err)
+
+	assets, err := controlPlaneBinaries()
+	if err != nil {
+		return err
+	}
+	env := &envtest.Environment{
+		BinaryAssetsDirectory: assets,
+		CRDDirectoryPaths:     []string{crdDir},
+		ErrorIfCRDPathMissing: true,
+	}
+	if _, err := env.Start(); err != nil {
+		return fmt.Errorf("start the embedded control plane: %w", err)
+	}
+	defer func() {
+		say("stopping the embedded control plane")
+		if err := env.Stop(); err != nil {
+			say("stop the embedded control plane: %v", err)
+		}
+	}()
+
+	kubeconfig, err := writeKubeconfig(env)
+	if err != nil {
+		return err
+	}
+	say("embedded control plane is up with the SpanSink CRD installed")
+	say("it runs no scheduler or kubelet: SpanSinks get their Deployment, Service, ConfigMap, claim and ServiceAccount, but no pods start")
+	say("its state lives only as long as this process")
+	fmt.Printf("\nIn another shell:\n\n    export KUBECONFIG=%s\n    kubectl apply -f config/samples/\n    kubectl get spansinks,deploy,svc,cm,pvc\n\n", kubeconfig)
+	if err := os.Setenv("KUBECONFIG", kubeconfig); err != nil {
+		return fmt.Errorf("set KUBECONFIG: %w", err)
+	}
+	say("starting the operator (Ctrl-C stops it and the control plane)")
+	return runManager(ctx, managerArgs)
+}
+
+// reachableCluster loads the kubeconfig kubectl would use and asks the
+// server for its version, so a stale kubeconfig does not count.
+func reachableCluster() (*rest.Config, string, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{})
+	cfg, err := loader.ClientConfig()
+	if err != nil {
+		return nil, "", err
+	}
+	probe := rest.CopyConfig(cfg)
+	probe.Timeout = 5 * time.Second
+	client, err := discovery.NewDiscoveryClientForConfig(probe)
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := client.ServerVersion(); err != nil {
+		return nil, "", fmt.Errorf("%s does not answer: %w", cfg.Host, err)
+	}
+	where := "KUBECONFIG"
+	if os.Getenv("KUBECONFIG") == "" {
+		where = rules.GetDefaultFilename()
+	}
+	return cfg, where, nil
+}
+
+// controlPlaneBinaries returns the directory with etcd and kube-apiserver:
+// $KUBEBUILDER_ASSETS if set, else what hack/control-plane.sh builds (once;
+// later runs find them in its cache).
+func controlPlaneBinaries() (string, error) {
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir, nil
+	}
+	say("building or locating etcd and kube-apiserver with hack/control-plane.sh (the first build takes several minutes)")
+	cmd := exec.Command(filepath.Join("hack", "control-plane.sh"), "etcd", "kube-apiserver")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("hack/control-plane.sh: %w", err)
+	}
+	var last string
+	scanner := bufio.NewScanner(strings.NewReader(string(out)))
+	for scanner.Scan() {
+		if line := strings.TrimSpace(scanner.Text()); line != "" {
+			last = line
+		}
+	}
+	if last == "" {
+		return "", errors.New("hack/control-plane.sh printed no binary directory")
+	}
+	return last, nil
+}
+
+// writeKubeconfig gives kubectl an admin user on the embedded control plane.
+func writeKubeconfig(env *envtest.Environment) (string, error) {
+	user, err := env.AddUser(envtest.User{Name: "spansink-dev", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return "", fmt.Errorf("add an admin user: %w", err)
+	}
+	data, err := user.KubeConfig()
+	if err != nil {
+		return "", fmt.Errorf("render kubeconfig: %w", err)
+	}
+	dir, err := cacheDir()
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "devcluster", "kubeconfig")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", fmt.Errorf("create kubeconfig directory: %w", err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return "", fmt.Errorf("write kubeconfig: %w", err)
+	}
+	return path, nil
+}
+
+// cacheDir is the cache hack/control-plane.sh uses too.
+func cacheDir() (string, error) {
+	if dir := os.Getenv("SPANSINK_CACHE_DIR"); dir != "" {
+		return dir, nil
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("find a cache directory (set SPANSINK_CACHE_DIR): %w", err)
+	}
+	return filepath.Join(base, "spansink"), nil
+}
+
+func runManager(ctx context.Context, args []string) error {
+	cmd := manager.NewCommand()
+	cmd.SetArgs(args)
+	return cmd.ExecuteContext(ctx)
+}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spansink/spansink/sink/reader/readertest"
 )
 
 // writeGeneratedFile writes n generated spans with corrupt lines inserted
@@ -15,7 +17,7 @@ import (
 func writeGeneratedFile(t testing.TB, n int, corruptBefore map[int]bool) string {
 	t.Helper()
 	var all bytes.Buffer
-	if err := writeGenerated(&all, n); err != nil {
+	if err := readertest.Write(&all, n); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
@@ -147,7 +149,7 @@ func TestPairerEvictsBeyondBound(t *testing.T) {
 		return nil
 	})
 	pairer.MaxPending = 2
-	start := genStart
+	start := readertest.Start
 	for _, id := range []string{"a", "b", "c"} {
 		if err := pairer.Add(&Span{TraceID: "t", SpanID: id, Start: start}); err != nil {
 			t.Fatal(err)

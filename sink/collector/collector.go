@@ -70,15 +70,16 @@ func New(cfg config.Config, log logr.Logger) (*Collector, error) {
 		loc = time.Local
 	}
 	c.file = &rollingfile.RollingFile{
-		Filename:    filepath.Join(cfg.Storage.Dir, cfg.Storage.Path),
-		Daily:       cfg.Storage.Rotation.Daily,
-		MaxSize:     cfg.Storage.Rotation.MaxSizeBytes,
-		MaxFiles:    cfg.Storage.Rotation.MaxFiles,
-		MaxAge:      cfg.Storage.Rotation.MaxAge.Std(),
-		Compression: cfg.Storage.Rotation.Compress,
-		Location:    loc,
-		Logger:      log.WithName("file"),
-		Metrics:     rollingfile.NewMetrics(c.registry),
+		Filename:         filepath.Join(cfg.Storage.Dir, cfg.Storage.Path),
+		Daily:            cfg.Storage.Rotation.Daily,
+		MaxSize:          cfg.Storage.Rotation.MaxSizeBytes,
+		MaxFiles:         cfg.Storage.Rotation.MaxFiles,
+		MaxAge:           cfg.Storage.Rotation.MaxAge.Std(),
+		Compression:      cfg.Storage.Rotation.Compress,
+		Location:         loc,
+		Logger:           log.WithName("file"),
+		Metrics:          rollingfile.NewMetrics(c.registry),
+		DropWrittenPages: true,
 	}
 	if err := c.file.Open(); err != nil {
 		return nil, err

@@ -19,6 +19,10 @@ import (
 // ErrClosed is returned by Write after Close.
 var ErrClosed = errors.New("rolling file is closed")
 
+// dropEvery is how many bytes are written between page cache drops, and
+// how much of the file's end stays cached.
+const dropEvery = 8 << 20
+
 // maxRetainedBuffer bounds the write buffer kept between batches, so one
 // huge batch does not pin its memory for the life of the process.
 const maxRetainedBuffer = 4 << 20
@@ -51,6 +55,13 @@ type RollingFile struct {
 	Logger logr.Logger
 	// Metrics counts rotations, repairs and retention; nil counts nothing.
 	Metrics *Metrics
+	// DropWrittenPages keeps the page cache small: every few MiB the
+	// kernel is asked to write back what was written and to drop it from
+	// the cache once clean. Span files are written once and rarely read
+	// back soon, and cached pages count against a container's memory
+	// limit; reusing freed pages is also much cheaper than taking fresh
+	// ones in a VM, where the first touch of guest memory is costly.
+	DropWrittenPages bool
 
 	mu     sync.Mutex
 	file   *os.File
@@ -59,6 +70,8 @@ type RollingFile struct {
 	dirty  bool   // a failed write may have left bytes past size
 	closed bool
 	buf    []byte
+	// droppedAt is the size at which pages were last dropped.
+	droppedAt int64
 
 	millWake chan struct{}
 	millStop chan struct{}
@@ -177,7 +190,7 @@ func (r *RollingFile) openLocked() error {
 		f.Close()
 		return err
 	}
-	r.file, r.size, r.dirty = f, size, false
+	r.file, r.size, r.dirty, r.droppedAt = f, size, false, size
 	if size > 0 {
 		// The last write's time is the day of the file's lines: lines
 		// are only ever appended on the day the file belongs to.
@@ -251,6 +264,12 @@ func (r *RollingFile) writeLocked(batch []record.Record) error {
 		return fmt.Errorf("write %s: %w", r.file.Name(), err)
 	}
 	r.size += int64(n)
+	if r.DropWrittenPages && r.size-r.droppedAt >= dropEvery {
+		// Leave the newest pages alone: they are still being written
+		// back, and a reader tailing the file may want them.
+		dropPages(r.file, r.size-dropEvery)
+		r.droppedAt = r.size
+	}
 	return nil
 }
 
@@ -302,6 +321,9 @@ func (r *RollingFile) rotateLocked(reason string) error {
 	}
 	old := r.file
 	r.file = nil
+	if r.DropWrittenPages {
+		dropPages(old, r.size)
+	}
 	if err := old.Close(); err != nil {
 		r.Logger.Error(err, "closing rotated span file", "file", rotated)
 	}
@@ -309,7 +331,7 @@ func (r *RollingFile) rotateLocked(reason string) error {
 	if err != nil {
 		return fmt.Errorf("open span file after rotation: %w", err)
 	}
-	r.file, r.size, r.dirty = f, 0, false
+	r.file, r.size, r.dirty, r.droppedAt = f, 0, false, 0
 	if err := syncDir(dir); err != nil {
 		return err
 	}

@@ -1,0 +1,143 @@
+package durability
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/spansink/spansink/sink/storage/rollingfile"
+)
+
+// spanFiles is what the span files in a directory hold.
+type spanFiles struct {
+	// count is how often each span id appears.
+	count map[string]int
+	// lines is the number of lines read.
+	lines int
+	// problems are lines that are not JSON objects with a span_id, and
+	// files that break the naming contract.
+	problems []string
+}
+
+// readSpanFiles reads the active span file (path) and its rotated files,
+// compressed or not. With afterCrash, the state a SIGKILL leaves is
+// tolerated: a torn last line in the active file (the next start cuts it),
+// a compression temp file, and a rotated file next to its finished
+// compressed twin (the next start removes the plain one, so only one is
+// read). Without it, each of those is a problem.
+func readSpanFiles(path string, afterCrash bool) (spanFiles, error) {
+	dir, base, ext := rollingfile.SplitPath(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return spanFiles{}, err
+	}
+	sf := spanFiles{count: map[string]int{}}
+	compressedTwin := map[string]bool{}
+	var rotated []rollingfile.Rotated
+	for _, e := range entries {
+		name := e.Name()
+		if name == base+ext {
+			continue
+		}
+		rot, ok := rollingfile.ParseRotated(base, ext, name)
+		if !ok {
+			if afterCrash && strings.HasSuffix(name, ".tmp") {
+				continue
+			}
+			sf.problems = append(sf.problems, fmt.Sprintf("unexpected file %s", name))
+			continue
+		}
+		if rot.Compression != "" {
+			compressedTwin[rot.Day+"."+fmt.Sprint(rot.Index)] = true
+		}
+		rotated = append(rotated, rot)
+	}
+	for _, rot := range rotated {
+		if rot.Compression == "" && compressedTwin[rot.Day+"."+fmt.Sprint(rot.Index)] {
+			if !afterCrash {
+				sf.problems = append(sf.problems, fmt.Sprintf("%s and its compressed twin both exist", rot.Name))
+			}
+			continue
+		}
+		if err := sf.readFile(filepath.Join(dir, rot.Name), rot.Compression, false); err != nil {
+			return sf, err
+		}
+	}
+	if err := sf.readFile(filepath.Join(dir, base+ext), "", afterCrash); err != nil && !os.IsNotExist(err) {
+		return sf, err
+	}
+	return sf, nil
+}
+
+func (sf *spanFiles) readFile(path, compression string, tornTailOK bool) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var r io.Reader = f
+	switch compression {
+	case "gzip":
+		gz, err := gzip.NewReader(f)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		r = gz
+	case "zstd":
+		zr, err := zstd.NewReader(f)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	br := bufio.NewReaderSize(r, 256<<10)
+	name := filepath.Base(path)
+	for n := 1; ; n++ {
+		line, err := br.ReadBytes('\n')
+		if err == io.EOF {
+			if len(line) > 0 && !tornTailOK {
+				sf.problems = append(sf.problems, fmt.Sprintf("%s: last line has no newline: %q", name, clip(line)))
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
+		sf.lines++
+		var span struct {
+			SpanID *string `json:"span_id"`
+		}
+		if err := json.Unmarshal(bytes.TrimSuffix(line, []byte{'\n'}), &span); err != nil || span.SpanID == nil {
+			sf.problems = append(sf.problems, fmt.Sprintf("%s line %d is not a span JSON object (%v): %q", name, n, err, clip(line)))
+			continue
+		}
+		sf.count[*span.SpanID]++
+	}
+}
+
+func clip(b []byte) []byte {
+	if len(b) > 120 {
+		return b[:120]
+	}
+	return b
+}
+
+// duplicates lists span ids that appear more than once.
+func (sf spanFiles) duplicates() []string {
+	var dups []string
+	for id, n := range sf.count {
+		if n > 1 {
+			dups = append(dups, fmt.Sprintf("%s x%d", id, n))
+		}
+	}
+	return dups
+}

@@ -1,0 +1,207 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+// sendWithSDK sends n spans (one trace: a root and n-1 children) through
+// the OpenTelemetry Go SDK's OTLP exporter over "http" or "grpc", and
+// returns the ids the SDK gave them.
+func sendWithSDK(ctx context.Context, protocol, addr, service string, n int) map[spanKey]bool {
+	GinkgoHelper()
+	var exporter sdktrace.SpanExporter
+	var err error
+	switch protocol {
+	case "http":
+		exporter, err = otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(addr), otlptracehttp.WithInsecure())
+	case "grpc":
+		exporter, err = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(addr), otlptracegrpc.WithInsecure())
+	}
+	Expect(err).NotTo(HaveOccurred())
+	var exportErrs []error
+	var mu sync.Mutex
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		mu.Lock()
+		exportErrs = append(exportErrs, err)
+		mu.Unlock()
+	}))
+	res, err := resource.Merge(resource.Empty(), resource.NewSchemaless(attribute.String("service.name", service)))
+	Expect(err).NotTo(HaveOccurred())
+	provider := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exporter, sdktrace.WithMaxExportBatchSize(100)), sdktrace.WithResource(res))
+	tracer := provider.Tracer("spansink-e2e")
+	sent := map[spanKey]bool{}
+	rootCtx, root := tracer.Start(ctx, "e2e root")
+	sent[spanKey{root.SpanContext().TraceID().String(), root.SpanContext().SpanID().String()}] = true
+	for i := 1; i < n; i++ {
+		_, child := tracer.Start(rootCtx, "e2e child")
+		child.SetAttributes(attribute.Int("e2e.seq", i))
+		sent[spanKey{child.SpanContext().TraceID().String(), child.SpanContext().SpanID().String()}] = true
+		child.End()
+	}
+	root.End()
+	Expect(provider.ForceFlush(ctx)).To(Succeed())
+	Expect(provider.Shutdown(ctx)).To(Succeed())
+	mu.Lock()
+	defer mu.Unlock()
+	Expect(exportErrs).To(BeEmpty(), "the exporter reported errors")
+	return sent
+}
+
+// sendWithTelemetrygen runs OpenTelemetry's load generator for traces
+// traces of one root and one child span each, and returns the number of
+// spans it sent.
+func sendWithTelemetrygen(ctx context.Context, protocol, addr, service string, traces int) int {
+	GinkgoHelper()
+	args := []string{"traces", "--otlp-endpoint", addr, "--otlp-insecure", "--traces", strconv.Itoa(traces),
+		"--child-spans", "1", "--rate", "0", "--workers", "1", "--service", service}
+	if protocol == "http" {
+		args = append(args, "--otlp-http")
+	}
+	out, err := exec.CommandContext(ctx, suite.telemetrygen, args...).CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), "telemetrygen: %s", out)
+	return traces * 2
+}
+
+// retryingClient sends batches of spans over OTLP/HTTP protobuf as an OTLP
+// exporter does: a batch that gets 429, 503, a refused or broken
+// connection is sent again after a pause, and a batch counts as
+// acknowledged only on a 200 with no rejected spans.
+type retryingClient struct {
+	addr    string
+	service string
+	batch   int
+
+	mu      sync.Mutex
+	acked   map[spanKey]bool
+	retries int
+	seq     uint64
+}
+
+// run sends until ctx ends, finishing (or abandoning, unacknowledged) the
+// batch in flight.
+func (c *retryingClient) run(ctx context.Context) error {
+	httpClient := &http.Client{Timeout: 5 * time.Second}
+	for ctx.Err() == nil {
+		req, keys := c.nextBatch()
+		body, err := req.MarshalProto()
+		if err != nil {
+			return fmt.Errorf("marshal batch: %w", err)
+		}
+		for ctx.Err() == nil {
+			err := c.post(ctx, httpClient, body)
+			if err == nil {
+				c.mu.Lock()
+				for _, k := range keys {
+					c.acked[k] = true
+				}
+				c.mu.Unlock()
+				break
+			}
+			var permanent permanentError
+			if errors.As(err, &permanent) {
+				return err
+			}
+			c.mu.Lock()
+			c.retries++
+			c.mu.Unlock()
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// permanentError is an answer an OTLP exporter does not retry.
+type permanentError struct{ error }
+
+func (c *retryingClient) post(ctx context.Context, httpClient *http.Client, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+c.addr+"/v1/traces", bytes.NewReader(body))
+	if err != nil {
+		return permanentError{err}
+	}
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	payload, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	switch resp.StatusCode {
+	case http.StatusOK:
+		answer := ptraceotlp.NewExportResponse()
+		if err := answer.UnmarshalProto(payload); err != nil {
+			return permanentError{fmt.Errorf("decode export response: %w", err)}
+		}
+		if rejected := answer.PartialSuccess().RejectedSpans(); rejected != 0 {
+			return permanentError{fmt.Errorf("%d spans rejected: %s", rejected, answer.PartialSuccess().ErrorMessage())}
+		}
+		return nil
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return fmt.Errorf("retryable status %d", resp.StatusCode)
+	}
+	return permanentError{fmt.Errorf("status %d: %s", resp.StatusCode, payload)}
+}
+
+// nextBatch builds a batch of spans with fresh ids in one trace.
+func (c *retryingClient) nextBatch() (ptraceotlp.ExportRequest, []spanKey) {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", c.service)
+	spans := rs.ScopeSpans().AppendEmpty().Spans()
+	var traceID pcommon.TraceID
+	_, _ = rand.Read(traceID[:])
+	keys := make([]spanKey, 0, c.batch)
+	now := time.Now()
+	for i := 0; i < c.batch; i++ {
+		c.seq++
+		var spanID pcommon.SpanID
+		for b := 0; b < 8; b++ {
+			spanID[7-b] = byte(c.seq >> (8 * b))
+		}
+		s := spans.AppendEmpty()
+		s.SetTraceID(traceID)
+		s.SetSpanID(spanID)
+		s.SetName("e2e rolling")
+		s.SetStartTimestamp(pcommon.NewTimestampFromTime(now))
+		s.SetEndTimestamp(pcommon.NewTimestampFromTime(now.Add(time.Millisecond)))
+		keys = append(keys, spanKey{traceID.String(), spanID.String()})
+	}
+	return ptraceotlp.NewExportRequestFromTraces(td), keys
+}
+
+func (c *retryingClient) acknowledged() map[spanKey]bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[spanKey]bool, len(c.acked))
+	for k := range c.acked {
+		out[k] = true
+	}
+	return out
+}

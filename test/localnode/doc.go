@@ -1,0 +1,51 @@
+// Package localnode is a test-only kubelet: it registers one Node with the
+// API server and runs the pods bound to it as local processes, so that an
+// operator's Deployments really run on a machine without Docker or kind.
+//
+// It runs only pods whose every container uses an image it was given (an
+// image is a locally built static binary plus the entrypoint and user the
+// real image would have) and only the features it can run faithfully. Any
+// other pod is refused: it stays Pending with reason UnsupportedByLocalNode,
+// a message that names what is missing, and a Warning event. Nothing is faked.
+//
+// What each pod gets, and how close it is to a real kubelet:
+//
+//   - Network: its own network namespace with a veth pair and an IP from the
+//     node's pod CIDR, reported as status.podIP. The containers listen on
+//     their real ports; probes and clients reach them at podIP:port, as in a
+//     cluster. There is no kube-proxy: Service cluster IPs are reachable only
+//     through the optional ServiceProxy in this package, and cluster DNS
+//     names do not resolve.
+//   - Filesystem: each container is chrooted into a directory that holds the
+//     image's binary at its entrypoint path, /dev/null, /dev/zero,
+//     /dev/random, /dev/urandom and a /proc mount; volumes are bind-mounted at
+//     their mountPath (subPath and readOnly honoured) and
+//     readOnlyRootFilesystem is a read-only bind mount of that directory. So
+//     the command, args and config files a pod carries are used unchanged: no
+//     path in them is rewritten.
+//   - Volumes: configMap and secret (projected once at start, not refreshed),
+//     emptyDir (a directory; medium Memory refused), and persistentVolumeClaim
+//     bound to a hostPath or local PersistentVolume (its directory). Other
+//     types, including the projected service-account token, are refused.
+//   - Identity: the process runs as runAsUser/runAsGroup (from the container,
+//     else the pod, else the image's user), with fsGroup and
+//     supplementalGroups as supplementary groups. runAsNonRoot is enforced.
+//     Pods that would run as root are refused, because root in a chroot still
+//     holds every capability of the host. Capabilities, seccomp and AppArmor
+//     profiles are not applied; a non-root process holds no capabilities
+//     anyway. No PID, UTS or IPC namespace, and no cgroup limits: resources
+//     are reported to the scheduler but not enforced.
+//   - Lifecycle: restartPolicy with the kubelet's crash back-off (10s doubling
+//     to 5m), httpGet and tcpSocket probes (startup, liveness, readiness) on
+//     podIP, Ready/ContainersReady/Initialized/PodReadyToStartContainers
+//     conditions and container states. Deletion sends SIGTERM, then SIGKILL
+//     after the pod's grace period, and removes the pod object once its
+//     processes are gone. Init containers, sidecars, lifecycle hooks, exec
+//     and gRPC probes are refused.
+//   - Node: Ready with a heartbeat Lease; capacity is what the options say.
+//     There is no kubelet API, so `kubectl logs` and `exec` do not work;
+//     container output goes to files under the node's state directory
+//     (see Node.LogPath).
+//
+// The node needs root: network namespaces, bind mounts, chroot and setuid.
+package localnode

@@ -13,8 +13,12 @@
 //     spans.log.
 //   - Every line is one complete JSON object followed by '\n'. Lines are
 //     appended whole; an existing file is appended to, never truncated,
-//     except that a torn last line (no trailing '\n', left by a crash in the
-//     middle of a write) is cut off when the file is opened.
+//     except that a damaged end is cut off when the file is opened: a torn
+//     last line (no trailing '\n', left by a crash in the middle of a
+//     write), and, within the last 8 MiB, everything from the first line
+//     that is not valid JSON (a power loss can leave zeros where unsynced
+//     data was). After a failed write or fsync the file is cut back to its
+//     last whole (respectively fsynced) line before the next append.
 //   - Daily rollover: at the first write of a new day (UTC unless configured
 //     otherwise) the active file is renamed to <base>_<YYYY-MM-DD><ext>,
 //     where the date is the day the file's lines were written. The day of an

@@ -62,14 +62,21 @@ type RollingFile struct {
 	// limit; reusing freed pages is also much cheaper than taking fresh
 	// ones in a VM, where the first touch of guest memory is costly.
 	DropWrittenPages bool
+	// FS is the file system the active file lives on; nil means the real
+	// one. Tests inject faults here.
+	FS FS
 
 	mu     sync.Mutex
-	file   *os.File
+	file   File
 	size   int64  // bytes in the active file, all whole lines
+	synced int64  // bytes of the active file known to be fsynced
 	day    string // the day the active file's lines belong to
-	dirty  bool   // a failed write may have left bytes past size
-	closed bool
-	buf    []byte
+	dirty  bool   // a failed write or fsync may have left bytes past size
+	// dirPending is set when a directory fsync after a rotation or a
+	// creation failed: it is retried before anything else is written.
+	dirPending bool
+	closed     bool
+	buf        []byte
 	// droppedAt is the size at which pages were last dropped.
 	droppedAt int64
 
@@ -110,17 +117,88 @@ func (r *RollingFile) Write(batch []record.Record) error {
 	return r.writeLocked(batch)
 }
 
-// Sync makes every line written so far durable.
+// Sync makes every line written so far durable. When the fsync fails, the
+// lines written since the last successful Sync count as not written: the
+// kernel may have dropped them (a failed fsync is not reported twice, so a
+// second one proves nothing), and the next Write cuts the file back to the
+// last synced line before it appends, so a batch the caller writes again
+// after the failure is never stored twice.
 func (r *RollingFile) Sync() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.file == nil {
 		return nil
 	}
+	if err := r.syncDirLocked(); err != nil {
+		return err
+	}
 	if err := r.file.Sync(); err != nil {
+		if r.size > r.synced {
+			r.size, r.dirty = r.synced, true
+		}
 		return fmt.Errorf("fsync %s: %w", r.file.Name(), err)
 	}
+	r.synced = r.size
 	return nil
+}
+
+// Probe tells whether the volume takes writes again after a failure,
+// without writing to the span file: it cuts back what a failed write left,
+// then writes, fsyncs and removes a small file next to the active one.
+func (r *RollingFile) Probe() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ErrClosed
+	}
+	if r.file == nil {
+		if err := r.openLocked(); err != nil {
+			return err
+		}
+	}
+	if r.dirty {
+		if err := r.cutBack(); err != nil {
+			return err
+		}
+	}
+	if err := r.syncDirLocked(); err != nil {
+		return err
+	}
+	dir, base, ext := SplitPath(r.Filename)
+	path := filepath.Join(dir, "."+base+ext+probeSuffix)
+	f, err := r.fs().OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("probe the span volume: %w", err)
+	}
+	_, err = f.Write(make([]byte, probeBytes))
+	if err == nil {
+		err = f.Sync()
+	}
+	closeErr := f.Close()
+	removeErr := r.fs().Remove(path)
+	if err = errors.Join(err, closeErr, removeErr); err != nil {
+		return fmt.Errorf("probe the span volume with %s: %w", path, err)
+	}
+	return nil
+}
+
+// syncDirLocked retries a directory fsync that failed earlier.
+func (r *RollingFile) syncDirLocked() error {
+	if !r.dirPending {
+		return nil
+	}
+	if err := r.fs().SyncDir(filepath.Dir(r.activePath())); err != nil {
+		return err
+	}
+	r.dirPending = false
+	return nil
+}
+
+func (r *RollingFile) fs() FS {
+	if r.FS == nil {
+		return OSFS{}
+	}
+	return r.FS
 }
 
 // Close syncs and closes the active file and waits for background
@@ -164,18 +242,18 @@ func (r *RollingFile) dayOf(t time.Time) string {
 func (r *RollingFile) openLocked() error {
 	path := r.activePath()
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := r.fs().MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create span directory: %w", err)
 	}
 	_, statErr := os.Stat(path)
 	created := errors.Is(statErr, os.ErrNotExist)
 	// O_RDWR rather than O_WRONLY: the torn-tail repair reads the end.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := r.fs().OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("open span file: %w", err)
 	}
 	if created {
-		if err := syncDir(dir); err != nil {
+		if err := r.fs().SyncDir(dir); err != nil {
 			f.Close()
 			return err
 		}
@@ -190,7 +268,9 @@ func (r *RollingFile) openLocked() error {
 		f.Close()
 		return err
 	}
-	r.file, r.size, r.dirty, r.droppedAt = f, size, false, size
+	// What an earlier run left counts as synced: nothing this run does
+	// can make it more durable, and a failed fsync must never cut it.
+	r.file, r.size, r.synced, r.dirty, r.droppedAt = f, size, size, false, size
 	if size > 0 {
 		// The last write's time is the day of the file's lines: lines
 		// are only ever appended on the day the file belongs to.
@@ -233,6 +313,9 @@ func (r *RollingFile) writeLocked(batch []record.Record) error {
 			return err
 		}
 	}
+	if err := r.syncDirLocked(); err != nil {
+		return err
+	}
 	n := 0
 	for _, rec := range batch {
 		n += len(rec.Line) + 1
@@ -267,7 +350,7 @@ func (r *RollingFile) writeLocked(batch []record.Record) error {
 	if r.DropWrittenPages && r.size-r.droppedAt >= dropEvery {
 		// Leave the newest pages alone: they are still being written
 		// back, and a reader tailing the file may want them.
-		dropPages(r.file, r.size-dropEvery)
+		dropFilePages(r.file, r.size-dropEvery)
 		r.droppedAt = r.size
 	}
 	return nil
@@ -316,23 +399,27 @@ func (r *RollingFile) rotateLocked(reason string) error {
 	if err := r.file.Sync(); err != nil {
 		return fmt.Errorf("fsync %s before rotation: %w", path, err)
 	}
-	if err := os.Rename(path, rotated); err != nil {
+	if err := r.fs().Rename(path, rotated); err != nil {
 		return fmt.Errorf("rotate %s to %s: %w", path, rotated, err)
 	}
 	old := r.file
 	r.file = nil
 	if r.DropWrittenPages {
-		dropPages(old, r.size)
+		dropFilePages(old, r.size)
 	}
 	if err := old.Close(); err != nil {
 		r.Logger.Error(err, "closing rotated span file", "file", rotated)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := r.fs().OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
+		// The next write opens the active file again.
 		return fmt.Errorf("open span file after rotation: %w", err)
 	}
-	r.file, r.size, r.dirty, r.droppedAt = f, 0, false, 0
-	if err := syncDir(dir); err != nil {
+	r.file, r.size, r.synced, r.dirty, r.droppedAt = f, 0, 0, false, 0
+	if err := r.fs().SyncDir(dir); err != nil {
+		// The rename is done; what is left is making it durable, which
+		// is retried before the next write or fsync.
+		r.dirPending = true
 		return err
 	}
 	r.Metrics.rotated(reason)
@@ -361,17 +448,4 @@ func nextIndex(dir, base, ext, day string) (int, error) {
 
 func trimTmp(name string) string {
 	return strings.TrimSuffix(name, tmpSuffix)
-}
-
-// syncDir makes renames and file creations in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open directory %s for fsync: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync directory %s: %w", dir, err)
-	}
-	return nil
 }

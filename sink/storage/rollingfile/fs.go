@@ -1,0 +1,93 @@
+package rollingfile
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// FS is the file system boundary of the active file: everything the write
+// path does to the volume goes through it. The default is the real file
+// system; tests put a faulty one in its place to make writes, fsyncs and
+// renames fail the way a full or broken volume does (ENOSPC after part of
+// a write, EIO, EROFS), which no real test volume does on demand.
+// Background retention and compression use the os package directly: their
+// failures are only logged.
+type FS interface {
+	// OpenFile opens a file as os.OpenFile does.
+	OpenFile(name string, flag int, perm os.FileMode) (File, error)
+	// Rename renames a file as os.Rename does.
+	Rename(oldpath, newpath string) error
+	// Remove removes a file as os.Remove does.
+	Remove(name string) error
+	// MkdirAll creates a directory and its parents as os.MkdirAll does.
+	MkdirAll(path string, perm os.FileMode) error
+	// SyncDir makes the entries of a directory (creations, renames) durable.
+	SyncDir(dir string) error
+}
+
+// File is an open file of an FS; *os.File is one.
+type File interface {
+	io.Writer
+	io.ReaderAt
+	io.Closer
+	Name() string
+	Stat() (os.FileInfo, error)
+	Sync() error
+	Truncate(size int64) error
+}
+
+// OSFS is the real file system.
+type OSFS struct{}
+
+var _ FS = OSFS{}
+
+// OpenFile calls os.OpenFile.
+func (OSFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
+	f, err := os.OpenFile(name, flag, perm)
+	if err != nil {
+		// A nil *os.File in a File interface would not be nil.
+		return nil, err
+	}
+	return f, nil
+}
+
+// Rename calls os.Rename.
+func (OSFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
+
+// Remove calls os.Remove.
+func (OSFS) Remove(name string) error { return os.Remove(name) }
+
+// MkdirAll calls os.MkdirAll.
+func (OSFS) MkdirAll(path string, perm os.FileMode) error { return os.MkdirAll(path, perm) }
+
+// SyncDir opens dir and fsyncs it.
+func (OSFS) SyncDir(dir string) error { return syncDir(dir) }
+
+// syncDir makes renames and file creations in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open directory %s for fsync: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// dropFilePages drops written pages of f from the page cache when it is a
+// real file; other Files (test fakes) have no pages to drop.
+func dropFilePages(f File, end int64) {
+	if osFile, ok := f.(*os.File); ok {
+		dropPages(osFile, end)
+	}
+}
+
+// The probe file is hidden and named after the active file, so neither
+// readers nor retention take it for a span file; it is removed at once.
+const (
+	probeSuffix = ".probe"
+	probeBytes  = 4096
+)

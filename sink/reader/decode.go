@@ -73,49 +73,96 @@ func looksLikeOTLP(line []byte) bool {
 	return bytes.HasPrefix(rest, []byte(`"resourceSpans"`))
 }
 
+// dbgptFields are the values of a "dbgpt" record that the reader uses,
+// found in one pass over the object's keys (cheaper than a lookup per key).
+type dbgptFields struct {
+	traceID, spanID, parentSpanID, spanType, operation, start, end, metadata *fastjson.Value
+	// From metadata: the service, the status, DB-GPT's error and the exact
+	// times of spans that came in over OTLP.
+	service, status, errorValue, startNanos, endNanos *fastjson.Value
+}
+
+func (f *dbgptFields) collect(v *fastjson.Value) {
+	v.GetObject().Visit(func(key []byte, value *fastjson.Value) {
+		switch string(key) {
+		case "trace_id":
+			f.traceID = value
+		case "span_id":
+			f.spanID = value
+		case "parent_span_id":
+			f.parentSpanID = value
+		case "span_type":
+			f.spanType = value
+		case "operation_name":
+			f.operation = value
+		case "start_time":
+			f.start = value
+		case "end_time":
+			f.end = value
+		case "metadata":
+			f.metadata = value
+		}
+	})
+	if f.metadata == nil || f.metadata.Type() != fastjson.TypeObject {
+		return
+	}
+	f.metadata.GetObject().Visit(func(key []byte, value *fastjson.Value) {
+		switch string(key) {
+		case "service.name":
+			f.service = value
+		case "status":
+			f.status = value
+		case "error":
+			f.errorValue = value
+		case "start_time_unix_nano":
+			f.startNanos = value
+		case "end_time_unix_nano":
+			f.endNanos = value
+		}
+	})
+}
+
 // decodeDBGPT reads the eight top-level keys of a "dbgpt" line.
 func (d *decoder) decodeDBGPT(v *fastjson.Value, span *Span) error {
+	var f dbgptFields
+	f.collect(v)
 	var err error
-	if span.TraceID, err = idField(v, "trace_id", true); err != nil {
+	if span.TraceID, err = idField(f.traceID, "trace_id", true); err != nil {
 		return err
 	}
-	if span.SpanID, err = idField(v, "span_id", true); err != nil {
+	if span.SpanID, err = idField(f.spanID, "span_id", true); err != nil {
 		return err
 	}
-	if span.ParentSpanID, err = idField(v, "parent_span_id", false); err != nil {
+	if span.ParentSpanID, err = idField(f.parentSpanID, "parent_span_id", false); err != nil {
 		return err
 	}
-	if span.SpanType, err = stringField(v, "span_type"); err != nil {
+	if span.SpanType, err = stringField(f.spanType, "span_type"); err != nil {
 		return err
 	}
-	if span.Operation, err = stringField(v, "operation_name"); err != nil {
+	if span.Operation, err = stringField(f.operation, "operation_name"); err != nil {
 		return err
 	}
-	meta := v.Get("metadata")
+	meta := f.metadata
 	if meta != nil && meta.Type() != fastjson.TypeObject && meta.Type() != fastjson.TypeNull {
 		return fmt.Errorf("metadata is %s, want an object or null", meta.Type())
 	}
 	// Spans that came in over OTLP keep nanosecond times in their metadata;
 	// prefer them to the millisecond strings.
-	startNanos, endNanos := unixNanos(meta, "start_time_unix_nano"), unixNanos(meta, "end_time_unix_nano")
-	if span.Start, err = timeField(v, "start_time", startNanos); err != nil {
+	if span.Start, err = timeField(f.start, "start_time", unixNanos(f.startNanos)); err != nil {
 		return err
 	}
-	if span.End, err = timeField(v, "end_time", endNanos); err != nil {
+	if span.End, err = timeField(f.end, "end_time", unixNanos(f.endNanos)); err != nil {
 		return err
 	}
-	if meta != nil && meta.Type() == fastjson.TypeObject {
-		span.Service = string(meta.GetStringBytes("service.name"))
-		span.Status = metadataStatus(meta)
-	} else {
-		span.Status = StatusUnset
+	if f.service != nil {
+		span.Service = string(f.service.GetStringBytes())
 	}
+	span.Status = metadataStatus(f.status, f.errorValue)
 	return nil
 }
 
 // idField reads an id; DB-GPT writes strings, but a number is taken as its text.
-func idField(v *fastjson.Value, key string, required bool) (string, error) {
-	field := v.Get(key)
+func idField(field *fastjson.Value, key string, required bool) (string, error) {
 	if field == nil || field.Type() == fastjson.TypeNull {
 		if required {
 			return "", fmt.Errorf("span record has no %s", key)
@@ -136,8 +183,7 @@ func idField(v *fastjson.Value, key string, required bool) (string, error) {
 }
 
 // stringField reads an optional string.
-func stringField(v *fastjson.Value, key string) (string, error) {
-	field := v.Get(key)
+func stringField(field *fastjson.Value, key string) (string, error) {
 	if field == nil || field.Type() == fastjson.TypeNull {
 		return "", nil
 	}
@@ -150,8 +196,7 @@ func stringField(v *fastjson.Value, key string) (string, error) {
 
 // timeField reads a span time string, or uses the exact nanoseconds when the
 // metadata had them.
-func timeField(v *fastjson.Value, key string, nanos int64) (time.Time, error) {
-	field := v.Get(key)
+func timeField(field *fastjson.Value, key string, nanos int64) (time.Time, error) {
 	if field == nil || field.Type() == fastjson.TypeNull {
 		return time.Time{}, nil
 	}
@@ -170,11 +215,7 @@ func timeField(v *fastjson.Value, key string, nanos int64) (time.Time, error) {
 }
 
 // unixNanos reads an integer metadata field, 0 when absent or not a number.
-func unixNanos(meta *fastjson.Value, key string) int64 {
-	if meta == nil {
-		return 0
-	}
-	field := meta.Get(key)
+func unixNanos(field *fastjson.Value) int64 {
 	if field == nil || field.Type() != fastjson.TypeNumber {
 		return 0
 	}
@@ -192,8 +233,8 @@ func unixNanos(meta *fastjson.Value, key string) int64 {
 
 // metadataStatus reads the outcome: the OTLP status the collector stores, or
 // DB-GPT's habit of putting an "error" into the end record's metadata.
-func metadataStatus(meta *fastjson.Value) Status {
-	if code := meta.GetStringBytes("status", "code"); len(code) > 0 {
+func metadataStatus(status, errorValue *fastjson.Value) Status {
+	if code := status.GetStringBytes("code"); status != nil && len(code) > 0 {
 		switch string(code) {
 		case "error", "ERROR", "STATUS_CODE_ERROR":
 			return StatusError
@@ -202,7 +243,7 @@ func metadataStatus(meta *fastjson.Value) Status {
 		}
 		return StatusUnset
 	}
-	if e := meta.Get("error"); e != nil {
+	if e := errorValue; e != nil {
 		switch e.Type() {
 		case fastjson.TypeNull, fastjson.TypeFalse:
 		case fastjson.TypeString:

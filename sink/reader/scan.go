@@ -89,6 +89,7 @@ type block struct {
 // result is a decoded block.
 type result struct {
 	seq      int
+	spansBuf *[]Span
 	spans    []Span
 	warnings []Warning
 	lines    int
@@ -99,8 +100,13 @@ type result struct {
 
 var blockPool = sync.Pool{New: func() any { b := make([]byte, 0, blockSize); return &b }}
 
+// spanSlicePool recycles the per-block span slices, which otherwise are most
+// of what a full scan allocates.
+var spanSlicePool = sync.Pool{New: func() any { s := make([]Span, 0, 256); return &s }}
+
 // Scan reads files in the order given and calls emit for every span that
-// passes the filter. emit may return ErrStop to end the scan early.
+// passes the filter. The span is only valid during the call (its memory is
+// reused): keep a copy. emit may return ErrStop to end the scan early.
 func (s *Scanner) Scan(ctx context.Context, files []string, emit func(*Span) error) (Summary, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -193,6 +199,13 @@ func (s *Scanner) consume(res result, pairer *Pairer, summary *Summary) error {
 			s.Warn(w)
 		}
 	}
+	defer func() {
+		if res.spansBuf != nil {
+			clear(res.spans) // drop the strings for the collector
+			*res.spansBuf = res.spans[:0]
+			spanSlicePool.Put(res.spansBuf)
+		}
+	}()
 	for i := range res.spans {
 		if err := pairer.Add(&res.spans[i]); err != nil {
 			return err
@@ -212,6 +225,8 @@ func decodeBlock(dec *decoder, job block) result {
 		}
 		return res
 	}
+	res.spansBuf = spanSlicePool.Get().(*[]Span)
+	res.spans = (*res.spansBuf)[:0]
 	data := job.data
 	lineNo := job.firstLine
 	for len(data) > 0 {

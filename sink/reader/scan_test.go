@@ -165,3 +165,20 @@ func TestPairerEvictsBeyondBound(t *testing.T) {
 		t.Errorf("emitted %v, want a (evicted), c (paired), b (flushed)", got)
 	}
 }
+
+// BenchmarkScanFullDecode measures the decode path that filters needing the
+// whole record (service, time, duration) take: no line is prefiltered away.
+func BenchmarkScanFullDecode(b *testing.B) {
+	path := writeGeneratedFile(b, 200000, nil)
+	info, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(info.Size())
+	filter := &Filter{Service: "payments", ErrorsOnly: true}
+	for range b.N {
+		if _, err := (&Scanner{Filter: filter}).Scan(context.Background(), []string{path}, func(*Span) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -113,7 +113,9 @@ func New(opts Options, storages ...storage.Storage) (*Batcher, error) {
 
 // Submit queues the records. In Batched mode it returns as soon as they are
 // queued; in Durable mode once every storage has written and synced them,
-// or when ctx ends (the records may then still be written). It refuses the
+// with a wrapped record.ErrStorageUnavailable as soon as a storage's write
+// or fsync failed (that storage kept none of them), or when ctx ends (the
+// records may then still be written). It refuses the
 // whole call, storing none of it, with record.ErrStopping after Close began,
 // record.ErrStorageUnavailable while a storage is failing, and
 // record.ErrQueueFull when the records do not fit. The batcher keeps the

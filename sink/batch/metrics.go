@@ -1,6 +1,10 @@
 package batch
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/spansink/spansink/sink/storage"
+)
 
 // Flush trigger label values.
 const (
@@ -69,8 +73,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"storage"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "spansink_storage_errors_total",
-			Help: "Failed writes or fsyncs, by storage; each is retried with backoff.",
-		}, []string{"storage"}),
+			Help: "Failed writes, fsyncs and recovery probes, by storage and cause (enospc: volume full, eio: I/O error, erofs: read-only volume, other).",
+		}, []string{"storage", "cause"}),
 		healthy: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "spansink_storage_healthy",
 			Help: "1 while a storage's last write succeeded, 0 while it is failing (ingest then answers 503/Unavailable).",
@@ -110,9 +114,12 @@ func (m *Metrics) storage(name string) storageMetrics {
 		bytes:   m.bytesWritten.WithLabelValues(name),
 		flush:   m.flushDuration.WithLabelValues(name),
 		sync:    m.syncDuration.WithLabelValues(name),
-		errors:  m.errors.WithLabelValues(name),
+		errors:  map[string]prometheus.Counter{},
 		healthy: m.healthy.WithLabelValues(name),
 		lost:    m.lost.WithLabelValues(name),
+	}
+	for _, cause := range storage.Causes {
+		sm.errors[cause] = m.errors.WithLabelValues(name, cause)
 	}
 	sm.healthy.Set(1)
 	return sm
@@ -120,9 +127,10 @@ func (m *Metrics) storage(name string) storageMetrics {
 
 // storageMetrics are one storage's series; the zero value counts nothing.
 type storageMetrics struct {
-	spans, bytes, errors, lost prometheus.Counter
-	flush, sync                prometheus.Observer
-	healthy                    prometheus.Gauge
+	spans, bytes, lost prometheus.Counter
+	errors             map[string]prometheus.Counter // by cause
+	flush, sync        prometheus.Observer
+	healthy            prometheus.Gauge
 }
 
 func (s storageMetrics) wrote(spans, bytes int, took float64) {
@@ -139,9 +147,9 @@ func (s storageMetrics) synced(took float64) {
 	}
 }
 
-func (s storageMetrics) failed() {
+func (s storageMetrics) failed(cause string) {
 	if s.errors != nil {
-		s.errors.Inc()
+		s.errors[cause].Inc()
 		s.healthy.Set(0)
 	}
 }

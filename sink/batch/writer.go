@@ -101,6 +101,12 @@ func (w *writer) failure() error {
 
 func (w *writer) run() {
 	defer close(w.done)
+	// A volume that is full or read-only at start is reported (not
+	// ready, 503) before any span is accepted, not after the first flush.
+	if err := w.probe(); err != nil {
+		w.noteFailure(err, 0, 1, w.b.opts.MinBackoff)
+		w.awaitRecovery(err)
+	}
 	for {
 		items := w.take()
 		if items == nil {
@@ -141,8 +147,13 @@ func (w *writer) take() []*item {
 	}
 }
 
-// write stores items with one Write (and Sync in Durable mode), retrying a
-// failure with exponential backoff until it works or Close gives up.
+// write stores items with one Write (and Sync in Durable mode). In Batched
+// mode the spans are already acknowledged, so a failure is retried with
+// exponential backoff until it works or Close gives up. In Durable mode
+// nobody has been told yet, and the storage kept none of the batch (Write
+// is whole or nothing, and a failed fsync cuts back), so the requests are
+// answered at once with a retryable error instead of waiting for a volume
+// that may take minutes to come back.
 func (w *writer) write(items []*item) {
 	records := items[0].records
 	spans := items[0].spans
@@ -166,11 +177,15 @@ func (w *writer) write(items []*item) {
 		if err == nil {
 			break
 		}
-		w.metrics.failed()
-		if w.failing.Swap(&err) == nil {
-			w.b.opts.Logger.Error(err, "storage failing; refusing new spans until it recovers", "storage", w.s.Name(), "spans", spans)
-		} else {
-			w.b.opts.Logger.Error(err, "storage still failing", "storage", w.s.Name(), "attempt", attempt, "retryIn", backoff.String())
+		w.noteFailure(err, spans, attempt, backoff)
+		if w.b.opts.Durable {
+			failure := fmt.Errorf("%w: %s storage: %w", record.ErrStorageUnavailable, w.s.Name(), err)
+			for _, it := range items {
+				it.finish(w.b, failure)
+			}
+			clear(w.scratch)
+			w.awaitRecovery(err)
+			return
 		}
 		select {
 		case <-time.After(backoff):
@@ -187,13 +202,74 @@ func (w *writer) write(items []*item) {
 		}
 		backoff = min(backoff*2, w.b.opts.MaxBackoff)
 	}
+	w.noteRecovery()
+	clear(w.scratch)
+	for _, it := range items {
+		it.finish(w.b, nil)
+	}
+}
+
+// noteFailure marks the storage failing (ingest refuses new spans with
+// 503/Unavailable meanwhile), and counts and logs the failure by cause.
+func (w *writer) noteFailure(err error, spans, attempt int, retryIn time.Duration) {
+	cause := storage.Cause(err)
+	w.metrics.failed(cause)
+	if w.failing.Swap(&err) == nil {
+		w.b.opts.Logger.Error(err, "storage failing; refusing new spans until it recovers", "storage", w.s.Name(), "cause", cause, "spans", spans)
+	} else {
+		w.b.opts.Logger.Error(err, "storage still failing", "storage", w.s.Name(), "cause", cause, "attempt", attempt, "retryIn", retryIn.String())
+	}
+}
+
+func (w *writer) noteRecovery() {
 	if w.failing.Swap(nil) != nil {
 		w.metrics.recovered()
 		w.b.opts.Logger.Info("storage recovered", "storage", w.s.Name())
 	}
-	clear(w.scratch)
-	for _, it := range items {
-		it.finish(w.b, nil)
+}
+
+// probe asks a storage that can tell whether it takes writes; one that
+// cannot is assumed to, and the next write finds out.
+func (w *writer) probe() error {
+	if p, ok := w.s.(storage.Prober); ok {
+		return p.Probe()
+	}
+	return nil
+}
+
+// awaitRecovery probes the failing storage with exponential backoff until
+// it takes writes again, or until Close begins. In Durable mode whatever
+// queues up meanwhile (admitted just before the failure was noted) is
+// answered with the failure too; in Batched mode it is acknowledged
+// already and waits to be written.
+func (w *writer) awaitRecovery(err error) {
+	backoff := w.b.opts.MinBackoff
+	for attempt := 2; ; attempt++ {
+		if w.b.opts.Durable {
+			w.failQueued(fmt.Errorf("%w: %s storage: %w", record.ErrStorageUnavailable, w.s.Name(), err))
+		}
+		select {
+		case <-time.After(backoff):
+		case <-w.b.stop:
+			return
+		}
+		if err = w.probe(); err == nil {
+			w.noteRecovery()
+			return
+		}
+		w.noteFailure(err, 0, attempt, backoff)
+		backoff = min(backoff*2, w.b.opts.MaxBackoff)
+	}
+}
+
+// failQueued answers every queued item with failure.
+func (w *writer) failQueued(failure error) {
+	w.mu.Lock()
+	rest := w.queue
+	w.queue = nil
+	w.mu.Unlock()
+	for _, it := range rest {
+		it.finish(w.b, failure)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/spansink/spansink/sink/storage"
 )
 
 // FS is the file system boundary of the active file: everything the write
@@ -91,3 +93,5 @@ const (
 	probeSuffix = ".probe"
 	probeBytes  = 4096
 )
+
+var _ storage.Prober = (*RollingFile)(nil)

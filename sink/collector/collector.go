@@ -24,6 +24,7 @@ import (
 	"github.com/spansink/spansink/sink/config"
 	"github.com/spansink/spansink/sink/format"
 	"github.com/spansink/spansink/sink/ingest"
+	"github.com/spansink/spansink/sink/storage"
 	"github.com/spansink/spansink/sink/storage/memory"
 	"github.com/spansink/spansink/sink/storage/rollingfile"
 )
@@ -82,7 +83,14 @@ func New(cfg config.Config, log logr.Logger) (*Collector, error) {
 		DropWrittenPages: true,
 	}
 	if err := c.file.Open(); err != nil {
-		return nil, err
+		if storage.Cause(err) == storage.CauseOther {
+			// A wrong path or permission: a mistake to fix, not wait out.
+			return nil, err
+		}
+		// A full, failing or read-only volume may come back. Exiting
+		// would only start a crash loop; the batcher probes the volume
+		// and keeps the collector not ready until it takes writes.
+		log.Error(err, "span volume not writable at start; not ready until it is", "cause", storage.Cause(err))
 	}
 	c.ring = memory.New(DefaultRecentSpans)
 	c.batcher, err = batch.New(batch.Options{

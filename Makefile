@@ -79,6 +79,13 @@ docker-build: ## Build the image (operator and collector) as $(IMG).
 docker-push: ## Push $(IMG).
 	$(CONTAINER_TOOL) push $(IMG)
 
+##@ Benchmarks
+
+.PHONY: bench
+bench: ## Go benchmarks of the hot path, then a telemetrygen load run over OTLP/gRPC and OTLP/HTTP that checks every span reached the files (docs/benchmarks.md).
+	go test -run '^$$' -bench . -benchmem ./sink/batch/... ./sink/format/... ./sink/ingest/...
+	test/bench/load.sh
+
 ##@ Deployment
 
 .PHONY: install

@@ -27,7 +27,8 @@ EXPECTED=$((WORKERS * TRACES * (1 + CHILD_SPANS)))
 
 mkdir -p "$BENCH_DIR/bin"
 echo "building spansink and telemetrygen into $BENCH_DIR/bin" >&2
-go build -C "$ROOT" -o "$BENCH_DIR/bin/spansink" .
+# Built as `make build` builds the image's binary.
+CGO_ENABLED=0 go build -C "$ROOT" -trimpath -ldflags '-s -w' -o "$BENCH_DIR/bin/spansink" .
 go build -C "$ROOT/hack/tools/telemetrygen" -o "$BENCH_DIR/bin/telemetrygen" \
 	github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen
 

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -129,6 +130,7 @@ func runBench(b *testing.B, file string, spans int, args ...string) {
 			}
 		}
 	}()
+	cpuBefore := cpuTime(b)
 	b.ResetTimer()
 	for range b.N {
 		cmd := newCommand(env{now: time.Now})
@@ -140,10 +142,23 @@ func runBench(b *testing.B, file string, spans int, args ...string) {
 		}
 	}
 	b.StopTimer()
+	cpu := cpuTime(b) - cpuBefore
 	close(stop)
 	<-sampled
 	b.ReportMetric(float64(spans)*float64(b.N)/b.Elapsed().Seconds(), "spans/s")
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+	// CPU seconds per run: on a machine shared with other work, wall time
+	// says more about the neighbours than about the reader.
+	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
+}
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime(b *testing.B) time.Duration {
+	var usage syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &usage); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
 }
 
 func BenchmarkListTraceID(b *testing.B) {

@@ -61,6 +61,13 @@ verify-generated: manifests generate ## Fail when generated code or manifests di
 		exit 1; \
 	fi
 
+##@ End to end
+
+.PHONY: e2e
+e2e: manifests ## Run the end-to-end suite (needs root, ~3 min): a real control plane with kube-controller-manager and kube-scheduler, a local node that runs collector pods as processes, the operator, kubectl and the samples (test/e2e).
+	SPANSINK_CONTROL_PLANE_BIN="$$(hack/control-plane.sh etcd kube-apiserver kube-controller-manager kube-scheduler | tail -n1)" \
+		go test -tags e2e ./test/e2e/ -timeout 30m -v -ginkgo.v
+
 ##@ Build
 
 .PHONY: build

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -37,13 +39,18 @@ func kubectl(args ...string) string {
 }
 
 func kubectlErr(args ...string) (string, error) {
-	cmd := exec.Command(suite.kubectl, append([]string{"--kubeconfig", suite.local.Kubeconfig}, args...)...)
+	cmd := kubectlCommand(args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		return stdout.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, stderr.String())
 	}
 	return stdout.String(), nil
+}
+
+// kubectlCommand prepares kubectl with the test cluster's kubeconfig.
+func kubectlCommand(args ...string) *exec.Cmd {
+	return exec.Command(suite.kubectl, append([]string{"--kubeconfig", suite.local.Kubeconfig}, args...)...)
 }
 
 // newNamespace creates a namespace for one spec, deleted after it.

@@ -1,3 +1,5 @@
+//go:build e2e
+
 // Package e2e runs SpanSinks end to end on a real control plane (etcd,
 // kube-apiserver, kube-controller-manager, kube-scheduler) with a local node
 // that runs the collector pods as processes of the freshly built spansink

@@ -113,13 +113,26 @@ func (o *options) files(args []string) ([]string, error) {
 	return files, err
 }
 
+// maxWarnings bounds the skipped-line warnings printed per command, so a
+// file of garbage does not bury the output; the rest are counted.
+const maxWarnings = 100
+
 // scanner returns a Scanner that reports skipped lines on stderr.
 func (o *options) scanner(stderr io.Writer, filter *reader.Filter, needMetadata bool) *reader.Scanner {
+	printed := 0
 	return &reader.Scanner{
 		Filter:       filter,
 		NeedMetadata: needMetadata,
 		Workers:      o.workers,
-		Warn:         func(w reader.Warning) { fmt.Fprintf(stderr, "warning: %s\n", w) },
+		Warn: func(w reader.Warning) {
+			printed++
+			switch {
+			case printed <= maxWarnings:
+				fmt.Fprintf(stderr, "warning: %s\n", w)
+			case printed == maxWarnings+1:
+				fmt.Fprintf(stderr, "warning: more than %d unreadable lines or files; not showing the rest\n", maxWarnings)
+			}
+		},
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -178,5 +179,22 @@ func TestDefaultConfig(t *testing.T) {
 	_, _, err = run(t, configPath, "list", "--config", other)
 	if err == nil || !strings.Contains(err.Error(), "elsewhere.log") {
 		t.Errorf("--config did not override the pod config: %v", err)
+	}
+}
+
+// TestWarningsAreBounded checks that a file of garbage yields a bounded
+// number of warnings, and the line numbers of the ones shown.
+func TestWarningsAreBounded(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "garbage.jsonl")
+	writeFile(t, path, []byte(strings.Repeat("garbage\n", 5000)))
+	_, stderr, err := run(t, "", "list", path)
+	if err == nil {
+		t.Fatal("want an error for a file with no readable line")
+	}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if len(lines) != maxWarnings+1 || !strings.Contains(lines[0], "garbage.jsonl:1:") ||
+		!strings.Contains(lines[maxWarnings-1], fmt.Sprintf("garbage.jsonl:%d:", maxWarnings)) || !strings.Contains(lines[maxWarnings], "not showing the rest") {
+		t.Errorf("stderr has %d lines:\n%s", len(lines), stderr)
 	}
 }

@@ -48,10 +48,14 @@ fmt: ## Run go fmt.
 vet: ## Run go vet.
 	go vet ./...
 
+# The concurrent parts of the data path, tested again under the race detector.
+RACE_PACKAGES ?= ./sink/batch/... ./sink/storage/... ./sink/ingest/... ./sink/collector/... ./sink/reader/...
+
 .PHONY: test
 test: manifests generate fmt vet ## Run every test: unit tests and the envtest suite on a real kube-apiserver and etcd (built once by hack/control-plane.sh).
 	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh etcd kube-apiserver | tail -n1)" \
 		go test ./... -coverprofile cover.out
+	go test -race $(RACE_PACKAGES)
 
 .PHONY: verify-generated
 verify-generated: manifests generate ## Fail when generated code or manifests differ from what is committed (CI runs this).

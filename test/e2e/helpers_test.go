@@ -154,12 +154,9 @@ func serviceAddress(ctx context.Context, sink *tracingv1alpha1.SpanSink, port st
 func volumeDir(ctx context.Context, sink *tracingv1alpha1.SpanSink) string {
 	GinkgoHelper()
 	Expect(sink.Status.VolumeClaimName).NotTo(BeEmpty())
-	pvc := &corev1.PersistentVolumeClaim{}
-	Expect(suite.k8s.Get(ctx, client.ObjectKey{Namespace: sink.Namespace, Name: sink.Status.VolumeClaimName}, pvc)).To(Succeed())
-	pv := &corev1.PersistentVolume{}
-	Expect(suite.k8s.Get(ctx, client.ObjectKey{Name: pvc.Spec.VolumeName}, pv)).To(Succeed())
-	Expect(pv.Spec.HostPath).NotTo(BeNil())
-	return pv.Spec.HostPath.Path
+	dir, err := suite.local.ClaimDir(ctx, sink.Namespace, sink.Status.VolumeClaimName)
+	Expect(err).NotTo(HaveOccurred())
+	return dir
 }
 
 // spanKey identifies a span.

@@ -83,10 +83,11 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 
 	binDir := os.Getenv("SPANSINK_CONTROL_PLANE_BIN")
 	if binDir == "" {
-		binDir = controlPlaneBinaries()
+		binDir, err = cluster.ControlPlaneBinaries(ctx, suite.root, os.Stderr)
+		Expect(err).NotTo(HaveOccurred())
 	}
 	suite.binary = filepath.Join(suite.work, "bin", "spansink")
-	run(ctx, suite.root, []string{"CGO_ENABLED=0"}, "go", "build", "-o", suite.binary, ".")
+	Expect(cluster.BuildSpansink(ctx, suite.root, suite.binary)).To(Succeed())
 	suite.telemetrygen = filepath.Join(suite.work, "bin", "telemetrygen")
 	run(ctx, suite.root, nil, "go", "build", "-C", "hack/tools/telemetrygen", "-o", suite.telemetrygen,
 		"github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen")
@@ -132,17 +133,6 @@ var _ = AfterSuite(func(_ SpecContext) {
 	}
 	Expect(os.RemoveAll(suite.work)).To(Succeed())
 }, NodeTimeout(10*time.Minute))
-
-// controlPlaneBinaries builds (or finds cached) the control-plane binaries
-// with hack/control-plane.sh, which prints their directory last.
-func controlPlaneBinaries() string {
-	cmd := exec.Command(filepath.Join(suite.root, "hack", "control-plane.sh"), cluster.Components...)
-	cmd.Stderr = GinkgoWriter
-	out, err := cmd.Output()
-	Expect(err).NotTo(HaveOccurred(), "hack/control-plane.sh")
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	return lines[len(lines)-1]
-}
 
 // startOperator runs `spansink manager` from the built binary, as the
 // operator user, with the ClusterRole generated from its RBAC markers.

@@ -1,0 +1,127 @@
+package localnode
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+)
+
+func TestExpand(t *testing.T) {
+	vars := map[string]string{"A": "x", "EMPTY": ""}
+	lookup := func(name string) (string, bool) { v, ok := vars[name]; return v, ok }
+	for _, tc := range []struct{ in, want string }{
+		{"plain", "plain"},
+		{"$(A)", "x"},
+		{"--flag=$(A)/$(A)", "--flag=x/x"},
+		{"$(EMPTY)end", "end"},
+		{"$(UNKNOWN)", "$(UNKNOWN)"},
+		{"$$(A)", "$(A)"},
+		{"$$", "$"},
+		{"cost $5", "cost $5"},
+		{"$(unclosed", "$(unclosed"},
+		{"trailing $", "trailing $"},
+	} {
+		if got := expand(tc.in, lookup); got != tc.want {
+			t.Errorf("expand(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// collectorPod is shaped like the operator's collector pod.
+func collectorPod() *corev1.Pod {
+	return &corev1.Pod{Spec: corev1.PodSpec{
+		SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](65532), FSGroup: ptr.To[int64](65532)},
+		Volumes: []corev1.Volume{
+			{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "c"}}}},
+			{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "d"}}},
+		},
+		Containers: []corev1.Container{{
+			Name: "collector", Image: "img", Args: []string{"collector"},
+			ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromString("metrics")}}},
+		}},
+	}}
+}
+
+func TestUnsupported(t *testing.T) {
+	n := &Node{opts: Options{Images: map[string]Image{"img": {User: 65532, Group: 65532}}}}
+	for _, tc := range []struct {
+		name   string
+		mutate func(*corev1.Pod)
+		want   string // substring of the refusal; empty: runs
+	}{
+		{"collector pod runs", func(*corev1.Pod) {}, ""},
+		{"other image", func(p *corev1.Pod) { p.Spec.Containers[0].Image = "nginx" }, `image "nginx" is not one this node runs`},
+		{"token volume", func(p *corev1.Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "kube-api-access", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{}}})
+		}, "automountServiceAccountToken: false"},
+		{"memory emptyDir", func(p *corev1.Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}})
+		}, `emptyDir medium "Memory"`},
+		{"exec probe", func(p *corev1.Pod) {
+			p.Spec.Containers[0].LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}}
+		}, "only httpGet and tcpSocket probes"},
+		{"root user", func(p *corev1.Pod) {
+			p.Spec.SecurityContext = nil
+			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsUser: ptr.To[int64](0)}
+		}, "runs as root"},
+		{"runAsNonRoot with root", func(p *corev1.Pod) { p.Spec.SecurityContext.RunAsUser = ptr.To[int64](0) }, "runAsNonRoot"},
+		{"init container", func(p *corev1.Pod) { p.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "img"}} }, "init containers"},
+		{"host network", func(p *corev1.Pod) { p.Spec.HostNetwork = true }, "host namespaces"},
+		{"host port", func(p *corev1.Pod) {
+			p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 80, HostPort: 80}}
+		}, "host port 80"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := collectorPod()
+			tc.mutate(pod)
+			got := strings.Join(n.unsupported(pod), "; ")
+			if tc.want == "" && got != "" {
+				t.Fatalf("refused a pod it can run: %s", got)
+			}
+			if !strings.Contains(got, tc.want) {
+				t.Fatalf("refusal %q does not contain %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestIdentity(t *testing.T) {
+	n := &Node{opts: Options{Images: map[string]Image{"img": {User: 65532, Group: 65532}}}}
+	pod := collectorPod()
+	pod.Spec.SecurityContext.SupplementalGroups = []int64{7}
+	pod.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsUser: ptr.To[int64](1000), RunAsGroup: ptr.To[int64](2000)}
+	id, err := n.identity(pod, &pod.Spec.Containers[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.uid != 1000 || id.gid != 2000 || len(id.groups) != 2 || id.groups[0] != 65532 || id.groups[1] != 7 {
+		t.Fatalf("identity = %+v, want uid 1000, gid 2000, groups [65532 7]", id)
+	}
+}
+
+func TestWriteProjection(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "config")
+	data := map[string][]byte{"collector.yaml": []byte("batch: {}\n"), "other": []byte("x")}
+	if err := writeProjection(dir, data, []corev1.KeyToPath{{Key: "collector.yaml", Path: "sub/c.yaml", Mode: ptr.To[int32](0o600)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "sub", "c.yaml"))
+	if err != nil || string(got) != "batch: {}\n" {
+		t.Fatalf("projected file = %q, %v", got, err)
+	}
+	if info, _ := os.Stat(filepath.Join(dir, "sub", "c.yaml")); info.Mode().Perm() != 0o600 {
+		t.Fatalf("mode = %v, want 0600", info.Mode().Perm())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "other")); !os.IsNotExist(err) {
+		t.Fatalf("a key not listed in items was projected: %v", err)
+	}
+	err = writeProjection(dir, data, []corev1.KeyToPath{{Key: "other", Path: "../escape"}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "leaves the volume") {
+		t.Fatalf("an item path outside the volume was accepted: %v", err)
+	}
+}

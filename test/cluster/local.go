@@ -7,9 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/spansink/spansink/test/localnode"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 )
 
 // SpansinkImage describes the spansink container image to the local node:
@@ -94,8 +98,51 @@ func StartLocal(ctx context.Context, opts LocalOptions) (_ *Local, err error) {
 	l.run(runCtx, "local node", l.Node.Run)
 	l.run(runCtx, "volume provisioner", l.Provisioner.Run)
 	l.run(runCtx, "service proxy", l.Proxy.Run)
+	if err := l.waitUsable(ctx, opts.NodeName); err != nil {
+		return nil, err
+	}
 	opts.Logf("local node %s running, pods get IPs from %s", opts.NodeName, l.Node.PodCIDR())
 	return l, nil
+}
+
+// waitUsable waits until the Node reports Ready and the default
+// StorageClass exists, so that what is applied next is scheduled and
+// provisioned, and reports the first failure of a component instead.
+func (l *Local) waitUsable(ctx context.Context, nodeName string) error {
+	client, err := kubernetes.NewForConfig(l.Config)
+	if err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		l.mu.Lock()
+		failed := errors.Join(l.errs...)
+		l.mu.Unlock()
+		if failed != nil {
+			return failed
+		}
+		node, nodeErr := client.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
+		_, classErr := client.StorageV1().StorageClasses().Get(ctx, localnode.StorageClassName, metav1.GetOptions{})
+		if nodeErr == nil && classErr == nil && nodeReady(node) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("local node %s not ready with storage class %s: %w (node: %v, class: %v)",
+				nodeName, localnode.StorageClassName, ctx.Err(), nodeErr, classErr)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func nodeReady(node *corev1.Node) bool {
+	for _, c := range node.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 func (l *Local) run(ctx context.Context, name string, fn func(context.Context) error) {

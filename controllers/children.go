@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"time"
 
 	"github.com/spansink/spansink/api/v1alpha1"
 	"github.com/spansink/spansink/controllers/manifests"
@@ -42,6 +43,11 @@ type observation struct {
 	resizeRefused bool
 	// invalidSpec is why the spec cannot become a collector config.
 	invalidSpec error
+	// volumeFailingPod names a collector pod that runs but cannot write
+	// its volume (see observeCollectorHealth).
+	volumeFailingPod string
+	// recheckAfter is when to look at a not-ready collector pod again.
+	recheckAfter time.Duration
 	// err is the first API error of the pass.
 	err error
 }

@@ -35,6 +35,9 @@ type SpanSinkReconciler struct {
 	CollectorImage string
 	// BlockedRetry overrides DefaultBlockedRetry when positive.
 	BlockedRetry time.Duration
+	// APIReader reads collector pods straight from the API server, so the
+	// operator keeps no cache of every pod in the cluster; nil uses Client.
+	APIReader client.Reader
 }
 
 // +kubebuilder:rbac:groups=tracing.spansink.dev,resources=spansinks,verbs=get;list;watch
@@ -63,6 +66,9 @@ func (r *SpanSinkReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	} else {
 		obs.err = r.ensureChildren(ctx, sink, desired, &obs)
 	}
+	if obs.err == nil {
+		obs.err = r.observeCollectorHealth(ctx, sink, &obs)
+	}
 	if isTransient(obs.err) {
 		// Someone changed a child between our read and write; the next pass
 		// reads the new version. Not worth a Degraded condition.
@@ -84,7 +90,9 @@ func (r *SpanSinkReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		}
 		return ctrl.Result{RequeueAfter: retry}, nil
 	}
-	return ctrl.Result{}, nil
+	// A collector that is not ready yet gets the time to become so; no
+	// event says when that time is up.
+	return ctrl.Result{RequeueAfter: obs.recheckAfter}, nil
 }
 
 // isTransient reports errors that a retry resolves by itself.

@@ -55,11 +55,16 @@ func computeStatus(sink *v1alpha1.SpanSink, obs *observation) v1alpha1.SpanSinkS
 	}
 
 	degradedReason, degradedMessage := degradation(obs)
-	if degradedReason == "" {
+	switch {
+	case degradedReason != "":
+		set(v1alpha1.ConditionDegraded, metav1.ConditionTrue, degradedReason, degradedMessage)
+	case obs.volumeFailingPod != "":
+		// The children match the spec; the volume under them fails.
+		set(v1alpha1.ConditionDegraded, metav1.ConditionTrue, v1alpha1.ReasonVolumeUnwritable, volumeMessage(obs.volumeFailingPod))
+		status.ObservedGeneration = sink.Generation
+	default:
 		set(v1alpha1.ConditionDegraded, metav1.ConditionFalse, v1alpha1.ReasonReconciled, "All children match the spec")
 		status.ObservedGeneration = sink.Generation
-	} else {
-		set(v1alpha1.ConditionDegraded, metav1.ConditionTrue, degradedReason, degradedMessage)
 	}
 
 	deploy := obs.deployment

@@ -302,6 +302,9 @@ const (
 	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonReconcileError: a request to the API server failed; the operator retries.
 	ReasonReconcileError = "ReconcileError"
+	// ReasonVolumeUnwritable: the collector runs but cannot write its volume
+	// (full, read-only or failing), so it refuses spans until writes work.
+	ReasonVolumeUnwritable = "VolumeUnwritable"
 )
 
 // Endpoints are the collector's addresses inside the cluster.

@@ -112,6 +112,7 @@ func Run(cmd *cobra.Command, opts Options) error {
 		Client:         mgr.GetClient(),
 		Recorder:       mgr.GetEventRecorder("spansink-operator"),
 		CollectorImage: opts.CollectorImage,
+		APIReader:      mgr.GetAPIReader(),
 	}
 	if err := reconciler.SetupWithManager(mgr, opts.MaxConcurrentReconciles); err != nil {
 		return fmt.Errorf("set up SpanSink controller: %w", err)

@@ -96,6 +96,17 @@ docker-push: ## Push $(IMG).
 bench: ## Go benchmarks of the hot path, then a telemetrygen load run over OTLP/gRPC and OTLP/HTTP that checks every span reached the files (docs/benchmarks.md).
 	go test -run '^$$' -bench . -benchmem ./sink/batch/... ./sink/format/... ./sink/ingest/...
 	test/bench/load.sh
+	$(MAKE) bench-durable
+
+.PHONY: bench-durable
+bench-durable: ## Durable mode on this disk: acknowledged spans/s and p50/p99 ack latency at 1k, 10k, 50k spans/s and max (docs/benchmarks.md).
+	go test ./test/durability/ -run '^$$' -bench DurableAck -benchtime 5s -timeout 30m
+
+##@ Durability
+
+.PHONY: durability
+durability: ## The long durability run: 50 SIGKILLs per delivery mode under load, SIGTERM under load, full disk (needs root for its tmpfs).
+	SPANSINK_CRASH_ITERATIONS=$${SPANSINK_CRASH_ITERATIONS:-50} go test ./test/durability/ -run 'Crash|SIGTERM|FullDisk' -v -count=1 -timeout 60m
 
 ##@ Deployment
 

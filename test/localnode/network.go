@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 	"golang.org/x/sys/unix"
@@ -156,10 +157,19 @@ func (p *podNetwork) teardown() error {
 	if _, statErr := os.Stat(filepath.Join("/run/netns", p.namespace)); statErr == nil {
 		err = ip("netns", "del", p.namespace)
 	}
-	// The host end normally vanishes with the namespace; when the pod end
-	// never moved, it is still here.
-	if _, statErr := net.InterfaceByName(p.hostLink); statErr == nil {
-		err = errors.Join(err, ip("link", "del", p.hostLink))
+	// The host end vanishes with the namespace, a moment after it; when set-up
+	// failed before the pod end moved into the namespace, it stays and is
+	// deleted here.
+	for wait := 0; wait < 20; wait++ {
+		if _, statErr := net.InterfaceByName(p.hostLink); statErr != nil {
+			break
+		}
+		if wait == 19 {
+			if delErr := ip("link", "del", p.hostLink); delErr != nil && !strings.Contains(delErr.Error(), "Cannot find device") {
+				err = errors.Join(err, delErr)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	p.owner.mu.Lock()
 	delete(p.owner.used, p.host)

@@ -32,6 +32,10 @@ const (
 	stopForced
 )
 
+func (k stopKind) String() string {
+	return [...]string{"none", "deleted", "node shutdown", "forced"}[k]
+}
+
 // retryInterval is how soon volume and sandbox set-up is retried.
 const retryInterval = 2 * time.Second
 

@@ -294,3 +294,30 @@ func clipString(s string) string {
 	}
 	return s
 }
+
+// TestCrashBeforeMidnightRestartAfter restarts on yesterday's file with a
+// torn last line: the repair must not make the file look like today's (a
+// truncate moves its modification time), so yesterday's whole lines roll
+// away to yesterday's name before today's first line.
+func TestCrashBeforeMidnightRestartAfter(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	active := filepath.Join(dir, "spans.jsonl")
+	before := lines("before", 2)
+	if err := os.WriteFile(active, []byte(joined(before)+`{"span_id":"tor`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(active, day1, day1); err != nil {
+		t.Fatal(err)
+	}
+	f := newFile(t, dir, &fakeClock{now: day1.Add(8 * time.Hour)})
+	after := lines("after", 2)
+	mustWrite(t, f, after)
+	mustClose(t, f)
+	if got := readFile(t, filepath.Join(dir, "spans_2031-03-14.jsonl")); got != joined(before) {
+		t.Fatalf("yesterday's file holds %q, want %q", got, joined(before))
+	}
+	if got := readFile(t, active); got != joined(after) {
+		t.Fatalf("active file holds %q, want %q", got, joined(after))
+	}
+}

@@ -20,8 +20,12 @@ RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} go build -trimpath \
       -o /out/spansink .
 
 # Static binary on distroless: no shell, no package manager, non-root
-# (uid/gid 65532, the same ids the collector pod runs with).
+# (uid/gid 65532, the same ids the collector pod runs with). The binary sits
+# in /usr/local/bin, which is on the image's PATH, so that
+# `kubectl exec deploy/<name>-collector -- spansink spans list` finds it.
+# Pods set only args (`collector --config ...`, `manager ...`) and so run
+# this entrypoint.
 FROM gcr.io/distroless/static-debian12:nonroot
-COPY --from=build /out/spansink /spansink
+COPY --from=build /out/spansink /usr/local/bin/spansink
 USER 65532:65532
-ENTRYPOINT ["/spansink"]
+ENTRYPOINT ["/usr/local/bin/spansink"]

@@ -17,6 +17,13 @@ import (
 // rendered collector config, so a config change rolls the pod.
 const ConfigHashAnnotation = "tracing.spansink.dev/config-sha256"
 
+// ImageBinary is where the image (Dockerfile) puts the spansink binary and
+// what it runs as its entrypoint. It is on the distroless image's PATH, so
+// `kubectl exec deploy/<name>-collector -- spansink spans list` finds the
+// reader, and the collector container sets only args, so it runs this same
+// binary whatever the image.
+const ImageBinary = "/usr/local/bin/spansink"
+
 // nonRootID is the distroless "nonroot" user and group.
 const nonRootID = 65532
 

@@ -1,0 +1,92 @@
+package manifests
+
+import (
+	"encoding/json"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// distrolessPATH is the PATH that gcr.io/distroless/static sets in its
+// image config; exec'd commands without a slash are looked up there.
+const distrolessPATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// finalStage returns the instructions of the Dockerfile's last stage, one
+// per entry, keyword upper-cased, without comments or blank lines.
+func finalStage(t *testing.T) [][]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stage [][]string
+	var continued string
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.HasSuffix(line, "\\") {
+			continued += strings.TrimSuffix(line, "\\") + " "
+			continue
+		}
+		line, continued = continued+line, ""
+		keyword, rest, _ := strings.Cut(line, " ")
+		keyword = strings.ToUpper(keyword)
+		if keyword == "FROM" {
+			stage = nil
+		}
+		stage = append(stage, []string{keyword, strings.TrimSpace(rest)})
+	}
+	return stage
+}
+
+// The image the operator deploys must run the collector from the builder's
+// args alone, and `kubectl exec ... -- spansink spans list` must find the
+// binary by name.
+func TestImageRunsTheCollectorAndPutsSpansinkOnPath(t *testing.T) {
+	var base, copied, entrypoint string
+	for _, inst := range finalStage(t) {
+		switch inst[0] {
+		case "FROM":
+			base = inst[1]
+		case "COPY":
+			fields := strings.Fields(inst[1])
+			copied = fields[len(fields)-1]
+		case "ENTRYPOINT":
+			var argv []string
+			if err := json.Unmarshal([]byte(inst[1]), &argv); err != nil || len(argv) != 1 {
+				t.Fatalf("ENTRYPOINT %s: want the exec form with just the binary", inst[1])
+			}
+			entrypoint = argv[0]
+		}
+	}
+	if !strings.HasPrefix(base, "gcr.io/distroless/static") {
+		t.Fatalf("final stage is FROM %s; distrolessPATH describes gcr.io/distroless/static", base)
+	}
+	if copied != ImageBinary {
+		t.Errorf("the final stage copies the binary to %s, want %s", copied, ImageBinary)
+	}
+	if entrypoint != ImageBinary {
+		t.Errorf("ENTRYPOINT is %s, want %s", entrypoint, ImageBinary)
+	}
+	if path.Base(ImageBinary) != "spansink" || !slices.Contains(strings.Split(distrolessPATH, ":"), path.Dir(ImageBinary)) {
+		t.Errorf("%s is not found as `spansink` through the image's PATH %s", ImageBinary, distrolessPATH)
+	}
+
+	deploy, err := Deployment(Params{Sink: defaultedSink(), DefaultImage: testImage}, "hash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := deploy.Spec.Template.Spec.Containers[0]
+	if len(c.Command) != 0 {
+		t.Errorf("collector container sets command %q; it must run the image's entrypoint", c.Command)
+	}
+	want := []string{"collector", "--config", path.Join(ConfigMountPath, "collector.yaml")}
+	if !slices.Equal(c.Args, want) {
+		t.Errorf("collector container args = %q, want %q (spansink collector --config ...)", c.Args, want)
+	}
+}

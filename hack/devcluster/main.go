@@ -82,12 +82,19 @@ func run(managerArgs []string) error {
 	say("embedded control plane is up with the SpanSink CRD installed")
 	say("it runs no scheduler or kubelet: SpanSinks get their Deployment, Service, ConfigMap, claim and ServiceAccount, but no pods start")
 	say("its state lives only as long as this process")
-	fmt.Printf("\nIn another shell:\n\n    export KUBECONFIG=%s\n    kubectl apply -f config/samples/\n    kubectl get spansinks,deploy,svc,cm,pvc\n\n", kubeconfig)
+	fmt.Print(nextSteps(kubeconfig))
 	if err := os.Setenv("KUBECONFIG", kubeconfig); err != nil {
 		return fmt.Errorf("set KUBECONFIG: %w", err)
 	}
 	say("starting the operator (Ctrl-C stops it and the control plane)")
 	return runManager(ctx, managerArgs)
+}
+
+// nextSteps is what to type in another shell to use the embedded control
+// plane. config/samples is a kustomization, so it is applied with -k: -f
+// would send kustomization.yaml itself to the API server, which refuses it.
+func nextSteps(kubeconfig string) string {
+	return fmt.Sprintf("\nIn another shell:\n\n    export KUBECONFIG=%s\n    kubectl apply -k config/samples\n    kubectl get spansinks,deploy,svc,cm,pvc\n\n", kubeconfig)
 }
 
 // reachableCluster loads the kubeconfig kubectl would use and asks the

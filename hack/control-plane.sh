@@ -56,15 +56,34 @@ build_etcd() {
 }
 
 for c in "${components[@]}"; do
+  case "$c" in
+    etcd|kube-apiserver|kube-controller-manager|kube-scheduler) ;;
+    *) say "unknown component '$c' (want etcd, kube-apiserver, kube-controller-manager or kube-scheduler)"; exit 2 ;;
+  esac
+done
+
+for c in "${components[@]}"; do
   if [ -x "$bin_dir/$c" ]; then
     say "$c: cached in $bin_dir"
     continue
   fi
-  case "$c" in
-    etcd) build_etcd ;;
-    kube-apiserver|kube-controller-manager|kube-scheduler) build_kube "$c" ;;
-    *) say "unknown component '$c' (want etcd, kube-apiserver, kube-controller-manager or kube-scheduler)"; exit 2 ;;
-  esac
+  # Two runs at once (make test in two shells, e2e next to envtest) would
+  # both compile into the same $c.tmp and trip over each other's mv. One
+  # lock per component: the second run waits, then finds the binary built.
+  exec {lock_fd}>"$bin_dir/.$c.lock"
+  if ! flock -n "$lock_fd"; then
+    say "$c: another run is building it; waiting for it to finish"
+    flock "$lock_fd"
+  fi
+  if [ -x "$bin_dir/$c" ]; then
+    say "$c: built by another run, cached in $bin_dir"
+  else
+    case "$c" in
+      etcd) build_etcd ;;
+      *) build_kube "$c" ;;
+    esac
+  fi
+  exec {lock_fd}>&-
 done
 
 echo "$bin_dir"

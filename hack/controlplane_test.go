@@ -1,4 +1,4 @@
-package main
+package hack
 
 import (
 	"bytes"
@@ -38,7 +38,7 @@ func TestControlPlaneScriptBuildsOnceWhenRunConcurrently(t *testing.T) {
 	}
 	cache := t.TempDir()
 	buildLog := filepath.Join(t.TempDir(), "builds")
-	script, err := filepath.Abs(filepath.Join("..", "control-plane.sh"))
+	script, err := filepath.Abs(filepath.Join("control-plane.sh"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,14 +16,15 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
-// SpansinkImage describes the spansink container image to the local node:
-// the binary at /spansink as the entrypoint, run as distroless's nonroot
-// user, as the project's Dockerfile builds it.
+// SpansinkImage describes the spansink container image to the local node
+// as the project's Dockerfile builds it: the binary at
+// /usr/local/bin/spansink as the entrypoint, run as distroless's nonroot
+// user (65532). Keep the two in step.
 func SpansinkImage(binary string) localnode.Image {
 	return localnode.Image{
 		Binary:     binary,
-		Path:       "/spansink",
-		Entrypoint: []string{"/spansink"},
+		Path:       "/usr/local/bin/spansink",
+		Entrypoint: []string{"/usr/local/bin/spansink"},
 		User:       65532,
 		Group:      65532,
 		Env:        []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},

@@ -22,7 +22,7 @@ func main() {
 		SilenceErrors: false,
 	}
 	// Each subcommand lives with the code it runs; register it here.
-	root.AddCommand(manager.NewCommand(), spanscli.Command(), collector.NewCommand())
+	root.AddCommand(manager.NewCommand(), spanscli.NewCommand(), collector.NewCommand())
 	if err := root.Execute(); err != nil {
 		os.Exit(1)
 	}

@@ -22,7 +22,7 @@ type Encoder interface {
 	// Format names the on-disk format the encoder writes.
 	Format() config.Format
 	// EncodeTraces encodes every span in td. The caller has already dropped
-	// spans it rejects (see ValidateSpanIDs), so every span is encoded.
+	// spans it rejects (see ingest.DropInvalidSpans), so every span is encoded.
 	EncodeTraces(td ptrace.Traces) ([]record.Record, error)
 	// EncodeDBGPT encodes DB-GPT span records that passed Validate. Records
 	// the format cannot represent are left out and reported in the returned

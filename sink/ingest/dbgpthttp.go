@@ -45,7 +45,7 @@ func (h *httpHandler) serveDBGPT(w http.ResponseWriter, r *http.Request) {
 	}
 	batch, err := DecodeDBGPT(body.Bytes())
 	if err != nil {
-		h.in.opts.Logger.V(1).Info("undecodable DB-GPT request", "error", err.Error())
+		h.in.opts.Logger.V(1).Info("undecodable DB-GPT request", "error", err)
 		h.dbgptReply(w, pm, http.StatusBadRequest, DBGPTResponse{Error: err.Error()}, false)
 		return
 	}

@@ -3,7 +3,9 @@ package ingest
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -150,6 +152,11 @@ func TestHTTPErrorsOnTheWire(t *testing.T) {
 		{name: "queue full", method: "POST", path: TracesPath, contentType: contentTypeProto, body: protoBody(t, valid), submitErr: record.ErrQueueFull, wantStatus: 429, wantContentType: contentTypeProto, wantHeader: map[string]string{"Retry-After": "1"}, wantMsg: "span queue is full", wantRetryInfo: true},
 		{name: "stopping", method: "POST", path: TracesPath, contentType: contentTypeJSON, body: jsonBody(t, valid), submitErr: record.ErrStopping, wantStatus: 503, wantContentType: contentTypeJSON, wantHeader: map[string]string{"Retry-After": "1"}, wantMsg: "collector is stopping", wantRetryInfo: true},
 		{name: "storage failing", method: "POST", path: TracesPath, contentType: contentTypeProto, body: protoBody(t, valid), submitErr: record.ErrStorageUnavailable, wantStatus: 503, wantContentType: contentTypeProto, wantHeader: map[string]string{"Retry-After": "1"}, wantMsg: "storage is unavailable", wantRetryInfo: true},
+		// The request's context ended while Submit waited: the records may
+		// still be stored, so no retry is suggested.
+		{name: "client canceled", method: "POST", path: TracesPath, contentType: contentTypeProto, body: protoBody(t, valid), submitErr: fmt.Errorf("wait for fsync: %w", context.Canceled), wantStatus: 503, wantContentType: contentTypeProto, wantMsg: "context canceled"},
+		{name: "deadline passed", method: "POST", path: TracesPath, contentType: contentTypeJSON, body: jsonBody(t, valid), submitErr: context.DeadlineExceeded, wantStatus: 503, wantContentType: contentTypeJSON, wantMsg: "deadline exceeded"},
+		{name: "dbgpt client canceled", method: "POST", path: DBGPTPath, contentType: contentTypeJSON, body: []byte(dbgptLine), submitErr: context.Canceled, wantStatus: 503, wantContentType: contentTypeJSON, wantMsg: "context canceled"},
 		{name: "dbgpt form content type", method: "POST", path: DBGPTPath, contentType: "application/x-www-form-urlencoded", body: []byte(dbgptLine), wantStatus: 415, wantContentType: contentTypeJSON, wantMsg: "unsupported Content-Type"},
 		{name: "dbgpt empty body", method: "POST", path: DBGPTPath, contentType: contentTypeJSON, wantStatus: 400, wantContentType: contentTypeJSON, wantMsg: "empty body"},
 		{name: "dbgpt broken array", method: "POST", path: DBGPTPath, contentType: contentTypeJSON, body: []byte(`[{"trace_id":"t"`), wantStatus: 400, wantContentType: contentTypeJSON, wantMsg: "decode JSON array of DB-GPT spans"},

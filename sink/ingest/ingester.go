@@ -82,7 +82,7 @@ func (in *ingester) submit(ctx context.Context, pm *protocolMetrics, records []r
 		if f.reason == ReasonInternal {
 			in.opts.Logger.Error(err, "submit spans", "protocol", pm.name, "spans", spans)
 		} else {
-			in.opts.Logger.V(1).Info("submit spans refused", "protocol", pm.name, "spans", spans, "reason", f.reason, "error", err.Error())
+			in.opts.Logger.V(1).Info("submit spans refused", "protocol", pm.name, "spans", spans, "reason", f.reason, "error", err)
 		}
 		return err
 	}
@@ -154,10 +154,15 @@ func classify(err error) failure {
 		return failure{http.StatusServiceUnavailable, codes.Unavailable, ReasonStopping, true}
 	case errors.Is(err, record.ErrStorageUnavailable):
 		return failure{http.StatusServiceUnavailable, codes.Unavailable, ReasonStorageUnavailable, true}
+	// A request whose context ended (the client went away or its deadline
+	// passed) gets no retry hint: in Durable mode its records may already be
+	// queued and will then be stored, so telling the client to resend would
+	// invite duplicates. The outcome is unknown, and the answer says only
+	// that the request ended.
 	case errors.Is(err, context.DeadlineExceeded):
-		return failure{http.StatusServiceUnavailable, codes.DeadlineExceeded, ReasonCanceled, true}
+		return failure{http.StatusServiceUnavailable, codes.DeadlineExceeded, ReasonCanceled, false}
 	case errors.Is(err, context.Canceled):
-		return failure{http.StatusServiceUnavailable, codes.Canceled, ReasonCanceled, true}
+		return failure{http.StatusServiceUnavailable, codes.Canceled, ReasonCanceled, false}
 	}
 	return failure{http.StatusInternalServerError, codes.Internal, ReasonInternal, false}
 }

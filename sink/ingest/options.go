@@ -16,6 +16,9 @@
 // as sent or decompressed, is 413 (gRPC: ResourceExhausted from gRPC's own
 // limit); a full queue is 429 / ResourceExhausted and a stopping collector
 // or failing storage 503 / Unavailable, both with Retry-After / RetryInfo.
+// A request whose context ends before its spans are acknowledged is 503 /
+// Canceled or DeadlineExceeded without Retry-After or RetryInfo, because its
+// spans may still be stored (see record.Submitter).
 // /v1/spans answers {"accepted":N,"rejected":M,"errors":[{"index":i,
 // "message":"..."}]}, plus "error" when the request as a whole failed.
 package ingest

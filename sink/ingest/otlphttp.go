@@ -69,7 +69,7 @@ func (h *httpHandler) serveOTLP(w http.ResponseWriter, r *http.Request) {
 	}
 	td, malformed, err := enc.decode(body.Bytes())
 	if err != nil {
-		h.in.opts.Logger.V(1).Info("undecodable OTLP/HTTP request", "error", err.Error())
+		h.in.opts.Logger.V(1).Info("undecodable OTLP/HTTP request", "error", err)
 		h.otlpError(w, enc, pm, http.StatusBadRequest, codes.InvalidArgument, err.Error(), false)
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -288,13 +289,18 @@ func grpcClient(t *testing.T, addr string) ptraceotlp.GRPCClient {
 
 func TestOTLPGRPCRefusals(t *testing.T) {
 	cases := []struct {
-		err      error
-		wantCode codes.Code
-		wantMsg  string
+		err       error
+		wantCode  codes.Code
+		wantMsg   string
+		wantRetry bool
 	}{
-		{record.ErrQueueFull, codes.ResourceExhausted, "span queue is full"},
-		{record.ErrStopping, codes.Unavailable, "collector is stopping"},
-		{record.ErrStorageUnavailable, codes.Unavailable, "storage is unavailable"},
+		{record.ErrQueueFull, codes.ResourceExhausted, "span queue is full", true},
+		{record.ErrStopping, codes.Unavailable, "collector is stopping", true},
+		{record.ErrStorageUnavailable, codes.Unavailable, "storage is unavailable", true},
+		// The request's context ended while Submit waited: the spans may
+		// still be stored, so the context's own code and no RetryInfo.
+		{fmt.Errorf("wait for fsync: %w", context.Canceled), codes.Canceled, "context canceled", false},
+		{fmt.Errorf("wait for fsync: %w", context.DeadlineExceeded), codes.DeadlineExceeded, "deadline exceeded", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.wantCode.String(), func(t *testing.T) {
@@ -316,8 +322,11 @@ func TestOTLPGRPCRefusals(t *testing.T) {
 					info = ri
 				}
 			}
-			if info == nil || info.GetRetryDelay().AsDuration() != 2500*time.Millisecond {
+			switch {
+			case tc.wantRetry && (info == nil || info.GetRetryDelay().AsDuration() != 2500*time.Millisecond):
 				t.Errorf("RetryInfo %v, want a 2.5s delay", info)
+			case !tc.wantRetry && info != nil:
+				t.Errorf("RetryInfo %v, want none", info)
 			}
 			if got := env.counter(t, "spansink_requests_total", map[string]string{"protocol": ProtocolOTLPGRPC, "code": tc.wantCode.String()}); got != 1 {
 				t.Errorf("requests{%s} = %v, want 1", tc.wantCode, got)

@@ -24,6 +24,13 @@ type Record struct {
 // and fsynced (Durable). It returns one of the errors below, possibly
 // wrapped, when it did not take the records; records it did not take are not
 // stored, so the client may safely retry them.
+//
+// A Submit that returns because ctx ended (the client went away or its
+// deadline passed; the error wraps ctx.Err()) is different: its outcome is
+// unknown. In Durable mode the records may already be queued and will then be
+// written like any others, so they may be stored although Submit failed.
+// Callers must not promise the client that nothing was stored, nor suggest a
+// retry that could store the records twice.
 type Submitter interface {
 	Submit(ctx context.Context, records []Record) error
 }

@@ -38,8 +38,8 @@ type options struct {
 	pathSet    bool
 }
 
-// Command returns the `spans` command.
-func Command() *cobra.Command {
+// NewCommand returns the `spans` command.
+func NewCommand() *cobra.Command {
 	return newCommand(env{now: time.Now, defaultConfig: PodConfigPath})
 }
 

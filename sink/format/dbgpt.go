@@ -81,26 +81,11 @@ func (dbgptEncoder) EncodeTraces(td ptrace.Traces) ([]record.Record, error) {
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
-		attrs := rs.Resource().Attributes()
-		service = service[:0]
-		if v, ok := attrs.Get("service.name"); ok {
-			service = append(service, `"service.name":`...)
-			service = appendString(service, v.AsString())
-			service = append(service, ',')
-		}
-		resource = append(resource[:0], `,"resource":`...)
-		resource = appendMap(resource, attrs)
+		service, resource = appendResource(service[:0], resource[:0], rs.Resource())
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			ss := sss.At(j)
-			scope = scope[:0]
-			if name, version := ss.Scope().Name(), ss.Scope().Version(); name != "" || version != "" {
-				scope = append(scope, `,"scope":{"name":`...)
-				scope = appendString(scope, name)
-				scope = append(scope, `,"version":`...)
-				scope = appendString(scope, version)
-				scope = append(scope, '}')
-			}
+			scope = appendScope(scope[:0], ss.Scope())
 			spans := ss.Spans()
 			for k := 0; k < spans.Len(); k++ {
 				buf = appendOTLPSpan(buf, spans.At(k), service, resource, scope)
@@ -127,9 +112,9 @@ var statusCodeNames = [...]string{
 	ptrace.StatusCodeError: "error",
 }
 
-// spanType returns DB-GPT's span type for an OTLP span: the string
-// attribute span_type or dbgpt.span_type, else "base".
-func spanType(attrs pcommon.Map) string {
+// SpanType returns DB-GPT's span type for an OTLP span's attributes: the
+// non-empty string attribute span_type or dbgpt.span_type, else "base".
+func SpanType(attrs pcommon.Map) string {
 	for _, key := range [...]string{"span_type", "dbgpt.span_type"} {
 		if v, ok := attrs.Get(key); ok && v.Type() == pcommon.ValueTypeStr && v.Str() != "" {
 			return v.Str()
@@ -141,7 +126,7 @@ func spanType(attrs pcommon.Map) string {
 func appendOTLPSpan(b []byte, span ptrace.Span, service, resource, scope []byte) []byte {
 	attrs := span.Attributes()
 	b = append(b, `{"span_type":`...)
-	b = appendString(b, spanType(attrs))
+	b = appendString(b, SpanType(attrs))
 	traceID := span.TraceID()
 	b = append(b, `,"trace_id":`...)
 	b = appendHex(b, traceID[:])
@@ -162,7 +147,54 @@ func appendOTLPSpan(b []byte, span ptrace.Span, service, resource, scope []byte)
 	b = append(b, `,"end_time":`...)
 	b = appendTime(b, end)
 
-	b = append(b, `,"metadata":{`...)
+	b = append(b, `,"metadata":`...)
+	b = appendOTLPMetadata(b, span, service, resource, scope)
+	return append(b, '}')
+}
+
+// AppendOTLPMetadata appends the metadata object that the dbgpt format
+// stores for an OTLP span (see the format's documentation): the one
+// encoding of it, shared by the collector and the span reader so both show
+// a span alike whichever format it was stored in.
+func AppendOTLPMetadata(b []byte, rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, span ptrace.Span) []byte {
+	service, resource := appendResource(nil, nil, rs.Resource())
+	return appendOTLPMetadata(b, span, service, resource, appendScope(nil, ss.Scope()))
+}
+
+// appendResource appends the metadata's per-resource members: the
+// service.name member with its trailing comma (nothing when the resource has
+// none) to service, and the resource member with its leading comma to
+// resource.
+func appendResource(service, resource []byte, res pcommon.Resource) ([]byte, []byte) {
+	attrs := res.Attributes()
+	if v, ok := attrs.Get("service.name"); ok {
+		service = append(service, `"service.name":`...)
+		service = appendString(service, v.AsString())
+		service = append(service, ',')
+	}
+	resource = append(resource, `,"resource":`...)
+	return service, appendMap(resource, attrs)
+}
+
+// appendScope appends the metadata's scope member, or nothing when the
+// scope has neither name nor version.
+func appendScope(b []byte, scope pcommon.InstrumentationScope) []byte {
+	name, version := scope.Name(), scope.Version()
+	if name == "" && version == "" {
+		return b
+	}
+	b = append(b, `,"scope":{"name":`...)
+	b = appendString(b, name)
+	b = append(b, `,"version":`...)
+	b = appendString(b, version)
+	return append(b, '}')
+}
+
+// appendOTLPMetadata appends a span's metadata object; service, resource and
+// scope are its per-resource and per-scope members, already encoded.
+func appendOTLPMetadata(b []byte, span ptrace.Span, service, resource, scope []byte) []byte {
+	attrs := span.Attributes()
+	b = append(b, '{')
 	b = append(b, service...)
 	b = append(b, `"attributes":`...)
 	b = appendMap(b, attrs)
@@ -229,10 +261,10 @@ func appendOTLPSpan(b []byte, span ptrace.Span, service, resource, scope []byte)
 		b = append(b, ']')
 	}
 	b = append(b, `,"start_time_unix_nano":`...)
-	b = strconv.AppendUint(b, start, 10)
+	b = strconv.AppendUint(b, uint64(span.StartTimestamp()), 10)
 	b = append(b, `,"end_time_unix_nano":`...)
-	b = strconv.AppendUint(b, end, 10)
-	return append(b, "}}"...)
+	b = strconv.AppendUint(b, uint64(span.EndTimestamp()), 10)
+	return append(b, '}')
 }
 
 // appendMap appends an attribute map as a JSON object.
@@ -294,7 +326,7 @@ func (dbgptEncoder) EncodeDBGPT(spans []DBGPTSpan) ([]record.Record, []Rejection
 	var rejections []Rejection
 	for i := range spans {
 		start := len(sc.buf)
-		next, err := appendDBGPT(sc.buf, &spans[i])
+		next, err := AppendDBGPTSpan(sc.buf, &spans[i])
 		if err != nil {
 			rejections = append(rejections, Rejection{Index: i, Message: err.Error()})
 			sc.buf = next[:start]

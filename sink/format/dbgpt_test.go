@@ -474,3 +474,33 @@ func genTraces(rng *rand.Rand) ptrace.Traces {
 	}
 	return td
 }
+
+// TestAppendOTLPMetadataMatchesEncoder checks that the exported metadata
+// encoder, which the span reader uses for otlp-json files, writes exactly the
+// bytes the dbgpt encoder stores.
+func TestAppendOTLPMetadataMatchesEncoder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	enc := mustEncoder(t, config.FormatDBGPT)
+	for iter := 0; iter < 100; iter++ {
+		td := genTraces(rng)
+		records, err := enc.EncodeTraces(td)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := 0
+		for _, rs := range td.ResourceSpans().All() {
+			for _, ss := range rs.ScopeSpans().All() {
+				for _, span := range ss.Spans().All() {
+					var line struct{ Metadata json.RawMessage }
+					if err := json.Unmarshal(records[i].Line, &line); err != nil {
+						t.Fatal(err)
+					}
+					if got := AppendOTLPMetadata(nil, rs, ss, span); string(got) != string(line.Metadata) {
+						t.Fatalf("iteration %d span %d:\n got %s\nwant %s", iter, i, got, line.Metadata)
+					}
+					i++
+				}
+			}
+		}
+	}
+}

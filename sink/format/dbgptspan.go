@@ -50,8 +50,12 @@ func (s DBGPTSpan) Validate() error {
 	return errors.Join(errs...)
 }
 
-// appendDBGPT appends s as one dbgpt line with its values as sent.
-func appendDBGPT(b []byte, s *DBGPTSpan) ([]byte, error) {
+// AppendDBGPTSpan appends s as one dbgpt line (without the newline) with its
+// values as sent: the eight keys in the format's order, strings as valid
+// UTF-8, metadata compacted onto the line. It fails only when the metadata
+// is not valid JSON. The span reader writes its JSON output with it, so that
+// output reads back like the collector's own files.
+func AppendDBGPTSpan(b []byte, s *DBGPTSpan) ([]byte, error) {
 	b = append(b, `{"span_type":`...)
 	b = appendString(b, s.SpanType)
 	b = append(b, `,"trace_id":`...)

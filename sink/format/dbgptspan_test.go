@@ -47,7 +47,7 @@ func TestEncodeDBGPTKeepsValuesAsSent(t *testing.T) {
 		{
 			name: "strings are escaped",
 			span: DBGPTSpan{TraceID: "t\"", SpanID: "s\n", OperationName: "op\xff"},
-			want: `{"span_type":"","trace_id":"t\"","span_id":"s\n","parent_span_id":null,"operation_name":"op\ufffd","start_time":null,"end_time":null,"metadata":null}`,
+			want: `{"span_type":"","trace_id":"t\"","span_id":"s\n","parent_span_id":null,"operation_name":"op` + "\uFFFD" + `","start_time":null,"end_time":null,"metadata":null}`,
 		},
 	}
 	enc := mustEncoder(t, config.FormatDBGPT)

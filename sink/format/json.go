@@ -13,6 +13,27 @@ import (
 
 const hexDigits = "0123456789abcdef"
 
+// validUTF8 returns b with every byte that is not part of valid UTF-8
+// replaced by U+FFFD, one per byte as appendString does, so that a span
+// reads back alike whichever format stored it. b is returned unchanged when
+// it is valid.
+func validUTF8(b []byte) []byte {
+	if utf8.Valid(b) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+16)
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		if r == utf8.RuneError && size == 1 {
+			out = append(out, string(utf8.RuneError)...)
+		} else {
+			out = append(out, b[:size]...)
+		}
+		b = b[size:]
+	}
+	return out
+}
+
 // safeASCII marks the bytes that need no escaping inside a JSON string.
 var safeASCII = func() [utf8.RuneSelf]bool {
 	var t [utf8.RuneSelf]bool
@@ -22,9 +43,16 @@ var safeASCII = func() [utf8.RuneSelf]bool {
 	return t
 }()
 
-// appendString appends s as a quoted JSON string. Control characters are
-// escaped and every byte that is not part of valid UTF-8 becomes U+FFFD,
-// the same repair encoding/json makes, so the output is always valid UTF-8.
+// AppendJSONString appends s as a quoted JSON string exactly as the
+// encoders write strings into span files; the span reader uses it so that
+// what it prints matches them.
+func AppendJSONString(b []byte, s string) []byte { return appendString(b, s) }
+
+// appendString appends s as a quoted JSON string, escaping only what JSON
+// requires (no HTML escaping). Every byte that is not part of valid UTF-8
+// becomes U+FFFD, written as the character itself, so the output is always
+// valid UTF-8 and decoding the string and encoding it again gives the same
+// bytes back.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
@@ -55,7 +83,7 @@ func appendString(b []byte, s string) []byte {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
+			b = append(b, string(utf8.RuneError)...)
 			i++
 			start = i
 			continue

@@ -58,12 +58,27 @@ func TestAppendStringEscapes(t *testing.T) {
 		{"\x01", `"\u0001"`},
 		{`"`, `"\""`},
 		{`\`, `"\\"`},
-		{"\xff", `"\ufffd"`},
+		// Written as the character, not as \ufffd: decoding and encoding
+		// again gives the same bytes.
+		{"\xff", "\"\uFFFD\""},
+		{"a\xe4\xb8b", "\"a\uFFFD\uFFFDb\""},
 		{"é", `"é"`},
 	}
 	for _, tc := range cases {
 		if got := string(appendString(nil, tc.in)); got != tc.want {
 			t.Errorf("appendString(%q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestValidUTF8 checks that the otlp-json line repair replaces each bad byte
+// as AppendJSONString does, so both formats read back alike.
+func TestValidUTF8(t *testing.T) {
+	for _, in := range []string{"", "plain", "héllo 世界", "a\xffb", "ok\xe4\xb8", "\xed\xa0\x80", "\xff\xfe\xfd"} {
+		got := string(validUTF8([]byte(in)))
+		want := string(appendString(nil, in))
+		if `"`+got+`"` != want {
+			t.Errorf("validUTF8(%q) = %q, want %s", in, got, want)
 		}
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -55,9 +54,7 @@ func (otlpJSONEncoder) EncodeTraces(td ptrace.Traces) ([]record.Record, error) {
 	// pdata copies string fields from the wire without checking them; the
 	// bytes that break UTF-8 can only sit inside JSON strings, so replacing
 	// them keeps the line valid JSON.
-	if !utf8.Valid(line) {
-		line = bytes.ToValidUTF8(line, []byte("\uFFFD"))
-	}
+	line = validUTF8(line)
 	return []record.Record{{Line: line, Spans: n}}, nil
 }
 
@@ -134,6 +131,12 @@ func convertDBGPT(s *DBGPTSpan, spans ptrace.SpanSlice) error {
 		attrs.PutStr(DBGPTSpanTypeAttribute, s.SpanType)
 	}
 	span := spans.AppendEmpty()
+	if msg, failed := dbgptError(attrs); failed {
+		// DB-GPT records a failure as an "error" in the end record's
+		// metadata; OTLP readers look at the status.
+		span.Status().SetCode(ptrace.StatusCodeError)
+		span.Status().SetMessage(msg)
+	}
 	span.SetTraceID(traceID)
 	span.SetSpanID(spanID)
 	span.SetParentSpanID(parentID)
@@ -142,6 +145,25 @@ func convertDBGPT(s *DBGPTSpan, spans ptrace.SpanSlice) error {
 	span.SetEndTimestamp(pcommon.NewTimestampFromTime(end))
 	attrs.MoveTo(span.Attributes())
 	return nil
+}
+
+// dbgptError reads the "error" that DB-GPT puts into the metadata of a
+// failed span's end record: a failure unless it is absent, null, false or
+// an empty string. The message is the string, or the value's JSON text.
+func dbgptError(attrs pcommon.Map) (string, bool) {
+	v, ok := attrs.Get("error")
+	if !ok {
+		return "", false
+	}
+	switch v.Type() {
+	case pcommon.ValueTypeEmpty:
+		return "", false
+	case pcommon.ValueTypeBool:
+		return "true", v.Bool()
+	case pcommon.ValueTypeStr:
+		return v.Str(), v.Str() != ""
+	}
+	return v.AsString(), true
 }
 
 func parseTraceID(s string) (pcommon.TraceID, error) {

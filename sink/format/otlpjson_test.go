@@ -1,6 +1,7 @@
 package format
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -210,4 +211,47 @@ func equalRaw(a, b map[string]any) bool {
 		return false
 	}
 	return am.Equal(bm)
+}
+
+// TestEncodeDBGPTErrorAsOTLPStatus checks that DB-GPT's "error" in metadata
+// becomes an OTLP error status, so readers of otlp-json files see failed
+// spans as readers of dbgpt files do.
+func TestEncodeDBGPTErrorAsOTLPStatus(t *testing.T) {
+	cases := []struct {
+		name     string
+		metadata string
+		wantCode ptrace.StatusCode
+		wantMsg  string
+	}{
+		{"no metadata", "", ptrace.StatusCodeUnset, ""},
+		{"no error", `{"model":"vicuna"}`, ptrace.StatusCodeUnset, ""},
+		{"message", `{"error":"timeout talking to model"}`, ptrace.StatusCodeError, "timeout talking to model"},
+		{"empty message", `{"error":""}`, ptrace.StatusCodeUnset, ""},
+		{"null", `{"error":null}`, ptrace.StatusCodeUnset, ""},
+		{"false", `{"error":false}`, ptrace.StatusCodeUnset, ""},
+		{"true", `{"error":true}`, ptrace.StatusCodeError, "true"},
+		{"object", `{"error":{"type":"Timeout"}}`, ptrace.StatusCodeError, `{"type":"Timeout"}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			span := DBGPTSpan{TraceID: "0af7651916cd43dd8448eb211c80319c", SpanID: "0102030405060708",
+				StartTime: strPtr("2024-03-01 10:00:00"), EndTime: strPtr("2024-03-01 10:00:01")}
+			if tc.metadata != "" {
+				span.Metadata = json.RawMessage(tc.metadata)
+			}
+			records, rejections, err := mustEncoder(t, config.FormatOTLPJSON).EncodeDBGPT([]DBGPTSpan{span})
+			if err != nil || len(rejections) != 0 || len(records) != 1 {
+				t.Fatalf("encode: %v, rejections %v, %d records", err, rejections, len(records))
+			}
+			var u ptrace.JSONUnmarshaler
+			td, err := u.UnmarshalTraces(records[0].Line)
+			if err != nil {
+				t.Fatal(err)
+			}
+			status := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Status()
+			if status.Code() != tc.wantCode || status.Message() != tc.wantMsg {
+				t.Errorf("status %s %q, want %s %q", status.Code(), status.Message(), tc.wantCode, tc.wantMsg)
+			}
+		})
+	}
 }

@@ -55,7 +55,7 @@ func (d *decoder) decodeLine(line []byte, file string, lineNo int, out []Span) (
 	}
 	if d.needMetadata {
 		if meta := v.Get("metadata"); meta != nil && meta.Type() != fastjson.TypeNull {
-			span.Metadata = meta.MarshalTo(nil)
+			span.Metadata = appendJSONValue(nil, meta)
 		}
 	}
 	span.File, span.Line = file, lineNo

@@ -190,5 +190,5 @@ func (p *Pairer) mergeObjects(start, end []byte) []byte {
 	endValue.GetObject().Visit(func(key []byte, value *fastjson.Value) {
 		startValue.Set(string(key), value)
 	})
-	return startValue.MarshalTo(nil)
+	return appendJSONValue(nil, startValue)
 }

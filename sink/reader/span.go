@@ -6,6 +6,8 @@ package reader
 
 import (
 	"time"
+
+	"github.com/spansink/spansink/sink/format"
 )
 
 // Status is a span's outcome as the reader reports it.
@@ -66,4 +68,4 @@ func (s *Span) isStartRecord() bool {
 
 // TimeLayout is how DB-GPT and the collector write span times: UTC with
 // milliseconds.
-const TimeLayout = "2006-01-02 15:04:05.000"
+const TimeLayout = format.TimeLayout

@@ -136,7 +136,11 @@ type jsonWriter struct {
 }
 
 func (j *jsonWriter) Write(s *reader.Span) error {
-	j.buf = append(reader.AppendDBGPT(j.buf[:0], s), '\n')
+	line, err := reader.AppendDBGPT(j.buf[:0], s)
+	if err != nil {
+		return fmt.Errorf("encode span %s from %s:%d: %w", s.SpanID, s.File, s.Line, err)
+	}
+	j.buf = append(line, '\n')
 	if _, err := j.out.Write(j.buf); err != nil {
 		return err
 	}

@@ -44,7 +44,11 @@ id, each is printed; --trace-id picks one.`,
 			out := cmd.OutOrStdout()
 			for i := range found {
 				var pretty bytes.Buffer
-				if err := json.Indent(&pretty, reader.AppendDBGPT(nil, &found[i]), "", "  "); err != nil {
+				line, err := reader.AppendDBGPT(nil, &found[i])
+				if err == nil {
+					err = json.Indent(&pretty, line, "", "  ")
+				}
+				if err != nil {
 					return fmt.Errorf("format span %s from %s:%d: %w", spanID, found[i].File, found[i].Line, err)
 				}
 				pretty.WriteByte('\n')

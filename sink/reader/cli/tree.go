@@ -243,9 +243,13 @@ type treeJSON struct {
 }
 
 func writeTreeJSON(w io.Writer, t *trace) error {
-	var convert func(n *node) treeJSON
-	convert = func(n *node) treeJSON {
-		out := treeJSON{Span: reader.AppendDBGPT(nil, n.span), Status: string(n.span.Status), MissingParent: n.missingParent, Children: []treeJSON{}}
+	var convert func(n *node) (treeJSON, error)
+	convert = func(n *node) (treeJSON, error) {
+		line, err := reader.AppendDBGPT(nil, n.span)
+		if err != nil {
+			return treeJSON{}, fmt.Errorf("encode span %s from %s:%d: %w", n.span.SpanID, n.span.File, n.span.Line, err)
+		}
+		out := treeJSON{Span: line, Status: string(n.span.Status), MissingParent: n.missingParent, Children: []treeJSON{}}
 		if d, ok := n.span.Duration(); ok {
 			ms := float64(d) / float64(time.Millisecond)
 			out.DurationMS = &ms
@@ -255,19 +259,31 @@ func writeTreeJSON(w io.Writer, t *trace) error {
 			out.OffsetMS = &ms
 		}
 		for _, c := range n.children {
-			out.Children = append(out.Children, convert(c))
+			child, err := convert(c)
+			if err != nil {
+				return treeJSON{}, err
+			}
+			out.Children = append(out.Children, child)
 		}
-		return out
+		return out, nil
 	}
 	doc := struct {
 		Roots   []treeJSON `json:"roots"`
 		Orphans []treeJSON `json:"orphans"`
 	}{Roots: []treeJSON{}, Orphans: []treeJSON{}}
 	for _, n := range t.roots {
-		doc.Roots = append(doc.Roots, convert(n))
+		root, err := convert(n)
+		if err != nil {
+			return err
+		}
+		doc.Roots = append(doc.Roots, root)
 	}
 	for _, n := range t.orphans {
-		doc.Orphans = append(doc.Orphans, convert(n))
+		orphan, err := convert(n)
+		if err != nil {
+			return err
+		}
+		doc.Orphans = append(doc.Orphans, orphan)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -63,6 +63,8 @@ func TestParseRejects(t *testing.T) {
 		{"dot dot", "storage:\n  path: a/../../b.jsonl\n", `storage.path must not contain ".."`},
 		{"directory", "storage:\n  path: spans/\n", "storage.path must name a file, not a directory"},
 		{"dot", "storage:\n  path: .\n", "storage.path must name a file"},
+		{"gzip extension", "storage:\n  path: spans.gz\n", `storage.path must not end in ".gz": that suffix marks compressed rotated files; name the file e.g. "spans.jsonl"`},
+		{"zstd extension", "storage:\n  path: logs/spans.jsonl.ZST\n", `storage.path must not end in ".ZST"`},
 		{"format", "storage:\n  format: csv\n", `storage.format must be "dbgpt" or "otlp-json", got "csv"`},
 		{"compress", "storage:\n  rotation:\n    compress: lz4\n", `storage.rotation.compress must be "none", "gzip" or "zstd", got "lz4"`},
 		{"negative size", "storage:\n  rotation:\n    maxSizeBytes: -1\n", "storage.rotation.maxSizeBytes must not be negative"},

@@ -85,7 +85,8 @@ func (l Limits) validate() error {
 }
 
 // ValidateRelativeFilePath checks that p names a file below a volume root:
-// relative, without "..", and not a directory. The operator's CRD rules and
+// relative, without "..", not a directory, and without the ".gz" or ".zst"
+// extension that marks compressed rotated files. The operator's CRD rules and
 // the collector apply the same check.
 func ValidateRelativeFilePath(field, p string) error {
 	switch {
@@ -101,8 +102,15 @@ func ValidateRelativeFilePath(field, p string) error {
 			return fmt.Errorf("%s must not contain \"..\": %q", field, p)
 		}
 	}
-	if base := path.Base(path.Clean(p)); base == "." || base == "/" {
+	base := path.Base(path.Clean(p))
+	if base == "." || base == "/" {
 		return fmt.Errorf("%s must name a file: %q", field, p)
+	}
+	// Compressed rotated files are told by the ".gz" or ".zst" appended to
+	// their names, so an active file named that way would be taken for one.
+	// (A name that is all extension, like ".gz", gets ".log" appended.)
+	if ext := path.Ext(base); ext != base && (strings.EqualFold(ext, ".gz") || strings.EqualFold(ext, ".zst")) {
+		return fmt.Errorf("%s must not end in %q: that suffix marks compressed rotated files; name the file e.g. %q and set storage.rotation.compress", field, ext, strings.TrimSuffix(base, ext)+".jsonl")
 	}
 	return nil
 }

@@ -6,115 +6,56 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
-	"strconv"
 	"strings"
-	"time"
+
+	"github.com/spansink/spansink/sink/storage/rollingfile"
 )
 
-// compressedSuffixes are the suffixes the collector appends to compressed
-// rotated files.
-var compressedSuffixes = []string{".gz", ".zst"}
+// The naming contract of span files is the writer's: package rollingfile
+// both makes the names and takes them apart, so the reader finds exactly the
+// files the collector writes.
 
-// FileName is a span file's name taken apart by the naming contract:
-// `<base><ext>` is active, `<base>_<YYYY-MM-DD><ext>` a daily rollover and
-// `<base>_<YYYY-MM-DD>.<N><ext>` a further size rotation of that day, each
-// optionally followed by a compression suffix.
-type FileName struct {
-	// Base and Ext are the active file's stem and extension.
-	Base string
-	Ext  string
-	// Date is the rollover day; zero for the active file.
-	Date time.Time
-	// N is the size-rotation number within the day; 0 for the day's first file.
-	N int
-	// Compression is ".gz", ".zst" or empty.
-	Compression string
-}
-
-// Active tells whether the name is the active (not yet rotated) file.
-func (n FileName) Active() bool { return n.Date.IsZero() }
-
-// ParseFileName takes a file's base name apart. Names that do not follow the
-// contract parse as active files with their own base, so any file can be read.
-func ParseFileName(name string) FileName {
-	var out FileName
-	for _, suffix := range compressedSuffixes {
-		if strings.HasSuffix(name, suffix) {
-			out.Compression = suffix
-			name = strings.TrimSuffix(name, suffix)
-			break
-		}
-	}
-	out.Ext = filepath.Ext(name)
-	stem := strings.TrimSuffix(name, out.Ext)
-	if dot := strings.LastIndexByte(stem, '.'); dot > 0 {
-		if n, err := strconv.Atoi(stem[dot+1:]); err == nil && n > 0 {
-			if base, date, ok := splitDate(stem[:dot]); ok {
-				out.Base, out.Date, out.N = base, date, n
-				return out
-			}
-		}
-	}
-	if base, date, ok := splitDate(stem); ok {
-		out.Base, out.Date = base, date
-		return out
-	}
-	out.Base = stem
-	return out
-}
-
-// splitDate splits "<base>_<YYYY-MM-DD>".
-func splitDate(stem string) (string, time.Time, bool) {
-	const dateLen = len("2006-01-02")
-	if len(stem) < dateLen+2 || stem[len(stem)-dateLen-1] != '_' {
-		return "", time.Time{}, false
-	}
-	date, err := time.Parse("2006-01-02", stem[len(stem)-dateLen:])
-	if err != nil {
-		return "", time.Time{}, false
-	}
-	return stem[:len(stem)-dateLen-1], date, true
-}
-
-// ActivePath is where the collector writes for a configured path: the
-// extension defaults to ".log" when the path has none, as in DB-GPT.
-func ActivePath(path string) string {
-	if filepath.Ext(path) == "" {
-		return path + ".log"
-	}
-	return path
-}
-
-// Siblings lists the active file for path and its rotated siblings that
-// exist, in time order. A missing active file is not an error as long as
-// some rotated file exists.
+// Siblings lists the files the collector writes for the configured path (the
+// active file and its rotated, possibly compressed, siblings) that exist, in
+// time order. A missing active file is not an error as long as some rotated
+// file exists.
 func Siblings(path string) ([]string, error) {
-	active := ActivePath(path)
-	dir := filepath.Dir(active)
-	want := ParseFileName(filepath.Base(active))
+	dir, base, ext := rollingfile.SplitPath(path)
+	active := base + ext
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("list span files in %s: %w", dir, err)
 	}
-	var files []string
+	var files []spanFile
 	for _, entry := range entries {
 		if entry.IsDir() {
 			continue
 		}
-		got := ParseFileName(entry.Name())
-		if got.Base != want.Base || got.Ext != want.Ext {
-			continue
+		name := entry.Name()
+		// The active file's own name may look like a rotated one
+		// ("spans_2024-01-01.jsonl"); knowing it settles which it is.
+		f := spanFile{path: filepath.Join(dir, name), dir: dir, base: base, ext: ext, active: name == active}
+		var rotated bool
+		if !f.active {
+			if f.rotated, rotated = rollingfile.ParseRotated(base, ext, name); !rotated {
+				continue
+			}
 		}
-		if got.Active() && got.Compression != "" {
-			continue
-		}
-		files = append(files, filepath.Join(dir, entry.Name()))
+		files = append(files, f)
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("no span files for %s: %w", active, fs.ErrNotExist)
+		return nil, fmt.Errorf("no span files for %s: %w", filepath.Join(dir, active), fs.ErrNotExist)
 	}
-	return Order(files), nil
+	return order(files), nil
+}
+
+// spanFile is a span file's path with its name taken apart.
+type spanFile struct {
+	path, dir, base, ext string
+	rotated              rollingfile.Rotated
+	active               bool
 }
 
 // Resolve turns command-line inputs (files, directories and glob patterns)
@@ -141,6 +82,9 @@ func Resolve(inputs []string) ([]string, error) {
 			if len(matches) == 0 {
 				return nil, fmt.Errorf("no files match %q", input)
 			}
+			// A compressed file still being written holds lines that are
+			// also in its plain file; only a file named outright is read.
+			matches = slices.DeleteFunc(matches, func(m string) bool { return rollingfile.Temporary(filepath.Base(m)) })
 		}
 		for _, match := range matches {
 			info, err := os.Stat(match)
@@ -156,7 +100,7 @@ func Resolve(inputs []string) ([]string, error) {
 				return nil, fmt.Errorf("span input: %w", err)
 			}
 			for _, entry := range entries {
-				if entry.Type().IsRegular() && !strings.HasPrefix(entry.Name(), ".") {
+				if entry.Type().IsRegular() && !strings.HasPrefix(entry.Name(), ".") && !rollingfile.Temporary(entry.Name()) {
 					add(filepath.Join(match, entry.Name()))
 				}
 			}
@@ -172,43 +116,41 @@ func Resolve(inputs []string) ([]string, error) {
 // day, then by rotation number, active files last. When a rotated file exists
 // both plain and compressed (the collector is compressing it right now), only
 // the plain one is kept, so no span is read twice.
-func Order(files []string) []string {
-	type entry struct {
-		path string
-		name FileName
+func Order(paths []string) []string {
+	files := make([]spanFile, len(paths))
+	for i, path := range paths {
+		dir, name := filepath.Split(path)
+		base, ext, rotated, ok := rollingfile.ParseName(name)
+		files[i] = spanFile{path: path, dir: filepath.Clean(dir), base: base, ext: ext, rotated: rotated, active: !ok}
 	}
-	plain := map[string]bool{}
-	entries := make([]entry, 0, len(files))
-	for _, path := range files {
-		name := ParseFileName(filepath.Base(path))
-		if name.Compression == "" {
-			plain[path] = true
-		}
-		entries = append(entries, entry{path: path, name: name})
+	return order(files)
+}
+
+func order(files []spanFile) []string {
+	present := map[string]bool{}
+	for _, f := range files {
+		present[f.path] = true
 	}
-	kept := entries[:0]
-	for _, e := range entries {
-		if e.name.Compression != "" && plain[strings.TrimSuffix(e.path, e.name.Compression)] {
+	kept := files[:0:0]
+	for _, f := range files {
+		if !f.active && f.rotated.Compression != "" && present[filepath.Join(f.dir, rollingfile.RotatedName(f.base, f.ext, f.rotated.Day, f.rotated.Index))] {
 			continue
 		}
-		kept = append(kept, e)
+		kept = append(kept, f)
 	}
 	sort.SliceStable(kept, func(i, j int) bool {
-		a, b := kept[i].name, kept[j].name
-		if a.Active() != b.Active() {
-			return !a.Active()
+		a, b := kept[i], kept[j]
+		if a.active != b.active {
+			return !a.active
 		}
-		if !a.Date.Equal(b.Date) {
-			return a.Date.Before(b.Date)
+		if !a.active && (a.rotated.Day != b.rotated.Day || a.rotated.Index != b.rotated.Index) {
+			return a.rotated.Before(b.rotated)
 		}
-		if a.N != b.N {
-			return a.N < b.N
-		}
-		return kept[i].path < kept[j].path
+		return a.path < b.path
 	})
 	out := make([]string, len(kept))
-	for i, e := range kept {
-		out[i] = e.path
+	for i, f := range kept {
+		out[i] = f.path
 	}
 	return out
 }

@@ -1,37 +1,20 @@
 package reader
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
-)
 
-func TestParseFileName(t *testing.T) {
-	day := time.Date(2024, 5, 2, 0, 0, 0, 0, time.UTC)
-	cases := []struct {
-		name string
-		want FileName
-	}{
-		{"spans.jsonl", FileName{Base: "spans", Ext: ".jsonl"}},
-		{"spans_2024-05-02.jsonl", FileName{Base: "spans", Ext: ".jsonl", Date: day}},
-		{"spans_2024-05-02.3.jsonl", FileName{Base: "spans", Ext: ".jsonl", Date: day, N: 3}},
-		{"spans_2024-05-02.3.jsonl.gz", FileName{Base: "spans", Ext: ".jsonl", Date: day, N: 3, Compression: ".gz"}},
-		{"spans_2024-05-02.jsonl.zst", FileName{Base: "spans", Ext: ".jsonl", Date: day, Compression: ".zst"}},
-		{"trace_span_2024-05-02.log", FileName{Base: "trace_span", Ext: ".log", Date: day}},
-		{"spans_2024-13-02.jsonl", FileName{Base: "spans_2024-13-02", Ext: ".jsonl"}},
-		{"spans_2024-05-02.0.jsonl", FileName{Base: "spans_2024-05-02.0", Ext: ".jsonl"}},
-		{"notes.txt", FileName{Base: "notes", Ext: ".txt"}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := ParseFileName(tc.name); !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("ParseFileName(%q) = %+v, want %+v", tc.name, got, tc.want)
-			}
-		})
-	}
-}
+	"github.com/spansink/spansink/sink/config"
+	"github.com/spansink/spansink/sink/record"
+	"github.com/spansink/spansink/sink/storage/rollingfile"
+)
 
 // TestOrder checks the time order of the naming contract, and that a rotated
 // file caught both plain and compressed (mid-compression) is read once.
@@ -76,6 +59,93 @@ func TestSiblings(t *testing.T) {
 	}
 	if _, err := Siblings(filepath.Join(dir, "missing.jsonl")); err == nil {
 		t.Error("Siblings of a path with no files: want an error")
+	}
+}
+
+// TestSiblingsFollowTheWriter runs the collector's rolling file over
+// several days and sizes, with compression, for configured paths whose
+// names are unusual, and checks that the reader lists exactly the files the
+// writer made, and reads every line back in the order written.
+func TestSiblingsFollowTheWriter(t *testing.T) {
+	for _, path := range []string{"spans.jsonl", "spans", ".jsonl", "spans.gz", "my_spans.v2.jsonl", "spans_2024-01-01.jsonl"} {
+		t.Run(path, func(t *testing.T) {
+			dir := t.TempDir()
+			// The clock is read by the writer's background compression too.
+			var now atomic.Int64
+			now.Store(time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC).UnixNano())
+			w := &rollingfile.RollingFile{
+				Filename:    filepath.Join(dir, path),
+				Daily:       true,
+				MaxSize:     64,
+				Compression: config.CompressionGzip,
+				Now:         func() time.Time { return time.Unix(0, now.Load()).UTC() },
+			}
+			var want []string
+			for i := range 12 {
+				if i%4 == 0 {
+					now.Add(int64(24 * time.Hour))
+				}
+				line := fmt.Sprintf(`{"span_type":"base","trace_id":"t","span_id":"s%02d","parent_span_id":null,"operation_name":"op","start_time":null,"end_time":null,"metadata":null}`, i)
+				if err := w.Write([]record.Record{{Line: []byte(line), Spans: 1}}); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, line)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var written []string
+			for _, e := range entries {
+				written = append(written, filepath.Join(dir, e.Name()))
+			}
+			files, err := Siblings(filepath.Join(dir, path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := slices.Sorted(slices.Values(files)); !reflect.DeepEqual(got, written) {
+				t.Fatalf("Siblings = %q\nthe writer made %q", files, written)
+			}
+			var got []string
+			if _, err := (&Scanner{NeedMetadata: true}).Scan(context.Background(), files, func(s *Span) error {
+				got = append(got, s.SpanID)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			var wantIDs []string
+			for i := range want {
+				wantIDs = append(wantIDs, fmt.Sprintf("s%02d", i))
+			}
+			if !reflect.DeepEqual(got, wantIDs) {
+				t.Errorf("read back %q, want %q", got, wantIDs)
+			}
+		})
+	}
+}
+
+// TestResolveSkipsCompressionInProgress checks that a directory or glob
+// never yields a half-written compressed file, whose lines are also in the
+// plain file beside it.
+func TestResolveSkipsCompressionInProgress(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"spans_2024-05-01.jsonl", "spans_2024-05-01.jsonl.gz.tmp", "spans.tmp"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{filepath.Join(dir, "spans_2024-05-01.jsonl"), filepath.Join(dir, "spans.tmp")}
+	for _, input := range []string{dir, filepath.Join(dir, "*")} {
+		got, err := Resolve([]string{input})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("Resolve(%q) = %q, want %q", input, got, want)
+		}
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spansink/spansink/sink/config"
 	"github.com/spansink/spansink/sink/reader"
+	"github.com/spansink/spansink/sink/storage/rollingfile"
 )
 
 // PodConfigPath is where the collector's config is mounted in its pod; the
@@ -74,7 +75,7 @@ Unreadable lines are reported on stderr as file:line and skipped.`,
 // activePath is the configured active span file.
 func (o *options) activePath() (string, error) {
 	if o.pathSet {
-		return reader.ActivePath(o.path), nil
+		return rollingfile.ActivePath(o.path), nil
 	}
 	configPath := o.configPath
 	if configPath == "" && o.env.defaultConfig != "" {
@@ -94,7 +95,7 @@ func (o *options) activePath() (string, error) {
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(cfg.Storage.Dir, path)
 	}
-	return reader.ActivePath(path), nil
+	return rollingfile.ActivePath(path), nil
 }
 
 // files resolves the inputs to read, in time order.

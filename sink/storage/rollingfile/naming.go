@@ -35,6 +35,26 @@ func SplitPath(path string) (dir, base, ext string) {
 	return filepath.Clean(dir), base, ext
 }
 
+// ActivePath returns the path of the active file the writer uses for the
+// configured path: SplitPath's pieces put back together, so "spans" becomes
+// "spans.log" and ".jsonl" becomes ".jsonl.log".
+func ActivePath(path string) string {
+	dir, base, ext := SplitPath(path)
+	return filepath.Join(dir, base+ext)
+}
+
+// Temporary reports whether name is a compressed rotated file still being
+// written, <final name>.tmp (see the package documentation); readers skip
+// such files, whose lines are still in the plain rotated file.
+func Temporary(name string) bool {
+	final, ok := strings.CutSuffix(name, tmpSuffix)
+	if !ok {
+		return false
+	}
+	_, _, r, ok := ParseName(final)
+	return ok && r.Compression != ""
+}
+
 // Rotated describes one rotated file's name.
 type Rotated struct {
 	// Name is the file name, without directory.
@@ -93,13 +113,46 @@ func ParseRotated(base, ext, name string) (Rotated, bool) {
 	return r, true
 }
 
-// less orders rotated files oldest first.
-func (r Rotated) less(o Rotated) bool {
+// ParseName takes apart the name of a span file whose active file is not
+// known, as a reader given files by hand must: a rotated file
+// <base>_<YYYY-MM-DD>[.<N>]<ext>[.gz|.zst] yields its active file's base and
+// extension and what ParseRotated says, with ok true. Any other name is an
+// active file, split as SplitPath splits a configured path, with ok false.
+// When a base itself ends in _<YYYY-MM-DD>, the rightmost date wins.
+func ParseName(name string) (base, ext string, r Rotated, ok bool) {
+	for i := strings.LastIndexByte(name, '_'); i > 0; i = strings.LastIndexByte(name[:i], '_') {
+		base = name[:i]
+		// The extension is the one before a compression suffix, unless
+		// the extension is itself ".gz" or ".zst" (configs before those
+		// were refused).
+		plain := name
+		for _, suffix := range [...]string{gzipSuffix, zstdSuffix} {
+			plain = strings.TrimSuffix(plain, suffix)
+		}
+		for _, ext := range [...]string{filepath.Ext(plain), filepath.Ext(name)} {
+			if ext == "" {
+				continue
+			}
+			if r, ok := ParseRotated(base, ext, name); ok {
+				return base, ext, r, true
+			}
+		}
+	}
+	_, base, ext = SplitPath(name)
+	return base, ext, Rotated{}, false
+}
+
+// Before orders rotated files of one active file oldest first: by day, and
+// within a day the un-numbered file, then N ascending.
+func (r Rotated) Before(o Rotated) bool {
 	if r.Day != o.Day {
 		return r.Day < o.Day
 	}
 	return r.Index < o.Index
 }
+
+// less orders rotated files oldest first.
+func (r Rotated) less(o Rotated) bool { return r.Before(o) }
 
 // key identifies the logical file behind a rotated file and its compressed twin.
 func (r Rotated) key() string {

@@ -24,6 +24,8 @@ func main() {
 	// Each subcommand lives with the code it runs; register it here.
 	root.AddCommand(manager.NewCommand(), spanscli.NewCommand(), collector.NewCommand())
 	if err := root.Execute(); err != nil {
-		os.Exit(1)
+		// 1 for every failure, except 2 for a `spans` command line that
+		// cannot run as given.
+		os.Exit(spanscli.ExitCode(err))
 	}
 }

@@ -65,11 +65,41 @@ Unreadable lines are reported on stderr as file:line and skipped.`,
 	flags.StringVar(&opts.configPath, "config", "", "collector config file naming the span file (default "+PodConfigPath+" when it exists)")
 	flags.StringVar(&opts.path, "path", filepath.Join(defaults.Storage.Dir, defaults.Storage.Path), "active span file whose rotated siblings are read too, when no inputs are given")
 	flags.IntVar(&opts.workers, "workers", 0, "decoding goroutines (0: one per CPU)")
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
 	cmd.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
 		opts.pathSet = cmd.Flags().Changed("path")
 	}
 	cmd.AddCommand(newListCommand(opts), newTreeCommand(opts), newShowCommand(opts), newTailCommand(opts), newStatsCommand(opts))
 	return cmd
+}
+
+// UsageError is a command line that cannot run as given (a bad or
+// conflicting flag), as opposed to input that could not be read; ExitCode
+// tells them apart so scripts can too.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the error that says what was wrong.
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// usageErrorf returns a UsageError with a formatted message.
+func usageErrorf(format string, args ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, args...)}
+}
+
+// ExitCode is the process exit code for an error the command returned: 0
+// for none, 2 for a usage error (as flag parsing errors get from most Unix
+// tools), 1 for anything else, such as span files that could not be read.
+func ExitCode(err error) int {
+	var usage *UsageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &usage):
+		return 2
+	}
+	return 1
 }
 
 // activePath is the configured active span file.

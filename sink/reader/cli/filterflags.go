@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -45,19 +44,19 @@ func (f *filterFlags) build(now time.Time) (*reader.Filter, error) {
 	var err error
 	if f.since != "" {
 		if filter.Since, err = reader.ParseTimeFlag(f.since, now); err != nil {
-			return nil, fmt.Errorf("--since: %w", err)
+			return nil, usageErrorf("--since: %w", err)
 		}
 	}
 	if f.until != "" {
 		if filter.Until, err = reader.ParseTimeFlag(f.until, now); err != nil {
-			return nil, fmt.Errorf("--until: %w", err)
+			return nil, usageErrorf("--until: %w", err)
 		}
 	}
 	if !filter.Since.IsZero() && !filter.Until.IsZero() && filter.Until.Before(filter.Since) {
-		return nil, fmt.Errorf("--until %s is before --since %s", filter.Until.Format(reader.TimeLayout), filter.Since.Format(reader.TimeLayout))
+		return nil, usageErrorf("--until %s is before --since %s", filter.Until.Format(reader.TimeLayout), filter.Since.Format(reader.TimeLayout))
 	}
 	if f.minDuration < 0 {
-		return nil, fmt.Errorf("--min-duration must not be negative")
+		return nil, usageErrorf("--min-duration must not be negative")
 	}
 	return filter, nil
 }

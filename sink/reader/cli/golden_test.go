@@ -102,6 +102,7 @@ func TestGolden(t *testing.T) {
 		{name: "list_explicit_glob", args: []string{"list", filepath.Join(dir, "spans_2024-05-02*")}},
 		{name: "list_bad_output", args: []string{"list", "-o", "yaml"}, wantErr: true},
 		{name: "list_bad_since", args: []string{"list", "--since", "yesterday"}, wantErr: true},
+		{name: "list_desc_unlimited", args: []string{"list", "--desc", "--limit", "0"}, wantErr: true},
 		{name: "tree_dbgpt_pairs_orphan", args: []string{"tree", "--trace-id", traceA}},
 		{name: "tree_dbgpt_unended", args: []string{"tree", "--trace-id", traceB}},
 		{name: "tree_otlp", args: []string{"tree", "--trace-id", traceD}},
@@ -127,6 +128,41 @@ func TestGolden(t *testing.T) {
 				t.Fatalf("error = %v, want error: %v\nstderr:\n%s", err, tc.wantErr, stderr)
 			}
 			checkGolden(t, tc.name, transcript(dir, stdout, stderr, err))
+		})
+	}
+}
+
+// TestExitCodes checks which failures are usage errors (exit code 2, for
+// a command line that cannot run as given) and which are not (1).
+func TestExitCodes(t *testing.T) {
+	dir := writeFixture(t)
+	active := filepath.Join(dir, "spans.jsonl")
+	cases := []struct {
+		name    string
+		args    []string
+		want    int
+		wantMsg string
+	}{
+		{name: "ok", args: []string{"list", "--desc", "--limit", "2"}, want: 0},
+		{name: "desc without limit", args: []string{"list", "--desc", "--limit", "0"}, want: 2, wantMsg: "--desc needs a --limit above 0"},
+		{name: "negative limit", args: []string{"list", "--limit", "-1"}, want: 2, wantMsg: "--limit must not be negative"},
+		{name: "unknown flag", args: []string{"list", "--colour"}, want: 2, wantMsg: "unknown flag: --colour"},
+		{name: "malformed flag", args: []string{"stats", "--min-duration", "soon"}, want: 2, wantMsg: "--min-duration"},
+		{name: "bad output", args: []string{"tree", "--trace-id", traceA, "-o", "yaml"}, want: 2, wantMsg: `--output "yaml"`},
+		{name: "bad since", args: []string{"stats", "--since", "yesterday"}, want: 2, wantMsg: "--since"},
+		{name: "show without id", args: []string{"show"}, want: 2, wantMsg: "requires at least 1 arg"},
+		{name: "missing input", args: []string{"list", filepath.Join(dir, "missing.jsonl")}, want: 1, wantMsg: "no such file"},
+		{name: "span not found", args: []string{"show", "nope"}, want: 1, wantMsg: "span nope not found"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := run(t, "", append(tc.args, "--path", active)...)
+			if got := ExitCode(err); got != tc.want {
+				t.Fatalf("exit code %d, want %d (error %v)", got, tc.want, err)
+			}
+			if tc.want != 0 && !strings.Contains(err.Error(), tc.wantMsg) {
+				t.Errorf("error %q, want it to contain %q", err, tc.wantMsg)
+			}
 		})
 	}
 }

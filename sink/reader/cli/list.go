@@ -30,8 +30,14 @@ without a duration.`,
 			if err := checkOutput(output, outputText, outputJSON, outputCSV); err != nil {
 				return err
 			}
-			if limit < 0 {
-				return fmt.Errorf("--limit must not be negative")
+			switch {
+			case limit < 0:
+				return usageErrorf("--limit must not be negative")
+			case desc && limit == 0:
+				// Newest first means holding the last --limit matches until
+				// the input ends; without a limit that is every span, and
+				// memory must stay flat however large the files are.
+				return usageErrorf("--desc needs a --limit above 0: newest first keeps the last --limit matching spans in memory until the end of the input; give a limit, or list all spans oldest first without --desc")
 			}
 			filter, err := filters.build(opts.env.now())
 			if err != nil {
@@ -84,14 +90,14 @@ without a duration.`,
 		},
 	}
 	filters.register(cmd.Flags(), true)
-	cmd.Flags().IntVar(&limit, "limit", 20, "show at most this many spans (0: all)")
+	cmd.Flags().IntVar(&limit, "limit", 20, "show at most this many spans (0: all, oldest first only)")
 	cmd.Flags().BoolVar(&desc, "desc", false, "newest first: the last --limit matching spans, latest at the top")
 	cmd.Flags().StringVarP(&output, "output", "o", outputText, "output format: text, json (one dbgpt line per span) or csv")
 	return cmd
 }
 
-// spanRing keeps the last n spans seen (all of them when n is 0), so --desc
-// streams through any amount of input in bounded memory.
+// spanRing keeps the last limit spans seen (limit > 0), so --desc streams
+// through any amount of input in bounded memory.
 type spanRing struct {
 	spans []reader.Span
 	limit int
@@ -102,7 +108,7 @@ type spanRing struct {
 func newSpanRing(limit int) *spanRing { return &spanRing{limit: limit} }
 
 func (r *spanRing) push(s *reader.Span) {
-	if r.limit == 0 || len(r.spans) < r.limit {
+	if len(r.spans) < r.limit {
 		r.spans = append(r.spans, *s)
 		return
 	}

@@ -27,7 +27,7 @@ func checkOutput(value string, allowed ...string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("--output %q: want one of %s", value, strings.Join(allowed, ", "))
+	return usageErrorf("--output %q: want one of %s", value, strings.Join(allowed, ", "))
 }
 
 // spanWriter writes spans in one output format.

@@ -19,7 +19,12 @@ func newShowCommand(opts *options) *cobra.Command {
 A DB-GPT span's start and end records are printed as one span, the end
 record's metadata over the start's. When several traces hold a span with this
 id, each is printed; --trace-id picks one.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.MinimumNArgs(1)(cmd, args); err != nil {
+				return &UsageError{Err: err}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			spanID := args[0]
 			files, err := opts.files(args[1:])

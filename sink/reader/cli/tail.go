@@ -32,7 +32,7 @@ printed when their end record arrives.`,
 				return err
 			}
 			if lines < 0 {
-				return fmt.Errorf("-n must not be negative")
+				return usageErrorf("-n must not be negative")
 			}
 			filter, err := filters.build(opts.env.now())
 			if err != nil {
@@ -127,9 +127,9 @@ func followPath(opts *options, args []string) (string, error) {
 	case 1:
 		info, err := os.Stat(args[0])
 		if err == nil && info.IsDir() {
-			return "", fmt.Errorf("tail -f follows one span file, not the directory %s", args[0])
+			return "", usageErrorf("tail -f follows one span file, not the directory %s", args[0])
 		}
 		return args[0], nil
 	}
-	return "", fmt.Errorf("tail -f follows one span file, got %d inputs", len(args))
+	return "", usageErrorf("tail -f follows one span file, got %d inputs", len(args))
 }

@@ -31,7 +31,7 @@ Only the trace's spans are kept in memory, however large the files.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if traceID == "" {
-				return fmt.Errorf("--trace-id is required")
+				return usageErrorf("--trace-id is required")
 			}
 			if err := checkOutput(output, outputText, outputJSON); err != nil {
 				return err

@@ -108,8 +108,9 @@ docker-push: ## Push $(IMG).
 ##@ Benchmarks
 
 .PHONY: bench
-bench: ## Go benchmarks of the hot path, then a telemetrygen load run over OTLP/gRPC and OTLP/HTTP that checks every span reached the files (docs/benchmarks.md).
+bench: ## Go benchmarks of the hot path and the span reader's scan rate, then a telemetrygen load run over OTLP/gRPC and OTLP/HTTP that checks every span reached the files (docs/benchmarks.md).
 	go test -run '^$$' -bench . -benchmem ./sink/batch/... ./sink/format/... ./sink/ingest/...
+	go test ./sink/reader/cli/ -run '^$$' -bench . -benchtime 3x
 	test/bench/load.sh
 	$(MAKE) bench-durable
 

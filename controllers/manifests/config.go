@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/spansink/spansink/api/v1alpha1"
@@ -12,19 +14,41 @@ import (
 )
 
 // Where the collector finds its config and its volume, and the ports it
-// serves; the rendered config and the pod spec agree through these.
+// serves. These are the one source for both sides of the pod: the rendered
+// config (listen addresses, storage dir) and the pod spec (container ports,
+// probes, mounts, Service ports), so the two cannot disagree.
 const (
+	// ConfigMountPath is where the ConfigMap is mounted, read-only; the
+	// collector reads config.FileName there.
 	ConfigMountPath = "/etc/spansink"
-	DataMountPath   = "/var/lib/spansink"
+	// DataMountPath is where the span volume is mounted: the config's
+	// storage.dir.
+	DataMountPath = "/var/lib/spansink"
 
+	// OTLPGRPCPort is the OTLP/gRPC port (the OTLP default), the config's
+	// listen.otlpGrpc.
 	OTLPGRPCPort = 4317
+	// OTLPHTTPPort is the OTLP/HTTP port (the OTLP default), which also
+	// takes DB-GPT spans; the config's listen.otlpHttp.
 	OTLPHTTPPort = 4318
-	MetricsPort  = 8888
+	// MetricsPort serves /metrics and the /healthz and /readyz probes; the
+	// config's listen.admin.
+	MetricsPort = 8888
 
+	// OTLPGRPCPortName names OTLPGRPCPort on the container and the Service.
 	OTLPGRPCPortName = "otlp-grpc"
+	// OTLPHTTPPortName names OTLPHTTPPort on the container and the Service.
 	OTLPHTTPPortName = "otlp-http"
-	MetricsPortName  = "metrics"
+	// MetricsPortName names MetricsPort; the probes refer to it by name.
+	MetricsPortName = "metrics"
 )
+
+// listenAddress is the collector's address for a container port: every
+// interface of the pod, because the Service and the kubelet's probes reach
+// it on the pod IP.
+func listenAddress(port int) string {
+	return net.JoinHostPort("", strconv.Itoa(port))
+}
 
 // Grace-period defaults: a stopping collector flushes its queue, which takes
 // at most one flush interval plus the time to write it out.
@@ -84,6 +108,13 @@ func CollectorConfig(sink *v1alpha1.SpanSink) (config.Config, error) {
 		cfg.Delivery.Mode = config.DeliveryMode(spec.Delivery.Mode)
 	}
 
+	// The listen addresses come from the ports the pod declares, not from
+	// the collector's own defaults, which only happen to be the same.
+	cfg.Listen = config.Listen{
+		OTLPGRPC: listenAddress(OTLPGRPCPort),
+		OTLPHTTP: listenAddress(OTLPHTTPPort),
+		Admin:    listenAddress(MetricsPort),
+	}
 	cfg.Storage.Dir = DataMountPath
 	if spec.Storage.Path != "" {
 		cfg.Storage.Path = spec.Storage.Path

@@ -24,7 +24,7 @@ func TestTerminationGracePeriodDefault(t *testing.T) {
 		{"fractional seconds round up", &metav1.Duration{Duration: 40*time.Second + 10*time.Millisecond}, nil, 71, 66 * time.Second},
 		{"longest flush", &metav1.Duration{Duration: time.Hour}, nil, 3630, 3625 * time.Second},
 		{"explicit value wins", &metav1.Duration{Duration: time.Hour}, ptr.To[int64](20), 20, 15 * time.Second},
-		{"tiny explicit value halves", nil, ptr.To[int64](4), 4, 2 * time.Second},
+		{"the CRD's minimum halves", nil, ptr.To[int64](10), 10, 5 * time.Second},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -19,19 +19,35 @@ const FileName = "collector.yaml"
 
 // Default values, shared by the collector's flags and the CRD's defaults.
 const (
-	DefaultGRPCAddress     = ":4317"
-	DefaultHTTPAddress     = ":4318"
-	DefaultAdminAddress    = ":8888"
-	DefaultBatchSize       = 1000
-	DefaultFlushInterval   = 5 * time.Second
-	DefaultMaxQueuedSpans  = 100000
-	DefaultPath            = "spans.jsonl"
-	DefaultMaxSizeBytes    = 100 << 20
+	// DefaultGRPCAddress is the OTLP/gRPC listen address: every interface,
+	// the OTLP default port. The operator sets its own from the pod's ports.
+	DefaultGRPCAddress = ":4317"
+	// DefaultHTTPAddress is the OTLP/HTTP listen address, the OTLP default port.
+	DefaultHTTPAddress = ":4318"
+	// DefaultAdminAddress serves metrics and the health endpoints.
+	DefaultAdminAddress = ":8888"
+	// DefaultBatchSize is DB-GPT's default batch_size.
+	DefaultBatchSize = 1000
+	// DefaultFlushInterval is DB-GPT's default flush_interval.
+	DefaultFlushInterval = 5 * time.Second
+	// DefaultMaxQueuedSpans bounds memory at 100 default batches.
+	DefaultMaxQueuedSpans = 100000
+	// DefaultPath is the active span file, relative to the storage dir.
+	DefaultPath = "spans.jsonl"
+	// DefaultMaxSizeBytes rotates the active file at 100 MiB.
+	DefaultMaxSizeBytes = 100 << 20
+	// DefaultMaxRequestBytes bounds a request body at 20 MiB, after
+	// decompression too, so a small compressed body cannot exhaust memory.
 	DefaultMaxRequestBytes = 20 << 20
+	// DefaultShutdownTimeout bounds a graceful stop when no config says.
 	DefaultShutdownTimeout = 60 * time.Second
-	MinFlushInterval       = 10 * time.Millisecond
-	MaxFlushInterval       = time.Hour
-	MaxBatchSize           = 1000000
+	// MinFlushInterval is the shortest flush interval: shorter would spend
+	// the collector on writes of a few spans each.
+	MinFlushInterval = 10 * time.Millisecond
+	// MaxFlushInterval is the longest time a span may wait in memory.
+	MaxFlushInterval = time.Hour
+	// MaxBatchSize bounds one flush, and so the memory one write needs.
+	MaxBatchSize = 1000000
 )
 
 // Format is how spans are laid out on disk, one JSON object per line.
@@ -48,8 +64,14 @@ const (
 type Compression string
 
 const (
+	// CompressionNone keeps rotated files as written, so they can be read
+	// (and tailed) with plain text tools.
 	CompressionNone Compression = "none"
+	// CompressionGzip compresses rotated files with gzip and appends ".gz":
+	// readable everywhere, at some CPU cost.
 	CompressionGzip Compression = "gzip"
+	// CompressionZstd compresses rotated files with zstd and appends ".zst":
+	// faster and smaller than gzip, for readers that have zstd.
 	CompressionZstd Compression = "zstd"
 )
 

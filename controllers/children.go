@@ -126,14 +126,21 @@ var (
 		newObject: func() client.Object { return &appsv1.Deployment{} },
 		synced: func(live, desired client.Object) bool {
 			l, d := live.(*appsv1.Deployment), desired.(*appsv1.Deployment)
-			return l.Annotations[SpecHashAnnotation] == d.Annotations[SpecHashAnnotation] && subsetOf(d.Spec, l.Spec)
+			return l.Annotations[SpecHashAnnotation] == d.Annotations[SpecHashAnnotation] &&
+				l.Annotations[PodTemplateKeysAnnotation] == d.Annotations[PodTemplateKeysAnnotation] &&
+				subsetOf(d.Spec, l.Spec)
 		},
 		// The selector is left alone: it is immutable and never depends on the
-		// spec. The spec hash is written with the spec it describes.
+		// spec. The pod template's labels and annotations are merged, not
+		// replaced, so keys others set (kubectl rollout restart's restartedAt)
+		// survive. The spec hash and template keys are written with the spec
+		// they describe.
 		sync: func(live, desired client.Object) {
 			l, d := live.(*appsv1.Deployment), desired.(*appsv1.Deployment)
-			l.Spec.Replicas, l.Spec.Strategy, l.Spec.Template = d.Spec.Replicas, d.Spec.Strategy, d.Spec.Template
+			l.Spec.Replicas, l.Spec.Strategy = d.Spec.Replicas, d.Spec.Strategy
+			mergeTemplate(l, d)
 			metav1.SetMetaDataAnnotation(&l.ObjectMeta, SpecHashAnnotation, d.Annotations[SpecHashAnnotation])
+			metav1.SetMetaDataAnnotation(&l.ObjectMeta, PodTemplateKeysAnnotation, d.Annotations[PodTemplateKeysAnnotation])
 		},
 	}
 )
@@ -195,6 +202,11 @@ func (r *SpanSinkReconciler) ensureChildren(ctx context.Context, sink *v1alpha1.
 		return err
 	}
 	metav1.SetMetaDataAnnotation(&deploy.ObjectMeta, SpecHashAnnotation, hash)
+	keys, err := templateKeysOf(&deploy.Spec.Template)
+	if err != nil {
+		return err
+	}
+	metav1.SetMetaDataAnnotation(&deploy.ObjectMeta, PodTemplateKeysAnnotation, keys)
 	live, _, err := step(deploymentKind, deploy)
 	if err != nil {
 		return err
@@ -209,7 +221,9 @@ func (r *SpanSinkReconciler) ensureChildren(ctx context.Context, sink *v1alpha1.
 // otherwise wait for it without a word.
 func (r *SpanSinkReconciler) checkExistingClaim(ctx context.Context, sink *v1alpha1.SpanSink, obs *observation) error {
 	name := manifests.ClaimName(sink)
-	err := r.Get(ctx, client.ObjectKey{Namespace: sink.Namespace, Name: name}, &corev1.PersistentVolumeClaim{})
+	// The user's claim carries none of the operator's labels, so the cache
+	// (see CacheOptions) never holds it.
+	err := r.apiReader().Get(ctx, client.ObjectKey{Namespace: sink.Namespace, Name: name}, &corev1.PersistentVolumeClaim{})
 	switch {
 	case apierrors.IsNotFound(err):
 		obs.claimMissing = true
@@ -230,12 +244,21 @@ func (r *SpanSinkReconciler) ensure(ctx context.Context, sink *v1alpha1.SpanSink
 	live := k.newObject()
 	err := r.Get(ctx, client.ObjectKeyFromObject(desired), live)
 	if apierrors.IsNotFound(err) {
-		if err := r.Create(ctx, desired); err != nil {
+		err = r.Create(ctx, desired)
+		if err == nil {
+			log.Info("created child")
+			r.event(sink, desired, corev1.EventTypeNormal, "Created", "Create", "Created %s %s", k.name, desired.GetName())
+			return desired, false, nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
 			return nil, false, fmt.Errorf("create %s %s: %w", k.name, desired.GetName(), err)
 		}
-		log.Info("created child")
-		r.event(sink, desired, corev1.EventTypeNormal, "Created", "Create", "Created %s %s", k.name, desired.GetName())
-		return desired, false, nil
+		// The cache holds only objects with the operator's managed-by label
+		// (see CacheOptions): one without it is there all the same. Read it
+		// from the API server and judge it like any other, or the pass would
+		// retry the create forever.
+		live = k.newObject()
+		err = r.apiReader().Get(ctx, client.ObjectKeyFromObject(desired), live)
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("get %s %s: %w", k.name, desired.GetName(), err)
@@ -320,15 +343,19 @@ func syncMetadata(live, desired client.Object, sink *v1alpha1.SpanSink) {
 	live.SetOwnerReferences(refs)
 }
 
-// metadataAnnotations are desired's annotations except the spec hash, which
-// belongs to the spec update.
+// metadataAnnotations are desired's annotations except the spec hash and
+// the pod template keys, which belong to the spec update: written early,
+// they would claim a spec the object does not have yet.
 func metadataAnnotations(desired client.Object) map[string]string {
 	annotations := desired.GetAnnotations()
-	if _, ok := annotations[SpecHashAnnotation]; !ok {
+	_, hasHash := annotations[SpecHashAnnotation]
+	_, hasKeys := annotations[PodTemplateKeysAnnotation]
+	if !hasHash && !hasKeys {
 		return annotations
 	}
 	annotations = maps.Clone(annotations)
 	delete(annotations, SpecHashAnnotation)
+	delete(annotations, PodTemplateKeysAnnotation)
 	return annotations
 }
 
@@ -366,87 +393,6 @@ func specHash(spec any) (string, error) {
 	}
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:]), nil
-}
-
-// subsetOf reports whether have holds every field want sets, with the same
-// value. Both are compared in their JSON form: maps may have extra keys
-// (defaults the API server filled in), lists must have the same length and
-// match element by element.
-func subsetOf(want, have any) bool {
-	w, err := toJSONValue(want)
-	if err != nil {
-		return false
-	}
-	h, err := toJSONValue(have)
-	if err != nil {
-		return false
-	}
-	return jsonSubset(w, h)
-}
-
-func toJSONValue(v any) (any, error) {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	var out any
-	if err := json.Unmarshal(data, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func jsonSubset(want, have any) bool {
-	switch w := want.(type) {
-	case map[string]any:
-		h, ok := have.(map[string]any)
-		if !ok {
-			return len(w) == 0 && have == nil
-		}
-		for key, wv := range w {
-			hv, ok := h[key]
-			if !ok {
-				if isEmptyJSON(wv) {
-					continue
-				}
-				return false
-			}
-			if !jsonSubset(wv, hv) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		h, ok := have.([]any)
-		if !ok {
-			return len(w) == 0 && have == nil
-		}
-		if len(h) != len(w) {
-			return false
-		}
-		for i := range w {
-			if !jsonSubset(w[i], h[i]) {
-				return false
-			}
-		}
-		return true
-	default:
-		return want == have
-	}
-}
-
-// isEmptyJSON treats null, {} and [] as "not set": the API server drops
-// such values, so their absence on the live object is no difference.
-func isEmptyJSON(v any) bool {
-	switch t := v.(type) {
-	case nil:
-		return true
-	case map[string]any:
-		return len(t) == 0
-	case []any:
-		return len(t) == 0
-	}
-	return false
 }
 
 // event records an Event on the SpanSink about a child.

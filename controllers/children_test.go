@@ -1,40 +1,233 @@
 package controllers
 
 import (
-	"testing"
+	"context"
+	"strings"
+	"sync/atomic"
+	"time"
 
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/spansink/spansink/api/v1alpha1"
+	"github.com/spansink/spansink/controllers/manifests"
+	"github.com/spansink/spansink/sink/config"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// subsetOf decides whether a pass writes, so each way it can answer is pinned here.
-func TestSubsetOf(t *testing.T) {
-	port := func(name string, number int32) corev1.ServicePort {
-		return corev1.ServicePort{Name: name, Port: number, TargetPort: intstr.FromString(name), Protocol: corev1.ProtocolTCP}
-	}
-	cases := []struct {
-		name       string
-		want, have any
-		subset     bool
-	}{
-		{"identical", map[string]string{"a": "1"}, map[string]string{"a": "1"}, true},
-		{"extra key on the live side (a default)", map[string]string{"a": "1"}, map[string]string{"a": "1", "b": "2"}, true},
-		{"missing key", map[string]string{"a": "1", "b": "2"}, map[string]string{"a": "1"}, false},
-		{"changed value", map[string]string{"a": "1"}, map[string]string{"a": "2"}, false},
-		{"empty want", map[string]string{}, nil, true},
-		{"defaulted field inside list element",
-			[]corev1.Container{{Name: "c", Image: "i"}},
-			[]corev1.Container{{Name: "c", Image: "i", TerminationMessagePath: "/dev/termination-log", ImagePullPolicy: corev1.PullIfNotPresent}}, true},
-		{"list grew", []corev1.ServicePort{port("a", 1)}, []corev1.ServicePort{port("a", 1), port("b", 2)}, false},
-		{"list shrank", []corev1.ServicePort{port("a", 1), port("b", 2)}, []corev1.ServicePort{port("a", 1)}, false},
-		{"list reordered", []corev1.ServicePort{port("a", 1), port("b", 2)}, []corev1.ServicePort{port("b", 2), port("a", 1)}, false},
-		{"pointer to false vs unset", corev1.PodSpec{AutomountServiceAccountToken: new(bool)}, corev1.PodSpec{}, false},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := subsetOf(tc.want, tc.have); got != tc.subset {
-				t.Errorf("subsetOf = %v, want %v", got, tc.subset)
-			}
-		})
+// foreignDeployment is a Deployment someone else made, valid enough for
+// the API server.
+func foreignDeployment(ns, name string) *appsv1.Deployment {
+	labels := map[string]string{"app": "someone-else"}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "someone-else:1"}}},
+			},
+		},
 	}
 }
+
+// updateSink applies change to the live SpanSink, retrying on conflicts
+// with the operator's status writes.
+func updateSink(ctx context.Context, ns, name string, change func(*v1alpha1.SpanSink)) {
+	EventuallyWithOffset(1, func(g Gomega) {
+		got := &v1alpha1.SpanSink{}
+		g.Expect(k8sClient.Get(ctx, key(ns, name), got)).To(Succeed())
+		change(got)
+		g.Expect(k8sClient.Update(ctx, got)).To(Succeed())
+	}).Should(Succeed())
+}
+
+var _ = Describe("SpanSink children", func() {
+	var (
+		ctx context.Context
+		ns  string
+	)
+	BeforeEach(func() {
+		ctx = context.Background()
+		ns = newNamespace(ctx)
+	})
+
+	// The cache holds only objects with the operator's managed-by label
+	// (CacheOptions), so most foreign objects are invisible to it and are
+	// found through the uncached reader when the create is refused; one
+	// carrying the label is found in the cache. Both must end as a conflict.
+	DescribeTable("leaves a foreign object under a child's name untouched and reports it",
+		func(foreign func(ns string) client.Object, wantConflict string, blocksPod bool) {
+			obj := foreign(ns)
+			Expect(k8sClient.Create(ctx, obj)).To(Succeed())
+			version := obj.GetResourceVersion()
+			Expect(k8sClient.Create(ctx, newSink(ns, "clash"))).To(Succeed())
+
+			Eventually(func(g Gomega) {
+				got := &v1alpha1.SpanSink{}
+				g.Expect(k8sClient.Get(ctx, key(ns, "clash"), got)).To(Succeed())
+				g.Expect(condition(got, v1alpha1.ConditionDegraded)).To(And(
+					HaveField("Status", metav1.ConditionTrue),
+					HaveField("Reason", v1alpha1.ReasonChildConflict),
+					HaveField("Message", ContainSubstring(wantConflict+" already exists and is not controlled by this SpanSink"))))
+				g.Expect(got.Status.ObservedGeneration).To(BeZero(), "a blocked pass must not claim the generation")
+			}).Should(Succeed())
+
+			// The failure is announced once as a Warning Event naming the object.
+			Eventually(func(g Gomega) {
+				var warnings []string
+				for _, e := range eventsAbout(g, ctx, ns, "clash") {
+					if e.Type == corev1.EventTypeWarning && e.Reason == v1alpha1.ReasonChildConflict {
+						warnings = append(warnings, e.Note)
+					}
+				}
+				g.Expect(warnings).To(ContainElement(ContainSubstring(wantConflict)))
+			}).Should(Succeed())
+
+			// Retries keep finding it and never write to it.
+			Consistently(func(g Gomega) {
+				live := obj.DeepCopyObject().(client.Object)
+				g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), live)).To(Succeed())
+				g.Expect(live.GetResourceVersion()).To(Equal(version), "the foreign object was written to")
+				g.Expect(live.GetOwnerReferences()).To(BeEmpty())
+				if blocksPod {
+					err := k8sClient.Get(ctx, key(ns, "clash-collector"), &appsv1.Deployment{})
+					g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "no pod may be rolled onto someone else's object")
+				}
+			}, 2*time.Second).Should(Succeed())
+		},
+		Entry("a Deployment", func(ns string) client.Object { return foreignDeployment(ns, "clash-collector") },
+			"Deployment clash-collector", false),
+		Entry("a Service", func(ns string) client.Object {
+			return &corev1.Service{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "clash-collector"},
+				Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "web", Port: 80}}},
+			}
+		}, "Service clash-collector", false),
+		Entry("a PersistentVolumeClaim", func(ns string) client.Object {
+			return &corev1.PersistentVolumeClaim{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "clash-data"},
+				Spec: corev1.PersistentVolumeClaimSpec{
+					AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+					Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+				},
+			}
+		}, "PersistentVolumeClaim clash-data", true),
+		Entry("a ConfigMap carrying the operator's labels (so in the cache) but no owner", func(ns string) client.Object {
+			return &corev1.ConfigMap{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "clash-collector", Labels: map[string]string{
+					manifests.LabelManagedBy: manifests.ManagedByValue, manifests.LabelInstance: "clash",
+				}},
+				Data: map[string]string{"owner": "someone else"},
+			}
+		}, "ConfigMap clash-collector", true),
+	)
+
+	It("keeps kubectl rollout restart's annotation when it updates the pod template, then writes nothing", func() {
+		sink := newSink(ns, "restart")
+		sink.Spec.PodAnnotations = map[string]string{"example.com/team": "tracing"}
+		Expect(k8sClient.Create(ctx, sink)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, key(ns, "restart-collector"), &appsv1.Deployment{})).To(Succeed())
+		}).Should(Succeed())
+
+		// What `kubectl rollout restart` does.
+		const restartedAt = "kubectl.kubernetes.io/restartedAt"
+		Eventually(func(g Gomega) {
+			deploy := &appsv1.Deployment{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "restart-collector"), deploy)).To(Succeed())
+			deploy.Spec.Template.Annotations[restartedAt] = "2026-05-01T10:00:00Z"
+			g.Expect(k8sClient.Update(ctx, deploy)).To(Succeed())
+		}).Should(Succeed())
+
+		// A change that rewrites the pod template (a new config hash), and
+		// the removal of a pod annotation the operator had set.
+		updateSink(ctx, ns, "restart", func(s *v1alpha1.SpanSink) {
+			s.Spec.Batch.Size = 42
+			s.Spec.PodAnnotations = nil
+		})
+		Eventually(func(g Gomega) {
+			cm := &corev1.ConfigMap{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "restart-collector"), cm)).To(Succeed())
+			cfg, err := config.Parse([]byte(cm.Data[config.FileName]))
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(cfg.Batch.Size).To(Equal(42))
+			deploy := &appsv1.Deployment{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "restart-collector"), deploy)).To(Succeed())
+			annotations := deploy.Spec.Template.Annotations
+			g.Expect(annotations).To(HaveKeyWithValue(manifests.ConfigHashAnnotation, sha256Hex(cm.Data[config.FileName])))
+			g.Expect(annotations).To(HaveKeyWithValue(restartedAt, "2026-05-01T10:00:00Z"))
+			g.Expect(annotations).NotTo(HaveKey("example.com/team"), "a pod annotation removed from the spec stays on the pod")
+		}).Should(Succeed())
+
+		var writes atomic.Int32
+		resync := &SpanSinkReconciler{Client: countingClient(&writes), CollectorImage: testImage}
+		Eventually(func(g Gomega) {
+			// The manager may still be writing status when the first pass reads.
+			writes.Store(0)
+			_, err := resync.Reconcile(ctx, ctrl.Request{NamespacedName: key(ns, "restart")})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(writes.Load()).To(BeZero(), "a pass after the merge must not write")
+		}).Should(Succeed())
+	})
+
+	It("updates the Deployment when the nodeSelector is removed, and says so in an Event", func() {
+		sink := newSink(ns, "nodes")
+		sink.Spec.NodeSelector = map[string]v1alpha1.LabelValue{"kubernetes.io/os": "linux"}
+		Expect(k8sClient.Create(ctx, sink)).To(Succeed())
+		Eventually(func(g Gomega) {
+			deploy := &appsv1.Deployment{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "nodes-collector"), deploy)).To(Succeed())
+			g.Expect(deploy.Spec.Template.Spec.NodeSelector).To(Equal(map[string]string{"kubernetes.io/os": "linux"}))
+		}).Should(Succeed())
+
+		// The desired Deployment then sets no nodeSelector at all, which a
+		// comparison of set fields alone cannot tell from "unchanged"; the
+		// spec hash can.
+		updateSink(ctx, ns, "nodes", func(s *v1alpha1.SpanSink) { s.Spec.NodeSelector = nil })
+		Eventually(func(g Gomega) {
+			deploy := &appsv1.Deployment{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "nodes-collector"), deploy)).To(Succeed())
+			g.Expect(deploy.Spec.Template.Spec.NodeSelector).To(BeEmpty())
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			var updates []string
+			for _, e := range eventsAbout(g, ctx, ns, "nodes") {
+				if e.Type == corev1.EventTypeNormal && e.Reason == "Updated" {
+					updates = append(updates, e.Note)
+				}
+			}
+			g.Expect(updates).To(ContainElement("Updated Deployment nodes-collector"))
+			g.Expect(strings.Join(updates, "\n")).NotTo(ContainSubstring("ConfigMap"), "the config did not change")
+		}).Should(Succeed())
+	})
+
+	DescribeTable("gives the collector a grace period that covers a flush",
+		func(flush *metav1.Duration, explicit *int64, wantGrace int64, wantShutdown time.Duration) {
+			sink := newSink(ns, "grace")
+			sink.Spec.Batch.FlushInterval = flush
+			sink.Spec.TerminationGracePeriodSeconds = explicit
+			Expect(k8sClient.Create(ctx, sink)).To(Succeed())
+			Eventually(func(g Gomega) {
+				deploy := &appsv1.Deployment{}
+				g.Expect(k8sClient.Get(ctx, key(ns, "grace-collector"), deploy)).To(Succeed())
+				g.Expect(deploy.Spec.Template.Spec.TerminationGracePeriodSeconds).To(HaveValue(Equal(wantGrace)))
+				cm := &corev1.ConfigMap{}
+				g.Expect(k8sClient.Get(ctx, key(ns, "grace-collector"), cm)).To(Succeed())
+				cfg, err := config.Parse([]byte(cm.Data[config.FileName]))
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Expect(cfg.ShutdownTimeout.Std()).To(Equal(wantShutdown), "the collector must give up before the kubelet kills it")
+			}).Should(Succeed())
+		},
+		Entry("default flush: the 60s floor", nil, nil, int64(60), 55*time.Second),
+		Entry("long flush: flush interval plus 30s", &metav1.Duration{Duration: 45 * time.Second}, nil, int64(75), 70*time.Second),
+		Entry("longest flush", &metav1.Duration{Duration: time.Hour}, nil, int64(3630), 3625*time.Second),
+		Entry("the smallest grace the CRD allows", nil, ptr.To[int64](10), int64(10), 5*time.Second),
+	)
+})

@@ -43,12 +43,8 @@ func (r *SpanSinkReconciler) observeCollectorHealth(ctx context.Context, sink *v
 	if deploy.Status.ReadyReplicas >= want {
 		return nil
 	}
-	reader := r.APIReader
-	if reader == nil {
-		reader = r.Client
-	}
 	pods := &corev1.PodList{}
-	if err := reader.List(ctx, pods, client.InNamespace(sink.Namespace), client.MatchingLabels(manifests.SelectorLabels(sink))); err != nil {
+	if err := r.apiReader().List(ctx, pods, client.InNamespace(sink.Namespace), client.MatchingLabels(manifests.SelectorLabels(sink))); err != nil {
 		return fmt.Errorf("list collector pods: %w", err)
 	}
 	now := time.Now()

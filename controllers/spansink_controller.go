@@ -35,9 +35,20 @@ type SpanSinkReconciler struct {
 	CollectorImage string
 	// BlockedRetry overrides DefaultBlockedRetry when positive.
 	BlockedRetry time.Duration
-	// APIReader reads collector pods straight from the API server, so the
-	// operator keeps no cache of every pod in the cluster; nil uses Client.
+	// APIReader reads straight from the API server what the cache does not
+	// hold (see CacheOptions): collector pods, objects without the
+	// operator's labels under a child's name, the user's existing claim.
+	// SetupWithManager sets it to the manager's when nil; a reconciler used
+	// without a manager falls back to Client.
 	APIReader client.Reader
+}
+
+// apiReader is the uncached reader.
+func (r *SpanSinkReconciler) apiReader() client.Reader {
+	if r.APIReader != nil {
+		return r.APIReader
+	}
+	return r.Client
 }
 
 // +kubebuilder:rbac:groups=tracing.spansink.dev,resources=spansinks,verbs=get;list;watch
@@ -103,6 +114,9 @@ func isTransient(err error) bool {
 // SetupWithManager registers the reconciler, watching SpanSinks and every
 // kind of child they own.
 func (r *SpanSinkReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrentReconciles int) error {
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.SpanSink{}).
 		Owns(&corev1.ServiceAccount{}).

@@ -93,6 +93,51 @@ func collectGarbage(ctx context.Context, ns string, uid types.UID) {
 	}
 }
 
+// countingClient is k8sClient counting every write it passes on, so a test
+// can prove a pass wrote nothing.
+func countingClient(writes *atomic.Int32) client.WithWatch {
+	count := func() { writes.Add(1) }
+	return interceptor.NewClient(k8sClient, interceptor.Funcs{
+		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			count()
+			return c.Create(ctx, obj, opts...)
+		},
+		Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
+			count()
+			return c.Update(ctx, obj, opts...)
+		},
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			count()
+			return c.Patch(ctx, obj, patch, opts...)
+		},
+		Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
+			count()
+			return c.Delete(ctx, obj, opts...)
+		},
+		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+			count()
+			return c.SubResource(sub).Update(ctx, obj, opts...)
+		},
+		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+			count()
+			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+		},
+	})
+}
+
+// eventsAbout lists the Events regarding the SpanSink name in ns.
+func eventsAbout(g Gomega, ctx context.Context, ns, name string) []eventsv1.Event {
+	list := &eventsv1.EventList{}
+	g.ExpectWithOffset(1, k8sClient.List(ctx, list, client.InNamespace(ns))).To(Succeed())
+	var out []eventsv1.Event
+	for _, e := range list.Items {
+		if e.Regarding.Kind == "SpanSink" && e.Regarding.Name == name {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
@@ -424,7 +469,7 @@ var _ = Describe("SpanSink controller", func() {
 
 	It("makes no write when it reconciles an unchanged SpanSink", func() {
 		sink := newSink(ns, "steady")
-		sink.Spec.NodeSelector = map[string]string{"kubernetes.io/os": "linux"}
+		sink.Spec.NodeSelector = map[string]v1alpha1.LabelValue{"kubernetes.io/os": "linux"}
 		sink.Spec.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")}
 		Expect(k8sClient.Create(ctx, sink)).To(Succeed())
 		Eventually(func(g Gomega) {
@@ -440,33 +485,7 @@ var _ = Describe("SpanSink controller", func() {
 		// A second reconciler on a client that counts writes runs a full pass
 		// against the live objects the first one converged.
 		var writes atomic.Int32
-		count := func() { writes.Add(1) }
-		counting := interceptor.NewClient(k8sClient, interceptor.Funcs{
-			Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
-				count()
-				return c.Create(ctx, obj, opts...)
-			},
-			Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
-				count()
-				return c.Update(ctx, obj, opts...)
-			},
-			Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-				count()
-				return c.Patch(ctx, obj, patch, opts...)
-			},
-			Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
-				count()
-				return c.Delete(ctx, obj, opts...)
-			},
-			SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-				count()
-				return c.SubResource(sub).Update(ctx, obj, opts...)
-			},
-			SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
-				count()
-				return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
-			},
-		})
+		counting := countingClient(&writes)
 		resync := &SpanSinkReconciler{Client: counting, CollectorImage: testImage}
 		req := ctrl.Request{NamespacedName: key(ns, "steady")}
 		_, err := resync.Reconcile(ctx, req)
@@ -551,7 +570,10 @@ var _ = Describe("SpanSink validation by the API server", func() {
 		Entry("flush interval too short", "s", map[string]any{"batch": map[string]any{"flushInterval": "5ms"}}, "batch.flushInterval must be a duration such as 5s or 250ms, from 10ms to 1h"),
 		Entry("flush interval too long", "s", map[string]any{"batch": map[string]any{"flushInterval": "2h"}}, "batch.flushInterval must be a duration such as 5s or 250ms, from 10ms to 1h"),
 		Entry("flush interval not a duration", "s", map[string]any{"batch": map[string]any{"flushInterval": "soon"}}, "batch.flushInterval must be a duration such as 5s or 250ms, from 10ms to 1h"),
-		Entry("queue smaller than a batch", "s", map[string]any{"batch": map[string]any{"size": 5000, "maxQueuedSpans": 100}}, "batch.maxQueuedSpans must be at least batch.size"),
+		Entry("queue smaller than a batch", "s", map[string]any{"batch": map[string]any{"size": 5000, "maxQueuedSpans": 100}}, "batch.maxQueuedSpans (default 100000) must be at least batch.size"),
+		Entry("batch larger than the default queue", "s", map[string]any{"batch": map[string]any{"size": 200000}}, "batch.maxQueuedSpans (default 100000) must be at least batch.size, so that a full batch fits in the queue: raise batch.maxQueuedSpans to batch.size or more"),
+		Entry("grace period too short to drain", "s", map[string]any{"terminationGracePeriodSeconds": 1}, "terminationGracePeriodSeconds must be at least 10"),
+		Entry("grace period longer than a day", "s", map[string]any{"terminationGracePeriodSeconds": 86401}, "should be less than or equal to 86400"),
 		Entry("delivery mode", "s", map[string]any{"delivery": map[string]any{"mode": "Sometimes"}}, `spec.delivery.mode: Unsupported value: "Sometimes"`),
 		Entry("absolute path", "s", map[string]any{"storage": map[string]any{"path": "/etc/spans.jsonl"}}, "storage.path must be relative to the volume root"),
 		Entry("path escapes the volume", "s", map[string]any{"storage": map[string]any{"path": "a/../../b.jsonl"}}, "storage.path must not contain a '..' segment"),

@@ -59,8 +59,12 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.NewWithWatch(restCfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
+	// The cache settings production uses: a child name held by an object
+	// without the operator's labels is then invisible to the cached client,
+	// which the conflict tests exercise.
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:     scheme,
+		Cache:      CacheOptions(),
 		Metrics:    metricsserver.Options{BindAddress: "0"},
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})

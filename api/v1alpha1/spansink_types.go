@@ -10,6 +10,21 @@ import (
 // duration(), so that a malformed value fails the rule with its message
 // instead of a CEL evaluation error. The pattern is Go's duration syntax,
 // which is what metav1.Duration writes and reads.
+//
+// Pod labels, annotations and the node selector are checked here with the
+// rules the API server applies to a Deployment's pod template. Without them
+// a SpanSink would be accepted and then fail to reconcile on every pass,
+// with the reason only in the operator's log. Each map has a MaxProperties
+// bound because the API server refuses a CRD whose rules' estimated cost,
+// which grows with the number of entries, exceeds its budget.
+
+// LabelValue is the value of a pod label or a nodeSelector term: at most
+// 63 characters. The bound is declared on a type of its own because the
+// schema can bound a map's values only through their type, and without it
+// the API server estimates each value as long as a whole request and
+// refuses the CRD, whose rules then cost too much to check.
+// +kubebuilder:validation:MaxLength=63
+type LabelValue string
 
 // SpanSinkSpec is the desired state of a SpanSink: how spans are batched,
 // where and how they are stored, and how the collector pod runs.
@@ -41,9 +56,13 @@ type SpanSinkSpec struct {
 	// +optional
 	Resources corev1.ResourceRequirements `json:"resources,omitzero"`
 
-	// nodeSelector constrains the collector pod to nodes with these labels.
+	// nodeSelector constrains the collector pod to nodes with these labels,
+	// at most 64. Keys and values follow the syntax of labels.
 	// +optional
-	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$') && k.indexOf('/') <= 253)",message="nodeSelector keys must be label names: an optional DNS subdomain prefix (lowercase, at most 253 characters) and '/', then a name of at most 63 letters, digits, '-', '_' or '.' that starts and ends with a letter or digit"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].matches('^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$'))",message="nodeSelector values must be label values: empty, or at most 63 letters, digits, '-', '_' or '.' that start and end with a letter or digit"
+	NodeSelector map[string]LabelValue `json:"nodeSelector,omitempty"`
 
 	// tolerations let the collector pod run on tainted nodes.
 	// +optional
@@ -59,29 +78,36 @@ type SpanSinkSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	PriorityClassName string `json:"priorityClassName,omitempty"`
 
-	// podAnnotations are added to the collector pod. The operator's own
-	// annotations take precedence.
+	// podAnnotations are added to the collector pod, at most 64. The
+	// operator's own annotations take precedence. Keys follow the syntax of
+	// annotation names (a label name whose prefix may use capitals).
 	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^([A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?([.][A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$') && k.indexOf('/') <= 253)",message="podAnnotations keys must be annotation names: an optional DNS subdomain prefix (at most 253 characters) and '/', then a name of at most 63 letters, digits, '-', '_' or '.' that starts and ends with a letter or digit"
 	PodAnnotations map[string]string `json:"podAnnotations,omitempty"`
 
-	// podLabels are added to the collector pod. They may not set the labels
-	// the operator uses to select the pod.
+	// podLabels are added to the collector pod, at most 64. They may not set
+	// the labels the operator uses to select the pod. Keys and values
+	// follow the syntax of labels.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=64
 	// +kubebuilder:validation:XValidation:rule="!('app.kubernetes.io/name' in self) && !('app.kubernetes.io/instance' in self)",message="podLabels must not set app.kubernetes.io/name or app.kubernetes.io/instance: the operator uses them to select the collector pod"
-	PodLabels map[string]string `json:"podLabels,omitempty"`
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$') && k.indexOf('/') <= 253)",message="podLabels keys must be label names: an optional DNS subdomain prefix (lowercase, at most 253 characters) and '/', then a name of at most 63 letters, digits, '-', '_' or '.' that starts and ends with a letter or digit"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].matches('^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$'))",message="podLabels values must be label values: empty, or at most 63 letters, digits, '-', '_' or '.' that start and end with a letter or digit"
+	PodLabels map[string]LabelValue `json:"podLabels,omitempty"`
 
 	// terminationGracePeriodSeconds is how long the collector may take to
-	// drain its queue when the pod stops. Unset means the flush interval plus
-	// 30 seconds, and never less than 60 seconds.
+	// drain its queue when the pod stops, from 10 seconds to a day. Unset
+	// means the flush interval plus 30 seconds, and never less than 60
+	// seconds.
 	// +optional
-	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:XValidation:rule="self >= 10",message="terminationGracePeriodSeconds must be at least 10: a stopping collector writes out the spans it has queued, and a shorter grace lets the kubelet kill it first, losing spans already acknowledged in Batched mode"
 	// +kubebuilder:validation:Maximum=86400
 	TerminationGracePeriodSeconds *int64 `json:"terminationGracePeriodSeconds,omitempty"`
 }
 
 // BatchSpec says when queued spans are flushed.
-// +kubebuilder:validation:XValidation:rule="!has(self.size) || !has(self.maxQueuedSpans) || self.maxQueuedSpans >= self.size",message="batch.maxQueuedSpans must be at least batch.size, so that a full batch fits in the queue"
+// +kubebuilder:validation:XValidation:rule="!has(self.size) || !has(self.maxQueuedSpans) || self.maxQueuedSpans >= self.size",message="batch.maxQueuedSpans (default 100000) must be at least batch.size, so that a full batch fits in the queue: raise batch.maxQueuedSpans to batch.size or more"
 type BatchSpec struct {
 	// size is the number of waiting spans that triggers a flush (DB-GPT's
 	// batch_size).

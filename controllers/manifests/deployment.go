@@ -129,7 +129,7 @@ func Deployment(p Params, configHash string) (*appsv1.Deployment, error) {
 							ClaimName: ClaimName(sink),
 						}}},
 					},
-					NodeSelector:      maps.Clone(sink.Spec.NodeSelector),
+					NodeSelector:      labelMap(sink.Spec.NodeSelector),
 					Tolerations:       tolerations,
 					Affinity:          sink.Spec.Affinity.DeepCopy(),
 					PriorityClassName: sink.Spec.PriorityClassName,

@@ -65,11 +65,11 @@ func customSink() *v1alpha1.SpanSink {
 		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
 		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},
 	}
-	sink.Spec.NodeSelector = map[string]string{"kubernetes.io/os": "linux"}
+	sink.Spec.NodeSelector = map[string]v1alpha1.LabelValue{"kubernetes.io/os": "linux"}
 	sink.Spec.Tolerations = []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "observability", Effect: corev1.TaintEffectNoSchedule}}
 	sink.Spec.PriorityClassName = "observability-critical"
 	sink.Spec.PodAnnotations = map[string]string{"prometheus.io/scrape": "true", ConfigHashAnnotation: "user-value-is-overridden"}
-	sink.Spec.PodLabels = map[string]string{"team": "llm-platform", LabelManagedBy: "user-value-is-overridden"}
+	sink.Spec.PodLabels = map[string]v1alpha1.LabelValue{"team": "llm-platform", LabelManagedBy: "user-value-is-overridden"}
 	sink.Spec.TerminationGracePeriodSeconds = ptr.To[int64](300)
 	return sink
 }

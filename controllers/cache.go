@@ -1,0 +1,32 @@
+package controllers
+
+import (
+	"github.com/spansink/spansink/controllers/manifests"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// CacheOptions are the manager's cache settings; the operator and the test
+// suite both use them, so the suite sees what production sees.
+//
+// The child kinds are cached only when they carry the managed-by label the
+// builders put on every child. Without the selector the operator would hold
+// every ConfigMap, Service, ServiceAccount, claim and Deployment of the
+// cluster in memory. The price: an object under a child's name that lacks
+// the label is invisible to the cached client, so the reconciler looks
+// such names up with the uncached APIReader before it decides anything.
+func CacheOptions() cache.Options {
+	managed := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{
+		manifests.LabelManagedBy: manifests.ManagedByValue,
+	})}
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.ConfigMap{}:             managed,
+		&corev1.Service{}:               managed,
+		&corev1.ServiceAccount{}:        managed,
+		&corev1.PersistentVolumeClaim{}: managed,
+		&appsv1.Deployment{}:            managed,
+	}}
+}

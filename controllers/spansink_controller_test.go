@@ -578,6 +578,7 @@ var _ = Describe("SpanSink validation by the API server", func() {
 		Entry("absolute path", "s", map[string]any{"storage": map[string]any{"path": "/etc/spans.jsonl"}}, "storage.path must be relative to the volume root"),
 		Entry("path escapes the volume", "s", map[string]any{"storage": map[string]any{"path": "a/../../b.jsonl"}}, "storage.path must not contain a '..' segment"),
 		Entry("path names a directory", "s", map[string]any{"storage": map[string]any{"path": "spans/"}}, "storage.path must name a file, not a directory"),
+		Entry("path with a compression suffix", "s", map[string]any{"storage": map[string]any{"path": "traces/spans.GZ"}}, "storage.path must not end in .gz or .zst"),
 		Entry("format", "s", map[string]any{"storage": map[string]any{"format": "csv"}}, `spec.storage.format: Unsupported value: "csv"`),
 		Entry("compression", "s", map[string]any{"storage": map[string]any{"rotation": map[string]any{"compress": "lz4"}}}, `Unsupported value: "lz4"`),
 		Entry("negative max size", "s", map[string]any{"storage": map[string]any{"rotation": map[string]any{"maxSize": "-1Mi"}}}, "storage.rotation.maxSize must not be negative"),

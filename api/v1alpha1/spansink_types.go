@@ -176,6 +176,7 @@ type StorageSpec struct {
 	// +kubebuilder:validation:XValidation:rule="!self.startsWith('/')",message="storage.path must be relative to the volume root, not an absolute path"
 	// +kubebuilder:validation:XValidation:rule="!self.split('/').exists(s, s == '..')",message="storage.path must not contain a '..' segment: files stay inside the volume"
 	// +kubebuilder:validation:XValidation:rule="!self.endsWith('/') && self != '.' && !self.endsWith('/.')",message="storage.path must name a file, not a directory"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[^/][.]([gG][zZ]|[zZ][sS][tT])$')",message="storage.path must not end in .gz or .zst: that suffix marks compressed rotated files; name the active file e.g. spans.jsonl and set storage.rotation.compress"
 	Path string `json:"path,omitempty"`
 
 	// format is the on-disk line format: dbgpt (one span per line with

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/grpc/mem"
 
 	"github.com/spansink/spansink/sink/config"
 	"github.com/spansink/spansink/sink/format"
@@ -110,24 +111,36 @@ func benchOptions(b *testing.B) Options {
 	return Options{Submitter: discardSubmitter{}, Encoder: enc}
 }
 
+// pdataOnly hides an encoder's wire path (format.ProtoEncoder), so that
+// every request takes the pdata path: the reference the wire path is
+// compared with.
+type pdataOnly struct{ format.Encoder }
+
 // BenchmarkGRPCExportPath is what an OTLP/gRPC request costs ingest after
-// gRPC framing: protobuf decode through the service's codec, validation,
-// dbgpt encoding and the response.
+// gRPC framing: decode and dbgpt encoding (on the wire path, or through
+// pdata), validation and the response.
 func BenchmarkGRPCExportPath(b *testing.B) {
 	body, err := ptraceotlp.NewExportRequestFromTraces(benchTraces()).MarshalProto()
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc := NewGRPCService(benchOptions(b))
-	b.ReportAllocs()
-	for b.Loop() {
-		req := new(grpcRequest)
-		req.td, req.malformed, req.err = DecodeOTLPProto(body)
-		if _, err := export(context.Background(), svc, req); err != nil {
-			b.Fatal(err)
-		}
+	for _, path := range []string{"wire", "pdata"} {
+		b.Run(path, func(b *testing.B) {
+			opts := benchOptions(b)
+			if path == "pdata" {
+				opts.Encoder = pdataOnly{opts.Encoder}
+			}
+			svc := NewGRPCService(opts)
+			b.ReportAllocs()
+			for b.Loop() {
+				req := &grpcRequest{body: mem.SliceBuffer(body)}
+				if _, err := export(context.Background(), svc, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportPerSpan(b, benchSpans)
+		})
 	}
-	reportPerSpan(b, benchSpans)
 }
 
 // BenchmarkHTTPHandlerProto serves OTLP/HTTP protobuf requests in process,

@@ -53,8 +53,26 @@ func (s *grpcService) Export(ctx context.Context, req ptraceotlp.ExportRequest) 
 // export is Export for a request whose decoder already dropped malformed
 // spans.
 func (s *grpcService) export(ctx context.Context, td ptrace.Traces, malformed int) (ptraceotlp.ExportResponse, error) {
+	p, err := s.in.exportTraces(ctx, s.in.otlpGRPC, td, malformed)
+	return s.answer(p, err)
+}
+
+// exportBody is Export for a request still in its protobuf encoding, which
+// the encoder may take without decoding it into pdata.
+func (s *grpcService) exportBody(ctx context.Context, body []byte) (ptraceotlp.ExportResponse, error) {
 	pm := s.in.otlpGRPC
-	p, err := s.in.exportTraces(ctx, pm, td, malformed)
+	p, decodeErr, err := s.in.exportOTLPProto(ctx, pm, body)
+	if decodeErr != nil {
+		s.in.opts.Logger.V(1).Info("undecodable OTLP/gRPC request", "error", decodeErr)
+		pm.request(codes.InvalidArgument.String())
+		return ptraceotlp.ExportResponse{}, status.Error(codes.InvalidArgument, decodeErr.Error())
+	}
+	return s.answer(p, err)
+}
+
+// answer turns the outcome of an export into the response or status.
+func (s *grpcService) answer(p partial, err error) (ptraceotlp.ExportResponse, error) {
+	pm := s.in.otlpGRPC
 	if err != nil {
 		f := classify(err)
 		st := status.New(f.grpcCode, err.Error())

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -39,11 +38,18 @@ var traceServiceDesc = grpc.ServiceDesc{
 	Metadata:    "opentelemetry/proto/collector/trace/v1/trace_service.proto",
 }
 
-// grpcRequest is the decoded request, or why it could not be decoded.
+// grpcRequest is the request as received: its protobuf encoding, decoded
+// by the handler, which knows the encoder and so can take the wire path.
 type grpcRequest struct {
-	td        ptrace.Traces
-	malformed int
-	err       error
+	body mem.Buffer
+}
+
+// free gives the body back to gRPC's buffer pool.
+func (r *grpcRequest) free() {
+	if r.body != nil {
+		r.body.Free()
+		r.body = nil
+	}
 }
 
 // grpcResponse is an ExportTraceServiceResponse already in protobuf form.
@@ -56,6 +62,8 @@ func exportHandler(srv any, ctx context.Context, dec func(any) error, intercepto
 	if err := dec(req); err != nil {
 		return nil, err
 	}
+	// Nothing keeps the body: the records are copies.
+	defer req.free()
 	handle := func(ctx context.Context, r any) (any, error) {
 		return export(ctx, srv.(ptraceotlp.GRPCServer), r.(*grpcRequest))
 	}
@@ -66,29 +74,30 @@ func exportHandler(srv any, ctx context.Context, dec func(any) error, intercepto
 }
 
 func export(ctx context.Context, srv ptraceotlp.GRPCServer, req *grpcRequest) (any, error) {
-	own, isOwn := srv.(*grpcService)
-	if req.err != nil {
-		if isOwn {
-			own.in.opts.Logger.V(1).Info("undecodable OTLP/gRPC request", "error", req.err.Error())
-			own.in.otlpGRPC.request(codes.InvalidArgument.String())
-		}
-		return nil, status.Error(codes.InvalidArgument, req.err.Error())
-	}
+	body := req.body.ReadOnlyData()
 	var resp ptraceotlp.ExportResponse
 	var err error
-	if isOwn {
-		resp, err = own.export(ctx, req.td, req.malformed)
+	if own, isOwn := srv.(*grpcService); isOwn {
+		resp, err = own.exportBody(ctx, body)
 	} else {
-		resp, err = srv.Export(ctx, ptraceotlp.NewExportRequestFromTraces(req.td))
+		td, _, decodeErr := DecodeOTLPProto(body)
+		if decodeErr != nil {
+			return nil, status.Error(codes.InvalidArgument, decodeErr.Error())
+		}
+		resp, err = srv.Export(ctx, ptraceotlp.NewExportRequestFromTraces(td))
 	}
 	if err != nil {
 		return nil, err
 	}
-	body, err := resp.MarshalProto()
+	if resp.PartialSuccess().RejectedSpans() == 0 && resp.PartialSuccess().ErrorMessage() == "" {
+		// The usual answer: an empty message, which encodes to no bytes.
+		return &grpcResponse{}, nil
+	}
+	out, err := resp.MarshalProto()
 	if err != nil {
 		return nil, status.Error(codes.Internal, fmt.Sprintf("marshal ExportTraceServiceResponse: %v", err))
 	}
-	return &grpcResponse{body: body}, nil
+	return &grpcResponse{body: out}, nil
 }
 
 // grpcCodec decodes grpcRequest and encodes grpcResponse, and hands every
@@ -113,15 +122,13 @@ func (c grpcCodec) Marshal(v any) (mem.BufferSlice, error) {
 	return c.delegate.Marshal(v)
 }
 
-// Unmarshal implements encoding.CodecV2. A request that does not decode is
-// not an error here (gRPC would turn it into Internal) but is kept in the
-// grpcRequest for the handler to answer with InvalidArgument.
+// Unmarshal implements encoding.CodecV2. A request is not decoded here:
+// gRPC would answer a decoding failure with Internal, while the handler
+// answers InvalidArgument. The request keeps a reference to the data (no
+// copy when it arrived in one buffer) until the handler is done.
 func (c grpcCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if r, ok := v.(*grpcRequest); ok {
-		buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
-		defer buf.Free()
-		// pdata copies what it keeps, so the buffer can go back to the pool.
-		r.td, r.malformed, r.err = DecodeOTLPProto(buf.ReadOnlyData())
+		r.body = data.MaterializeToBuffer(mem.DefaultBufferPool())
 		return nil
 	}
 	return c.delegate.Unmarshal(data, v)

@@ -1,11 +1,11 @@
 package ingest
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
 
-	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -24,21 +24,23 @@ const (
 // otlpEncoding is how an OTLP/HTTP request and its response are encoded.
 type otlpEncoding struct {
 	contentType string
-	decode      func([]byte) (ptrace.Traces, int, error)
-	marshal     func(ptraceotlp.ExportResponse) ([]byte, error)
-	marshalMsg  func(proto.Message) ([]byte, error)
+	// export stores the spans of a request body; decodeErr says it does
+	// not decode.
+	export     func(in *ingester, ctx context.Context, pm *protocolMetrics, body []byte) (p partial, decodeErr, err error)
+	marshal    func(ptraceotlp.ExportResponse) ([]byte, error)
+	marshalMsg func(proto.Message) ([]byte, error)
 }
 
 var (
 	otlpProto = otlpEncoding{
 		contentType: contentTypeProto,
-		decode:      DecodeOTLPProto,
+		export:      (*ingester).exportOTLPProto,
 		marshal:     ptraceotlp.ExportResponse.MarshalProto,
 		marshalMsg:  proto.Marshal,
 	}
 	otlpJSON = otlpEncoding{
 		contentType: contentTypeJSON,
-		decode:      DecodeOTLPJSON,
+		export:      (*ingester).exportOTLPJSON,
 		marshal:     ptraceotlp.ExportResponse.MarshalJSON,
 		marshalMsg:  protojson.Marshal,
 	}
@@ -67,13 +69,12 @@ func (h *httpHandler) serveOTLP(w http.ResponseWriter, r *http.Request) {
 		h.otlpError(w, enc, pm, bodyErrorStatus(err), codes.InvalidArgument, err.Error(), false)
 		return
 	}
-	td, malformed, err := enc.decode(body.Bytes())
-	if err != nil {
-		h.in.opts.Logger.V(1).Info("undecodable OTLP/HTTP request", "error", err)
-		h.otlpError(w, enc, pm, http.StatusBadRequest, codes.InvalidArgument, err.Error(), false)
+	p, decodeErr, err := enc.export(h.in, r.Context(), pm, body.Bytes())
+	if decodeErr != nil {
+		h.in.opts.Logger.V(1).Info("undecodable OTLP/HTTP request", "error", decodeErr)
+		h.otlpError(w, enc, pm, http.StatusBadRequest, codes.InvalidArgument, decodeErr.Error(), false)
 		return
 	}
-	p, err := h.in.exportTraces(r.Context(), pm, td, malformed)
 	if err != nil {
 		f := classify(err)
 		h.otlpError(w, enc, pm, f.httpStatus, f.grpcCode, err.Error(), f.retryable)

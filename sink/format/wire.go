@@ -1,0 +1,943 @@
+package format
+
+import (
+	"encoding/base64"
+	"math"
+	"strconv"
+	"unsafe"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/spansink/spansink/sink/record"
+)
+
+// ProtoEncoder is implemented by encoders that can encode a binary protobuf
+// ExportTraceServiceRequest straight from its wire bytes, without building
+// pdata's object tree first. It is the collector's hot path: decoding into
+// pdata and walking the tree again cost more CPU than all the rest of
+// ingest together.
+type ProtoEncoder interface {
+	// EncodeOTLPProto encodes every span of the request in body. It
+	// returns ok false, and nothing else, for any request it does not take
+	// on: one pdata would refuse, one with a span that ingest would reject
+	// (ids empty, all zero or of the wrong length) and a few legal but odd
+	// encodings (see wireRequest). The caller then decodes body with pdata,
+	// which decides what is wrong and gives the same lines for the rest.
+	// The records never share memory with body.
+	EncodeOTLPProto(body []byte) (records []record.Record, spans int, ok bool)
+}
+
+var _ ProtoEncoder = dbgptEncoder{}
+
+// EncodeOTLPProto implements ProtoEncoder: the lines are byte for byte those
+// EncodeTraces writes for the request after pdata decoded it.
+func (dbgptEncoder) EncodeOTLPProto(body []byte) ([]record.Record, int, bool) {
+	sc := getScratch()
+	defer putScratch(sc)
+	w := wireEncoder{sc: sc}
+	if !w.request(body) {
+		return nil, 0, false
+	}
+	return sc.records(), len(sc.ends), true
+}
+
+// The field numbers of the OTLP trace messages (opentelemetry-proto
+// trace/v1/trace.proto, common/v1/common.proto, resource/v1/resource.proto).
+const (
+	requestResourceSpans = 1
+
+	resourceSpansResource  = 1
+	resourceSpansScopes    = 2
+	resourceSpansSchemaURL = 3
+	// resourceSpansDeprecatedScopes is the pre-1.0 instrumentation_library
+	// field that pdata migrates into scope_spans; such requests take the
+	// pdata path.
+	resourceSpansDeprecatedScopes = 1000
+
+	resourceAttributes = 1
+	resourceDropped    = 2
+	resourceEntityRefs = 3
+
+	scopeSpansScope     = 1
+	scopeSpansSpans     = 2
+	scopeSpansSchemaURL = 3
+
+	scopeName       = 1
+	scopeVersion    = 2
+	scopeAttributes = 3
+	scopeDropped    = 4
+
+	spanTraceID       = 1
+	spanSpanID        = 2
+	spanTraceState    = 3
+	spanParentSpanID  = 4
+	spanName          = 5
+	spanKind          = 6
+	spanStart         = 7
+	spanEnd           = 8
+	spanAttributes    = 9
+	spanDroppedAttrs  = 10
+	spanEvents        = 11
+	spanDroppedEvents = 12
+	spanLinks         = 13
+	spanDroppedLinks  = 14
+	spanStatus        = 15
+	spanFlags         = 16
+
+	eventTime       = 1
+	eventName       = 2
+	eventAttributes = 3
+	eventDropped    = 4
+
+	linkTraceID    = 1
+	linkSpanID     = 2
+	linkTraceState = 3
+	linkAttributes = 4
+	linkDropped    = 5
+	linkFlags      = 6
+
+	statusMessage = 2
+	statusCode    = 3
+
+	keyValueKey         = 1
+	keyValueValue       = 2
+	keyValueKeyStrindex = 3
+
+	anyString         = 1
+	anyBool           = 2
+	anyInt            = 3
+	anyDouble         = 4
+	anyArray          = 5
+	anyKvlist         = 6
+	anyBytes          = 7
+	anyStringStrindex = 8
+
+	listValues = 1
+)
+
+// maxValueDepth bounds the nesting of arrays and maps in attribute values.
+// pdata refuses a request at a depth of 100 of its own counting; deeper
+// values than this take the pdata path, which decides.
+const maxValueDepth = 40
+
+// wireField is one field of a message.
+type wireField struct {
+	num protowire.Number
+	typ protowire.Type
+	// val is the varint, fixed32 or fixed64 value.
+	val uint64
+	// data is the content of a length-delimited field.
+	data []byte
+}
+
+// fieldIter walks the fields of one message. It fails on what pdata
+// fails on (truncation, an illegal wire type, field number 0) and also on
+// groups, which OTLP never uses and which take the pdata path.
+type fieldIter struct {
+	b   []byte
+	bad bool
+}
+
+// next reads the next field into f; false at the end or on a bad field
+// (then it.bad is set).
+func (it *fieldIter) next(f *wireField) bool {
+	if len(it.b) == 0 {
+		return false
+	}
+	num, typ, n := protowire.ConsumeTag(it.b)
+	if n < 0 {
+		it.bad = true
+		return false
+	}
+	it.b = it.b[n:]
+	f.num, f.typ, f.data = num, typ, nil
+	switch typ {
+	case protowire.VarintType:
+		f.val, n = protowire.ConsumeVarint(it.b)
+	case protowire.Fixed64Type:
+		f.val, n = protowire.ConsumeFixed64(it.b)
+	case protowire.Fixed32Type:
+		var v uint32
+		v, n = protowire.ConsumeFixed32(it.b)
+		f.val = uint64(v)
+	case protowire.BytesType:
+		f.data, n = protowire.ConsumeBytes(it.b)
+	default:
+		n = -1
+	}
+	if n < 0 {
+		it.bad = true
+		return false
+	}
+	it.b = it.b[n:]
+	return true
+}
+
+// wireTypes lists the wire type of every known field of a message, by
+// field number; pdata refuses a known field sent with another type.
+// Unknown fields are skipped, as pdata skips them. An array rather than a
+// map: it is consulted for every field of every span.
+type wireTypes [17]int8
+
+// newWireTypes builds a wireTypes; 0 marks an unknown field, t+1 a field of
+// wire type t.
+func newWireTypes(fields map[protowire.Number]protowire.Type) *wireTypes {
+	var t wireTypes
+	for num, typ := range fields {
+		t[num] = int8(typ) + 1
+	}
+	return &t
+}
+
+var (
+	requestTypes       = newWireTypes(map[protowire.Number]protowire.Type{requestResourceSpans: protowire.BytesType})
+	resourceSpansTypes = newWireTypes(map[protowire.Number]protowire.Type{
+		resourceSpansResource: protowire.BytesType, resourceSpansScopes: protowire.BytesType,
+		resourceSpansSchemaURL: protowire.BytesType,
+	})
+	resourceTypes = newWireTypes(map[protowire.Number]protowire.Type{
+		resourceAttributes: protowire.BytesType, resourceDropped: protowire.VarintType, resourceEntityRefs: protowire.BytesType,
+	})
+	scopeSpansTypes = newWireTypes(map[protowire.Number]protowire.Type{
+		scopeSpansScope: protowire.BytesType, scopeSpansSpans: protowire.BytesType, scopeSpansSchemaURL: protowire.BytesType,
+	})
+	scopeTypes = newWireTypes(map[protowire.Number]protowire.Type{
+		scopeName: protowire.BytesType, scopeVersion: protowire.BytesType, scopeAttributes: protowire.BytesType, scopeDropped: protowire.VarintType,
+	})
+	spanTypes = newWireTypes(map[protowire.Number]protowire.Type{
+		spanTraceID: protowire.BytesType, spanSpanID: protowire.BytesType, spanTraceState: protowire.BytesType,
+		spanParentSpanID: protowire.BytesType, spanName: protowire.BytesType, spanKind: protowire.VarintType,
+		spanStart: protowire.Fixed64Type, spanEnd: protowire.Fixed64Type, spanAttributes: protowire.BytesType,
+		spanDroppedAttrs: protowire.VarintType, spanEvents: protowire.BytesType, spanDroppedEvents: protowire.VarintType,
+		spanLinks: protowire.BytesType, spanDroppedLinks: protowire.VarintType, spanStatus: protowire.BytesType,
+		spanFlags: protowire.Fixed32Type,
+	})
+	eventTypes = newWireTypes(map[protowire.Number]protowire.Type{
+		eventTime: protowire.Fixed64Type, eventName: protowire.BytesType, eventAttributes: protowire.BytesType, eventDropped: protowire.VarintType,
+	})
+	linkTypes = newWireTypes(map[protowire.Number]protowire.Type{
+		linkTraceID: protowire.BytesType, linkSpanID: protowire.BytesType, linkTraceState: protowire.BytesType,
+		linkAttributes: protowire.BytesType, linkDropped: protowire.VarintType, linkFlags: protowire.Fixed32Type,
+	})
+	statusTypes   = newWireTypes(map[protowire.Number]protowire.Type{statusMessage: protowire.BytesType, statusCode: protowire.VarintType})
+	keyValueTypes = newWireTypes(map[protowire.Number]protowire.Type{
+		keyValueKey: protowire.BytesType, keyValueValue: protowire.BytesType, keyValueKeyStrindex: protowire.VarintType,
+	})
+	anyValueTypes = newWireTypes(map[protowire.Number]protowire.Type{
+		anyString: protowire.BytesType, anyBool: protowire.VarintType, anyInt: protowire.VarintType, anyDouble: protowire.Fixed64Type,
+		anyArray: protowire.BytesType, anyKvlist: protowire.BytesType, anyBytes: protowire.BytesType, anyStringStrindex: protowire.VarintType,
+	})
+	listTypes = newWireTypes(map[protowire.Number]protowire.Type{listValues: protowire.BytesType})
+)
+
+// known reports whether f is a field of the message, and false for an
+// unknown field; ok is false when f is known with the wrong wire type.
+func (t *wireTypes) known(f *wireField) (known, ok bool) {
+	if int(f.num) >= len(t) || t[f.num] == 0 {
+		return false, true
+	}
+	return true, protowire.Type(t[f.num]-1) == f.typ
+}
+
+// wireEncoder turns an ExportTraceServiceRequest into dbgpt lines in
+// sc.buf, one pass per message level, with no allocation per span once the
+// scratch buffers have grown.
+type wireEncoder struct {
+	sc *scratch
+	// discard receives the encoding of fields that are checked but not
+	// written (scope attributes).
+	discard []byte
+}
+
+func (w *wireEncoder) request(b []byte) bool {
+	it := fieldIter{b: b}
+	var f wireField
+	for it.next(&f) {
+		known, ok := requestTypes.known(&f)
+		if !ok {
+			return false
+		}
+		if known && !w.resourceSpans(f.data) {
+			return false
+		}
+	}
+	return !it.bad
+}
+
+// resourceSpans encodes the spans of one ResourceSpans. The resource may
+// come after the scopes on the wire, so it is found first.
+func (w *wireEncoder) resourceSpans(b []byte) bool {
+	var resource []byte
+	seenResource := false
+	it := fieldIter{b: b}
+	var f wireField
+	for it.next(&f) {
+		if f.num == resourceSpansDeprecatedScopes {
+			return false
+		}
+		known, ok := resourceSpansTypes.known(&f)
+		switch {
+		case !ok:
+			return false
+		case !known:
+		case f.num == resourceSpansResource:
+			// pdata merges repeated messages field by field; leave that
+			// to it.
+			if seenResource {
+				return false
+			}
+			seenResource, resource = true, f.data
+		}
+	}
+	if it.bad || !w.resource(resource) {
+		return false
+	}
+	it = fieldIter{b: b}
+	for it.next(&f) {
+		if f.num == resourceSpansScopes && !w.scopeSpans(f.data) {
+			return false
+		}
+	}
+	return true
+}
+
+// resource encodes the resource's service name and attributes into
+// sc.service and sc.resource.
+func (w *wireEncoder) resource(b []byte) bool {
+	sc := w.sc
+	sc.service = sc.service[:0]
+	sc.resource = append(sc.resource[:0], `,"resource":{`...)
+	first, foundService := true, false
+	it := fieldIter{b: b}
+	var f wireField
+	for it.next(&f) {
+		known, ok := resourceTypes.known(&f)
+		switch {
+		case !ok:
+			return false
+		case !known:
+		case f.num == resourceEntityRefs:
+			return false
+		case f.num == resourceAttributes:
+			var kv keyValue
+			if !kv.parse(f.data) {
+				return false
+			}
+			if !foundService && string(kv.key) == "service.name" {
+				// pdata's Map.Get finds the first; AsString of a value
+				// that is not a string is left to pdata.
+				foundService = true
+				if !kv.hasValue {
+					return false
+				}
+				str, isStr, ok := stringValue(kv.value)
+				if !ok || !isStr {
+					return false
+				}
+				sc.service = append(sc.service, `"service.name":`...)
+				sc.service = appendBytesString(sc.service, str)
+				sc.service = append(sc.service, ',')
+			}
+			if !first {
+				sc.resource = append(sc.resource, ',')
+			}
+			first = false
+			if sc.resource, ok = appendKeyValue(sc.resource, &kv, 1); !ok {
+				return false
+			}
+		}
+	}
+	sc.resource = append(sc.resource, '}')
+	return !it.bad
+}
+
+func (w *wireEncoder) scopeSpans(b []byte) bool {
+	var scope []byte
+	seenScope := false
+	it := fieldIter{b: b}
+	var f wireField
+	for it.next(&f) {
+		known, ok := scopeSpansTypes.known(&f)
+		switch {
+		case !ok:
+			return false
+		case known && f.num == scopeSpansScope:
+			if seenScope {
+				return false
+			}
+			seenScope, scope = true, f.data
+		}
+	}
+	if it.bad || !w.scope(scope) {
+		return false
+	}
+	it = fieldIter{b: b}
+	for it.next(&f) {
+		if f.num == scopeSpansSpans && !w.span(f.data) {
+			return false
+		}
+	}
+	return true
+}
+
+// scope encodes the scope's name and version into sc.scope. Its
+// attributes are not written but must decode.
+func (w *wireEncoder) scope(b []byte) bool {
+	var name, version []byte
+	it := fieldIter{b: b}
+	var f wireField
+	for it.next(&f) {
+		known, ok := scopeTypes.known(&f)
+		switch {
+		case !ok:
+			return false
+		case !known:
+		case f.num == scopeName:
+			name = f.data
+		case f.num == scopeVersion:
+			version = f.data
+		case f.num == scopeAttributes:
+			var kv keyValue
+			if !kv.parse(f.data) {
+				return false
+			}
+			if w.discard, ok = appendKeyValue(w.discard[:0], &kv, 1); !ok {
+				return false
+			}
+		}
+	}
+	if it.bad {
+		return false
+	}
+	sc := w.sc
+	sc.scope = sc.scope[:0]
+	if len(name) > 0 || len(version) > 0 {
+		sc.scope = append(sc.scope, `,"scope":{"name":`...)
+		sc.scope = appendBytesString(sc.scope, name)
+		sc.scope = append(sc.scope, `,"version":`...)
+		sc.scope = appendBytesString(sc.scope, version)
+		sc.scope = append(sc.scope, '}')
+	}
+	return true
+}
+
+// wireSpan holds the fields of a span found by a first pass over it; the
+// repeated fields are encoded by later passes, in the order of the line.
+type wireSpan struct {
+	traceID, spanID, parentID []byte
+	traceState, name          []byte
+	kind                      uint64
+	start, end                uint64
+	status                    []byte
+	hasStatus                 bool
+	hasEvents, hasLinks       bool
+	// spanType and dbgptSpanType are the values of the first attributes
+	// with those keys.
+	spanType, dbgptSpanType       []byte
+	hasSpanType, hasDBGPTSpanType bool
+}
+
+// validID reports whether id has the length OTLP requires (an empty one
+// reads as all zero, as in pdata).
+func validID(id []byte, size int) bool { return len(id) == 0 || len(id) == size }
+
+// nonZeroID reports whether id is present and not all zero: ingest drops
+// spans without, so they take the pdata path.
+func nonZeroID(id []byte, size int) bool {
+	if len(id) != size {
+		return false
+	}
+	for _, c := range id {
+		if c != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *wireEncoder) span(b []byte) bool {
+	var s wireSpan
+	it := fieldIter{b: b}
+	var f wireField
+	for it.next(&f) {
+		known, ok := spanTypes.known(&f)
+		if !ok {
+			return false
+		}
+		if !known {
+			continue
+		}
+		switch f.num {
+		case spanTraceID:
+			if !validID(f.data, 16) {
+				return false
+			}
+			s.traceID = f.data
+		case spanSpanID:
+			if !validID(f.data, 8) {
+				return false
+			}
+			s.spanID = f.data
+		case spanParentSpanID:
+			if !validID(f.data, 8) {
+				return false
+			}
+			s.parentID = f.data
+		case spanTraceState:
+			s.traceState = f.data
+		case spanName:
+			s.name = f.data
+		case spanKind:
+			s.kind = f.val
+		case spanStart:
+			s.start = f.val
+		case spanEnd:
+			s.end = f.val
+		case spanAttributes:
+			if !s.noteSpanType(f.data) {
+				return false
+			}
+		case spanEvents:
+			s.hasEvents = true
+		case spanLinks:
+			s.hasLinks = true
+		case spanStatus:
+			if s.hasStatus {
+				return false
+			}
+			s.hasStatus, s.status = true, f.data
+		}
+	}
+	if it.bad || !nonZeroID(s.traceID, 16) || !nonZeroID(s.spanID, 8) {
+		return false
+	}
+	var ok bool
+	if w.sc.buf, ok = w.appendSpan(w.sc.buf, b, &s); !ok {
+		return false
+	}
+	w.sc.ends = append(w.sc.ends, len(w.sc.buf))
+	return true
+}
+
+// noteSpanType remembers the first span_type and dbgpt.span_type
+// attributes, as pdata's Map.Get finds them.
+func (s *wireSpan) noteSpanType(b []byte) bool {
+	var kv keyValue
+	if !kv.parse(b) {
+		return false
+	}
+	switch {
+	case !s.hasSpanType && string(kv.key) == "span_type":
+		s.hasSpanType, s.spanType = true, kv.value
+	case !s.hasDBGPTSpanType && string(kv.key) == "dbgpt.span_type":
+		s.hasDBGPTSpanType, s.dbgptSpanType = true, kv.value
+	default:
+		return true
+	}
+	// A value the line would not take is refused later, when the
+	// attributes are encoded; here only its string form matters.
+	if _, _, ok := stringValue(kv.value); !ok {
+		return false
+	}
+	return true
+}
+
+// spanTypeOf is spanType for the wire form.
+func (s *wireSpan) spanTypeOf() []byte {
+	for _, v := range [...][]byte{s.spanType, s.dbgptSpanType} {
+		if str, isStr, _ := stringValue(v); isStr && len(str) > 0 {
+			return str
+		}
+	}
+	return []byte("base")
+}
+
+func (w *wireEncoder) appendSpan(b, span []byte, s *wireSpan) ([]byte, bool) {
+	var ok bool
+	b = append(b, `{"span_type":`...)
+	b = appendBytesString(b, s.spanTypeOf())
+	b = append(b, `,"trace_id":`...)
+	b = appendHex(b, s.traceID)
+	b = append(b, `,"span_id":`...)
+	b = appendHex(b, s.spanID)
+	b = append(b, `,"parent_span_id":`...)
+	if nonZeroID(s.parentID, 8) {
+		b = appendHex(b, s.parentID)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"operation_name":`...)
+	b = appendBytesString(b, s.name)
+	b = append(b, `,"start_time":`...)
+	b = appendTime(b, s.start)
+	b = append(b, `,"end_time":`...)
+	b = appendTime(b, s.end)
+
+	b = append(b, `,"metadata":{`...)
+	b = append(b, w.sc.service...)
+	b = append(b, `"attributes":`...)
+	if b, ok = appendAttributes(b, span, spanAttributes, 0); !ok {
+		return b, false
+	}
+	b = append(b, w.sc.resource...)
+	b = append(b, w.sc.scope...)
+	b = append(b, `,"span_kind":"`...)
+	// pdata keeps the kind and code as int32 enums.
+	if kind := int32(s.kind); kind >= 0 && int(kind) < len(spanKindNames) {
+		b = append(b, spanKindNames[kind]...)
+	} else {
+		b = append(b, spanKindNames[0]...)
+	}
+	var msg []byte
+	var code uint64
+	if s.hasStatus {
+		if msg, code, ok = parseStatus(s.status); !ok {
+			return b, false
+		}
+	}
+	b = append(b, `","status":{"code":"`...)
+	if c := int32(code); c >= 0 && int(c) < len(statusCodeNames) {
+		b = append(b, statusCodeNames[c]...)
+	} else {
+		b = append(b, statusCodeNames[0]...)
+	}
+	b = append(b, '"')
+	if len(msg) > 0 {
+		b = append(b, `,"message":`...)
+		b = appendBytesString(b, msg)
+	}
+	b = append(b, '}')
+	if len(s.traceState) > 0 {
+		b = append(b, `,"trace_state":`...)
+		b = appendBytesString(b, s.traceState)
+	}
+	if s.hasEvents {
+		b = append(b, `,"events":[`...)
+		if b, ok = appendRepeated(b, span, spanEvents, appendEvent); !ok {
+			return b, false
+		}
+		b = append(b, ']')
+	}
+	if s.hasLinks {
+		b = append(b, `,"links":[`...)
+		if b, ok = appendRepeated(b, span, spanLinks, appendLink); !ok {
+			return b, false
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"start_time_unix_nano":`...)
+	b = strconv.AppendUint(b, s.start, 10)
+	b = append(b, `,"end_time_unix_nano":`...)
+	b = strconv.AppendUint(b, s.end, 10)
+	return append(b, "}}"...), true
+}
+
+// appendRepeated appends each field num of msg with appendOne, separated
+// by commas. msg has been checked by a first pass.
+func appendRepeated(b, msg []byte, num protowire.Number, appendOne func([]byte, []byte) ([]byte, bool)) ([]byte, bool) {
+	first, ok := true, true
+	it := fieldIter{b: msg}
+	var f wireField
+	for it.next(&f) {
+		if f.num != num {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		if b, ok = appendOne(b, f.data); !ok {
+			return b, false
+		}
+	}
+	return b, !it.bad
+}
+
+func parseStatus(b []byte) (msg []byte, code uint64, ok bool) {
+	it := fieldIter{b: b}
+	var f wireField
+	for it.next(&f) {
+		known, ok := statusTypes.known(&f)
+		switch {
+		case !ok:
+			return nil, 0, false
+		case !known:
+		case f.num == statusMessage:
+			msg = f.data
+		case f.num == statusCode:
+			code = f.val
+		}
+	}
+	return msg, code, !it.bad
+}
+
+func appendEvent(b, event []byte) ([]byte, bool) {
+	var name []byte
+	var time uint64
+	it := fieldIter{b: event}
+	var f wireField
+	for it.next(&f) {
+		known, ok := eventTypes.known(&f)
+		switch {
+		case !ok:
+			return b, false
+		case !known:
+		case f.num == eventTime:
+			time = f.val
+		case f.num == eventName:
+			name = f.data
+		}
+	}
+	if it.bad {
+		return b, false
+	}
+	b = append(b, `{"name":`...)
+	b = appendBytesString(b, name)
+	b = append(b, `,"time_unix_nano":`...)
+	b = strconv.AppendUint(b, time, 10)
+	b = append(b, `,"attributes":`...)
+	b, ok := appendAttributes(b, event, eventAttributes, 0)
+	return append(b, '}'), ok
+}
+
+func appendLink(b, link []byte) ([]byte, bool) {
+	var traceID, spanID, traceState []byte
+	it := fieldIter{b: link}
+	var f wireField
+	for it.next(&f) {
+		known, ok := linkTypes.known(&f)
+		switch {
+		case !ok:
+			return b, false
+		case !known:
+		case f.num == linkTraceID:
+			if !validID(f.data, 16) {
+				return b, false
+			}
+			traceID = f.data
+		case f.num == linkSpanID:
+			if !validID(f.data, 8) {
+				return b, false
+			}
+			spanID = f.data
+		case f.num == linkTraceState:
+			traceState = f.data
+		}
+	}
+	if it.bad {
+		return b, false
+	}
+	var zeros [16]byte
+	if len(traceID) == 0 {
+		traceID = zeros[:16]
+	}
+	if len(spanID) == 0 {
+		spanID = zeros[:8]
+	}
+	b = append(b, `{"trace_id":`...)
+	b = appendHex(b, traceID)
+	b = append(b, `,"span_id":`...)
+	b = appendHex(b, spanID)
+	b = append(b, `,"trace_state":`...)
+	b = appendBytesString(b, traceState)
+	b = append(b, `,"attributes":`...)
+	b, ok := appendAttributes(b, link, linkAttributes, 0)
+	return append(b, '}'), ok
+}
+
+// keyValue is a decoded KeyValue: the last key sent and its value.
+type keyValue struct {
+	key      []byte
+	value    []byte
+	hasValue bool
+}
+
+// parse reads a KeyValue. A repeated value (pdata merges) or a key string
+// index (profiles only) takes the pdata path.
+func (kv *keyValue) parse(b []byte) bool {
+	it := fieldIter{b: b}
+	var f wireField
+	for it.next(&f) {
+		known, ok := keyValueTypes.known(&f)
+		switch {
+		case !ok:
+			return false
+		case !known:
+		case f.num == keyValueKey:
+			kv.key = f.data
+		case f.num == keyValueValue:
+			if kv.hasValue {
+				return false
+			}
+			kv.hasValue, kv.value = true, f.data
+		case f.num == keyValueKeyStrindex:
+			return false
+		}
+	}
+	return !it.bad
+}
+
+// appendAttributes appends the KeyValue fields num of msg as one JSON
+// object, duplicates and all, as appendMap does.
+func appendAttributes(b, msg []byte, num protowire.Number, depth int) ([]byte, bool) {
+	b = append(b, '{')
+	first := true
+	it := fieldIter{b: msg}
+	var f wireField
+	for it.next(&f) {
+		if f.num != num {
+			continue
+		}
+		var kv keyValue
+		if !kv.parse(f.data) {
+			return b, false
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		var ok bool
+		if b, ok = appendKeyValue(b, &kv, depth+1); !ok {
+			return b, false
+		}
+	}
+	return append(b, '}'), !it.bad
+}
+
+func appendKeyValue(b []byte, kv *keyValue, depth int) ([]byte, bool) {
+	b = appendBytesString(b, kv.key)
+	b = append(b, ':')
+	if !kv.hasValue {
+		return append(b, "null"...), true
+	}
+	return appendAnyValue(b, kv.value, depth+1)
+}
+
+// stringValue reads an AnyValue for its string form: isStr reports a
+// string value (str holds it). ok is false when it does not decode.
+func stringValue(b []byte) (str []byte, isStr, ok bool) {
+	it := fieldIter{b: b}
+	var f wireField
+	oneofs := 0
+	for it.next(&f) {
+		known, ok := anyValueTypes.known(&f)
+		if !ok {
+			return nil, false, false
+		}
+		if known {
+			oneofs++
+			isStr, str = f.num == anyString, f.data
+		}
+	}
+	if it.bad || oneofs > 1 {
+		return nil, false, false
+	}
+	return str, isStr, true
+}
+
+// appendAnyValue appends an AnyValue as appendValue does. Of a oneof sent
+// more than once pdata keeps the last; such values take the pdata path.
+func appendAnyValue(b, value []byte, depth int) ([]byte, bool) {
+	if depth > maxValueDepth {
+		return b, false
+	}
+	it := fieldIter{b: value}
+	var f wireField
+	seen := false
+	for it.next(&f) {
+		known, ok := anyValueTypes.known(&f)
+		if !ok {
+			return b, false
+		}
+		if !known {
+			continue
+		}
+		if seen {
+			return b, false
+		}
+		seen = true
+		switch f.num {
+		case anyString:
+			b = appendBytesString(b, f.data)
+		case anyBool:
+			b = strconv.AppendBool(b, f.val != 0)
+		case anyInt:
+			b = strconv.AppendInt(b, int64(f.val), 10)
+		case anyDouble:
+			b = appendFloat(b, math.Float64frombits(f.val))
+		case anyArray:
+			if b, ok = appendArray(b, f.data, depth+1); !ok {
+				return b, false
+			}
+		case anyKvlist:
+			if b, ok = appendKvlist(b, f.data, depth+1); !ok {
+				return b, false
+			}
+		case anyBytes:
+			b = append(b, '"')
+			b = base64.StdEncoding.AppendEncode(b, f.data)
+			b = append(b, '"')
+		default:
+			// anyStringStrindex: profiles only.
+			return b, false
+		}
+	}
+	if it.bad {
+		return b, false
+	}
+	if !seen {
+		b = append(b, "null"...)
+	}
+	return b, true
+}
+
+func appendArray(b, array []byte, depth int) ([]byte, bool) {
+	if !checkList(array) {
+		return b, false
+	}
+	b = append(b, '[')
+	first, ok := true, true
+	it := fieldIter{b: array}
+	var f wireField
+	for it.next(&f) {
+		if f.num != listValues {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		if b, ok = appendAnyValue(b, f.data, depth+1); !ok {
+			return b, false
+		}
+	}
+	return append(b, ']'), !it.bad
+}
+
+func appendKvlist(b, list []byte, depth int) ([]byte, bool) {
+	if !checkList(list) {
+		return b, false
+	}
+	return appendAttributes(b, list, listValues, depth)
+}
+
+// checkList checks the wire types of an ArrayValue or KeyValueList.
+func checkList(b []byte) bool {
+	it := fieldIter{b: b}
+	var f wireField
+	for it.next(&f) {
+		if _, ok := listTypes.known(&f); !ok {
+			return false
+		}
+	}
+	return !it.bad
+}
+
+// appendBytesString is appendString for bytes that are not kept: the
+// string shares their memory only for the call.
+func appendBytesString(b, s []byte) []byte {
+	if len(s) == 0 {
+		return append(b, `""`...)
+	}
+	return appendString(b, unsafe.String(&s[0], len(s)))
+}

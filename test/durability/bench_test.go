@@ -81,13 +81,13 @@ func BenchmarkDurableAck(b *testing.B) {
 		if code := p.terminate(time.Minute); code != 0 {
 			b.Fatalf("collector exited %d", code)
 		}
-		files, err := readSpanFiles(path, false)
+		files, err := readSpanFiles(path, false, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
 		for _, a := range client.takeAcked() {
-			if files.count[spanIDHex(a.id)] != 1 {
-				b.Fatalf("acknowledged span %s is in the file %d times, want once", spanIDHex(a.id), files.count[spanIDHex(a.id)])
+			if files.count[a.id] != 1 {
+				b.Fatalf("acknowledged span %s is in the file %d times, want once", spanIDHex(a.id), files.count[a.id])
 			}
 		}
 	}

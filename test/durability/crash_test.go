@@ -90,7 +90,8 @@ func crashLoop(t *testing.T, mode string, iterations int) {
 	client := newLoadClient()
 
 	var rounds []round
-	inFiles := map[string]bool{} // span ids seen in the files after a kill
+	inFiles := map[uint64]bool{} // span ids seen in the files after a kill
+	cache := fileCache{}
 	repairs := 0
 	for i := range iterations {
 		p := startCollector(t, logFile, args...)
@@ -112,7 +113,7 @@ func crashLoop(t *testing.T, mode string, iterations int) {
 		rounds = append(rounds, r)
 		t.Logf("kill %d: %d spans acknowledged, answers %v", i+1, len(r.acked), client.takeAnswers())
 
-		files, err := readSpanFiles(path, true)
+		files, err := readSpanFiles(path, true, cache)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,7 +123,7 @@ func crashLoop(t *testing.T, mode string, iterations int) {
 		}
 		if mode == "Durable" {
 			for _, a := range r.acked {
-				if files.count[spanIDHex(a.id)] == 0 {
+				if files.count[a.id] == 0 {
 					t.Fatalf("kill %d: span %s was acknowledged in Durable mode but is not in the files", i+1, spanIDHex(a.id))
 				}
 			}
@@ -136,14 +137,14 @@ func crashLoop(t *testing.T, mode string, iterations int) {
 	if code := p.terminate(time.Minute); code != 0 {
 		t.Fatalf("final graceful stop exited %d, want 0", code)
 	}
-	final, err := readSpanFiles(path, false)
+	final, err := readSpanFiles(path, false, cache)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkFiles(t, "at the end", final)
 	for id := range inFiles {
 		if final.count[id] == 0 {
-			t.Errorf("span %s was in the files after a kill and is gone at the end", id)
+			t.Errorf("span %s was in the files after a kill and is gone at the end", spanIDHex(id))
 		}
 	}
 
@@ -152,7 +153,7 @@ func crashLoop(t *testing.T, mode string, iterations int) {
 		lost := 0
 		var oldest time.Duration
 		for _, a := range r.acked {
-			if final.count[spanIDHex(a.id)] == 0 {
+			if final.count[a.id] == 0 {
 				lost++
 				oldest = max(oldest, r.killedAt.Sub(a.at))
 			}

@@ -117,14 +117,14 @@ func TestFullDisk(t *testing.T) {
 			if code := p.terminate(time.Minute); code != 0 {
 				t.Fatalf("collector exited %d after SIGTERM, want 0", code)
 			}
-			files, err := readSpanFiles(path, false)
+			files, err := readSpanFiles(path, false, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			checkFiles(t, "after the disk was full", files)
 			acked := client.takeAcked()
 			for _, a := range acked {
-				if files.count[spanIDHex(a.id)] == 0 {
+				if files.count[a.id] == 0 {
 					t.Fatalf("acknowledged span %s is not in the file", spanIDHex(a.id))
 				}
 			}

@@ -53,14 +53,14 @@ func TestSIGTERMUnderLoadLosesNothing(t *testing.T) {
 					t.Errorf("got %d answers with status %d; want only 200, or 503 while stopping", answers[status], status)
 				}
 			}
-			files, err := readSpanFiles(path, false)
+			files, err := readSpanFiles(path, false, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			checkFiles(t, "after SIGTERM", files)
 			lost := 0
 			for _, a := range acked {
-				if files.count[spanIDHex(a.id)] == 0 {
+				if files.count[a.id] == 0 {
 					lost++
 				}
 			}

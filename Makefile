@@ -11,6 +11,7 @@ KUBECTL ?= kubectl
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
+TELEMETRYGEN ?= $(LOCALBIN)/telemetrygen
 
 # The default image baked into the binary, so a bare `spansink manager`
 # deploys collectors of its own version.
@@ -83,7 +84,7 @@ verify: verify-generated verify-fmt ## Everything CI checks before the tests: ge
 ##@ End to end
 
 .PHONY: e2e
-e2e: manifests ## Run the end-to-end suite (needs root, ~3 min): a real control plane with kube-controller-manager and kube-scheduler, a local node that runs collector pods as processes, the operator, kubectl and the samples (test/e2e).
+e2e: manifests telemetrygen ## Run the end-to-end suite (needs root, ~3 min): a real control plane with kube-controller-manager and kube-scheduler, a local node that runs collector pods as processes, the operator, kubectl and the samples (test/e2e).
 	SPANSINK_CONTROL_PLANE_BIN="$$(hack/control-plane.sh etcd kube-apiserver kube-controller-manager kube-scheduler | tail -n1)" \
 		go test -tags e2e ./test/e2e/ -timeout 30m -v -ginkgo.v
 
@@ -94,7 +95,7 @@ build: manifests generate fmt vet ## Build the spansink binary into bin/.
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(LOCALBIN)/spansink .
 
 .PHONY: run
-run: manifests generate fmt vet ## Run the operator against the current kubeconfig's cluster, or else an embedded control plane (prints the kubeconfig to use).
+run: manifests generate fmt vet telemetrygen ## Run the operator against the current kubeconfig's cluster; with none, bring up a local cluster (as root), the operator and the sample SpanSink, and print the endpoints and the span directory.
 	go run ./hack/devcluster $(ARGS)
 
 .PHONY: docker-build
@@ -153,3 +154,8 @@ $(CONTROLLER_GEN): hack/tools/go.mod hack/tools/go.sum
 kustomize: $(KUSTOMIZE) ## Build kustomize into bin/.
 $(KUSTOMIZE): hack/tools/go.mod hack/tools/go.sum
 	go build -C hack/tools -o $(KUSTOMIZE) sigs.k8s.io/kustomize/kustomize/v5
+
+.PHONY: telemetrygen
+telemetrygen: $(TELEMETRYGEN) ## Build OpenTelemetry's telemetrygen (pinned in hack/tools/telemetrygen) into bin/, to send test spans.
+$(TELEMETRYGEN): hack/tools/telemetrygen/go.mod hack/tools/telemetrygen/go.sum
+	go build -C hack/tools/telemetrygen -o $(TELEMETRYGEN) github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen

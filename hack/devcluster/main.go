@@ -1,8 +1,13 @@
-// Command devcluster is what `make run` runs: the SpanSink operator against
-// the cluster of the current kubeconfig, or, when there is none, against an
-// embedded control plane (etcd and kube-apiserver built by
-// hack/control-plane.sh) with the CRD installed. It prints the kubeconfig to
-// use with kubectl and runs the manager in this process until Ctrl-C.
+// Command devcluster is what `make run` runs. With a kubeconfig whose
+// cluster answers, it installs the SpanSink CRD there and runs the operator
+// against it. Otherwise, as root, it brings up a whole local cluster (see
+// local.go): the control plane with kube-controller-manager and
+// kube-scheduler, a local node that runs collector pods as processes of a
+// freshly built spansink binary, a volume provisioner and a service proxy;
+// then the operator and the sample SpanSink, and prints how to send spans
+// and where they land. Without root it falls back to an API server alone
+// (etcd and kube-apiserver built by hack/control-plane.sh), where SpanSinks
+// get their objects but no pod runs. Everything stops on Ctrl-C.
 //
 // Usage: go run ./hack/devcluster [manager flags...]
 package main
@@ -54,8 +59,18 @@ func run(managerArgs []string) error {
 		say("SpanSink CRD installed; starting the operator (Ctrl-C stops it)")
 		return runManager(ctx, managerArgs)
 	}
-	say("no reachable cluster in the current kubeconfig (%v); starting an embedded control plane", err)
+	say("no reachable cluster in the current kubeconfig (%v)", err)
+	if os.Geteuid() == 0 {
+		return runLocal(ctx, managerArgs)
+	}
+	say("not running as root, so no local node: it needs root for network namespaces, bind mounts and chroots")
+	say("starting an API server alone instead: SpanSinks get their objects, but no collector pod runs and no span is stored")
+	say("for the whole thing (collector pods, OTLP endpoints on localhost, span files), run `sudo make run`")
+	return runAPIServerOnly(ctx, managerArgs)
+}
 
+// runAPIServerOnly runs the operator against etcd and kube-apiserver alone.
+func runAPIServerOnly(ctx context.Context, managerArgs []string) error {
 	assets, err := controlPlaneBinaries()
 	if err != nil {
 		return err
@@ -159,6 +174,12 @@ func writeKubeconfig(env *envtest.Environment) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("render kubeconfig: %w", err)
 	}
+	return saveKubeconfig(data)
+}
+
+// saveKubeconfig writes a kubeconfig to the one place both modes use, so
+// that `export KUBECONFIG=...` stays the same from run to run.
+func saveKubeconfig(data []byte) (string, error) {
 	dir, err := cacheDir()
 	if err != nil {
 		return "", err

@@ -38,3 +38,29 @@ func TestNextStepsApplyTheSamples(t *testing.T) {
 		t.Error("the instructions do not export the kubeconfig")
 	}
 }
+
+// The local mode applies config/samples without kubectl: every resource
+// the kustomization lists must decode, strictly, as a SpanSink.
+func TestReadSampleReadsTheKustomizationsSpanSinks(t *testing.T) {
+	sinks, err := readSample(filepath.Join("..", "..", "config", "samples"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sinks) != 1 || sinks[0].Name != "dbgpt" || sinks[0].Spec.Storage.Path == "" {
+		t.Fatalf("want the dbgpt sample with a storage path, got %+v", sinks)
+	}
+}
+
+func TestReadSampleRefusesWhatIsNotASpanSink(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, data string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("kustomization.yaml", "resources:\n- cm.yaml\n")
+	write("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")
+	if _, err := readSample(dir); err == nil || !strings.Contains(err.Error(), "not a SpanSink") {
+		t.Fatalf("want a refusal naming the kind, got %v", err)
+	}
+}

@@ -50,12 +50,14 @@ var suite struct {
 	binary       string
 	telemetrygen string
 	kubectl      string
-	local        *cluster.Local
-	k8s          client.Client
-	operator     *exec.Cmd
-	operatorDone chan error
-	failed       bool
-	log          *os.File
+	// controlPlaneBin holds the control-plane binaries.
+	controlPlaneBin string
+	local           *cluster.Local
+	k8s             client.Client
+	operator        *exec.Cmd
+	operatorDone    chan error
+	failed          bool
+	log             *os.File
 }
 
 func TestE2E(t *testing.T) {
@@ -86,6 +88,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		binDir, err = cluster.ControlPlaneBinaries(ctx, suite.root, os.Stderr)
 		Expect(err).NotTo(HaveOccurred())
 	}
+	suite.controlPlaneBin = binDir
 	suite.binary = filepath.Join(suite.work, "bin", "spansink")
 	Expect(cluster.BuildSpansink(ctx, suite.root, suite.binary)).To(Succeed())
 	suite.telemetrygen = filepath.Join(suite.work, "bin", "telemetrygen")

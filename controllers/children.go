@@ -41,6 +41,9 @@ type observation struct {
 	claimMissing bool
 	// resizeRefused is true when the API server refused to grow the claim.
 	resizeRefused bool
+	// claimWait is the claim the collector waits for while it is Pending
+	// (see observeClaim).
+	claimWait *claimWait
 	// invalidSpec is why the spec cannot become a collector config.
 	invalidSpec error
 	// volumeFailingPod names a collector pod that runs but cannot write

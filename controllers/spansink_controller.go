@@ -80,6 +80,9 @@ func (r *SpanSinkReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if obs.err == nil {
 		obs.err = r.observeCollectorHealth(ctx, sink, &obs)
 	}
+	if obs.err == nil {
+		obs.err = r.observeClaim(ctx, sink, &obs)
+	}
 	if isTransient(obs.err) {
 		// Someone changed a child between our read and write; the next pass
 		// reads the new version. Not worth a Degraded condition.
@@ -92,9 +95,12 @@ func (r *SpanSinkReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if obs.err != nil {
 		return ctrl.Result{}, obs.err
 	}
-	if len(obs.conflicts) > 0 || obs.claimMissing || obs.resizeRefused {
+	// A Pending claim is polled too: neither a provisioner's failure event
+	// nor a StorageClass being created triggers a pass.
+	if len(obs.conflicts) > 0 || obs.claimMissing || obs.resizeRefused || obs.claimWait != nil {
 		logf.FromContext(ctx).Info("waiting for a blocked child",
-			"conflicts", obs.conflicts, "claimMissing", obs.claimMissing, "resizeRefused", obs.resizeRefused)
+			"conflicts", obs.conflicts, "claimMissing", obs.claimMissing, "resizeRefused", obs.resizeRefused,
+			"claimPending", obs.claimWait != nil)
 		retry := r.BlockedRetry
 		if retry <= 0 {
 			retry = DefaultBlockedRetry

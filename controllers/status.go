@@ -62,6 +62,10 @@ func computeStatus(sink *v1alpha1.SpanSink, obs *observation) v1alpha1.SpanSinkS
 		// The children match the spec; the volume under them fails.
 		set(v1alpha1.ConditionDegraded, metav1.ConditionTrue, v1alpha1.ReasonVolumeUnwritable, volumeMessage(obs.volumeFailingPod))
 		status.ObservedGeneration = sink.Generation
+	case obs.claimWait != nil && obs.claimWait.unbindable != "":
+		// The children match the spec; the cluster cannot give the claim a volume.
+		set(v1alpha1.ConditionDegraded, metav1.ConditionTrue, v1alpha1.ReasonClaimUnbindable, obs.claimWait.unbindableMessage())
+		status.ObservedGeneration = sink.Generation
 	default:
 		set(v1alpha1.ConditionDegraded, metav1.ConditionFalse, v1alpha1.ReasonReconciled, "All children match the spec")
 		status.ObservedGeneration = sink.Generation
@@ -72,13 +76,21 @@ func computeStatus(sink *v1alpha1.SpanSink, obs *observation) v1alpha1.SpanSinkS
 	case deploy == nil && degradedReason != "":
 		set(v1alpha1.ConditionProgressing, metav1.ConditionFalse, degradedReason, "The collector cannot be rolled out until the Degraded condition is resolved")
 		set(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The collector Deployment is not running")
+	case deploy == nil && obs.claimWait != nil:
+		set(v1alpha1.ConditionProgressing, metav1.ConditionTrue, v1alpha1.ReasonClaimPending, obs.claimWait.pendingMessage())
+		set(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The collector Deployment is not running")
 	case deploy == nil:
 		set(v1alpha1.ConditionProgressing, metav1.ConditionTrue, v1alpha1.ReasonRollingOut, "Waiting for the collector Deployment")
 		set(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The collector Deployment is not running")
 	default:
-		if rolledOut(deploy) {
+		switch {
+		case rolledOut(deploy):
 			set(v1alpha1.ConditionProgressing, metav1.ConditionFalse, v1alpha1.ReasonAvailable, "The collector runs the current spec")
-		} else {
+		case obs.claimWait != nil:
+			// No pod can start before its volume is bound: say so rather
+			// than that the rollout goes on.
+			set(v1alpha1.ConditionProgressing, metav1.ConditionTrue, v1alpha1.ReasonClaimPending, obs.claimWait.pendingMessage())
+		default:
 			set(v1alpha1.ConditionProgressing, metav1.ConditionTrue, v1alpha1.ReasonRollingOut, "The collector Deployment is rolling out the current spec")
 		}
 		if available(deploy) {

@@ -332,6 +332,13 @@ const (
 	// ReasonVolumeUnwritable: the collector runs but cannot write its volume
 	// (full, read-only or failing), so it refuses spans until writes work.
 	ReasonVolumeUnwritable = "VolumeUnwritable"
+	// ReasonClaimPending: the collector waits for its PersistentVolumeClaim
+	// to bind (Progressing).
+	ReasonClaimPending = "ClaimPending"
+	// ReasonClaimUnbindable: the claim will not bind without help: its
+	// StorageClass does not exist, or provisioning or binding failed
+	// (Degraded).
+	ReasonClaimUnbindable = "ClaimUnbindable"
 )
 
 // Endpoints are the collector's addresses inside the cluster.

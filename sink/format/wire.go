@@ -2,8 +2,10 @@ package format
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"math"
 	"strconv"
+	"sync"
 	"unsafe"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -34,11 +36,26 @@ var _ ProtoEncoder = dbgptEncoder{}
 func (dbgptEncoder) EncodeOTLPProto(body []byte) ([]record.Record, int, bool) {
 	sc := getScratch()
 	defer putScratch(sc)
-	w := wireEncoder{sc: sc}
+	w := wirePool.Get().(*wireEncoder)
+	defer w.release()
+	w.sc = sc
 	if !w.request(body) {
 		return nil, 0, false
 	}
 	return sc.records(), len(sc.ends), true
+}
+
+var wirePool = sync.Pool{New: func() any { return new(wireEncoder) }}
+
+// release puts w back into wirePool; buffers grown by a huge request are
+// let go.
+func (w *wireEncoder) release() {
+	w.sc = nil
+	if cap(w.attrs) > maxPooledScratch || cap(w.discard) > maxPooledScratch {
+		return
+	}
+	w.attrs, w.discard = w.attrs[:0], w.discard[:0]
+	wirePool.Put(w)
 }
 
 // The field numbers of the OTLP trace messages (opentelemetry-proto
@@ -130,47 +147,62 @@ type wireField struct {
 	data []byte
 }
 
-// fieldIter walks the fields of one message. It fails on what pdata
-// fails on (truncation, an illegal wire type, field number 0) and also on
-// groups, which OTLP never uses and which take the pdata path.
-type fieldIter struct {
-	b   []byte
-	bad bool
-}
-
-// next reads the next field into f; false at the end or on a bad field
-// (then it.bad is set).
-func (it *fieldIter) next(f *wireField) bool {
-	if len(it.b) == 0 {
-		return false
+// readField reads the first field of b and returns it with its length in
+// b, or a negative length when b does not start with a field. It fails on
+// what pdata fails on (truncation, an illegal wire type, field number 0)
+// and also on groups, which OTLP never uses and which take the pdata path.
+// Fields come back by value, not through a pointer, so that the loops
+// reading them keep everything on the stack: writing slices through a
+// pointer costs a GC write barrier each, and the collector's GC runs
+// often.
+func readField(b []byte) (wireField, int) {
+	// Nearly every field of a span has a one-byte tag and, if it has one,
+	// a one-byte length or value; those are read here without calls.
+	if len(b) >= 2 && b[0] < 0x80 && b[0] >= 8 {
+		num, typ := protowire.Number(b[0]>>3), protowire.Type(b[0]&7)
+		switch typ {
+		case protowire.BytesType:
+			if l := int(b[1]); l < 0x80 && 2+l <= len(b) {
+				return wireField{num: num, typ: typ, data: b[2 : 2+l]}, 2 + l
+			}
+		case protowire.VarintType:
+			if b[1] < 0x80 {
+				return wireField{num: num, typ: typ, val: uint64(b[1])}, 2
+			}
+		case protowire.Fixed64Type:
+			if len(b) >= 9 {
+				return wireField{num: num, typ: typ, val: binary.LittleEndian.Uint64(b[1:])}, 9
+			}
+		case protowire.Fixed32Type:
+			if len(b) >= 5 {
+				return wireField{num: num, typ: typ, val: uint64(binary.LittleEndian.Uint32(b[1:]))}, 5
+			}
+		}
 	}
-	num, typ, n := protowire.ConsumeTag(it.b)
+	num, typ, n := protowire.ConsumeTag(b)
 	if n < 0 {
-		it.bad = true
-		return false
+		return wireField{}, -1
 	}
-	it.b = it.b[n:]
-	f.num, f.typ, f.data = num, typ, nil
+	f := wireField{num: num, typ: typ}
+	var m int
 	switch typ {
 	case protowire.VarintType:
-		f.val, n = protowire.ConsumeVarint(it.b)
+		f.val, m = protowire.ConsumeVarint(b[n:])
 	case protowire.Fixed64Type:
-		f.val, n = protowire.ConsumeFixed64(it.b)
+		f.val, m = protowire.ConsumeFixed64(b[n:])
 	case protowire.Fixed32Type:
 		var v uint32
-		v, n = protowire.ConsumeFixed32(it.b)
+		v, m = protowire.ConsumeFixed32(b[n:])
 		f.val = uint64(v)
 	case protowire.BytesType:
-		f.data, n = protowire.ConsumeBytes(it.b)
+		f.data, m = protowire.ConsumeBytes(b[n:])
 	default:
-		n = -1
+		m = -1
 	}
-	if n < 0 {
-		it.bad = true
-		return false
+	if m < 0 {
+		return wireField{}, -1
 	}
-	it.b = it.b[n:]
-	return true
+	return f, n + m
 }
 
 // wireTypes lists the wire type of every known field of a message, by
@@ -244,15 +276,22 @@ func (t *wireTypes) known(f *wireField) (known, ok bool) {
 // scratch buffers have grown.
 type wireEncoder struct {
 	sc *scratch
+	// attrs holds the encoded attributes of the span at hand: they are
+	// encoded while the span is scanned, since span_type, which comes first
+	// in the line, is one of them.
+	attrs []byte
 	// discard receives the encoding of fields that are checked but not
 	// written (scope attributes).
 	discard []byte
 }
 
 func (w *wireEncoder) request(b []byte) bool {
-	it := fieldIter{b: b}
-	var f wireField
-	for it.next(&f) {
+	for rest := b; len(rest) > 0; {
+		f, n := readField(rest)
+		if n < 0 {
+			return false
+		}
+		rest = rest[n:]
 		known, ok := requestTypes.known(&f)
 		if !ok {
 			return false
@@ -261,7 +300,7 @@ func (w *wireEncoder) request(b []byte) bool {
 			return false
 		}
 	}
-	return !it.bad
+	return true
 }
 
 // resourceSpans encodes the spans of one ResourceSpans. The resource may
@@ -269,9 +308,12 @@ func (w *wireEncoder) request(b []byte) bool {
 func (w *wireEncoder) resourceSpans(b []byte) bool {
 	var resource []byte
 	seenResource := false
-	it := fieldIter{b: b}
-	var f wireField
-	for it.next(&f) {
+	for rest := b; len(rest) > 0; {
+		f, n := readField(rest)
+		if n < 0 {
+			return false
+		}
+		rest = rest[n:]
 		if f.num == resourceSpansDeprecatedScopes {
 			return false
 		}
@@ -289,11 +331,15 @@ func (w *wireEncoder) resourceSpans(b []byte) bool {
 			seenResource, resource = true, f.data
 		}
 	}
-	if it.bad || !w.resource(resource) {
+	if !w.resource(resource) {
 		return false
 	}
-	it = fieldIter{b: b}
-	for it.next(&f) {
+	for rest := b; len(rest) > 0; {
+		f, n := readField(rest)
+		if n < 0 {
+			return false
+		}
+		rest = rest[n:]
 		if f.num == resourceSpansScopes && !w.scopeSpans(f.data) {
 			return false
 		}
@@ -308,9 +354,12 @@ func (w *wireEncoder) resource(b []byte) bool {
 	sc.service = sc.service[:0]
 	sc.resource = append(sc.resource[:0], `,"resource":{`...)
 	first, foundService := true, false
-	it := fieldIter{b: b}
-	var f wireField
-	for it.next(&f) {
+	for rest := b; len(rest) > 0; {
+		f, n := readField(rest)
+		if n < 0 {
+			return false
+		}
+		rest = rest[n:]
 		known, ok := resourceTypes.known(&f)
 		switch {
 		case !ok:
@@ -319,8 +368,8 @@ func (w *wireEncoder) resource(b []byte) bool {
 		case f.num == resourceEntityRefs:
 			return false
 		case f.num == resourceAttributes:
-			var kv keyValue
-			if !kv.parse(f.data) {
+			kv, ok := parseKeyValue(f.data)
+			if !ok {
 				return false
 			}
 			if !foundService && string(kv.key) == "service.name" {
@@ -348,15 +397,18 @@ func (w *wireEncoder) resource(b []byte) bool {
 		}
 	}
 	sc.resource = append(sc.resource, '}')
-	return !it.bad
+	return true
 }
 
 func (w *wireEncoder) scopeSpans(b []byte) bool {
 	var scope []byte
 	seenScope := false
-	it := fieldIter{b: b}
-	var f wireField
-	for it.next(&f) {
+	for rest := b; len(rest) > 0; {
+		f, n := readField(rest)
+		if n < 0 {
+			return false
+		}
+		rest = rest[n:]
 		known, ok := scopeSpansTypes.known(&f)
 		switch {
 		case !ok:
@@ -368,11 +420,15 @@ func (w *wireEncoder) scopeSpans(b []byte) bool {
 			seenScope, scope = true, f.data
 		}
 	}
-	if it.bad || !w.scope(scope) {
+	if !w.scope(scope) {
 		return false
 	}
-	it = fieldIter{b: b}
-	for it.next(&f) {
+	for rest := b; len(rest) > 0; {
+		f, n := readField(rest)
+		if n < 0 {
+			return false
+		}
+		rest = rest[n:]
 		if f.num == scopeSpansSpans && !w.span(f.data) {
 			return false
 		}
@@ -384,9 +440,12 @@ func (w *wireEncoder) scopeSpans(b []byte) bool {
 // attributes are not written but must decode.
 func (w *wireEncoder) scope(b []byte) bool {
 	var name, version []byte
-	it := fieldIter{b: b}
-	var f wireField
-	for it.next(&f) {
+	for rest := b; len(rest) > 0; {
+		f, n := readField(rest)
+		if n < 0 {
+			return false
+		}
+		rest = rest[n:]
 		known, ok := scopeTypes.known(&f)
 		switch {
 		case !ok:
@@ -397,17 +456,14 @@ func (w *wireEncoder) scope(b []byte) bool {
 		case f.num == scopeVersion:
 			version = f.data
 		case f.num == scopeAttributes:
-			var kv keyValue
-			if !kv.parse(f.data) {
+			kv, ok := parseKeyValue(f.data)
+			if !ok {
 				return false
 			}
 			if w.discard, ok = appendKeyValue(w.discard[:0], &kv, 1); !ok {
 				return false
 			}
 		}
-	}
-	if it.bad {
-		return false
 	}
 	sc := w.sc
 	sc.scope = sc.scope[:0]
@@ -431,6 +487,8 @@ type wireSpan struct {
 	status                    []byte
 	hasStatus                 bool
 	hasEvents, hasLinks       bool
+	// attrs counts the attributes, encoded into wireEncoder.attrs.
+	attrs int
 	// spanType and dbgptSpanType are the values of the first attributes
 	// with those keys.
 	spanType, dbgptSpanType       []byte
@@ -457,9 +515,13 @@ func nonZeroID(id []byte, size int) bool {
 
 func (w *wireEncoder) span(b []byte) bool {
 	var s wireSpan
-	it := fieldIter{b: b}
-	var f wireField
-	for it.next(&f) {
+	w.attrs = w.attrs[:0]
+	for rest := b; len(rest) > 0; {
+		f, n := readField(rest)
+		if n < 0 {
+			return false
+		}
+		rest = rest[n:]
 		known, ok := spanTypes.known(&f)
 		if !ok {
 			return false
@@ -494,7 +556,15 @@ func (w *wireEncoder) span(b []byte) bool {
 		case spanEnd:
 			s.end = f.val
 		case spanAttributes:
-			if !s.noteSpanType(f.data) {
+			kv, ok := parseKeyValue(f.data)
+			if !ok || !s.noteSpanType(&kv) {
+				return false
+			}
+			if s.attrs > 0 {
+				w.attrs = append(w.attrs, ',')
+			}
+			s.attrs++
+			if w.attrs, ok = appendKeyValue(w.attrs, &kv, 1); !ok {
 				return false
 			}
 		case spanEvents:
@@ -508,7 +578,7 @@ func (w *wireEncoder) span(b []byte) bool {
 			s.hasStatus, s.status = true, f.data
 		}
 	}
-	if it.bad || !nonZeroID(s.traceID, 16) || !nonZeroID(s.spanID, 8) {
+	if !nonZeroID(s.traceID, 16) || !nonZeroID(s.spanID, 8) {
 		return false
 	}
 	var ok bool
@@ -521,11 +591,7 @@ func (w *wireEncoder) span(b []byte) bool {
 
 // noteSpanType remembers the first span_type and dbgpt.span_type
 // attributes, as pdata's Map.Get finds them.
-func (s *wireSpan) noteSpanType(b []byte) bool {
-	var kv keyValue
-	if !kv.parse(b) {
-		return false
-	}
+func (s *wireSpan) noteSpanType(kv *keyValue) bool {
 	switch {
 	case !s.hasSpanType && string(kv.key) == "span_type":
 		s.hasSpanType, s.spanType = true, kv.value
@@ -542,14 +608,17 @@ func (s *wireSpan) noteSpanType(b []byte) bool {
 	return true
 }
 
-// spanTypeOf is spanType for the wire form.
+// baseSpanType is the span type of spans that name none.
+var baseSpanType = []byte("base")
+
+// spanTypeOf is SpanType for the wire form.
 func (s *wireSpan) spanTypeOf() []byte {
 	for _, v := range [...][]byte{s.spanType, s.dbgptSpanType} {
 		if str, isStr, _ := stringValue(v); isStr && len(str) > 0 {
 			return str
 		}
 	}
-	return []byte("base")
+	return baseSpanType
 }
 
 func (w *wireEncoder) appendSpan(b, span []byte, s *wireSpan) ([]byte, bool) {
@@ -575,10 +644,9 @@ func (w *wireEncoder) appendSpan(b, span []byte, s *wireSpan) ([]byte, bool) {
 
 	b = append(b, `,"metadata":{`...)
 	b = append(b, w.sc.service...)
-	b = append(b, `"attributes":`...)
-	if b, ok = appendAttributes(b, span, spanAttributes, 0); !ok {
-		return b, false
-	}
+	b = append(b, `"attributes":{`...)
+	b = append(b, w.attrs...)
+	b = append(b, '}')
 	b = append(b, w.sc.resource...)
 	b = append(b, w.sc.scope...)
 	b = append(b, `,"span_kind":"`...)
@@ -636,9 +704,12 @@ func (w *wireEncoder) appendSpan(b, span []byte, s *wireSpan) ([]byte, bool) {
 // by commas. msg has been checked by a first pass.
 func appendRepeated(b, msg []byte, num protowire.Number, appendOne func([]byte, []byte) ([]byte, bool)) ([]byte, bool) {
 	first, ok := true, true
-	it := fieldIter{b: msg}
-	var f wireField
-	for it.next(&f) {
+	for rest := msg; len(rest) > 0; {
+		f, n := readField(rest)
+		if n < 0 {
+			return b, false
+		}
+		rest = rest[n:]
 		if f.num != num {
 			continue
 		}
@@ -650,13 +721,16 @@ func appendRepeated(b, msg []byte, num protowire.Number, appendOne func([]byte, 
 			return b, false
 		}
 	}
-	return b, !it.bad
+	return b, true
 }
 
 func parseStatus(b []byte) (msg []byte, code uint64, ok bool) {
-	it := fieldIter{b: b}
-	var f wireField
-	for it.next(&f) {
+	for rest := b; len(rest) > 0; {
+		f, n := readField(rest)
+		if n < 0 {
+			return nil, 0, false
+		}
+		rest = rest[n:]
 		known, ok := statusTypes.known(&f)
 		switch {
 		case !ok:
@@ -668,15 +742,18 @@ func parseStatus(b []byte) (msg []byte, code uint64, ok bool) {
 			code = f.val
 		}
 	}
-	return msg, code, !it.bad
+	return msg, code, true
 }
 
 func appendEvent(b, event []byte) ([]byte, bool) {
 	var name []byte
 	var time uint64
-	it := fieldIter{b: event}
-	var f wireField
-	for it.next(&f) {
+	for rest := event; len(rest) > 0; {
+		f, n := readField(rest)
+		if n < 0 {
+			return b, false
+		}
+		rest = rest[n:]
 		known, ok := eventTypes.known(&f)
 		switch {
 		case !ok:
@@ -687,9 +764,6 @@ func appendEvent(b, event []byte) ([]byte, bool) {
 		case f.num == eventName:
 			name = f.data
 		}
-	}
-	if it.bad {
-		return b, false
 	}
 	b = append(b, `{"name":`...)
 	b = appendBytesString(b, name)
@@ -702,9 +776,12 @@ func appendEvent(b, event []byte) ([]byte, bool) {
 
 func appendLink(b, link []byte) ([]byte, bool) {
 	var traceID, spanID, traceState []byte
-	it := fieldIter{b: link}
-	var f wireField
-	for it.next(&f) {
+	for rest := link; len(rest) > 0; {
+		f, n := readField(rest)
+		if n < 0 {
+			return b, false
+		}
+		rest = rest[n:]
 		known, ok := linkTypes.known(&f)
 		switch {
 		case !ok:
@@ -723,9 +800,6 @@ func appendLink(b, link []byte) ([]byte, bool) {
 		case f.num == linkTraceState:
 			traceState = f.data
 		}
-	}
-	if it.bad {
-		return b, false
 	}
 	var zeros [16]byte
 	if len(traceID) == 0 {
@@ -752,29 +826,32 @@ type keyValue struct {
 	hasValue bool
 }
 
-// parse reads a KeyValue. A repeated value (pdata merges) or a key string
-// index (profiles only) takes the pdata path.
-func (kv *keyValue) parse(b []byte) bool {
-	it := fieldIter{b: b}
-	var f wireField
-	for it.next(&f) {
+// parseKeyValue reads a KeyValue. A repeated value (pdata merges) or a key
+// string index (profiles only) takes the pdata path.
+func parseKeyValue(b []byte) (kv keyValue, ok bool) {
+	for rest := b; len(rest) > 0; {
+		f, n := readField(rest)
+		if n < 0 {
+			return kv, false
+		}
+		rest = rest[n:]
 		known, ok := keyValueTypes.known(&f)
 		switch {
 		case !ok:
-			return false
+			return kv, false
 		case !known:
 		case f.num == keyValueKey:
 			kv.key = f.data
 		case f.num == keyValueValue:
 			if kv.hasValue {
-				return false
+				return kv, false
 			}
 			kv.hasValue, kv.value = true, f.data
 		case f.num == keyValueKeyStrindex:
-			return false
+			return kv, false
 		}
 	}
-	return !it.bad
+	return kv, true
 }
 
 // appendAttributes appends the KeyValue fields num of msg as one JSON
@@ -782,26 +859,28 @@ func (kv *keyValue) parse(b []byte) bool {
 func appendAttributes(b, msg []byte, num protowire.Number, depth int) ([]byte, bool) {
 	b = append(b, '{')
 	first := true
-	it := fieldIter{b: msg}
-	var f wireField
-	for it.next(&f) {
+	for rest := msg; len(rest) > 0; {
+		f, n := readField(rest)
+		if n < 0 {
+			return b, false
+		}
+		rest = rest[n:]
 		if f.num != num {
 			continue
 		}
-		var kv keyValue
-		if !kv.parse(f.data) {
+		kv, ok := parseKeyValue(f.data)
+		if !ok {
 			return b, false
 		}
 		if !first {
 			b = append(b, ',')
 		}
 		first = false
-		var ok bool
 		if b, ok = appendKeyValue(b, &kv, depth+1); !ok {
 			return b, false
 		}
 	}
-	return append(b, '}'), !it.bad
+	return append(b, '}'), true
 }
 
 func appendKeyValue(b []byte, kv *keyValue, depth int) ([]byte, bool) {
@@ -816,10 +895,13 @@ func appendKeyValue(b []byte, kv *keyValue, depth int) ([]byte, bool) {
 // stringValue reads an AnyValue for its string form: isStr reports a
 // string value (str holds it). ok is false when it does not decode.
 func stringValue(b []byte) (str []byte, isStr, ok bool) {
-	it := fieldIter{b: b}
-	var f wireField
 	oneofs := 0
-	for it.next(&f) {
+	for rest := b; len(rest) > 0; {
+		f, n := readField(rest)
+		if n < 0 {
+			return nil, false, false
+		}
+		rest = rest[n:]
 		known, ok := anyValueTypes.known(&f)
 		if !ok {
 			return nil, false, false
@@ -829,7 +911,7 @@ func stringValue(b []byte) (str []byte, isStr, ok bool) {
 			isStr, str = f.num == anyString, f.data
 		}
 	}
-	if it.bad || oneofs > 1 {
+	if oneofs > 1 {
 		return nil, false, false
 	}
 	return str, isStr, true
@@ -841,10 +923,13 @@ func appendAnyValue(b, value []byte, depth int) ([]byte, bool) {
 	if depth > maxValueDepth {
 		return b, false
 	}
-	it := fieldIter{b: value}
-	var f wireField
 	seen := false
-	for it.next(&f) {
+	for rest := value; len(rest) > 0; {
+		f, n := readField(rest)
+		if n < 0 {
+			return b, false
+		}
+		rest = rest[n:]
 		known, ok := anyValueTypes.known(&f)
 		if !ok {
 			return b, false
@@ -882,9 +967,6 @@ func appendAnyValue(b, value []byte, depth int) ([]byte, bool) {
 			return b, false
 		}
 	}
-	if it.bad {
-		return b, false
-	}
 	if !seen {
 		b = append(b, "null"...)
 	}
@@ -897,9 +979,12 @@ func appendArray(b, array []byte, depth int) ([]byte, bool) {
 	}
 	b = append(b, '[')
 	first, ok := true, true
-	it := fieldIter{b: array}
-	var f wireField
-	for it.next(&f) {
+	for rest := array; len(rest) > 0; {
+		f, n := readField(rest)
+		if n < 0 {
+			return b, false
+		}
+		rest = rest[n:]
 		if f.num != listValues {
 			continue
 		}
@@ -911,7 +996,7 @@ func appendArray(b, array []byte, depth int) ([]byte, bool) {
 			return b, false
 		}
 	}
-	return append(b, ']'), !it.bad
+	return append(b, ']'), true
 }
 
 func appendKvlist(b, list []byte, depth int) ([]byte, bool) {
@@ -923,14 +1008,17 @@ func appendKvlist(b, list []byte, depth int) ([]byte, bool) {
 
 // checkList checks the wire types of an ArrayValue or KeyValueList.
 func checkList(b []byte) bool {
-	it := fieldIter{b: b}
-	var f wireField
-	for it.next(&f) {
+	for rest := b; len(rest) > 0; {
+		f, n := readField(rest)
+		if n < 0 {
+			return false
+		}
+		rest = rest[n:]
 		if _, ok := listTypes.known(&f); !ok {
 			return false
 		}
 	}
-	return !it.bad
+	return true
 }
 
 // appendBytesString is appendString for bytes that are not kept: the

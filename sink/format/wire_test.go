@@ -475,3 +475,37 @@ func FuzzEncodeOTLPProto(f *testing.F) {
 		compareWire(t, body)
 	})
 }
+
+// BenchmarkEncodeOTLPProto compares the wire path with decoding into pdata
+// and EncodeTraces, on a request shaped like telemetrygen's.
+func BenchmarkEncodeOTLPProto(b *testing.B) {
+	body, err := ptraceotlp.NewExportRequestFromTraces(benchTraces(100)).MarshalProto()
+	if err != nil {
+		b.Fatal(err)
+	}
+	enc := mustEncoder(b, config.FormatDBGPT)
+	b.Run("wire", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, ok := enc.(ProtoEncoder).EncodeOTLPProto(body); !ok {
+				b.Fatal("wire path declined")
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/span")
+	})
+	b.Run("pdata", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			req := ptraceotlp.NewExportRequest()
+			if err := req.UnmarshalProto(body); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := enc.EncodeTraces(req.Traces()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/span")
+	})
+}

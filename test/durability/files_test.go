@@ -43,7 +43,8 @@ type fileContent struct {
 // readSpanFiles reads the active span file (path) and its rotated files,
 // compressed or not, using and filling cache when it is not nil. With
 // afterCrash, the state a SIGKILL leaves is tolerated: a torn last line in
-// the active file (the next start cuts it), a compression temp file, and a
+// the active file (the next start cuts it), a compression temp file or the
+// volume probe's file, and a
 // rotated file next to its finished compressed twin (the next start removes
 // the plain one, so only one is read). Without it, each is a problem.
 func readSpanFiles(path string, afterCrash bool, cache fileCache) (spanFiles, error) {
@@ -62,7 +63,10 @@ func readSpanFiles(path string, afterCrash bool, cache fileCache) (spanFiles, er
 		}
 		rot, ok := rollingfile.ParseRotated(base, ext, name)
 		if !ok {
-			if afterCrash && strings.HasSuffix(name, ".tmp") {
+			if afterCrash && (strings.HasSuffix(name, ".tmp") || name == "."+base+ext+".probe") {
+				// A kill in the middle of compression, or of the
+				// start-up probe of the volume: the next start
+				// removes what it left.
 				continue
 			}
 			sf.problems = append(sf.problems, fmt.Sprintf("unexpected file %s", name))

@@ -178,7 +178,7 @@ spec:
 })
 
 var _ = Describe("a SpanSink whose claim cannot bind", func() {
-	It("reports that it is not ready, naming the claim that waits", func(ctx SpecContext) {
+	It("reports that it is not ready and Degraded, naming the claim that waits and its missing StorageClass", func(ctx SpecContext) {
 		ns := newNamespace(ctx, nil)
 		applyYAML(fmt.Sprintf(`apiVersion: tracing.spansink.dev/v1alpha1
 kind: SpanSink
@@ -203,6 +203,13 @@ spec:
 			}
 			g.Expect(explained).To(ContainElement(And(ContainSubstring(sink.Status.VolumeClaimName), ContainSubstring("e2e-no-such-class"))),
 				"Progressing or Degraded names the claim and the storage class it waits for")
+			// A class that does not exist will not appear by itself: the
+			// operator needs help, and says so.
+			degraded := apimeta.FindStatusCondition(sink.Status.Conditions, tracingv1alpha1.ConditionDegraded)
+			g.Expect(degraded).NotTo(BeNil())
+			g.Expect(degraded.Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(degraded.Reason).To(Equal(tracingv1alpha1.ReasonClaimUnbindable))
+			g.Expect(degraded.Message).To(And(ContainSubstring(sink.Status.VolumeClaimName), ContainSubstring(`"e2e-no-such-class" does not exist`)))
 		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed(), func() string { return describe(ctx, ns) })
 		claim := &corev1.PersistentVolumeClaim{}
 		Expect(suite.k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: getSink(ctx, ns, "nowhere").Status.VolumeClaimName}, claim)).To(Succeed())

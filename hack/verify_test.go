@@ -45,21 +45,29 @@ func TestVerifyFmtFailsOnUnformattedCode(t *testing.T) {
 	}
 }
 
-// CI runs `make verify`, which must include the gofmt check next to the
-// generated-files check.
+// CI runs the README's test command, and that command starts with `make
+// verify`, which must include the gofmt check next to the generated-files
+// check.
 func TestCIRunsVerifyWithFmt(t *testing.T) {
 	script, err := os.ReadFile(filepath.Join("..", ".ci", "run"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var runsVerify bool
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ciCommand string
 	for _, line := range strings.Split(string(script), "\n") {
-		if strings.TrimSpace(line) == "make verify" {
-			runsVerify = true
+		if strings.HasPrefix(strings.TrimSpace(line), "make ") {
+			ciCommand = strings.TrimSpace(line)
 		}
 	}
-	if !runsVerify {
-		t.Errorf(".ci/run does not run `make verify`:\n%s", script)
+	if !strings.HasPrefix(ciCommand, "make verify ") {
+		t.Errorf(".ci/run does not run `make verify` first:\n%s", script)
+	}
+	if !strings.Contains(string(readme), "\n"+ciCommand+" ") {
+		t.Errorf("the README does not give .ci/run's command %q as its test command", ciCommand)
 	}
 	out, err := exec.Command("make", "-C", "..", "-n", "verify").CombinedOutput()
 	if err != nil {

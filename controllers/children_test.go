@@ -21,33 +21,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// foreignDeployment is a Deployment someone else made, valid enough for
-// the API server.
-func foreignDeployment(ns, name string) *appsv1.Deployment {
-	labels := map[string]string{"app": "someone-else"}
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: appsv1.DeploymentSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "someone-else:1"}}},
-			},
-		},
-	}
-}
-
-// updateSink applies change to the live SpanSink, retrying on conflicts
-// with the operator's status writes.
-func updateSink(ctx context.Context, ns, name string, change func(*v1alpha1.SpanSink)) {
-	EventuallyWithOffset(1, func(g Gomega) {
-		got := &v1alpha1.SpanSink{}
-		g.Expect(k8sClient.Get(ctx, key(ns, name), got)).To(Succeed())
-		change(got)
-		g.Expect(k8sClient.Update(ctx, got)).To(Succeed())
-	}).Should(Succeed())
-}
-
 var _ = Describe("SpanSink children", func() {
 	var (
 		ctx context.Context
@@ -70,8 +43,7 @@ var _ = Describe("SpanSink children", func() {
 			Expect(k8sClient.Create(ctx, newSink(ns, "clash"))).To(Succeed())
 
 			Eventually(func(g Gomega) {
-				got := &v1alpha1.SpanSink{}
-				g.Expect(k8sClient.Get(ctx, key(ns, "clash"), got)).To(Succeed())
+				got := getSink(g, ctx, ns, "clash")
 				g.Expect(condition(got, v1alpha1.ConditionDegraded)).To(And(
 					HaveField("Status", metav1.ConditionTrue),
 					HaveField("Reason", v1alpha1.ReasonChildConflict),
@@ -133,9 +105,7 @@ var _ = Describe("SpanSink children", func() {
 		sink := newSink(ns, "restart")
 		sink.Spec.PodAnnotations = map[string]string{"example.com/team": "tracing"}
 		Expect(k8sClient.Create(ctx, sink)).To(Succeed())
-		Eventually(func(g Gomega) {
-			g.Expect(k8sClient.Get(ctx, key(ns, "restart-collector"), &appsv1.Deployment{})).To(Succeed())
-		}).Should(Succeed())
+		waitForCollector(ctx, ns, "restart")
 
 		// What `kubectl rollout restart` does.
 		const restartedAt = "kubectl.kubernetes.io/restartedAt"

@@ -9,7 +9,6 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/spansink/spansink/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
-	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -17,7 +16,7 @@ import (
 
 // envtest runs no PersistentVolume controller: every claim stays Pending,
 // and the tests play that controller by recording its events on the claim
-// and by setting the claim's phase.
+// (recordClaimEvent) and by setting the claim's phase.
 var _ = Describe("A SpanSink whose claim does not bind", func() {
 	var (
 		ctx context.Context
@@ -28,40 +27,15 @@ var _ = Describe("A SpanSink whose claim does not bind", func() {
 		ns = newNamespace(ctx)
 	})
 
-	getSink := func(g Gomega, name string) *v1alpha1.SpanSink {
-		got := &v1alpha1.SpanSink{}
-		g.Expect(k8sClient.Get(ctx, key(ns, name), got)).To(Succeed())
-		return got
-	}
 	getClaim := func(name string) *corev1.PersistentVolumeClaim {
 		claim := &corev1.PersistentVolumeClaim{}
 		Eventually(func() error { return k8sClient.Get(ctx, key(ns, name), claim) }).Should(Succeed())
 		return claim
 	}
-	// recordEvent plays the PersistentVolume controller, which records core
-	// Events on the claim.
-	recordEvent := func(claim *corev1.PersistentVolumeClaim, eventType, reason, message string, at time.Time) *corev1.Event {
-		event := &corev1.Event{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, GenerateName: claim.Name + "."},
-			InvolvedObject: corev1.ObjectReference{
-				Kind: "PersistentVolumeClaim", APIVersion: "v1", Namespace: ns, Name: claim.Name, UID: claim.UID,
-			},
-			Type: eventType, Reason: reason, Message: message, Count: 1,
-			FirstTimestamp: metav1.NewTime(at), LastTimestamp: metav1.NewTime(at),
-			Source: corev1.EventSource{Component: "persistentvolume-controller"},
-		}
-		Expect(k8sClient.Create(ctx, event)).To(Succeed())
-		return event
-	}
-	newStorageClass := func(name string) {
-		class := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Provisioner: "example.com/slow"}
-		Expect(k8sClient.Create(ctx, class)).To(Succeed())
-		DeferCleanup(func() { Expect(k8sClient.Delete(context.Background(), class)).To(Succeed()) })
-	}
 	expectDegraded := func(name string, parts ...string) {
 		GinkgoHelper()
 		Eventually(func(g Gomega) {
-			got := getSink(g, name)
+			got := getSink(g, ctx, ns, name)
 			degraded := condition(got, v1alpha1.ConditionDegraded)
 			g.Expect(degraded).To(And(
 				HaveField("Status", metav1.ConditionTrue), HaveField("Reason", v1alpha1.ReasonClaimUnbindable)))
@@ -76,7 +50,7 @@ var _ = Describe("A SpanSink whose claim does not bind", func() {
 	expectPendingOnly := func(name string, parts ...string) {
 		GinkgoHelper()
 		Eventually(func(g Gomega) {
-			got := getSink(g, name)
+			got := getSink(g, ctx, ns, name)
 			g.Expect(condition(got, v1alpha1.ConditionDegraded)).To(HaveField("Status", metav1.ConditionFalse))
 			progressing := condition(got, v1alpha1.ConditionProgressing)
 			g.Expect(progressing).To(And(
@@ -94,26 +68,26 @@ var _ = Describe("A SpanSink whose claim does not bind", func() {
 
 		expectDegraded("nowhere", "PersistentVolumeClaim nowhere-data", `StorageClass "spansink-test-no-such-class"`, "does not exist")
 		Eventually(func(g Gomega) {
-			g.Expect(getSink(g, "nowhere").Status.VolumeClaimName).To(Equal("nowhere-data"))
+			g.Expect(getSink(g, ctx, ns, "nowhere").Status.VolumeClaimName).To(Equal("nowhere-data"))
 		}).Should(Succeed())
 
 		// Found again on the next poll: nothing about a StorageClass
 		// triggers a pass.
-		newStorageClass("spansink-test-no-such-class")
+		newStorageClass(ctx, "spansink-test-no-such-class")
 		expectPendingOnly("nowhere", "nowhere-data", "spansink-test-no-such-class")
 
 		claim := getClaim("nowhere-data")
 		claim.Status.Phase = corev1.ClaimBound
 		Expect(k8sClient.Status().Update(ctx, claim)).To(Succeed())
 		Eventually(func(g Gomega) {
-			got := getSink(g, "nowhere")
+			got := getSink(g, ctx, ns, "nowhere")
 			g.Expect(condition(got, v1alpha1.ConditionProgressing)).To(HaveField("Reason", v1alpha1.ReasonRollingOut))
 			g.Expect(condition(got, v1alpha1.ConditionDegraded)).To(HaveField("Status", metav1.ConditionFalse))
 		}).Should(Succeed())
 	})
 
 	It("is Degraded while the latest event on its claim is a provisioning failure, without rewriting the status as the event repeats", func() {
-		newStorageClass("spansink-test-slow")
+		newStorageClass(ctx, "spansink-test-slow")
 		sink := newSink(ns, "quota")
 		sink.Spec.Storage.Volume.StorageClassName = ptr.To("spansink-test-slow")
 		Expect(k8sClient.Create(ctx, sink)).To(Succeed())
@@ -121,8 +95,8 @@ var _ = Describe("A SpanSink whose claim does not bind", func() {
 
 		claim := getClaim("quota-data")
 		start := time.Now().Add(-time.Minute)
-		recordEvent(claim, corev1.EventTypeNormal, "ExternalProvisioning", "Waiting for a volume to be created by the external provisioner", start)
-		failed := recordEvent(claim, corev1.EventTypeWarning, "ProvisioningFailed",
+		recordClaimEvent(ctx, claim, corev1.EventTypeNormal, "ExternalProvisioning", "Waiting for a volume to be created by the external provisioner", start)
+		failed := recordClaimEvent(ctx, claim, corev1.EventTypeWarning, "ProvisioningFailed",
 			"failed to provision volume with StorageClass \"spansink-test-slow\": quota exceeded", start.Add(time.Second))
 		expectDegraded("quota", "quota-data", "ProvisioningFailed", "quota exceeded", "provisioner")
 
@@ -130,17 +104,17 @@ var _ = Describe("A SpanSink whose claim does not bind", func() {
 		// time change, the condition must not.
 		var before string
 		Eventually(func(g Gomega) {
-			before = getSink(g, "quota").ResourceVersion
+			before = getSink(g, ctx, ns, "quota").ResourceVersion
 		}).Should(Succeed())
 		failed.Count = 5
 		failed.LastTimestamp = metav1.NewTime(start.Add(10 * time.Second))
 		Expect(k8sClient.Update(ctx, failed)).To(Succeed())
 		Consistently(func(g Gomega) {
-			g.Expect(getSink(g, "quota").ResourceVersion).To(Equal(before))
+			g.Expect(getSink(g, ctx, ns, "quota").ResourceVersion).To(Equal(before))
 		}).WithTimeout(2 * time.Second).Should(Succeed())
 
 		// A later event that is no failure: the provisioner is at it again.
-		recordEvent(claim, corev1.EventTypeNormal, "Provisioning", "External provisioner is provisioning volume", start.Add(20*time.Second))
+		recordClaimEvent(ctx, claim, corev1.EventTypeNormal, "Provisioning", "External provisioner is provisioning volume", start.Add(20*time.Second))
 		expectPendingOnly("quota", "quota-data")
 	})
 
@@ -159,7 +133,7 @@ var _ = Describe("A SpanSink whose claim does not bind", func() {
 		Expect(k8sClient.Create(ctx, sink)).To(Succeed())
 		expectPendingOnly("byo", "team-spans", "existingClaimName", "no StorageClass")
 
-		recordEvent(claim, corev1.EventTypeWarning, "FailedBinding",
+		recordClaimEvent(ctx, claim, corev1.EventTypeWarning, "FailedBinding",
 			"no persistent volumes available for this claim and no storage class is set", time.Now())
 		expectDegraded("byo", "team-spans", "existingClaimName", "FailedBinding", "no persistent volumes available")
 	})

@@ -94,9 +94,7 @@ func newFaultyFile(t *testing.T) (*RollingFile, *faultyFS, string) {
 	fs := &faultyFS{}
 	f := newFile(t, dir, &fakeClock{now: time.Now()})
 	f.FS = fs
-	if err := f.Open(); err != nil {
-		t.Fatal(err)
-	}
+	mustOpen(t, f)
 	t.Cleanup(func() { f.Close() })
 	return f, fs, filepath.Join(dir, "spans.jsonl")
 }
@@ -265,14 +263,9 @@ func TestOpenCutsInvalidLinesAtTheEnd(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			active := filepath.Join(dir, "spans.jsonl")
-			if err := os.WriteFile(active, []byte(tc.content), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			active := writeActive(t, dir, tc.content)
 			f := newFile(t, dir, &fakeClock{now: time.Now()})
-			if err := f.Open(); err != nil {
-				t.Fatal(err)
-			}
+			mustOpen(t, f)
 			mustClose(t, f)
 			if got := readFile(t, active); got != tc.kept {
 				t.Fatalf("file holds %q, want %q", clipString(got), clipString(tc.kept))
@@ -302,14 +295,9 @@ func clipString(s string) string {
 func TestCrashBeforeMidnightRestartAfter(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	active := filepath.Join(dir, "spans.jsonl")
 	before := lines("before", 2)
-	if err := os.WriteFile(active, []byte(joined(before)+`{"span_id":"tor`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chtimes(active, day1, day1); err != nil {
-		t.Fatal(err)
-	}
+	active := writeActive(t, dir, joined(before)+`{"span_id":"tor`)
+	setModTime(t, active, day1)
 	f := newFile(t, dir, &fakeClock{now: day1.Add(8 * time.Hour)})
 	after := lines("after", 2)
 	mustWrite(t, f, after)

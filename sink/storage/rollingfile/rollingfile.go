@@ -148,20 +148,7 @@ func (r *RollingFile) Sync() error {
 func (r *RollingFile) Probe() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed {
-		return ErrClosed
-	}
-	if r.file == nil {
-		if err := r.openLocked(); err != nil {
-			return err
-		}
-	}
-	if r.dirty {
-		if err := r.cutBack(); err != nil {
-			return err
-		}
-	}
-	if err := r.syncDirLocked(); err != nil {
+	if err := r.recoverLocked(); err != nil {
 		return err
 	}
 	dir, base, ext := SplitPath(r.Filename)
@@ -299,7 +286,11 @@ func (r *RollingFile) closeFileLocked() error {
 	return nil
 }
 
-func (r *RollingFile) writeLocked(batch []record.Record) error {
+// recoverLocked opens the active file if it is not open and undoes what
+// an earlier failure left: bytes past the last whole line and a directory
+// fsync still owed. Write and Probe both start with it, so a probe that
+// succeeds means the next write starts from a clean file.
+func (r *RollingFile) recoverLocked() error {
 	if r.closed {
 		return ErrClosed
 	}
@@ -313,7 +304,11 @@ func (r *RollingFile) writeLocked(batch []record.Record) error {
 			return err
 		}
 	}
-	if err := r.syncDirLocked(); err != nil {
+	return r.syncDirLocked()
+}
+
+func (r *RollingFile) writeLocked(batch []record.Record) error {
+	if err := r.recoverLocked(); err != nil {
 		return err
 	}
 	n := 0

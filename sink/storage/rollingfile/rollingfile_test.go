@@ -99,6 +99,34 @@ func mustWrite(t *testing.T, f *RollingFile, recs []record.Record) {
 	}
 }
 
+func mustOpen(t *testing.T, f *RollingFile) {
+	t.Helper()
+	if err := f.Open(); err != nil {
+		t.Fatalf("open: %v", err)
+	}
+}
+
+// writeActive leaves content in dir as the active file, the way an
+// earlier run (or a crash) left it, and returns its path.
+func writeActive(t *testing.T, dir, content string) string {
+	t.Helper()
+	active := filepath.Join(dir, "spans.jsonl")
+	if err := os.WriteFile(active, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return active
+}
+
+// setModTime stamps path with the fake clock's time of its last write:
+// the file system stamps the real time, and the day of a reopened active
+// file is judged by it.
+func setModTime(t *testing.T, path string, at time.Time) {
+	t.Helper()
+	if err := os.Chtimes(path, at, at); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func mustClose(t *testing.T, f *RollingFile) {
 	t.Helper()
 	if err := f.Close(); err != nil {
@@ -117,13 +145,9 @@ func TestReopenAppendsAndNeverTruncates(t *testing.T) {
 	mustClose(t, f)
 	// The file system stamps the real time; the reopened file must
 	// belong to the fake clock's day, or it would (rightly) roll.
-	if err := os.Chtimes(filepath.Join(dir, "spans.jsonl"), day1, day1); err != nil {
-		t.Fatal(err)
-	}
+	setModTime(t, filepath.Join(dir, "spans.jsonl"), day1)
 	f = newFile(t, dir, clock)
-	if err := f.Open(); err != nil {
-		t.Fatal(err)
-	}
+	mustOpen(t, f)
 	mustWrite(t, f, second)
 	mustClose(t, f)
 
@@ -182,12 +206,8 @@ func TestRestartAfterMidnightRollsYesterdaysFile(t *testing.T) {
 	f := newFile(t, dir, clock)
 	mustWrite(t, f, before)
 	mustClose(t, f)
-	// The file system stamps the file with the real time; set it to
-	// the (fake) time of that last write, as it would be in production.
 	active := filepath.Join(dir, "spans.jsonl")
-	if err := os.Chtimes(active, day1, day1); err != nil {
-		t.Fatal(err)
-	}
+	setModTime(t, active, day1)
 
 	clock.Set(day1.Add(8 * time.Hour))
 	f = newFile(t, dir, clock)
@@ -291,9 +311,7 @@ func TestRetention(t *testing.T) {
 			}
 			f := newFile(t, dir, &fakeClock{now: day1})
 			f.MaxFiles, f.MaxAge = tc.maxFiles, tc.maxAge
-			if err := f.Open(); err != nil {
-				t.Fatal(err)
-			}
+			mustOpen(t, f)
 			mustClose(t, f)
 			want := append([]string{"spans.jsonl"}, tc.want...)
 			slices.Sort(want)
@@ -370,9 +388,7 @@ func TestCompressionLeftoversFromACrash(t *testing.T) {
 		}
 	}
 	f := newFile(t, dir, &fakeClock{now: day1})
-	if err := f.Open(); err != nil {
-		t.Fatal(err)
-	}
+	mustOpen(t, f)
 	mustClose(t, f)
 	want := []string{"spans.jsonl", "spans_2031-03-12.jsonl.gz", "spans_2031-03-13.jsonl"}
 	if got := listDir(t, dir); !slices.Equal(got, want) {
@@ -395,14 +411,9 @@ func TestOpenCutsATornLastLine(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			active := filepath.Join(dir, "spans.jsonl")
-			if err := os.WriteFile(active, []byte(tc.content), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			active := writeActive(t, dir, tc.content)
 			f := newFile(t, dir, &fakeClock{now: time.Now()})
-			if err := f.Open(); err != nil {
-				t.Fatal(err)
-			}
+			mustOpen(t, f)
 			next := lines("next", 1)
 			mustWrite(t, f, next)
 			mustClose(t, f)

@@ -33,8 +33,9 @@ type observation struct {
 	deployment *appsv1.Deployment
 	// serviceReady is true when the Service is ours.
 	serviceReady bool
-	// claimName is the claim holding the spans when it is there and usable.
-	claimName string
+	// claim is the live claim holding the spans when it is there and
+	// usable: ours as ensure left it, or the user's existing one.
+	claim *corev1.PersistentVolumeClaim
 	// conflicts name children ("ConfigMap x") held by objects this SpanSink does not control.
 	conflicts []string
 	// claimMissing is true when the existing claim the spec names is absent.
@@ -53,6 +54,14 @@ type observation struct {
 	recheckAfter time.Duration
 	// err is the first API error of the pass.
 	err error
+}
+
+// blocked reports whether the pass waits for something no watched object
+// announces: a foreign object or a missing existing claim going away, a
+// claim becoming able to grow, a Pending claim's provisioner failing or its
+// StorageClass being created. Such a SpanSink is polled.
+func (o *observation) blocked() bool {
+	return len(o.conflicts) > 0 || o.claimMissing || o.resizeRefused || o.claimWait != nil
 }
 
 // kind says how to reconcile one kind of child. Only the fields the operator
@@ -173,7 +182,7 @@ func (r *SpanSinkReconciler) ensureChildren(ctx context.Context, sink *v1alpha1.
 		podInputsOK = false
 	}
 	if desired.PersistentVolumeClaim != nil {
-		_, ok, err := step(claimKind, desired.PersistentVolumeClaim)
+		live, ok, err := step(claimKind, desired.PersistentVolumeClaim)
 		var refused *specUpdateError
 		if errors.As(err, &refused) && (apierrors.IsInvalid(err) || apierrors.IsForbidden(err)) {
 			// The claim is ours and usable; it just cannot grow (yet).
@@ -184,7 +193,7 @@ func (r *SpanSinkReconciler) ensureChildren(ctx context.Context, sink *v1alpha1.
 			return err
 		}
 		if ok {
-			obs.claimName = desired.PersistentVolumeClaim.Name
+			obs.claim = live.(*corev1.PersistentVolumeClaim)
 		} else {
 			podInputsOK = false
 		}
@@ -226,7 +235,8 @@ func (r *SpanSinkReconciler) checkExistingClaim(ctx context.Context, sink *v1alp
 	name := manifests.ClaimName(sink)
 	// The user's claim carries none of the operator's labels, so the cache
 	// (see CacheOptions) never holds it.
-	err := r.apiReader().Get(ctx, client.ObjectKey{Namespace: sink.Namespace, Name: name}, &corev1.PersistentVolumeClaim{})
+	claim := &corev1.PersistentVolumeClaim{}
+	err := r.apiReader().Get(ctx, client.ObjectKey{Namespace: sink.Namespace, Name: name}, claim)
 	switch {
 	case apierrors.IsNotFound(err):
 		obs.claimMissing = true
@@ -234,7 +244,7 @@ func (r *SpanSinkReconciler) checkExistingClaim(ctx context.Context, sink *v1alp
 	case err != nil:
 		return fmt.Errorf("get existing claim %s: %w", name, err)
 	}
-	obs.claimName = name
+	obs.claim = claim
 	return nil
 }
 

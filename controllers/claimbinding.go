@@ -48,31 +48,18 @@ type claimWait struct {
 // the Deployment is rolling out, forever.
 //
 // It looks only while the collector has no available pod: a pod that runs
-// has its volume. Our own claim is read from the cache; the user's existing
-// claim, StorageClasses and Events are not cached (the operator watches
-// none of them), so they are read from the API server, and only here.
+// has its volume. The claim is the one ensureChildren already read, so only
+// StorageClasses and Events, which the operator does not watch, are read
+// here, from the API server.
 func (r *SpanSinkReconciler) observeClaim(ctx context.Context, sink *v1alpha1.SpanSink, obs *observation) error {
-	if obs.claimName == "" || (obs.deployment != nil && available(obs.deployment)) {
+	claim := obs.claim
+	if claim == nil || (obs.deployment != nil && available(obs.deployment)) {
 		return nil
-	}
-	existing := sink.Spec.Storage.Volume.ExistingClaimName != ""
-	var reader client.Reader = r.Client
-	if existing {
-		reader = r.apiReader()
-	}
-	claim := &corev1.PersistentVolumeClaim{}
-	err := reader.Get(ctx, client.ObjectKey{Namespace: sink.Namespace, Name: obs.claimName}, claim)
-	switch {
-	case apierrors.IsNotFound(err):
-		// Just created and not in the cache yet, or deleted since: its
-		// own event brings the next pass.
-		return nil
-	case err != nil:
-		return fmt.Errorf("get claim %s: %w", obs.claimName, err)
 	}
 	if claim.Status.Phase != corev1.ClaimPending {
 		return nil
 	}
+	existing := sink.Spec.Storage.Volume.ExistingClaimName != ""
 	wait := &claimWait{name: claim.Name, existing: existing}
 	if claim.Spec.StorageClassName != nil {
 		wait.class = *claim.Spec.StorageClassName

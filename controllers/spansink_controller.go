@@ -95,21 +95,22 @@ func (r *SpanSinkReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if obs.err != nil {
 		return ctrl.Result{}, obs.err
 	}
-	// A Pending claim is polled too: neither a provisioner's failure event
-	// nor a StorageClass being created triggers a pass.
-	if len(obs.conflicts) > 0 || obs.claimMissing || obs.resizeRefused || obs.claimWait != nil {
+	if obs.blocked() {
 		logf.FromContext(ctx).Info("waiting for a blocked child",
 			"conflicts", obs.conflicts, "claimMissing", obs.claimMissing, "resizeRefused", obs.resizeRefused,
 			"claimPending", obs.claimWait != nil)
-		retry := r.BlockedRetry
-		if retry <= 0 {
-			retry = DefaultBlockedRetry
-		}
-		return ctrl.Result{RequeueAfter: retry}, nil
+		return ctrl.Result{RequeueAfter: r.blockedRetry()}, nil
 	}
 	// A collector that is not ready yet gets the time to become so; no
 	// event says when that time is up.
 	return ctrl.Result{RequeueAfter: obs.recheckAfter}, nil
+}
+
+func (r *SpanSinkReconciler) blockedRetry() time.Duration {
+	if r.BlockedRetry > 0 {
+		return r.BlockedRetry
+	}
+	return DefaultBlockedRetry
 }
 
 // isTransient reports errors that a retry resolves by itself.

@@ -104,7 +104,10 @@ func computeStatus(sink *v1alpha1.SpanSink, obs *observation) v1alpha1.SpanSinkS
 	if obs.serviceReady {
 		status.Endpoints = manifests.Endpoints(sink)
 	}
-	status.VolumeClaimName = obs.claimName
+	status.VolumeClaimName = ""
+	if obs.claim != nil {
+		status.VolumeClaimName = obs.claim.Name
+	}
 	status.ReadyReplicas = 0
 	status.ConfigHash = ""
 	if deploy != nil {

@@ -63,6 +63,10 @@ type Cluster struct {
 	opts       Options
 	components []*component
 	logs       []io.Closer
+	// envStarted is set once Env.Start has been called: a Start that fails
+	// after etcd and the API server are up (the CRDs, the default
+	// namespace) leaves them running, and only Env.Stop ends them.
+	envStarted bool
 }
 
 // Start brings up etcd, kube-apiserver, kube-controller-manager and
@@ -102,6 +106,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	c.logs = append(c.logs, apiLog)
 	apiServer.Out, apiServer.Err = apiLog, apiLog
 	opts.Logf("starting etcd and kube-apiserver")
+	c.envStarted = true
 	if c.Config, err = c.Env.Start(); err != nil {
 		return nil, fmt.Errorf("start etcd and kube-apiserver: %w", err)
 	}
@@ -166,11 +171,11 @@ func (c *Cluster) Stop() error {
 		errs = append(errs, c.components[i].stop())
 	}
 	c.components = nil
-	if c.Env != nil && c.Config != nil {
+	if c.envStarted {
 		if err := c.Env.Stop(); err != nil {
 			errs = append(errs, fmt.Errorf("stop etcd and kube-apiserver: %w", err))
 		}
-		c.Config = nil
+		c.envStarted, c.Config = false, nil
 	}
 	for _, l := range c.logs {
 		l.Close()
@@ -243,6 +248,7 @@ func (c *Cluster) startComponent(ctx context.Context, name string, args func(por
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	c.opts.Logf("starting %s", name)
 	if err := cmd.Start(); err != nil {
+		out.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	comp := &component{name: name, cmd: cmd, done: make(chan struct{})}

@@ -205,6 +205,12 @@ func readField(b []byte) (wireField, int) {
 	return f, n + m
 }
 
+// fieldTag is a field's number and wire type as one value, as its tag
+// has them on the wire.
+func fieldTag(num protowire.Number, typ protowire.Type) uint64 {
+	return uint64(num)<<3 | uint64(typ)
+}
+
 // wireTypes lists the wire type of every known field of a message, by
 // field number; pdata refuses a known field sent with another type.
 // Unknown fields are skipped, as pdata skips them. An array rather than a
@@ -280,6 +286,7 @@ type wireEncoder struct {
 	// encoded while the span is scanned, since span_type, which comes first
 	// in the line, is one of them.
 	attrs []byte
+	times timeCache
 	// discard receives the encoding of fields that are checked but not
 	// written (scope attributes).
 	discard []byte
@@ -477,6 +484,36 @@ func (w *wireEncoder) scope(b []byte) bool {
 	return true
 }
 
+// timeCache is appendTime with the date and clock of the last second
+// formatted remembered: the spans of a request mostly start and end within
+// the same second, and the calendar arithmetic is a good part of a line's
+// cost.
+type timeCache struct {
+	secs  int64
+	valid bool
+	// last is the last time formatted, `"YYYY-MM-DD HH:MM:SS.mmm"`.
+	last [25]byte
+}
+
+func (c *timeCache) appendTime(b []byte, ns uint64) []byte {
+	if ns == 0 {
+		return append(b, "null"...)
+	}
+	// As in appendTime: the seconds and milliseconds of ns read as int64.
+	n := int64(ns)
+	secs, nanos := n/1e9, n%1e9
+	if nanos < 0 {
+		secs, nanos = secs-1, nanos+1e9
+	}
+	if !c.valid || secs != c.secs {
+		appendTime(c.last[:0], ns)
+		c.secs, c.valid = secs, true
+	}
+	ms := nanos / 1e6
+	b = append(b, c.last[:21]...)
+	return append(b, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), '"')
+}
+
 // wireSpan holds the fields of a span found by a first pass over it; the
 // repeated fields are encoded by later passes, in the order of the line.
 type wireSpan struct {
@@ -522,40 +559,42 @@ func (w *wireEncoder) span(b []byte) bool {
 			return false
 		}
 		rest = rest[n:]
-		known, ok := spanTypes.known(&f)
-		if !ok {
-			return false
-		}
-		if !known {
-			continue
-		}
-		switch f.num {
-		case spanTraceID:
+		// One switch on number and wire type together: a known field sent
+		// with its own type has a case, anything else is the default.
+		switch fieldTag(f.num, f.typ) {
+		case spanDroppedAttrs<<3 | uint64(protowire.VarintType), spanDroppedEvents<<3 | uint64(protowire.VarintType),
+			spanDroppedLinks<<3 | uint64(protowire.VarintType), spanFlags<<3 | uint64(protowire.Fixed32Type):
+		default:
+			if known, _ := spanTypes.known(&f); known {
+				// Known, with the wrong wire type.
+				return false
+			}
+		case spanTraceID<<3 | uint64(protowire.BytesType):
 			if !validID(f.data, 16) {
 				return false
 			}
 			s.traceID = f.data
-		case spanSpanID:
+		case spanSpanID<<3 | uint64(protowire.BytesType):
 			if !validID(f.data, 8) {
 				return false
 			}
 			s.spanID = f.data
-		case spanParentSpanID:
+		case spanParentSpanID<<3 | uint64(protowire.BytesType):
 			if !validID(f.data, 8) {
 				return false
 			}
 			s.parentID = f.data
-		case spanTraceState:
+		case spanTraceState<<3 | uint64(protowire.BytesType):
 			s.traceState = f.data
-		case spanName:
+		case spanName<<3 | uint64(protowire.BytesType):
 			s.name = f.data
-		case spanKind:
+		case spanKind<<3 | uint64(protowire.VarintType):
 			s.kind = f.val
-		case spanStart:
+		case spanStart<<3 | uint64(protowire.Fixed64Type):
 			s.start = f.val
-		case spanEnd:
+		case spanEnd<<3 | uint64(protowire.Fixed64Type):
 			s.end = f.val
-		case spanAttributes:
+		case spanAttributes<<3 | uint64(protowire.BytesType):
 			kv, ok := parseKeyValue(f.data)
 			if !ok || !s.noteSpanType(&kv) {
 				return false
@@ -567,11 +606,11 @@ func (w *wireEncoder) span(b []byte) bool {
 			if w.attrs, ok = appendKeyValue(w.attrs, &kv, 1); !ok {
 				return false
 			}
-		case spanEvents:
+		case spanEvents<<3 | uint64(protowire.BytesType):
 			s.hasEvents = true
-		case spanLinks:
+		case spanLinks<<3 | uint64(protowire.BytesType):
 			s.hasLinks = true
-		case spanStatus:
+		case spanStatus<<3 | uint64(protowire.BytesType):
 			if s.hasStatus {
 				return false
 			}
@@ -638,9 +677,9 @@ func (w *wireEncoder) appendSpan(b, span []byte, s *wireSpan) ([]byte, bool) {
 	b = append(b, `,"operation_name":`...)
 	b = appendBytesString(b, s.name)
 	b = append(b, `,"start_time":`...)
-	b = appendTime(b, s.start)
+	b = w.times.appendTime(b, s.start)
 	b = append(b, `,"end_time":`...)
-	b = appendTime(b, s.end)
+	b = w.times.appendTime(b, s.end)
 
 	b = append(b, `,"metadata":{`...)
 	b = append(b, w.sc.service...)

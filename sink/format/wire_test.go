@@ -226,6 +226,18 @@ func pdataCases() []pdataCase {
 			s.SetEndTimestamp(pcommon.Timestamp(math.MaxUint64))
 			s.Events().AppendEmpty().SetTimestamp(pcommon.Timestamp(1))
 		}},
+		// The wire path remembers the last second it formatted.
+		{"times within and across seconds", func(td ptrace.Traces) {
+			ss := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans()
+			base := uint64(start.UnixNano())
+			for i, ns := range []uint64{base, base + 1e6, base + 999e6, base + 1e9, base + 86400e9, base, 1, 1 << 63, 1<<63 + 1e9, math.MaxUint64, base} {
+				s := ss.AppendEmpty()
+				s.SetTraceID(pcommon.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, byte(i + 1)})
+				s.SetSpanID(pcommon.SpanID{1, 2, 3, 4, 5, 6, 7, byte(i + 1)})
+				s.SetStartTimestamp(pcommon.Timestamp(ns))
+				s.SetEndTimestamp(pcommon.Timestamp(ns + 5e8))
+			}
+		}},
 		{"several resources and scopes", func(td ptrace.Traces) {
 			for r := range 3 {
 				rs := td.ResourceSpans().AppendEmpty()

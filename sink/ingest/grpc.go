@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"runtime"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
@@ -36,8 +37,25 @@ func GRPCServerOptions(opts Options) []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(int(limit)),
 		grpc.ForceServerCodecV2(newGRPCCodec()),
+		// A fixed pool of goroutines serves the requests instead of a new
+		// goroutine per request, whose stack would grow anew every time.
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
+		// Static flow-control windows: the default dynamic ones probe the
+		// connection with BDP pings and send window updates in small
+		// steps, each a write and a read on both sides.
+		grpc.InitialWindowSize(grpcStreamWindow),
+		grpc.InitialConnWindowSize(grpcConnWindow),
 	}
 }
+
+// The flow-control windows of GRPCServerOptions: a stream may send a
+// typical OTLP request without waiting, and the connection a few of them;
+// what the windows let in is bounded by the request size limit and the
+// queue behind.
+const (
+	grpcStreamWindow = 1 << 20
+	grpcConnWindow   = 4 << 20
+)
 
 type grpcService struct {
 	ptraceotlp.UnimplementedGRPCServer

@@ -34,6 +34,9 @@ type containerRunner struct {
 	mounts []bindMount
 	done   chan struct{}
 	stopCh chan struct{}
+	// shortened wakes a kill in progress when a later stop request
+	// shortens the grace period (a force deletion after a graceful one).
+	shortened chan struct{}
 
 	mu        sync.Mutex
 	stopGrace time.Duration
@@ -50,13 +53,14 @@ type containerRunner struct {
 func newContainerRunner(p *podRunner, index int, mounts []bindMount) *containerRunner {
 	spec := p.pod.Spec.Containers[index]
 	return &containerRunner{
-		pod:    p,
-		spec:   spec,
-		image:  p.node.opts.Images[spec.Image],
-		mounts: mounts,
-		done:   make(chan struct{}),
-		stopCh: make(chan struct{}),
-		state:  corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}},
+		pod:       p,
+		spec:      spec,
+		image:     p.node.opts.Images[spec.Image],
+		mounts:    mounts,
+		done:      make(chan struct{}),
+		stopCh:    make(chan struct{}),
+		shortened: make(chan struct{}, 1),
+		state:     corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}},
 	}
 }
 
@@ -68,6 +72,10 @@ func (c *containerRunner) requestStop(grace time.Duration) {
 	if c.stopping {
 		if grace < c.stopGrace {
 			c.stopGrace = grace
+			select {
+			case c.shortened <- struct{}{}:
+			default: // a wake-up is already pending; it reads the new grace
+			}
 		}
 		return
 	}
@@ -276,20 +284,28 @@ func (c *containerRunner) podGrace(pod *corev1.Pod) time.Duration {
 	return 30 * time.Second
 }
 
-// kill sends SIGTERM to the process, waits up to grace, then SIGKILLs its
-// whole process group.
+// kill sends SIGTERM to the process, waits up to grace (or a shorter one
+// a later stop request sets), then SIGKILLs its whole process group.
 func (c *containerRunner) kill(cmd *exec.Cmd, exited <-chan error, grace time.Duration) error {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		c.pod.node.log.Error(err, "signal container", "container", c.spec.Name)
 	}
+	deadline := time.Now().Add(grace)
 	timer := time.NewTimer(grace)
 	defer timer.Stop()
-	select {
-	case err := <-exited:
-		return err
-	case <-timer.C:
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		return <-exited
+	for {
+		select {
+		case err := <-exited:
+			return err
+		case <-c.shortened:
+			if sooner := time.Now().Add(c.grace()); sooner.Before(deadline) {
+				deadline = sooner
+				timer.Reset(time.Until(deadline))
+			}
+		case <-timer.C:
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			return <-exited
+		}
 	}
 }
 

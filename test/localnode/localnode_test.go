@@ -1,11 +1,16 @@
 package localnode
 
 import (
+	"bufio"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/go-logr/logr/testr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -123,5 +128,49 @@ func TestWriteProjection(t *testing.T) {
 	err = writeProjection(dir, data, []corev1.KeyToPath{{Key: "other", Path: "../escape"}}, nil)
 	if err == nil || !strings.Contains(err.Error(), "leaves the volume") {
 		t.Fatalf("an item path outside the volume was accepted: %v", err)
+	}
+}
+
+// TestKillTakesAShorterGraceLater stops a container that ignores SIGTERM
+// with a long grace period, then force-stops it: the later, shorter grace
+// must apply to the kill already under way, or a force deletion would wait
+// out the first grace period.
+func TestKillTakesAShorterGraceLater(t *testing.T) {
+	cmd := exec.Command("sh", "-c", `trap "" TERM; echo trapped; while :; do sleep 1; done`)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// SIGTERM must come after the trap, or it ends the shell at once.
+	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+
+	c := &containerRunner{
+		pod:       &podRunner{node: &Node{log: testr.New(t)}},
+		spec:      corev1.Container{Name: "stubborn"},
+		stopCh:    make(chan struct{}),
+		shortened: make(chan struct{}, 1),
+	}
+	c.requestStop(time.Hour)
+	grace := c.grace()
+	killed := make(chan error, 1)
+	go func() { killed <- c.kill(cmd, exited, grace) }()
+	c.requestStop(0)
+
+	select {
+	case <-killed:
+	case <-time.After(time.Minute):
+		t.Fatal("the kill still waits for the first grace period after a stop with none")
+	}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("container ended with %v, want SIGKILL", cmd.ProcessState)
 	}
 }

@@ -262,11 +262,12 @@ func (p *podRunner) startContainers() {
 // tearDown waits for every container to stop, then removes the sandbox.
 func (p *podRunner) tearDown() {
 	p.mu.Lock()
-	containers := p.containers
+	// A forced stop may still change the grace period under the lock.
+	containers, grace := p.containers, p.stopGrace
 	p.mu.Unlock()
 	pod := p.current()
 	if len(containers) > 0 {
-		p.node.recorder.Eventf(pod, corev1.EventTypeNormal, "Killing", "Stopping pod with grace period %s", p.stopGrace)
+		p.node.recorder.Eventf(pod, corev1.EventTypeNormal, "Killing", "Stopping pod with grace period %s", grace)
 	}
 	for _, c := range containers {
 		<-c.done

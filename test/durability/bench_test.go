@@ -97,12 +97,22 @@ func BenchmarkDurableAck(b *testing.B) {
 // took at most 30.5 ms (a bucket bound of spansink_fsync_duration_seconds).
 type fsyncStats struct{ count, sum, fast float64 }
 
+// A series that is missing (a renamed metric, other bucket bounds) fails
+// the benchmark rather than reporting zero fsyncs.
 func (p *collectorProc) fsyncStats() fsyncStats {
-	var s fsyncStats
-	s.count, _ = p.metric("spansink_fsync_duration_seconds_count", `storage="file"`)
-	s.sum, _ = p.metric("spansink_fsync_duration_seconds_sum", `storage="file"`)
-	s.fast, _ = p.metric("spansink_fsync_duration_seconds_bucket", `storage="file"`, `le="0.030517578125"`)
-	return s
+	p.tb.Helper()
+	get := func(name string, labels ...string) float64 {
+		v, ok := p.metric(name, labels...)
+		if !ok {
+			p.tb.Fatalf("the collector exports no %s%v", name, labels)
+		}
+		return v
+	}
+	return fsyncStats{
+		count: get("spansink_fsync_duration_seconds_count", `storage="file"`),
+		sum:   get("spansink_fsync_duration_seconds_sum", `storage="file"`),
+		fast:  get("spansink_fsync_duration_seconds_bucket", `storage="file"`, `le="0.030517578125"`),
+	}
 }
 
 // request is one scheduled request of the open-loop load.

@@ -80,15 +80,18 @@ func runAPIServerOnly(ctx context.Context, managerArgs []string) error {
 		CRDDirectoryPaths:     []string{crdDir},
 		ErrorIfCRDPathMissing: true,
 	}
-	if _, err := env.Start(); err != nil {
-		return fmt.Errorf("start the embedded control plane: %w", err)
-	}
+	// Stopped also when Start fails: it may fail after etcd and the API
+	// server are up (installing the CRD), and leaves them running.
+	_, startErr := env.Start()
 	defer func() {
 		say("stopping the embedded control plane")
 		if err := env.Stop(); err != nil {
 			say("stop the embedded control plane: %v", err)
 		}
 	}()
+	if startErr != nil {
+		return fmt.Errorf("start the embedded control plane: %w", startErr)
+	}
 
 	kubeconfig, err := writeKubeconfig(env)
 	if err != nil {

@@ -171,15 +171,15 @@ func (r *SpanSinkReconciler) ensureChildren(ctx context.Context, sink *v1alpha1.
 		return live, live != nil, err
 	}
 
-	if _, ok, err := step(serviceAccountKind, desired.ServiceAccount); err != nil {
-		return err
-	} else if !ok {
-		podInputsOK = false
-	}
-	if _, ok, err := step(configMapKind, desired.ConfigMap); err != nil {
-		return err
-	} else if !ok {
-		podInputsOK = false
+	for _, child := range []struct {
+		kind kind
+		obj  client.Object
+	}{{serviceAccountKind, desired.ServiceAccount}, {configMapKind, desired.ConfigMap}} {
+		_, ok, err := step(child.kind, child.obj)
+		if err != nil {
+			return err
+		}
+		podInputsOK = podInputsOK && ok
 	}
 	if desired.PersistentVolumeClaim != nil {
 		live, ok, err := step(claimKind, desired.PersistentVolumeClaim)
@@ -200,25 +200,18 @@ func (r *SpanSinkReconciler) ensureChildren(ctx context.Context, sink *v1alpha1.
 	} else if err := r.checkExistingClaim(ctx, sink, obs); err != nil {
 		return err
 	}
-	if _, ok, err := step(serviceKind, desired.Service); err != nil {
+	_, serviceOK, err := step(serviceKind, desired.Service)
+	if err != nil {
 		return err
-	} else {
-		obs.serviceReady = ok
 	}
+	obs.serviceReady = serviceOK
 	if !podInputsOK {
 		return nil
 	}
-	deploy := desired.Deployment.DeepCopy()
-	hash, err := specHash(deploy.Spec)
+	deploy, err := withSpecRecord(desired.Deployment)
 	if err != nil {
 		return err
 	}
-	metav1.SetMetaDataAnnotation(&deploy.ObjectMeta, SpecHashAnnotation, hash)
-	keys, err := templateKeysOf(&deploy.Spec.Template)
-	if err != nil {
-		return err
-	}
-	metav1.SetMetaDataAnnotation(&deploy.ObjectMeta, PodTemplateKeysAnnotation, keys)
 	live, _, err := step(deploymentKind, deploy)
 	if err != nil {
 		return err
@@ -227,6 +220,25 @@ func (r *SpanSinkReconciler) ensureChildren(ctx context.Context, sink *v1alpha1.
 		obs.deployment = live.(*appsv1.Deployment)
 	}
 	return nil
+}
+
+// withSpecRecord is a copy of the desired Deployment annotated with the
+// hash of its spec and the pod template keys it sets, which the next
+// passes compare and merge by (see SpecHashAnnotation and
+// PodTemplateKeysAnnotation).
+func withSpecRecord(desired *appsv1.Deployment) (*appsv1.Deployment, error) {
+	deploy := desired.DeepCopy()
+	hash, err := specHash(deploy.Spec)
+	if err != nil {
+		return nil, err
+	}
+	metav1.SetMetaDataAnnotation(&deploy.ObjectMeta, SpecHashAnnotation, hash)
+	keys, err := templateKeysOf(&deploy.Spec.Template)
+	if err != nil {
+		return nil, err
+	}
+	metav1.SetMetaDataAnnotation(&deploy.ObjectMeta, PodTemplateKeysAnnotation, keys)
+	return deploy, nil
 }
 
 // checkExistingClaim looks for the claim the user named; the pod would

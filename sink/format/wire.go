@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"unsafe"
@@ -665,12 +666,12 @@ func (w *wireEncoder) appendSpan(b, span []byte, s *wireSpan) ([]byte, bool) {
 	b = append(b, `{"span_type":`...)
 	b = appendBytesString(b, s.spanTypeOf())
 	b = append(b, `,"trace_id":`...)
-	b = appendHex(b, s.traceID)
+	b = appendHexID(b, s.traceID)
 	b = append(b, `,"span_id":`...)
-	b = appendHex(b, s.spanID)
+	b = appendHexID(b, s.spanID)
 	b = append(b, `,"parent_span_id":`...)
 	if nonZeroID(s.parentID, 8) {
-		b = appendHex(b, s.parentID)
+		b = appendHexID(b, s.parentID)
 	} else {
 		b = append(b, "null"...)
 	}
@@ -848,9 +849,9 @@ func appendLink(b, link []byte) ([]byte, bool) {
 		spanID = zeros[:8]
 	}
 	b = append(b, `{"trace_id":`...)
-	b = appendHex(b, traceID)
+	b = appendHexID(b, traceID)
 	b = append(b, `,"span_id":`...)
-	b = appendHex(b, spanID)
+	b = appendHexID(b, spanID)
 	b = append(b, `,"trace_state":`...)
 	b = appendBytesString(b, traceState)
 	b = append(b, `,"attributes":`...)
@@ -867,7 +868,20 @@ type keyValue struct {
 
 // parseKeyValue reads a KeyValue. A repeated value (pdata merges) or a key
 // string index (profiles only) takes the pdata path.
-func parseKeyValue(b []byte) (kv keyValue, ok bool) {
+func parseKeyValue(b []byte) (keyValue, bool) {
+	// The usual encoding: the key, then the value, each with a one-byte
+	// length and nothing else.
+	if len(b) >= 4 && b[0] == keyValueKey<<3|byte(protowire.BytesType) && b[1] < 0x80 {
+		k := 2 + int(b[1])
+		if k+2 <= len(b) && b[k] == keyValueValue<<3|byte(protowire.BytesType) && b[k+1] < 0x80 && k+2+int(b[k+1]) == len(b) {
+			return keyValue{key: b[2:k], value: b[k+2:], hasValue: true}, true
+		}
+	}
+	return parseKeyValueFields(b)
+}
+
+// parseKeyValueFields is parseKeyValue for any encoding.
+func parseKeyValueFields(b []byte) (kv keyValue, ok bool) {
 	for rest := b; len(rest) > 0; {
 		f, n := readField(rest)
 		if n < 0 {
@@ -961,6 +975,10 @@ func stringValue(b []byte) (str []byte, isStr, ok bool) {
 func appendAnyValue(b, value []byte, depth int) ([]byte, bool) {
 	if depth > maxValueDepth {
 		return b, false
+	}
+	// The usual value: a string with a one-byte length and nothing else.
+	if len(value) >= 2 && value[0] == anyString<<3|byte(protowire.BytesType) && value[1] < 0x80 && 2+int(value[1]) == len(value) {
+		return appendBytesString(b, value[2:]), true
 	}
 	seen := false
 	for rest := value; len(rest) > 0; {
@@ -1058,6 +1076,21 @@ func checkList(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// appendHexID is appendHex with the buffer grown once rather than per
+// digit: ids are a good part of every line.
+func appendHexID(b, id []byte) []byte {
+	n := len(b)
+	b = slices.Grow(b, 2*len(id)+2)[:n+2*len(id)+2]
+	out := b[n:]
+	out[0] = '"'
+	for i, c := range id {
+		out[1+2*i] = hexDigits[c>>4]
+		out[2+2*i] = hexDigits[c&0xf]
+	}
+	out[len(out)-1] = '"'
+	return b
 }
 
 // appendBytesString is appendString for bytes that are not kept: the

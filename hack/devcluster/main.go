@@ -13,19 +13,16 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spansink/spansink/controllers/manager"
+	"github.com/spansink/spansink/test/cluster"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -71,7 +68,7 @@ func run(managerArgs []string) error {
 
 // runAPIServerOnly runs the operator against etcd and kube-apiserver alone.
 func runAPIServerOnly(ctx context.Context, managerArgs []string) error {
-	assets, err := controlPlaneBinaries()
+	assets, err := controlPlaneBinaries(ctx)
 	if err != nil {
 		return err
 	}
@@ -143,28 +140,16 @@ func reachableCluster() (*rest.Config, string, error) {
 // controlPlaneBinaries returns the directory with etcd and kube-apiserver:
 // $KUBEBUILDER_ASSETS if set, else what hack/control-plane.sh builds (once;
 // later runs find them in its cache).
-func controlPlaneBinaries() (string, error) {
+func controlPlaneBinaries(ctx context.Context) (string, error) {
 	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
 		return dir, nil
 	}
 	say("building or locating etcd and kube-apiserver with hack/control-plane.sh (the first build takes several minutes)")
-	cmd := exec.Command(filepath.Join("hack", "control-plane.sh"), "etcd", "kube-apiserver")
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
+	root, err := os.Getwd()
 	if err != nil {
-		return "", fmt.Errorf("hack/control-plane.sh: %w", err)
+		return "", fmt.Errorf("working directory: %w", err)
 	}
-	var last string
-	scanner := bufio.NewScanner(strings.NewReader(string(out)))
-	for scanner.Scan() {
-		if line := strings.TrimSpace(scanner.Text()); line != "" {
-			last = line
-		}
-	}
-	if last == "" {
-		return "", errors.New("hack/control-plane.sh printed no binary directory")
-	}
-	return last, nil
+	return cluster.ControlPlaneBinaries(ctx, root, os.Stderr, "etcd", "kube-apiserver")
 }
 
 // writeKubeconfig gives kubectl an admin user on the embedded control plane.

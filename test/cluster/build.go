@@ -13,12 +13,16 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
-// ControlPlaneBinaries builds, or finds in its cache, every binary this
-// package runs with hack/control-plane.sh in the checkout at root, and
-// returns their directory. Progress goes to progress (the first build of
-// kube-apiserver takes about nine minutes on two cores).
-func ControlPlaneBinaries(ctx context.Context, root string, progress *os.File) (string, error) {
-	cmd := exec.CommandContext(ctx, filepath.Join(root, "hack", "control-plane.sh"), Components...)
+// ControlPlaneBinaries builds, or finds in its cache, the given components
+// (default: every binary this package runs) with hack/control-plane.sh in
+// the checkout at root, and returns their directory. Progress goes to
+// progress (the first build of kube-apiserver takes about nine minutes on
+// two cores).
+func ControlPlaneBinaries(ctx context.Context, root string, progress *os.File, components ...string) (string, error) {
+	if len(components) == 0 {
+		components = Components
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "hack", "control-plane.sh"), components...)
 	cmd.Stderr = progress
 	out, err := cmd.Output()
 	if err != nil {

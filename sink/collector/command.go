@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -20,16 +21,27 @@ import (
 	"github.com/spansink/spansink/sink/config"
 )
 
-// Go runtime defaults, applied unless GOGC or GOMEMLIMIT are set. The
-// collector allocates a lot of short-lived memory per request and keeps
-// little: collecting at 200% rather than 100% heap growth cut its CPU per
+// Go runtime defaults, applied unless GOMAXPROCS, GOGC or GOMEMLIMIT are
+// set. The collector allocates a lot of short-lived memory per request and
+// keeps little: collecting at 200% rather than 100% heap growth cut its CPU per
 // span by about 5% in the load run for about 7 MiB more peak RSS (see
 // docs/benchmarks.md). The soft memory limit then keeps a heap that grows
 // with a filling queue from tripling: it leaves room for every queued span
 // (at about 1 KiB each, a generous size for a dbgpt line) on top of a
 // small base, so it never makes the collector thrash while the queue is
 // legitimately full.
+//
+// The collector also runs its Go code on one processor (GOMAXPROCS 1)
+// unless GOMAXPROCS is set. Its work per request is a chain of short
+// handoffs between goroutines (gRPC's reader, the handler, gRPC's writer,
+// the batcher's writers); with a second processor much of the CPU went to
+// the scheduler waking and parking threads for them: one processor used
+// about 20% less CPU per span at the same rate in the load run. Blocking
+// system calls (file writes, fsync) still run on threads of their own, and
+// the Go side of a span costs about 1.6 µs of CPU there, so one processor
+// has room for several times the load run's 100k spans per second.
 const (
+	defaultMaxProcs      = 1
 	defaultGCPercent     = 200
 	memoryLimitBase      = 32 << 20
 	memoryLimitPerQueued = 1 << 10
@@ -210,10 +222,13 @@ func parseBytes(s string) (int64, error) {
 	return n * scale, nil
 }
 
-// tuneRuntime applies the garbage collector's defaults: GOGC, else
-// defaultGCPercent; the memory limit flag, else GOMEMLIMIT, else a limit
-// that leaves room for a full queue.
+// tuneRuntime applies the runtime's defaults: GOMAXPROCS, else
+// defaultMaxProcs; GOGC, else defaultGCPercent; the memory limit flag, else
+// GOMEMLIMIT, else a limit that leaves room for a full queue.
 func tuneRuntime(limitFlag string, maxQueuedSpans int, log logr.Logger) error {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(defaultMaxProcs)
+	}
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
 	}

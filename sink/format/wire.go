@@ -138,72 +138,62 @@ const (
 // values than this take the pdata path, which decides.
 const maxValueDepth = 40
 
-// wireField is one field of a message.
-type wireField struct {
-	num protowire.Number
-	typ protowire.Type
-	// val is the varint, fixed32 or fixed64 value.
-	val uint64
-	// data is the content of a length-delimited field.
-	data []byte
-}
-
 // readField reads the first field of b and returns it with its length in
 // b, or a negative length when b does not start with a field. It fails on
 // what pdata fails on (truncation, an illegal wire type, field number 0)
 // and also on groups, which OTLP never uses and which take the pdata path.
-// Fields come back by value, not through a pointer, so that the loops
-// reading them keep everything on the stack: writing slices through a
-// pointer costs a GC write barrier each, and the collector's GC runs
-// often.
-func readField(b []byte) (wireField, int) {
+// The field comes back as separate values, not through a pointer or in a
+// struct, so that the loops reading fields keep them in registers: writing
+// slices through a pointer costs a GC write barrier each (the collector's
+// GC runs often), and a struct of this size is kept in memory and copied
+// with wide loads that stall on the narrow stores just made.
+func readField(b []byte) (num protowire.Number, typ protowire.Type, val uint64, data []byte, n int) {
 	// Nearly every field of a span has a one-byte tag and, if it has one,
 	// a one-byte length or value; those are read here without calls.
 	if len(b) >= 2 && b[0] < 0x80 && b[0] >= 8 {
-		num, typ := protowire.Number(b[0]>>3), protowire.Type(b[0]&7)
+		num, typ = protowire.Number(b[0]>>3), protowire.Type(b[0]&7)
 		switch typ {
 		case protowire.BytesType:
 			if l := int(b[1]); l < 0x80 && 2+l <= len(b) {
-				return wireField{num: num, typ: typ, data: b[2 : 2+l]}, 2 + l
+				return num, typ, 0, b[2 : 2+l], 2 + l
 			}
 		case protowire.VarintType:
 			if b[1] < 0x80 {
-				return wireField{num: num, typ: typ, val: uint64(b[1])}, 2
+				return num, typ, uint64(b[1]), nil, 2
 			}
 		case protowire.Fixed64Type:
 			if len(b) >= 9 {
-				return wireField{num: num, typ: typ, val: binary.LittleEndian.Uint64(b[1:])}, 9
+				return num, typ, binary.LittleEndian.Uint64(b[1:]), nil, 9
 			}
 		case protowire.Fixed32Type:
 			if len(b) >= 5 {
-				return wireField{num: num, typ: typ, val: uint64(binary.LittleEndian.Uint32(b[1:]))}, 5
+				return num, typ, uint64(binary.LittleEndian.Uint32(b[1:])), nil, 5
 			}
 		}
 	}
-	num, typ, n := protowire.ConsumeTag(b)
+	num, typ, n = protowire.ConsumeTag(b)
 	if n < 0 {
-		return wireField{}, -1
+		return 0, 0, 0, nil, -1
 	}
-	f := wireField{num: num, typ: typ}
 	var m int
 	switch typ {
 	case protowire.VarintType:
-		f.val, m = protowire.ConsumeVarint(b[n:])
+		val, m = protowire.ConsumeVarint(b[n:])
 	case protowire.Fixed64Type:
-		f.val, m = protowire.ConsumeFixed64(b[n:])
+		val, m = protowire.ConsumeFixed64(b[n:])
 	case protowire.Fixed32Type:
 		var v uint32
 		v, m = protowire.ConsumeFixed32(b[n:])
-		f.val = uint64(v)
+		val = uint64(v)
 	case protowire.BytesType:
-		f.data, m = protowire.ConsumeBytes(b[n:])
+		data, m = protowire.ConsumeBytes(b[n:])
 	default:
 		m = -1
 	}
 	if m < 0 {
-		return wireField{}, -1
+		return 0, 0, 0, nil, -1
 	}
-	return f, n + m
+	return num, typ, val, data, n + m
 }
 
 // fieldTag is a field's number and wire type as one value, as its tag
@@ -269,13 +259,18 @@ var (
 	listTypes = newWireTypes(map[protowire.Number]protowire.Type{listValues: protowire.BytesType})
 )
 
-// known reports whether f is a field of the message, and false for an
-// unknown field; ok is false when f is known with the wrong wire type.
-func (t *wireTypes) known(f *wireField) (known, ok bool) {
-	if int(f.num) >= len(t) || t[f.num] == 0 {
+// known reports whether field num is a field of the message, and false for
+// an unknown field; ok is false when it is known with another wire type
+// than typ.
+//
+// It takes the number and type rather than the field: a pointer to a field
+// would keep the field in memory, and copying it there right after
+// readField returned it stalls the CPU (store forwarding).
+func (t *wireTypes) known(num protowire.Number, typ protowire.Type) (known, ok bool) {
+	if int(num) >= len(t) || t[num] == 0 {
 		return false, true
 	}
-	return true, protowire.Type(t[f.num]-1) == f.typ
+	return true, protowire.Type(t[num]-1) == typ
 }
 
 // wireEncoder turns an ExportTraceServiceRequest into dbgpt lines in
@@ -295,16 +290,16 @@ type wireEncoder struct {
 
 func (w *wireEncoder) request(b []byte) bool {
 	for rest := b; len(rest) > 0; {
-		f, n := readField(rest)
+		fnum, ftyp, _, fdata, n := readField(rest)
 		if n < 0 {
 			return false
 		}
 		rest = rest[n:]
-		known, ok := requestTypes.known(&f)
+		known, ok := requestTypes.known(fnum, ftyp)
 		if !ok {
 			return false
 		}
-		if known && !w.resourceSpans(f.data) {
+		if known && !w.resourceSpans(fdata) {
 			return false
 		}
 	}
@@ -317,38 +312,38 @@ func (w *wireEncoder) resourceSpans(b []byte) bool {
 	var resource []byte
 	seenResource := false
 	for rest := b; len(rest) > 0; {
-		f, n := readField(rest)
+		fnum, ftyp, _, fdata, n := readField(rest)
 		if n < 0 {
 			return false
 		}
 		rest = rest[n:]
-		if f.num == resourceSpansDeprecatedScopes {
+		if fnum == resourceSpansDeprecatedScopes {
 			return false
 		}
-		known, ok := resourceSpansTypes.known(&f)
+		known, ok := resourceSpansTypes.known(fnum, ftyp)
 		switch {
 		case !ok:
 			return false
 		case !known:
-		case f.num == resourceSpansResource:
+		case fnum == resourceSpansResource:
 			// pdata merges repeated messages field by field; leave that
 			// to it.
 			if seenResource {
 				return false
 			}
-			seenResource, resource = true, f.data
+			seenResource, resource = true, fdata
 		}
 	}
 	if !w.resource(resource) {
 		return false
 	}
 	for rest := b; len(rest) > 0; {
-		f, n := readField(rest)
+		fnum, _, _, fdata, n := readField(rest)
 		if n < 0 {
 			return false
 		}
 		rest = rest[n:]
-		if f.num == resourceSpansScopes && !w.scopeSpans(f.data) {
+		if fnum == resourceSpansScopes && !w.scopeSpans(fdata) {
 			return false
 		}
 	}
@@ -363,20 +358,20 @@ func (w *wireEncoder) resource(b []byte) bool {
 	sc.resource = append(sc.resource[:0], `,"resource":{`...)
 	first, foundService := true, false
 	for rest := b; len(rest) > 0; {
-		f, n := readField(rest)
+		fnum, ftyp, _, fdata, n := readField(rest)
 		if n < 0 {
 			return false
 		}
 		rest = rest[n:]
-		known, ok := resourceTypes.known(&f)
+		known, ok := resourceTypes.known(fnum, ftyp)
 		switch {
 		case !ok:
 			return false
 		case !known:
-		case f.num == resourceEntityRefs:
+		case fnum == resourceEntityRefs:
 			return false
-		case f.num == resourceAttributes:
-			kv, ok := parseKeyValue(f.data)
+		case fnum == resourceAttributes:
+			kv, ok := parseKeyValue(fdata)
 			if !ok {
 				return false
 			}
@@ -412,32 +407,32 @@ func (w *wireEncoder) scopeSpans(b []byte) bool {
 	var scope []byte
 	seenScope := false
 	for rest := b; len(rest) > 0; {
-		f, n := readField(rest)
+		fnum, ftyp, _, fdata, n := readField(rest)
 		if n < 0 {
 			return false
 		}
 		rest = rest[n:]
-		known, ok := scopeSpansTypes.known(&f)
+		known, ok := scopeSpansTypes.known(fnum, ftyp)
 		switch {
 		case !ok:
 			return false
-		case known && f.num == scopeSpansScope:
+		case known && fnum == scopeSpansScope:
 			if seenScope {
 				return false
 			}
-			seenScope, scope = true, f.data
+			seenScope, scope = true, fdata
 		}
 	}
 	if !w.scope(scope) {
 		return false
 	}
 	for rest := b; len(rest) > 0; {
-		f, n := readField(rest)
+		fnum, _, _, fdata, n := readField(rest)
 		if n < 0 {
 			return false
 		}
 		rest = rest[n:]
-		if f.num == scopeSpansSpans && !w.span(f.data) {
+		if fnum == scopeSpansSpans && !w.span(fdata) {
 			return false
 		}
 	}
@@ -449,22 +444,22 @@ func (w *wireEncoder) scopeSpans(b []byte) bool {
 func (w *wireEncoder) scope(b []byte) bool {
 	var name, version []byte
 	for rest := b; len(rest) > 0; {
-		f, n := readField(rest)
+		fnum, ftyp, _, fdata, n := readField(rest)
 		if n < 0 {
 			return false
 		}
 		rest = rest[n:]
-		known, ok := scopeTypes.known(&f)
+		known, ok := scopeTypes.known(fnum, ftyp)
 		switch {
 		case !ok:
 			return false
 		case !known:
-		case f.num == scopeName:
-			name = f.data
-		case f.num == scopeVersion:
-			version = f.data
-		case f.num == scopeAttributes:
-			kv, ok := parseKeyValue(f.data)
+		case fnum == scopeName:
+			name = fdata
+		case fnum == scopeVersion:
+			version = fdata
+		case fnum == scopeAttributes:
+			kv, ok := parseKeyValue(fdata)
 			if !ok {
 				return false
 			}
@@ -555,48 +550,48 @@ func (w *wireEncoder) span(b []byte) bool {
 	var s wireSpan
 	w.attrs = w.attrs[:0]
 	for rest := b; len(rest) > 0; {
-		f, n := readField(rest)
+		fnum, ftyp, fval, fdata, n := readField(rest)
 		if n < 0 {
 			return false
 		}
 		rest = rest[n:]
 		// One switch on number and wire type together: a known field sent
 		// with its own type has a case, anything else is the default.
-		switch fieldTag(f.num, f.typ) {
+		switch fieldTag(fnum, ftyp) {
 		case spanDroppedAttrs<<3 | uint64(protowire.VarintType), spanDroppedEvents<<3 | uint64(protowire.VarintType),
 			spanDroppedLinks<<3 | uint64(protowire.VarintType), spanFlags<<3 | uint64(protowire.Fixed32Type):
 		default:
-			if known, _ := spanTypes.known(&f); known {
+			if known, _ := spanTypes.known(fnum, ftyp); known {
 				// Known, with the wrong wire type.
 				return false
 			}
 		case spanTraceID<<3 | uint64(protowire.BytesType):
-			if !validID(f.data, 16) {
+			if !validID(fdata, 16) {
 				return false
 			}
-			s.traceID = f.data
+			s.traceID = fdata
 		case spanSpanID<<3 | uint64(protowire.BytesType):
-			if !validID(f.data, 8) {
+			if !validID(fdata, 8) {
 				return false
 			}
-			s.spanID = f.data
+			s.spanID = fdata
 		case spanParentSpanID<<3 | uint64(protowire.BytesType):
-			if !validID(f.data, 8) {
+			if !validID(fdata, 8) {
 				return false
 			}
-			s.parentID = f.data
+			s.parentID = fdata
 		case spanTraceState<<3 | uint64(protowire.BytesType):
-			s.traceState = f.data
+			s.traceState = fdata
 		case spanName<<3 | uint64(protowire.BytesType):
-			s.name = f.data
+			s.name = fdata
 		case spanKind<<3 | uint64(protowire.VarintType):
-			s.kind = f.val
+			s.kind = fval
 		case spanStart<<3 | uint64(protowire.Fixed64Type):
-			s.start = f.val
+			s.start = fval
 		case spanEnd<<3 | uint64(protowire.Fixed64Type):
-			s.end = f.val
+			s.end = fval
 		case spanAttributes<<3 | uint64(protowire.BytesType):
-			kv, ok := parseKeyValue(f.data)
+			kv, ok := parseKeyValue(fdata)
 			if !ok || !s.noteSpanType(&kv) {
 				return false
 			}
@@ -615,7 +610,7 @@ func (w *wireEncoder) span(b []byte) bool {
 			if s.hasStatus {
 				return false
 			}
-			s.hasStatus, s.status = true, f.data
+			s.hasStatus, s.status = true, fdata
 		}
 	}
 	if !nonZeroID(s.traceID, 16) || !nonZeroID(s.spanID, 8) {
@@ -745,19 +740,19 @@ func (w *wireEncoder) appendSpan(b, span []byte, s *wireSpan) ([]byte, bool) {
 func appendRepeated(b, msg []byte, num protowire.Number, appendOne func([]byte, []byte) ([]byte, bool)) ([]byte, bool) {
 	first, ok := true, true
 	for rest := msg; len(rest) > 0; {
-		f, n := readField(rest)
+		fnum, _, _, fdata, n := readField(rest)
 		if n < 0 {
 			return b, false
 		}
 		rest = rest[n:]
-		if f.num != num {
+		if fnum != num {
 			continue
 		}
 		if !first {
 			b = append(b, ',')
 		}
 		first = false
-		if b, ok = appendOne(b, f.data); !ok {
+		if b, ok = appendOne(b, fdata); !ok {
 			return b, false
 		}
 	}
@@ -766,20 +761,20 @@ func appendRepeated(b, msg []byte, num protowire.Number, appendOne func([]byte, 
 
 func parseStatus(b []byte) (msg []byte, code uint64, ok bool) {
 	for rest := b; len(rest) > 0; {
-		f, n := readField(rest)
+		fnum, ftyp, fval, fdata, n := readField(rest)
 		if n < 0 {
 			return nil, 0, false
 		}
 		rest = rest[n:]
-		known, ok := statusTypes.known(&f)
+		known, ok := statusTypes.known(fnum, ftyp)
 		switch {
 		case !ok:
 			return nil, 0, false
 		case !known:
-		case f.num == statusMessage:
-			msg = f.data
-		case f.num == statusCode:
-			code = f.val
+		case fnum == statusMessage:
+			msg = fdata
+		case fnum == statusCode:
+			code = fval
 		}
 	}
 	return msg, code, true
@@ -789,20 +784,20 @@ func appendEvent(b, event []byte) ([]byte, bool) {
 	var name []byte
 	var time uint64
 	for rest := event; len(rest) > 0; {
-		f, n := readField(rest)
+		fnum, ftyp, fval, fdata, n := readField(rest)
 		if n < 0 {
 			return b, false
 		}
 		rest = rest[n:]
-		known, ok := eventTypes.known(&f)
+		known, ok := eventTypes.known(fnum, ftyp)
 		switch {
 		case !ok:
 			return b, false
 		case !known:
-		case f.num == eventTime:
-			time = f.val
-		case f.num == eventName:
-			name = f.data
+		case fnum == eventTime:
+			time = fval
+		case fnum == eventName:
+			name = fdata
 		}
 	}
 	b = append(b, `{"name":`...)
@@ -817,28 +812,28 @@ func appendEvent(b, event []byte) ([]byte, bool) {
 func appendLink(b, link []byte) ([]byte, bool) {
 	var traceID, spanID, traceState []byte
 	for rest := link; len(rest) > 0; {
-		f, n := readField(rest)
+		fnum, ftyp, _, fdata, n := readField(rest)
 		if n < 0 {
 			return b, false
 		}
 		rest = rest[n:]
-		known, ok := linkTypes.known(&f)
+		known, ok := linkTypes.known(fnum, ftyp)
 		switch {
 		case !ok:
 			return b, false
 		case !known:
-		case f.num == linkTraceID:
-			if !validID(f.data, 16) {
+		case fnum == linkTraceID:
+			if !validID(fdata, 16) {
 				return b, false
 			}
-			traceID = f.data
-		case f.num == linkSpanID:
-			if !validID(f.data, 8) {
+			traceID = fdata
+		case fnum == linkSpanID:
+			if !validID(fdata, 8) {
 				return b, false
 			}
-			spanID = f.data
-		case f.num == linkTraceState:
-			traceState = f.data
+			spanID = fdata
+		case fnum == linkTraceState:
+			traceState = fdata
 		}
 	}
 	var zeros [16]byte
@@ -883,24 +878,24 @@ func parseKeyValue(b []byte) (keyValue, bool) {
 // parseKeyValueFields is parseKeyValue for any encoding.
 func parseKeyValueFields(b []byte) (kv keyValue, ok bool) {
 	for rest := b; len(rest) > 0; {
-		f, n := readField(rest)
+		fnum, ftyp, _, fdata, n := readField(rest)
 		if n < 0 {
 			return kv, false
 		}
 		rest = rest[n:]
-		known, ok := keyValueTypes.known(&f)
+		known, ok := keyValueTypes.known(fnum, ftyp)
 		switch {
 		case !ok:
 			return kv, false
 		case !known:
-		case f.num == keyValueKey:
-			kv.key = f.data
-		case f.num == keyValueValue:
+		case fnum == keyValueKey:
+			kv.key = fdata
+		case fnum == keyValueValue:
 			if kv.hasValue {
 				return kv, false
 			}
-			kv.hasValue, kv.value = true, f.data
-		case f.num == keyValueKeyStrindex:
+			kv.hasValue, kv.value = true, fdata
+		case fnum == keyValueKeyStrindex:
 			return kv, false
 		}
 	}
@@ -913,15 +908,15 @@ func appendAttributes(b, msg []byte, num protowire.Number, depth int) ([]byte, b
 	b = append(b, '{')
 	first := true
 	for rest := msg; len(rest) > 0; {
-		f, n := readField(rest)
+		fnum, _, _, fdata, n := readField(rest)
 		if n < 0 {
 			return b, false
 		}
 		rest = rest[n:]
-		if f.num != num {
+		if fnum != num {
 			continue
 		}
-		kv, ok := parseKeyValue(f.data)
+		kv, ok := parseKeyValue(fdata)
 		if !ok {
 			return b, false
 		}
@@ -950,18 +945,18 @@ func appendKeyValue(b []byte, kv *keyValue, depth int) ([]byte, bool) {
 func stringValue(b []byte) (str []byte, isStr, ok bool) {
 	oneofs := 0
 	for rest := b; len(rest) > 0; {
-		f, n := readField(rest)
+		fnum, ftyp, _, fdata, n := readField(rest)
 		if n < 0 {
 			return nil, false, false
 		}
 		rest = rest[n:]
-		known, ok := anyValueTypes.known(&f)
+		known, ok := anyValueTypes.known(fnum, ftyp)
 		if !ok {
 			return nil, false, false
 		}
 		if known {
 			oneofs++
-			isStr, str = f.num == anyString, f.data
+			isStr, str = fnum == anyString, fdata
 		}
 	}
 	if oneofs > 1 {
@@ -982,12 +977,12 @@ func appendAnyValue(b, value []byte, depth int) ([]byte, bool) {
 	}
 	seen := false
 	for rest := value; len(rest) > 0; {
-		f, n := readField(rest)
+		fnum, ftyp, fval, fdata, n := readField(rest)
 		if n < 0 {
 			return b, false
 		}
 		rest = rest[n:]
-		known, ok := anyValueTypes.known(&f)
+		known, ok := anyValueTypes.known(fnum, ftyp)
 		if !ok {
 			return b, false
 		}
@@ -998,26 +993,26 @@ func appendAnyValue(b, value []byte, depth int) ([]byte, bool) {
 			return b, false
 		}
 		seen = true
-		switch f.num {
+		switch fnum {
 		case anyString:
-			b = appendBytesString(b, f.data)
+			b = appendBytesString(b, fdata)
 		case anyBool:
-			b = strconv.AppendBool(b, f.val != 0)
+			b = strconv.AppendBool(b, fval != 0)
 		case anyInt:
-			b = strconv.AppendInt(b, int64(f.val), 10)
+			b = strconv.AppendInt(b, int64(fval), 10)
 		case anyDouble:
-			b = appendFloat(b, math.Float64frombits(f.val))
+			b = appendFloat(b, math.Float64frombits(fval))
 		case anyArray:
-			if b, ok = appendArray(b, f.data, depth+1); !ok {
+			if b, ok = appendArray(b, fdata, depth+1); !ok {
 				return b, false
 			}
 		case anyKvlist:
-			if b, ok = appendKvlist(b, f.data, depth+1); !ok {
+			if b, ok = appendKvlist(b, fdata, depth+1); !ok {
 				return b, false
 			}
 		case anyBytes:
 			b = append(b, '"')
-			b = base64.StdEncoding.AppendEncode(b, f.data)
+			b = base64.StdEncoding.AppendEncode(b, fdata)
 			b = append(b, '"')
 		default:
 			// anyStringStrindex: profiles only.
@@ -1037,19 +1032,19 @@ func appendArray(b, array []byte, depth int) ([]byte, bool) {
 	b = append(b, '[')
 	first, ok := true, true
 	for rest := array; len(rest) > 0; {
-		f, n := readField(rest)
+		fnum, _, _, fdata, n := readField(rest)
 		if n < 0 {
 			return b, false
 		}
 		rest = rest[n:]
-		if f.num != listValues {
+		if fnum != listValues {
 			continue
 		}
 		if !first {
 			b = append(b, ',')
 		}
 		first = false
-		if b, ok = appendAnyValue(b, f.data, depth+1); !ok {
+		if b, ok = appendAnyValue(b, fdata, depth+1); !ok {
 			return b, false
 		}
 	}
@@ -1066,12 +1061,12 @@ func appendKvlist(b, list []byte, depth int) ([]byte, bool) {
 // checkList checks the wire types of an ArrayValue or KeyValueList.
 func checkList(b []byte) bool {
 	for rest := b; len(rest) > 0; {
-		f, n := readField(rest)
+		fnum, ftyp, _, _, n := readField(rest)
 		if n < 0 {
 			return false
 		}
 		rest = rest[n:]
-		if _, ok := listTypes.known(&f); !ok {
+		if _, ok := listTypes.known(fnum, ftyp); !ok {
 			return false
 		}
 	}

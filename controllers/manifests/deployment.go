@@ -4,6 +4,7 @@ import (
 	"errors"
 	"maps"
 	"path"
+	"strconv"
 
 	"github.com/spansink/spansink/sink/config"
 	appsv1 "k8s.io/api/apps/v1"
@@ -78,6 +79,7 @@ func Deployment(p Params, configHash string) (*appsv1.Deployment, error) {
 			{Name: MetricsPortName, ContainerPort: MetricsPort, Protocol: corev1.ProtocolTCP},
 		},
 		Resources: *sink.Spec.Resources.DeepCopy(),
+		Env:       processorEnv(sink.Spec.Resources),
 		VolumeMounts: []corev1.VolumeMount{
 			{Name: configVolume, MountPath: ConfigMountPath, ReadOnly: true},
 			{Name: dataVolume, MountPath: DataMountPath},
@@ -138,4 +140,21 @@ func Deployment(p Params, configHash string) (*appsv1.Deployment, error) {
 		},
 	}
 	return deploy, nil
+}
+
+// processorEnv lets the collector use the cores its CPU limit grants. On
+// its own the collector runs on one processor, the most efficient per span
+// (sink/collector); a SpanSink that gives it a CPU limit of two or more cores
+// asks for more throughput than that, so GOMAXPROCS follows the limit's
+// whole cores.
+func processorEnv(resources corev1.ResourceRequirements) []corev1.EnvVar {
+	limit, ok := resources.Limits[corev1.ResourceCPU]
+	if !ok {
+		return nil
+	}
+	cores := limit.MilliValue() / 1000
+	if cores < 2 {
+		return nil
+	}
+	return []corev1.EnvVar{{Name: "GOMAXPROCS", Value: strconv.FormatInt(cores, 10)}}
 }

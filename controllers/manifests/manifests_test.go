@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/spansink/spansink/api/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 func TestBuildersGolden(t *testing.T) {
@@ -82,6 +84,39 @@ func TestBuildRejects(t *testing.T) {
 			_, err := Build(Params{Sink: sink, DefaultImage: tc.image})
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("got error %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestCollectorProcessorsFollowTheCPULimit(t *testing.T) {
+	cases := []struct {
+		name      string
+		limits    corev1.ResourceList
+		wantProcs string // "" means no GOMAXPROCS: the collector's default of one
+	}{
+		{"no limits", nil, ""},
+		{"memory limit only", corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")}, ""},
+		{"below two cores", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1500m")}, ""},
+		{"two cores", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")}, "2"},
+		{"fractional cores round down", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("3700m")}, "3"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sink := defaultedSink()
+			sink.Spec.Resources = corev1.ResourceRequirements{Limits: tc.limits}
+			desired, err := Build(Params{Sink: sink, DefaultImage: "spansink:test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got string
+			for _, env := range desired.Deployment.Spec.Template.Spec.Containers[0].Env {
+				if env.Name == "GOMAXPROCS" {
+					got = env.Value
+				}
+			}
+			if got != tc.wantProcs {
+				t.Errorf("GOMAXPROCS = %q, want %q", got, tc.wantProcs)
 			}
 		})
 	}

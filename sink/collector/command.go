@@ -39,7 +39,8 @@ import (
 // about 17% less CPU per span (median of 8 interleaved load runs). Blocking
 // system calls (file writes, fsync) still run on threads of their own, and
 // the Go side of a span costs about 1.5 µs of CPU there, so one processor
-// has room for several times the load run's 100k spans per second.
+// has room for several times the load run's 100k spans per second. The
+// operator sets GOMAXPROCS from a pod's CPU limit of two or more cores.
 const (
 	defaultMaxProcs      = 1
 	defaultGCPercent     = 200

@@ -3,50 +3,26 @@ package ingest
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc/mem"
 
 	"github.com/spansink/spansink/sink/config"
 	"github.com/spansink/spansink/sink/format"
+	"github.com/spansink/spansink/sink/format/formattest"
 	"github.com/spansink/spansink/sink/record"
 )
 
-// benchSpans is the request size telemetrygen and the SDK batchers send
-// by default at high rates.
-const benchSpans = 100
+// benchSpans is the request size the benchmarks send, shared with
+// sink/format's benchmarks so their figures compare.
+const benchSpans = formattest.RequestSpans
 
 // benchTraces builds a request shaped like telemetrygen's.
-func benchTraces() ptrace.Traces {
-	td := ptrace.NewTraces()
-	rs := td.ResourceSpans().AppendEmpty()
-	rs.Resource().Attributes().PutStr("service.name", "telemetrygen")
-	ss := rs.ScopeSpans().AppendEmpty()
-	ss.Scope().SetName("telemetrygen")
-	start := time.Date(2025, 1, 2, 3, 4, 5, 6, time.UTC)
-	for i := range benchSpans {
-		s := ss.Spans().AppendEmpty()
-		s.SetTraceID(pcommon.TraceID{byte(i), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15})
-		s.SetSpanID(pcommon.SpanID{byte(i), 1, 2, 3, 4, 5, 6, 7})
-		if i%2 == 1 {
-			s.SetParentSpanID(pcommon.SpanID{byte(i - 1), 1, 2, 3, 4, 5, 6, 7})
-		}
-		s.SetKind(ptrace.SpanKindClient)
-		s.SetName("okey-dokey-0")
-		s.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
-		s.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(123 * time.Microsecond)))
-		s.Attributes().PutStr("network.peer.address", "1.2.3.4")
-		s.Attributes().PutStr("peer.service", "telemetrygen-server")
-	}
-	return td
-}
+func benchTraces() ptrace.Traces { return formattest.Traces(benchSpans) }
 
 func reportPerSpan(b *testing.B, spans int) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*spans), "ns/span")
@@ -83,14 +59,11 @@ func BenchmarkDecodeOTLPJSON(b *testing.B) {
 }
 
 func BenchmarkDecodeDBGPT(b *testing.B) {
-	var body bytes.Buffer
-	for i := range benchSpans {
-		fmt.Fprintf(&body, `{"span_type":"run","trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"0af7651916cd43dd8448eb211c80319c:%016x","parent_span_id":null,"operation_name":"DefaultModelWorker_call.generate_stream_func","start_time":"2024-03-01 10:00:00.123","end_time":"2024-03-01 10:00:01.456","metadata":{"model_name":"vicuna-13b-v1.5"}}`+"\n", i)
-	}
-	b.SetBytes(int64(body.Len()))
+	body := formattest.DBGPTLines(benchSpans)
+	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := DecodeDBGPT(body.Bytes()); err != nil {
+		if _, err := DecodeDBGPT(body); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -24,8 +24,12 @@ const (
 	DefaultGRPCAddress = ":4317"
 	// DefaultHTTPAddress is the OTLP/HTTP listen address, the OTLP default port.
 	DefaultHTTPAddress = ":4318"
-	// DefaultAdminAddress serves metrics and the health endpoints.
-	DefaultAdminAddress = ":8888"
+	// DefaultAdminAddress serves metrics and the health endpoints. A
+	// standalone collector binds it to loopback, so that a laptop's
+	// collector does not show its metrics (or, when enabled, its recent
+	// spans) to the network; the operator sets every interface, which the
+	// kubelet's probes need.
+	DefaultAdminAddress = "127.0.0.1:8888"
 	// DefaultBatchSize is DB-GPT's default batch_size.
 	DefaultBatchSize = 1000
 	// DefaultFlushInterval is DB-GPT's default flush_interval.
@@ -95,8 +99,14 @@ type Config struct {
 	Delivery Delivery `json:"delivery"`
 	// Storage says where and how spans are written.
 	Storage Storage `json:"storage"`
-	// Limits protect the collector from oversized input.
+	// Limits protect the collector from oversized input and misbehaving clients.
 	Limits Limits `json:"limits"`
+	// Auth says which clients may send spans and read the debug endpoints.
+	Auth Auth `json:"auth,omitzero"`
+	// TLS encrypts the two OTLP ports.
+	TLS TLS `json:"tls,omitzero"`
+	// Debug serves /debug/spans and /debug/pprof on the admin port.
+	Debug Debug `json:"debug"`
 	// ShutdownTimeout bounds how long a graceful stop may take to drain.
 	ShutdownTimeout Duration `json:"shutdownTimeout"`
 }
@@ -155,12 +165,6 @@ type Rotation struct {
 	UTC bool `json:"utc"`
 }
 
-// Limits protect the collector from oversized input.
-type Limits struct {
-	// MaxRequestBytes bounds a request body, also after decompression.
-	MaxRequestBytes int64 `json:"maxRequestBytes"`
-}
-
 // Default returns the configuration used when nothing is set.
 func Default() Config {
 	return Config{
@@ -182,7 +186,8 @@ func Default() Config {
 				UTC:          true,
 			},
 		},
-		Limits:          Limits{MaxRequestBytes: DefaultMaxRequestBytes},
+		Limits:          DefaultLimits(),
+		Debug:           Debug{RecentSpansBytes: DefaultRecentSpansBytes},
 		ShutdownTimeout: Duration(DefaultShutdownTimeout),
 	}
 }

@@ -70,6 +70,14 @@ func TestParseRejects(t *testing.T) {
 		{"negative size", "storage:\n  rotation:\n    maxSizeBytes: -1\n", "storage.rotation.maxSizeBytes must not be negative"},
 		{"negative files", "storage:\n  rotation:\n    maxFiles: -1\n", "storage.rotation.maxFiles must not be negative"},
 		{"request limit", "limits:\n  maxRequestBytes: 0\n", "limits.maxRequestBytes must be positive"},
+		{"inflight below request", "limits:\n  maxRequestBytes: 1000\n  maxInflightBytes: 999\n", "limits.maxInflightBytes (999) must be at least limits.maxRequestBytes (1000)"},
+		{"streams", "limits:\n  maxConcurrentStreams: 0\n", "limits.maxConcurrentStreams must be positive, got 0"},
+		{"request timeout", "limits:\n  requestTimeout: 0s\n", "limits.requestTimeout must be positive"},
+		{"negative value length", "limits:\n  maxAttributeValueBytes: -1\n", "limits.maxAttributeValueBytes must not be negative"},
+		{"key without cert", "tls:\n  keyFile: /k\n", "tls.keyFile is set without tls.certFile"},
+		{"cert without key", "tls:\n  certFile: /c\n", "tls.certFile is set without tls.keyFile"},
+		{"client CA without cert", "tls:\n  clientCAFile: /ca\n", "tls.clientCAFile requires tls.certFile and tls.keyFile"},
+		{"ring bytes", "debug:\n  recentSpansBytes: 0\n", "debug.recentSpansBytes must be positive"},
 		{"address", "listen:\n  otlpGrpc: \"4317\"\n", `listen.otlpGrpc must be host:port or :port, got "4317"`},
 	}
 	for _, tc := range cases {

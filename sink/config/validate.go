@@ -17,6 +17,8 @@ func (c Config) Validate() error {
 		c.Delivery.validate(),
 		c.Storage.validate(),
 		c.Limits.validate(),
+		c.TLS.validate(),
+		c.Debug.validate(),
 		requirePositive("shutdownTimeout", c.ShutdownTimeout),
 	)
 }
@@ -75,13 +77,6 @@ func (r Rotation) validate() error {
 		errs = append(errs, fmt.Errorf("storage.rotation.compress must be %q, %q or %q, got %q", CompressionNone, CompressionGzip, CompressionZstd, r.Compress))
 	}
 	return errors.Join(errs...)
-}
-
-func (l Limits) validate() error {
-	if l.MaxRequestBytes < 1 {
-		return fmt.Errorf("limits.maxRequestBytes must be positive, got %d", l.MaxRequestBytes)
-	}
-	return nil
 }
 
 // ValidateRelativeFilePath checks that p names a file below a volume root:

@@ -81,6 +81,24 @@ verify-fmt: ## Fail when gofmt would change a Go file (CI runs this).
 .PHONY: verify
 verify: verify-generated verify-fmt ## Everything CI checks before the tests: generated files committed, code gofmt-formatted.
 
+# Each decoder's fuzz target, as package:target; `make fuzz` runs every one
+# for FUZZTIME (CI runs them as part of the test command).
+FUZZ_TARGETS ?= \
+	./sink/ingest:FuzzDecodeOTLPProto \
+	./sink/ingest:FuzzDecodeOTLPJSON \
+	./sink/ingest:FuzzDecodeDBGPT \
+	./sink/ingest:FuzzOTLPProtoWirePath \
+	./sink/format:FuzzEncodeOTLPProto
+FUZZTIME ?= 15s
+
+.PHONY: fuzz
+fuzz: ## Run every decoder fuzz target for FUZZTIME each (15s), starting from the corpora in testdata/fuzz; a failure leaves its input there.
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; target=$${t##*:}; \
+		echo "fuzz $$target in $$pkg for $(FUZZTIME)"; \
+		go test $$pkg -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
+
 ##@ End to end
 
 .PHONY: e2e

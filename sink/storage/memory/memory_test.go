@@ -1,7 +1,10 @@
 package memory
 
 import (
+	"bytes"
 	"fmt"
+	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -71,5 +74,158 @@ func TestRingCopiesLines(t *testing.T) {
 	got[0][2] = 'Y'
 	if again := r.Recent(1); string(again[0]) != `{"n":1}` {
 		t.Fatalf("ring holds %q after the reader changed its copy", again[0])
+	}
+}
+
+func line(size int, fill byte) record.Record {
+	return record.Record{Line: bytes.Repeat([]byte{fill}, size), Spans: 1}
+}
+
+func TestRingKeepsWithinItsByteBudget(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name       string
+		maxRecords int
+		maxBytes   int64
+		sizes      []int
+		wantSizes  []int // of Recent(all), oldest first
+		tooLarge   uint64
+	}{
+		{"fits", 10, 100, []int{10, 20, 30}, []int{10, 20, 30}, 0},
+		{"evicts the oldest for bytes", 10, 100, []int{40, 40, 40}, []int{40, 40}, 0},
+		{"evicts for records", 2, 100, []int{1, 2, 3}, []int{2, 3}, 0},
+		{"exactly the budget", 10, 100, []int{30, 100}, []int{100}, 0},
+		{"too large is skipped and counted", 10, 100, []int{10, 101, 20}, []int{10, 20}, 1},
+		{"wraps around the arena end", 10, 100, []int{30, 30, 30, 30, 30, 30, 30}, []int{30, 30, 30}, 0},
+		{"empty lines", 3, 10, []int{0, 10, 0, 0}, []int{10, 0, 0}, 0},
+		{"mixed sizes wrap", 100, 100, []int{60, 10, 35, 50, 5, 45, 1}, []int{5, 45, 1}, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := NewBounded(tc.maxRecords, tc.maxBytes)
+			for i, size := range tc.sizes {
+				if err := r.Write([]record.Record{line(size, byte('a'+i))}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := r.Recent(1000)
+			var sizes []int
+			for _, l := range got {
+				sizes = append(sizes, len(l))
+			}
+			if !slices.Equal(sizes, tc.wantSizes) {
+				t.Fatalf("kept sizes %v, want %v", sizes, tc.wantSizes)
+			}
+			// Each kept line is whole and the one written last with that size.
+			for i, l := range got {
+				idx := len(tc.sizes) - len(got) + i
+				if tc.tooLarge > 0 {
+					break // indexes shift around the skipped line
+				}
+				if want := bytes.Repeat([]byte{byte('a' + idx)}, tc.sizes[idx]); !bytes.Equal(l, want) {
+					t.Fatalf("line %d = %q, want %q", i, l, want)
+				}
+			}
+			st := r.Stats()
+			if st.ArenaBytes > int(tc.maxBytes) || st.LineBytes > int(tc.maxBytes) {
+				t.Fatalf("stats %+v exceed the budget %d", st, tc.maxBytes)
+			}
+			if st.TooLarge != tc.tooLarge {
+				t.Fatalf("TooLarge = %d, want %d", st.TooLarge, tc.tooLarge)
+			}
+		})
+	}
+}
+
+// TestRingStaysWithinBudgetUnderRandomSizes checks every kept line against
+// a model of the ring after each write.
+func TestRingStaysWithinBudgetUnderRandomSizes(t *testing.T) {
+	t.Parallel()
+	const maxRecords, maxBytes = 50, 4096
+	r := NewBounded(maxRecords, maxBytes)
+	rng := rand.New(rand.NewPCG(1, 2))
+	var model [][]byte
+	for i := range 20000 {
+		size := rng.IntN(600)
+		if rng.IntN(50) == 0 {
+			size = rng.IntN(maxBytes + 1)
+		}
+		l := fmt.Appendf(nil, "%d:", i)
+		l = append(l, bytes.Repeat([]byte{'x'}, max(size-len(l), 0))...)
+		if err := r.Write([]record.Record{{Line: l, Spans: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		model = append(model, l)
+		total := 0
+		keep := 0
+		for j := len(model) - 1; j >= 0 && keep < maxRecords && total+len(model[j]) <= maxBytes; j-- {
+			total += len(model[j])
+			keep++
+		}
+		got := r.Recent(maxRecords)
+		// The ring may keep fewer than the model when the arena is
+		// fragmented, never more, and always the newest ones intact.
+		if len(got) > keep || len(got) == 0 {
+			t.Fatalf("write %d: ring keeps %d lines, model at most %d", i, len(got), keep)
+		}
+		for j, g := range got {
+			if want := model[len(model)-len(got)+j]; !bytes.Equal(g, want) {
+				t.Fatalf("write %d: line %d = %.20q, want %.20q", i, j, g, want)
+			}
+		}
+		if st := r.Stats(); st.ArenaBytes > maxBytes {
+			t.Fatalf("arena %d over budget %d", st.ArenaBytes, maxBytes)
+		}
+	}
+}
+
+// TestRingGivesMemoryBack writes what once made the ring keep 686 MiB (40
+// spans with a 15 MiB attribute, then 1,000 small ones) and measures what it
+// keeps: in its own accounting and in the Go heap after a collection.
+func TestRingGivesMemoryBack(t *testing.T) {
+	const budget = 16 << 20
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+
+	r := NewBounded(1000, budget)
+	big := line(15<<20, 'B')
+	for range 40 {
+		if err := r.Write([]record.Record{big}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 1000 {
+		if err := r.Write([]record.Record{{Line: fmt.Appendf(nil, `{"span":%d,"pad":"%0400d"}`, i, 0), Spans: 1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	big = record.Record{}
+	st := r.Stats()
+	if st.ArenaBytes > budget || st.Records != 1000 {
+		t.Fatalf("after big then small writes the ring holds %+v, want 1000 records within %d bytes", st, budget)
+	}
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	// The arena (at most the budget) plus the entries; some slack for the
+	// test's own garbage.
+	if limit := int64(budget + 4<<20); grown > limit {
+		t.Fatalf("heap grew by %d MiB keeping the ring, want at most %d MiB", grown>>20, limit>>20)
+	}
+	t.Logf("ring stats %+v; heap grew %.1f MiB", st, float64(grown)/(1<<20))
+	runtime.KeepAlive(r)
+}
+
+func TestRingWriteAllocatesNothingAfterWarmUp(t *testing.T) {
+	r := NewBounded(100, 1<<20)
+	batch := recs(0, 10)
+	for range 20 {
+		r.Write(batch)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { r.Write(batch) }); allocs != 0 {
+		t.Fatalf("Write allocates %v times per batch after warm-up", allocs)
 	}
 }

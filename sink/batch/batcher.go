@@ -117,8 +117,9 @@ func New(opts Options, storages ...storage.Storage) (*Batcher, error) {
 // or fsync failed (that storage kept none of them), or when ctx ends (the
 // records may then still be written). It refuses the
 // whole call, storing none of it, with record.ErrStopping after Close began,
-// record.ErrStorageUnavailable while a storage is failing, and
-// record.ErrQueueFull when the records do not fit. The batcher keeps the
+// record.ErrStorageUnavailable while a storage is failing,
+// record.ErrQueueFull when the records do not fit now and record.ErrTooLarge
+// when they hold more spans than MaxQueuedSpans, so never could. The batcher keeps the
 // records' lines until they are written: the caller must not change them.
 func (b *Batcher) Submit(ctx context.Context, records []record.Record) error {
 	spans := 0
@@ -165,9 +166,13 @@ func (b *Batcher) admitLocked(spans int) error {
 	if err := b.storageFailure(); err != nil {
 		return err
 	}
-	// A request larger than the whole queue is let into an empty queue,
-	// or it could never be taken; the request size limit bounds it.
-	if b.queued > 0 && b.queued+spans > b.opts.MaxQueuedSpans {
+	// A request larger than the whole queue could never be taken, and
+	// letting it into an empty queue would break the bound that Batched
+	// mode promises to lose at most MaxQueuedSpans spans in a crash.
+	if spans > b.opts.MaxQueuedSpans {
+		return fmt.Errorf("%w: %d spans, the queue holds at most %d (batch.maxQueuedSpans)", record.ErrTooLarge, spans, b.opts.MaxQueuedSpans)
+	}
+	if b.queued+spans > b.opts.MaxQueuedSpans {
 		return fmt.Errorf("%w: %d of %d spans queued, %d more do not fit", record.ErrQueueFull, b.queued, b.opts.MaxQueuedSpans, spans)
 	}
 	return nil

@@ -197,12 +197,30 @@ func TestQueueFullPushesBack(t *testing.T) {
 	}
 }
 
-func TestOversizedRequestIntoEmptyQueue(t *testing.T) {
+// A request larger than the whole queue is refused even by an empty
+// queue: taking it would break the crash-loss bound of MaxQueuedSpans.
+func TestOversizedRequestRefused(t *testing.T) {
 	t.Parallel()
 	rec := newRecorder("rec")
 	b := newBatcher(t, Options{Size: 5, FlushInterval: time.Hour, MaxQueuedSpans: 10}, rec)
-	mustSubmit(t, b, recs("big", 25))
-	eventually(t, "the oversized request written", func() bool { return len(rec.lines()) == 25 })
+	err := b.Submit(context.Background(), recs("big", 11))
+	if !errors.Is(err, record.ErrTooLarge) {
+		t.Fatalf("submit 11 spans into a queue of 10: got %v, want ErrTooLarge", err)
+	}
+	if want := "request holds more spans than the span queue can hold: 11 spans, the queue holds at most 10 (batch.maxQueuedSpans)"; err.Error() != want {
+		t.Fatalf("error = %q, want %q", err, want)
+	}
+	if got := testutil.ToFloat64(b.opts.Metrics.queued); got != 0 {
+		t.Fatalf("queue depth = %v, want 0", got)
+	}
+	// Exactly the queue's size still fits.
+	mustSubmit(t, b, recs("full", 10))
+	eventually(t, "the request of the queue's size written", func() bool { return len(rec.lines()) == 10 })
+	for _, l := range rec.lines() {
+		if strings.Contains(l, `"big-`) {
+			t.Fatalf("refused record %s was written", l)
+		}
+	}
 }
 
 func TestFailingStorageNeitherBlocksOthersNorLosesData(t *testing.T) {

@@ -42,4 +42,7 @@ var (
 	ErrStopping = errors.New("collector is stopping")
 	// ErrStorageUnavailable means storage is failing (full disk, I/O error); the client should retry later.
 	ErrStorageUnavailable = errors.New("storage is unavailable")
+	// ErrTooLarge means the records hold more spans than the queue can ever
+	// hold; a retry cannot help, the client must split the request.
+	ErrTooLarge = errors.New("request holds more spans than the span queue can hold")
 )

@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"net/http/pprof"
@@ -15,11 +14,20 @@ import (
 // defaultDebugLimit is how many records /debug/spans shows without ?limit.
 const defaultDebugLimit = 100
 
+// debugDisabled tells a client of /debug/ how to turn the endpoints on.
+const debugDisabled = "404 page not found: %s: the debug endpoints (/debug/spans, /debug/pprof/) are off; " +
+	"they show span contents and process internals, so they are served only when enabled: " +
+	"debug.enabled: true in the collector config, or --debug-endpoints; with a bearer token file they require a token too"
+
 // adminHandler serves what operators and the kubelet look at: metrics,
-// liveness, readiness, the most recent spans and Go profiles. It listens on
-// its own port, never on the ingest ones.
+// liveness, readiness and, when enabled, the most recent spans and Go
+// profiles. It listens on its own port, never on the ingest ones. Metrics
+// and health stay open (Prometheus and the kubelet send no token); the
+// debug endpoints expose span contents, so they are off by default and
+// behind the bearer tokens when those are set.
 func (c *Collector) adminHandler() http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("/debug/", c.debugHandler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(c.registry, promhttp.HandlerOpts{Registry: c.registry}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		// Liveness only: a failing volume is a readiness matter, and
@@ -27,11 +35,26 @@ func (c *Collector) adminHandler() http.Handler {
 		writePlain(w, http.StatusOK, "ok")
 	})
 	mux.HandleFunc("GET /readyz", c.serveReady)
+	return mux
+}
+
+// debugHandler serves /debug/spans and /debug/pprof/ when enabled, and
+// otherwise answers 404 saying how to enable them.
+func (c *Collector) debugHandler() http.Handler {
+	if !c.cfg.Debug.Enabled {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			writePlain(w, http.StatusNotFound, fmt.Sprintf(debugDisabled, r.URL.Path))
+		})
+	}
+	mux := http.NewServeMux()
 	mux.HandleFunc("GET /debug/spans", c.serveRecent)
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	if auth := c.creds.Authenticator(); auth != nil {
+		return auth.HTTPMiddleware(mux, func(*http.Request) string { return protocolAdmin })
+	}
 	return mux
 }
 
@@ -50,7 +73,8 @@ func (c *Collector) serveReady(w http.ResponseWriter, _ *http.Request) {
 }
 
 // serveRecent answers GET /debug/spans?limit=N with a JSON array of the N
-// most recent records, oldest first.
+// most recent records, oldest first. The ring's byte budget bounds the
+// answer.
 func (c *Collector) serveRecent(w http.ResponseWriter, r *http.Request) {
 	limit := defaultDebugLimit
 	if s := r.URL.Query().Get("limit"); s != "" {
@@ -62,9 +86,18 @@ func (c *Collector) serveRecent(w http.ResponseWriter, r *http.Request) {
 		limit = n
 	}
 	lines := c.ring.Recent(limit)
-	body := make([]byte, 0, 2+len(lines)*512)
+	size := 3 + len(lines)
+	for _, l := range lines {
+		size += len(l)
+	}
+	body := make([]byte, 0, size)
 	body = append(body, '[')
-	body = append(body, bytes.Join(lines, []byte{','})...)
+	for i, l := range lines {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, l...)
+	}
 	body = append(body, ']', '\n')
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)

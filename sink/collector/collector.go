@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"google.golang.org/grpc"
 
+	"github.com/spansink/spansink/sink/access"
 	"github.com/spansink/spansink/sink/batch"
 	"github.com/spansink/spansink/sink/config"
 	"github.com/spansink/spansink/sink/format"
@@ -46,6 +47,7 @@ type Collector struct {
 	file     *rollingfile.RollingFile
 	ring     *memory.Ring
 	batcher  *batch.Batcher
+	creds    *access.Credentials
 	stopping atomic.Bool
 
 	grpcListener, httpListener, adminListener net.Listener
@@ -65,6 +67,11 @@ func New(cfg config.Config, log logr.Logger) (*Collector, error) {
 	}
 	c := &Collector{cfg: cfg, log: log, registry: prometheus.NewRegistry()}
 	c.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Credentials first: a missing token file or a bad certificate is a
+	// mistake to report before anything is opened or bound.
+	if err := c.openAccess(); err != nil {
+		return nil, err
+	}
 
 	loc := time.UTC
 	if !cfg.Storage.Rotation.UTC {
@@ -85,14 +92,15 @@ func New(cfg config.Config, log logr.Logger) (*Collector, error) {
 	if err := c.file.Open(); err != nil {
 		if storage.Cause(err) == storage.CauseOther {
 			// A wrong path or permission: a mistake to fix, not wait out.
-			return nil, err
+			return nil, errors.Join(err, c.creds.Close())
 		}
 		// A full, failing or read-only volume may come back. Exiting
 		// would only start a crash loop; the batcher probes the volume
 		// and keeps the collector not ready until it takes writes.
 		log.Error(err, "span volume not writable at start; not ready until it is", "cause", storage.Cause(err))
 	}
-	c.ring = memory.New(DefaultRecentSpans)
+	c.ring = memory.NewBounded(DefaultRecentSpans, cfg.Debug.RecentSpansBytes)
+	c.registerRingMetrics()
 	c.batcher, err = batch.New(batch.Options{
 		Size:           cfg.Batch.Size,
 		FlushInterval:  cfg.Batch.FlushInterval.Std(),
@@ -102,13 +110,14 @@ func New(cfg config.Config, log logr.Logger) (*Collector, error) {
 		Logger:         log.WithName("batch"),
 	}, c.file, c.ring)
 	if err != nil {
-		return nil, errors.Join(err, c.file.Close())
+		return nil, errors.Join(err, c.file.Close(), c.creds.Close())
 	}
 	if err := c.listen(); err != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout.Std())
 		defer cancel()
-		return nil, errors.Join(err, c.batcher.Close(ctx))
+		return nil, errors.Join(err, c.batcher.Close(ctx), c.creds.Close())
 	}
+	c.encryptHTTP()
 	ingestOpts := ingest.Options{
 		Submitter:       c.batcher,
 		Encoder:         encoder,
@@ -116,9 +125,9 @@ func New(cfg config.Config, log logr.Logger) (*Collector, error) {
 		Metrics:         ingest.NewMetrics(c.registry),
 		Logger:          log.WithName("ingest"),
 	}
-	c.grpcServer = grpc.NewServer(ingest.GRPCServerOptions(ingestOpts)...)
+	c.grpcServer = grpc.NewServer(append(ingest.GRPCServerOptions(ingestOpts), c.accessGRPCOptions()...)...)
 	ingest.RegisterGRPCService(c.grpcServer, ingest.NewGRPCService(ingestOpts))
-	c.httpServer = &http.Server{Handler: ingest.NewHTTPHandler(ingestOpts), ReadHeaderTimeout: readHeaderTimeout}
+	c.httpServer = &http.Server{Handler: c.guardIngest(ingest.NewHTTPHandler(ingestOpts)), ReadHeaderTimeout: readHeaderTimeout}
 	c.adminServer = &http.Server{Handler: c.adminHandler(), ReadHeaderTimeout: readHeaderTimeout}
 	return c, nil
 }
@@ -175,7 +184,8 @@ func (c *Collector) Run(ctx context.Context) error {
 	addrs := c.Addrs()
 	c.log.Info("collector serving", "otlpGrpc", addrs.OTLPGRPC, "otlpHttp", addrs.OTLPHTTP, "admin", addrs.Admin,
 		"file", c.file.Filename, "format", c.cfg.Storage.Format, "delivery", c.cfg.Delivery.Mode,
-		"batchSize", c.cfg.Batch.Size, "flushInterval", c.cfg.Batch.FlushInterval.Std().String())
+		"batchSize", c.cfg.Batch.Size, "flushInterval", c.cfg.Batch.FlushInterval.Std().String(),
+		"tls", c.cfg.TLS.Enabled(), "mutualTLS", c.cfg.TLS.ClientCAFile != "", "bearerTokens", c.cfg.Auth.Enabled(), "debugEndpoints", c.cfg.Debug.Enabled)
 
 	var serveErr error
 	select {
@@ -205,6 +215,9 @@ func (c *Collector) shutdown() error {
 	stopGRPC(ctx, c.grpcServer)
 	if err := c.adminServer.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("stop the admin server: %w", err))
+	}
+	if err := c.creds.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("stop watching the credential files: %w", err))
 	}
 	err := errors.Join(errs...)
 	if err != nil {

@@ -216,7 +216,7 @@ func get(t *testing.T, url string) (int, string) {
 
 func TestDBGPTOverHTTPAndTheAdminEndpoints(t *testing.T) {
 	t.Parallel()
-	c := start(t, nil)
+	c := start(t, func(cfg *config.Config) { cfg.Debug.Enabled = true })
 	addrs := c.Addrs()
 	body, ids := dbgptBody("a", 5)
 	if code, err := postDBGPT(http.DefaultClient, addrs.OTLPHTTP, body); err != nil || code != http.StatusOK {

@@ -71,6 +71,13 @@ type flags struct {
 	shutdown     time.Duration
 	memoryLimit  string
 	verbosity    int
+
+	bearerTokenFile  string
+	tlsCertFile      string
+	tlsKeyFile       string
+	tlsClientCAFile  string
+	debugEndpoints   bool
+	recentSpansBytes string
 }
 
 // NewCommand returns `spansink collector`.
@@ -94,6 +101,17 @@ In a cluster the operator runs it with --config (the file it renders). On its
 own, flags are enough:
 
   spansink collector --path ./data/spans.jsonl
+
+Clients can be made to authenticate and the OTLP ports to encrypt:
+
+  spansink collector --bearer-token-file ./tokens \
+    --tls-cert-file ./tls.crt --tls-key-file ./tls.key
+
+The files are read again when they change, so a rotated token or renewed
+certificate takes effect without a restart. The admin port binds to
+loopback unless --admin-address says otherwise; it serves /metrics,
+/healthz and /readyz, and /debug/spans and /debug/pprof/ only with
+--debug-endpoints (behind the bearer tokens when they are set).
 
 Flags that are set override the config file. SIGTERM or SIGINT stop it
 gracefully: new spans are refused with 503/Unavailable, the queue is drained
@@ -133,7 +151,7 @@ and fsynced, and it exits 0 when every accepted span is stored.`,
 	fs.IntVar(&f.maxQueued, "max-queued-spans", def.Batch.MaxQueuedSpans, "spans held in memory before ingest answers 429/ResourceExhausted")
 	fs.StringVar(&f.grpcAddress, "grpc-address", def.Listen.OTLPGRPC, "OTLP/gRPC listen address")
 	fs.StringVar(&f.httpAddress, "http-address", def.Listen.OTLPHTTP, "OTLP/HTTP and DB-GPT listen address")
-	fs.StringVar(&f.adminAddress, "admin-address", def.Listen.Admin, "admin listen address (/metrics, /healthz, /readyz, /debug/spans)")
+	fs.StringVar(&f.adminAddress, "admin-address", def.Listen.Admin, "admin listen address (/metrics, /healthz, /readyz, and the debug endpoints when enabled); loopback by default, so a laptop's collector shows nothing to the network")
 	fs.StringVar(&f.compress, "compress", string(def.Storage.Rotation.Compress), `compression of rotated files: "none", "gzip" or "zstd"`)
 	fs.StringVar(&f.maxSize, "max-size", strconv.FormatInt(def.Storage.Rotation.MaxSizeBytes, 10), "rotate the file before it grows past this size (bytes, or with a KiB/MiB/GiB suffix); 0 turns size rotation off")
 	fs.IntVar(&f.maxFiles, "max-files", def.Storage.Rotation.MaxFiles, "keep at most this many rotated files; 0 keeps all")
@@ -144,6 +162,12 @@ and fsynced, and it exits 0 when every accepted span is stored.`,
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", def.ShutdownTimeout.Std(), "longest a graceful stop may take to drain")
 	fs.StringVar(&f.memoryLimit, "memory-limit", "", fmt.Sprintf("Go soft memory limit (bytes, or with a KiB/MiB/GiB suffix); default GOMEMLIMIT if set, else %d MiB plus %d KiB per span of --max-queued-spans", memoryLimitBase>>20, memoryLimitPerQueued>>10))
 	fs.IntVarP(&f.verbosity, "verbosity", "v", 0, "log verbosity; 1 logs refused requests")
+	fs.StringVar(&f.bearerTokenFile, "bearer-token-file", "", `file of accepted bearer tokens, one a line (# comments); clients must send "Authorization: Bearer <token>" (gRPC: the authorization metadata); re-read when it changes`)
+	fs.StringVar(&f.tlsCertFile, "tls-cert-file", "", "PEM server certificate chain: both OTLP ports serve TLS 1.2 or later; re-read when it changes")
+	fs.StringVar(&f.tlsKeyFile, "tls-key-file", "", "PEM private key of --tls-cert-file")
+	fs.StringVar(&f.tlsClientCAFile, "tls-client-ca-file", "", "PEM CA certificates: clients must present a certificate they signed (mutual TLS); re-read when it changes")
+	fs.BoolVar(&f.debugEndpoints, "debug-endpoints", def.Debug.Enabled, "serve /debug/spans (recent span contents) and /debug/pprof/ on the admin port, behind the bearer tokens when set")
+	fs.StringVar(&f.recentSpansBytes, "recent-spans-bytes", strconv.FormatInt(def.Debug.RecentSpansBytes, 10), "memory for the recent spans /debug/spans shows (bytes, or with a KiB/MiB/GiB suffix); bounds its answer too")
 	return cmd, f
 }
 
@@ -189,6 +213,12 @@ func (f *flags) config(fs *pflag.FlagSet) (config.Config, error) {
 	set("utc", func() error { cfg.Storage.Rotation.UTC = f.utc; return nil })
 	set("max-request-bytes", func() (err error) { cfg.Limits.MaxRequestBytes, err = parseBytes(f.maxRequest); return err })
 	set("shutdown-timeout", func() error { cfg.ShutdownTimeout = config.Duration(f.shutdown); return nil })
+	set("bearer-token-file", func() error { cfg.Auth.BearerTokenFile = f.bearerTokenFile; return nil })
+	set("tls-cert-file", func() error { cfg.TLS.CertFile = f.tlsCertFile; return nil })
+	set("tls-key-file", func() error { cfg.TLS.KeyFile = f.tlsKeyFile; return nil })
+	set("tls-client-ca-file", func() error { cfg.TLS.ClientCAFile = f.tlsClientCAFile; return nil })
+	set("debug-endpoints", func() error { cfg.Debug.Enabled = f.debugEndpoints; return nil })
+	set("recent-spans-bytes", func() (err error) { cfg.Debug.RecentSpansBytes, err = parseBytes(f.recentSpansBytes); return err })
 	if f.memoryLimit != "" {
 		if _, err := parseBytes(f.memoryLimit); err != nil {
 			errs = append(errs, fmt.Errorf("--memory-limit: %w", err))

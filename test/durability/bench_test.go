@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/spansink/spansink/test/collectorproc"
 )
 
 // BenchmarkDurableAck measures Durable mode end to end: the real collector
@@ -43,18 +45,18 @@ func BenchmarkDurableAck(b *testing.B) {
 			defer os.RemoveAll(dir)
 		}
 		path := filepath.Join(dir, "spans.jsonl")
-		p := startCollector(b, filepath.Join(b.TempDir(), "collector.log"), "--path", path, "--delivery", "Durable")
+		p := collectorproc.Start(b, filepath.Join(b.TempDir(), "collector.log"), "--path", path, "--delivery", "Durable")
 		client := newLoadClient()
 		b.Run(name, func(b *testing.B) {
 			client.takeLatencies()
 			client.takeAnswers()
 			load := loadAverage()
-			fsyncs := p.fsyncStats()
+			fsyncs := fsyncStatsOf(b, p)
 			start := time.Now()
 			if rate > 0 {
-				openLoop(b.N, rate, client, "http://"+p.httpAddr)
+				openLoop(b.N, rate, client, "http://"+p.HTTPAddr)
 			} else {
-				closedLoop(b.N, 32, client, "http://"+p.httpAddr)
+				closedLoop(b.N, 32, client, "http://"+p.HTTPAddr)
 			}
 			elapsed := time.Since(start)
 			latencies := client.takeLatencies()
@@ -71,14 +73,14 @@ func BenchmarkDurableAck(b *testing.B) {
 			b.ReportMetric(ms(quantile(latencies, 0.99)), "p99-ms")
 			b.ReportMetric(ms(quantile(latencies, 0.999)), "p99.9-ms")
 			b.ReportMetric((load+loadAverage())/2, "load1")
-			after := p.fsyncStats()
+			after := fsyncStatsOf(b, p)
 			if n := after.count - fsyncs.count; n > 0 {
 				b.ReportMetric(after.count-fsyncs.count, "fsyncs")
 				b.ReportMetric(1000*(after.sum-fsyncs.sum)/n, "fsync-mean-ms")
 				b.ReportMetric(100*(n-(after.fast-fsyncs.fast))/n, "fsync>30ms-%")
 			}
 		})
-		if code := p.terminate(time.Minute); code != 0 {
+		if code := p.Terminate(time.Minute); code != 0 {
 			b.Fatalf("collector exited %d", code)
 		}
 		files, err := readSpanFiles(path, false, nil)
@@ -99,12 +101,12 @@ type fsyncStats struct{ count, sum, fast float64 }
 
 // A series that is missing (a renamed metric, other bucket bounds) fails
 // the benchmark rather than reporting zero fsyncs.
-func (p *collectorProc) fsyncStats() fsyncStats {
-	p.tb.Helper()
+func fsyncStatsOf(tb testing.TB, p *collectorproc.Proc) fsyncStats {
+	tb.Helper()
 	get := func(name string, labels ...string) float64 {
-		v, ok := p.metric(name, labels...)
+		v, ok := p.Metric(name, labels...)
 		if !ok {
-			p.tb.Fatalf("the collector exports no %s%v", name, labels)
+			tb.Fatalf("the collector exports no %s%v", name, labels)
 		}
 		return v
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/spansink/spansink/test/collectorproc"
 )
 
 // Settings of the crash and stop tests. The queue bound is small so that
@@ -80,7 +82,7 @@ func TestCrashUnderLoad(t *testing.T) {
 }
 
 func crashLoop(t *testing.T, mode string, iterations int) {
-	spansinkBinary(t)
+	collectorproc.Binary(t)
 	seed := rand.Uint64()
 	t.Logf("seed %d, %d kills", seed, iterations)
 	rng := rand.New(rand.NewPCG(seed, seed))
@@ -94,18 +96,18 @@ func crashLoop(t *testing.T, mode string, iterations int) {
 	cache := fileCache{}
 	repairs := 0
 	for i := range iterations {
-		p := startCollector(t, logFile, args...)
-		repairs += len(p.logged("cut a torn last line from the span file"))
+		p := collectorproc.Start(t, logFile, args...)
+		repairs += len(p.Logged("cut a torn last line from the span file"))
 		ctx, cancel := context.WithCancel(context.Background())
 		loaded := make(chan struct{})
 		go func() {
 			defer close(loaded)
-			client.run(ctx, "http://"+p.httpAddr, loadWorkers)
+			client.run(ctx, "http://"+p.HTTPAddr, loadWorkers)
 		}()
 		// Some kills come at once, while the first retention and
 		// compression pass runs; most come in the middle of the load.
 		time.Sleep(time.Duration(rng.Int64N(int64(700 * time.Millisecond))))
-		p.kill()
+		p.Kill()
 		killedAt := time.Now()
 		cancel()
 		<-loaded
@@ -132,9 +134,9 @@ func crashLoop(t *testing.T, mode string, iterations int) {
 
 	// One last start repairs what the last kill left; a graceful stop
 	// with no load then leaves the files at rest.
-	p := startCollector(t, logFile, args...)
-	repairs += len(p.logged("cut a torn last line from the span file"))
-	if code := p.terminate(time.Minute); code != 0 {
+	p := collectorproc.Start(t, logFile, args...)
+	repairs += len(p.Logged("cut a torn last line from the span file"))
+	if code := p.Terminate(time.Minute); code != 0 {
 		t.Fatalf("final graceful stop exited %d, want 0", code)
 	}
 	final, err := readSpanFiles(path, false, cache)

@@ -16,6 +16,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+
+	"github.com/spansink/spansink/test/collectorproc"
 )
 
 // headroom is the free space left on the small volume before the test:
@@ -66,14 +68,14 @@ func mountSmallVolume(t *testing.T) (dir, filler string) {
 func TestFullDisk(t *testing.T) {
 	for _, mode := range []string{"Durable", "Batched"} {
 		t.Run(mode, func(t *testing.T) {
-			spansinkBinary(t)
+			collectorproc.Binary(t)
 			dir, filler := mountSmallVolume(t)
 			path := filepath.Join(dir, "spans.jsonl")
 			logFile := filepath.Join(t.TempDir(), "collector.log")
 			args := []string{"--path", path, "--delivery", mode, "--batch-size", "200", "--flush-interval", "50ms",
 				"--max-queued-spans", "20000", "--max-size", "0", "--shutdown-timeout", "30s"}
-			p := startCollector(t, logFile, args...)
-			url := "http://" + p.httpAddr
+			p := collectorproc.Start(t, logFile, args...)
+			url := "http://" + p.HTTPAddr
 			client := newLoadClient()
 
 			// Send until the disk is full and the collector refuses.
@@ -92,14 +94,14 @@ func TestFullDisk(t *testing.T) {
 			}
 			ackedBeforeFull := len(client.acked)
 
-			code, body, err := p.admin("/readyz")
+			code, body, err := p.Admin("/readyz")
 			if err != nil || code != http.StatusServiceUnavailable || !strings.Contains(body, "no space left on device") {
 				t.Fatalf("/readyz on a full disk = %d %q %v, want 503 naming the cause", code, body, err)
 			}
-			if v, ok := p.metric("spansink_storage_healthy", `storage="file"`); !ok || v != 0 {
+			if v, ok := p.Metric("spansink_storage_healthy", `storage="file"`); !ok || v != 0 {
 				t.Fatalf(`spansink_storage_healthy{storage="file"} = %v (present %v), want 0`, v, ok)
 			}
-			if v, _ := p.metric("spansink_storage_errors_total", `storage="file"`, `cause="enospc"`); v < 1 {
+			if v, _ := p.Metric("spansink_storage_errors_total", `storage="file"`, `cause="enospc"`); v < 1 {
 				t.Fatalf(`spansink_storage_errors_total{cause="enospc"} = %v, want at least 1`, v)
 			}
 			checkRefusals(t, p, client)
@@ -114,7 +116,7 @@ func TestFullDisk(t *testing.T) {
 					t.Fatalf("answer %d after space was freed, want 200", code)
 				}
 			}
-			if code := p.terminate(time.Minute); code != 0 {
+			if code := p.Terminate(time.Minute); code != 0 {
 				t.Fatalf("collector exited %d after SIGTERM, want 0", code)
 			}
 			files, err := readSpanFiles(path, false, nil)
@@ -136,10 +138,10 @@ func TestFullDisk(t *testing.T) {
 
 // checkRefusals sends one request over each protocol to the refusing
 // collector and checks the answers are the retryable ones.
-func checkRefusals(t *testing.T, p *collectorProc, client *loadClient) {
+func checkRefusals(t *testing.T, p *collectorproc.Proc, client *loadClient) {
 	t.Helper()
 	body, _ := client.request(1)
-	resp, err := http.Post("http://"+p.httpAddr+"/v1/traces", "application/x-protobuf", bytes.NewReader(body))
+	resp, err := http.Post("http://"+p.HTTPAddr+"/v1/traces", "application/x-protobuf", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +150,7 @@ func checkRefusals(t *testing.T, p *collectorProc, client *loadClient) {
 		t.Fatalf("OTLP/HTTP on a full disk = %d with Retry-After %q, want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 
-	conn, err := grpc.NewClient(p.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(p.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,11 +168,11 @@ func checkRefusals(t *testing.T, p *collectorProc, client *loadClient) {
 }
 
 // waitReady polls /readyz until the collector is ready again.
-func waitReady(t *testing.T, p *collectorProc) {
+func waitReady(t *testing.T, p *collectorproc.Proc) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		code, body, err := p.admin("/readyz")
+		code, body, err := p.Admin("/readyz")
 		if err == nil && code == http.StatusOK {
 			return
 		}

@@ -13,46 +13,10 @@
 package durability
 
 import (
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
+
+	"github.com/spansink/spansink/test/collectorproc"
 )
 
-// spansinkPath is the spansink binary built once for the whole test run.
-var spansinkPath string
-
-func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "spansink-durability-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "make a temp dir for the spansink binary:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	spansinkPath = filepath.Join(dir, "spansink")
-	return m.Run()
-}
-
-// spansinkBinary builds the binary the first time a test needs it, so that a
-// run of only unrelated tests (or -short) does not pay for the build.
-func spansinkBinary(tb testing.TB) string {
-	tb.Helper()
-	if testing.Short() {
-		tb.Skip("builds and runs the spansink binary; not in -short")
-	}
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	if !built {
-		out, err := exec.Command("go", "build", "-o", spansinkPath, "github.com/spansink/spansink").CombinedOutput()
-		if err != nil {
-			tb.Fatalf("build spansink: %v\n%s", err, out)
-		}
-		built = true
-	}
-	return spansinkPath
-}
+// TestMain removes the spansink binary collectorproc builds for the run.
+func TestMain(m *testing.M) { collectorproc.Main(m) }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/spansink/spansink/test/collectorproc"
 )
 
 // TestSIGTERMUnderLoadLosesNothing stops the collector with SIGTERM while
@@ -15,24 +17,24 @@ import (
 func TestSIGTERMUnderLoadLosesNothing(t *testing.T) {
 	for _, mode := range []string{"Durable", "Batched"} {
 		t.Run(mode, func(t *testing.T) {
-			spansinkBinary(t)
+			collectorproc.Binary(t)
 			path := filepath.Join(t.TempDir(), "spans.jsonl")
 			logFile := filepath.Join(t.TempDir(), "collector.log")
 			// A long interval and a big batch: in Batched mode most
 			// acknowledged spans still wait in memory at the SIGTERM.
 			args := collectorArgs(path, mode)
 			args = append(args, "--flush-interval", "1h", "--batch-size", "50000", "--max-queued-spans", "100000")
-			p := startCollector(t, logFile, args...)
+			p := collectorproc.Start(t, logFile, args...)
 			client := newLoadClient()
 			ctx, cancel := context.WithCancel(context.Background())
 			loaded := make(chan struct{})
 			go func() {
 				defer close(loaded)
-				client.run(ctx, "http://"+p.httpAddr, loadWorkers)
+				client.run(ctx, "http://"+p.HTTPAddr, loadWorkers)
 			}()
 			time.Sleep(700 * time.Millisecond)
 			stopStart := time.Now()
-			code := p.terminate(time.Minute)
+			code := p.Terminate(time.Minute)
 			t.Logf("stopped in %s", time.Since(stopStart))
 			cancel()
 			<-loaded

@@ -124,6 +124,11 @@ func New(cfg config.Config, log logr.Logger) (*Collector, error) {
 		MaxRequestBytes: cfg.Limits.MaxRequestBytes,
 		Metrics:         ingest.NewMetrics(c.registry),
 		Logger:          log.WithName("ingest"),
+		// A request larger than the queue could never be queued, and
+		// refusing it keeps the crash-loss bound of Batched mode.
+		MaxSpansPerRequest:     cfg.Batch.MaxQueuedSpans,
+		MaxAttributesPerSpan:   cfg.Limits.MaxAttributesPerSpan,
+		MaxAttributeValueBytes: cfg.Limits.MaxAttributeValueBytes,
 	}
 	c.grpcServer = grpc.NewServer(append(ingest.GRPCServerOptions(ingestOpts), c.accessGRPCOptions()...)...)
 	ingest.RegisterGRPCService(c.grpcServer, ingest.NewGRPCService(ingestOpts))

@@ -42,10 +42,14 @@ const (
 
 // MaxNestingDepth is the deepest nesting that ingest accepts: of OTLP
 // AnyValue arrays and key-value lists, and of DB-GPT JSON values. Every
-// path checks this one limit, chosen so that the lines it stores stay
-// within what the span reader parses (fastjson's depth of 300, which an
-// otlp-json line reaches at four JSON levels per AnyValue level).
-const MaxNestingDepth = 64
+// path checks this one limit. It is what every path can keep: pdata's
+// protobuf decoder stops at a recursion depth of 100 of its own counting,
+// three per key-value list level, so 33 nested lists are the most an
+// OTLP/protobuf request may hold whatever the collector accepts; and the
+// lines it stores stay well within what the span reader parses
+// (fastjson's depth of 300, which an otlp-json line reaches at four JSON
+// levels per AnyValue level).
+const MaxNestingDepth = 32
 
 // MaxReportedRejections is how many per-record reasons a reply lists; the
 // count of rejected records is always exact.

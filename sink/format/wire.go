@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/spansink/spansink/sink/config"
 	"github.com/spansink/spansink/sink/record"
 )
 
@@ -27,19 +28,25 @@ type ProtoEncoder interface {
 	// encodings (see wireRequest). The caller then decodes body with pdata,
 	// which decides what is wrong and gives the same lines for the rest.
 	// The records never share memory with body.
-	EncodeOTLPProto(body []byte) (records []record.Record, spans int, ok bool)
+	// It also declines a request that exceeds limits or nests values
+	// deeper than config.MaxNestingDepth, which only the pdata path
+	// enforces (AttributeLimits.Apply, CheckNesting): such requests are
+	// rare, and checking lengths and counts as it goes costs the wire path
+	// next to nothing.
+	EncodeOTLPProto(body []byte, limits AttributeLimits) (records []record.Record, spans int, ok bool)
 }
 
 var _ ProtoEncoder = dbgptEncoder{}
 
 // EncodeOTLPProto implements ProtoEncoder: the lines are byte for byte those
 // EncodeTraces writes for the request after pdata decoded it.
-func (dbgptEncoder) EncodeOTLPProto(body []byte) ([]record.Record, int, bool) {
+func (dbgptEncoder) EncodeOTLPProto(body []byte, limits AttributeLimits) ([]record.Record, int, bool) {
 	sc := getScratch()
 	defer putScratch(sc)
 	w := wirePool.Get().(*wireEncoder)
 	defer w.release()
 	w.sc = sc
+	w.lim = newWireLimits(limits)
 	if !w.request(body) {
 		return nil, 0, false
 	}
@@ -133,10 +140,33 @@ const (
 	listValues = 1
 )
 
-// maxValueDepth bounds the nesting of arrays and maps in attribute values.
-// pdata refuses a request at a depth of 100 of its own counting; deeper
-// values than this take the pdata path, which decides.
-const maxValueDepth = 40
+// maxWireNesting bounds the nesting of arrays and key-value lists in
+// attribute values on the wire path. It is config.MaxNestingDepth, which
+// pdata's protobuf decoder always takes (its recursion limit of 100 counts
+// three per key-value list level); deeper values take the pdata path,
+// which refuses them.
+const maxWireNesting = config.MaxNestingDepth
+
+// wireLimits are AttributeLimits as the wire path checks them: no limit is
+// the largest int, so each check is one comparison.
+type wireLimits struct {
+	maxCount, maxValueBytes int
+}
+
+func newWireLimits(l AttributeLimits) wireLimits {
+	w := wireLimits{maxCount: l.MaxCount, maxValueBytes: l.MaxValueBytes}
+	if w.maxCount <= 0 {
+		w.maxCount = math.MaxInt
+	}
+	if w.maxValueBytes <= 0 {
+		w.maxValueBytes = math.MaxInt
+	}
+	return w
+}
+
+// unlimited is what resource and scope attributes get: the specification
+// exempts them from the attribute limits.
+var unlimited = wireLimits{maxCount: math.MaxInt, maxValueBytes: math.MaxInt}
 
 // readField reads the first field of b and returns it with its length in
 // b, or a negative length when b does not start with a field. It fails on
@@ -283,6 +313,8 @@ type wireEncoder struct {
 	// in the line, is one of them.
 	attrs []byte
 	times timeCache
+	// lim are the limits of the request at hand.
+	lim wireLimits
 	// discard receives the encoding of fields that are checked but not
 	// written (scope attributes).
 	discard []byte
@@ -394,7 +426,7 @@ func (w *wireEncoder) resource(b []byte) bool {
 				sc.resource = append(sc.resource, ',')
 			}
 			first = false
-			if sc.resource, ok = appendKeyValue(sc.resource, &kv, 1); !ok {
+			if sc.resource, ok = appendKeyValue(sc.resource, &kv, 0, unlimited.maxValueBytes); !ok {
 				return false
 			}
 		}
@@ -463,7 +495,7 @@ func (w *wireEncoder) scope(b []byte) bool {
 			if !ok {
 				return false
 			}
-			if w.discard, ok = appendKeyValue(w.discard[:0], &kv, 1); !ok {
+			if w.discard, ok = appendKeyValue(w.discard[:0], &kv, 0, unlimited.maxValueBytes); !ok {
 				return false
 			}
 		}
@@ -599,7 +631,10 @@ func (w *wireEncoder) span(b []byte) bool {
 				w.attrs = append(w.attrs, ',')
 			}
 			s.attrs++
-			if w.attrs, ok = appendKeyValue(w.attrs, &kv, 1); !ok {
+			if s.attrs > w.lim.maxCount {
+				return false
+			}
+			if w.attrs, ok = appendKeyValue(w.attrs, &kv, 0, w.lim.maxValueBytes); !ok {
 				return false
 			}
 		case spanEvents<<3 | uint64(protowire.BytesType):
@@ -716,14 +751,14 @@ func (w *wireEncoder) appendSpan(b, span []byte, s *wireSpan) ([]byte, bool) {
 	}
 	if s.hasEvents {
 		b = append(b, `,"events":[`...)
-		if b, ok = appendRepeated(b, span, spanEvents, appendEvent); !ok {
+		if b, ok = appendRepeated(b, span, spanEvents, w.lim, appendEvent); !ok {
 			return b, false
 		}
 		b = append(b, ']')
 	}
 	if s.hasLinks {
 		b = append(b, `,"links":[`...)
-		if b, ok = appendRepeated(b, span, spanLinks, appendLink); !ok {
+		if b, ok = appendRepeated(b, span, spanLinks, w.lim, appendLink); !ok {
 			return b, false
 		}
 		b = append(b, ']')
@@ -737,7 +772,7 @@ func (w *wireEncoder) appendSpan(b, span []byte, s *wireSpan) ([]byte, bool) {
 
 // appendRepeated appends each field num of msg with appendOne, separated
 // by commas. msg has been checked by a first pass.
-func appendRepeated(b, msg []byte, num protowire.Number, appendOne func([]byte, []byte) ([]byte, bool)) ([]byte, bool) {
+func appendRepeated(b, msg []byte, num protowire.Number, lim wireLimits, appendOne func([]byte, []byte, wireLimits) ([]byte, bool)) ([]byte, bool) {
 	first, ok := true, true
 	for rest := msg; len(rest) > 0; {
 		fnum, _, _, fdata, n := readField(rest)
@@ -752,7 +787,7 @@ func appendRepeated(b, msg []byte, num protowire.Number, appendOne func([]byte, 
 			b = append(b, ',')
 		}
 		first = false
-		if b, ok = appendOne(b, fdata); !ok {
+		if b, ok = appendOne(b, fdata, lim); !ok {
 			return b, false
 		}
 	}
@@ -780,7 +815,7 @@ func parseStatus(b []byte) (msg []byte, code uint64, ok bool) {
 	return msg, code, true
 }
 
-func appendEvent(b, event []byte) ([]byte, bool) {
+func appendEvent(b, event []byte, lim wireLimits) ([]byte, bool) {
 	var name []byte
 	var time uint64
 	for rest := event; len(rest) > 0; {
@@ -805,11 +840,11 @@ func appendEvent(b, event []byte) ([]byte, bool) {
 	b = append(b, `,"time_unix_nano":`...)
 	b = strconv.AppendUint(b, time, 10)
 	b = append(b, `,"attributes":`...)
-	b, ok := appendAttributes(b, event, eventAttributes, 0)
+	b, ok := appendAttributes(b, event, eventAttributes, 0, lim)
 	return append(b, '}'), ok
 }
 
-func appendLink(b, link []byte) ([]byte, bool) {
+func appendLink(b, link []byte, lim wireLimits) ([]byte, bool) {
 	var traceID, spanID, traceState []byte
 	for rest := link; len(rest) > 0; {
 		fnum, ftyp, _, fdata, n := readField(rest)
@@ -850,7 +885,7 @@ func appendLink(b, link []byte) ([]byte, bool) {
 	b = append(b, `,"trace_state":`...)
 	b = appendBytesString(b, traceState)
 	b = append(b, `,"attributes":`...)
-	b, ok := appendAttributes(b, link, linkAttributes, 0)
+	b, ok := appendAttributes(b, link, linkAttributes, 0, lim)
 	return append(b, '}'), ok
 }
 
@@ -903,10 +938,12 @@ func parseKeyValueFields(b []byte) (kv keyValue, ok bool) {
 }
 
 // appendAttributes appends the KeyValue fields num of msg as one JSON
-// object, duplicates and all, as appendMap does.
-func appendAttributes(b, msg []byte, num protowire.Number, depth int) ([]byte, bool) {
+// object, duplicates and all, as appendMap does. level is the nesting of
+// the values (0 for an attribute collection); more than lim.maxCount
+// KeyValues, or a value longer than lim.maxValueBytes, decline.
+func appendAttributes(b, msg []byte, num protowire.Number, level int, lim wireLimits) ([]byte, bool) {
 	b = append(b, '{')
-	first := true
+	first, count := true, 0
 	for rest := msg; len(rest) > 0; {
 		fnum, _, _, fdata, n := readField(rest)
 		if n < 0 {
@@ -916,6 +953,9 @@ func appendAttributes(b, msg []byte, num protowire.Number, depth int) ([]byte, b
 		if fnum != num {
 			continue
 		}
+		if count++; count > lim.maxCount {
+			return b, false
+		}
 		kv, ok := parseKeyValue(fdata)
 		if !ok {
 			return b, false
@@ -924,20 +964,22 @@ func appendAttributes(b, msg []byte, num protowire.Number, depth int) ([]byte, b
 			b = append(b, ',')
 		}
 		first = false
-		if b, ok = appendKeyValue(b, &kv, depth+1); !ok {
+		if b, ok = appendKeyValue(b, &kv, level, lim.maxValueBytes); !ok {
 			return b, false
 		}
 	}
 	return append(b, '}'), true
 }
 
-func appendKeyValue(b []byte, kv *keyValue, depth int) ([]byte, bool) {
+// appendKeyValue appends kv as a JSON member; level is the nesting of its
+// value and maxLen the longest string or bytes value taken.
+func appendKeyValue(b []byte, kv *keyValue, level, maxLen int) ([]byte, bool) {
 	b = appendBytesString(b, kv.key)
 	b = append(b, ':')
 	if !kv.hasValue {
 		return append(b, "null"...), true
 	}
-	return appendAnyValue(b, kv.value, depth+1)
+	return appendAnyValue(b, kv.value, level, maxLen)
 }
 
 // stringValue reads an AnyValue for its string form: isStr reports a
@@ -966,13 +1008,12 @@ func stringValue(b []byte) (str []byte, isStr, ok bool) {
 }
 
 // appendAnyValue appends an AnyValue as appendValue does. Of a oneof sent
-// more than once pdata keeps the last; such values take the pdata path.
-func appendAnyValue(b, value []byte, depth int) ([]byte, bool) {
-	if depth > maxValueDepth {
-		return b, false
-	}
+// more than once pdata keeps the last; such values take the pdata path, as
+// do values nested in more than maxWireNesting arrays and lists (level
+// counts those around this one) and strings and bytes longer than maxLen.
+func appendAnyValue(b, value []byte, level, maxLen int) ([]byte, bool) {
 	// The usual value: a string with a one-byte length and nothing else.
-	if len(value) >= 2 && value[0] == anyString<<3|byte(protowire.BytesType) && value[1] < 0x80 && 2+int(value[1]) == len(value) {
+	if len(value) >= 2 && value[0] == anyString<<3|byte(protowire.BytesType) && value[1] < 0x80 && 2+int(value[1]) == len(value) && int(value[1]) <= maxLen {
 		return appendBytesString(b, value[2:]), true
 	}
 	seen := false
@@ -995,6 +1036,9 @@ func appendAnyValue(b, value []byte, depth int) ([]byte, bool) {
 		seen = true
 		switch fnum {
 		case anyString:
+			if len(fdata) > maxLen {
+				return b, false
+			}
 			b = appendBytesString(b, fdata)
 		case anyBool:
 			b = strconv.AppendBool(b, fval != 0)
@@ -1003,14 +1047,23 @@ func appendAnyValue(b, value []byte, depth int) ([]byte, bool) {
 		case anyDouble:
 			b = appendFloat(b, math.Float64frombits(fval))
 		case anyArray:
-			if b, ok = appendArray(b, fdata, depth+1); !ok {
+			if level >= maxWireNesting {
+				return b, false
+			}
+			if b, ok = appendArray(b, fdata, level+1, maxLen); !ok {
 				return b, false
 			}
 		case anyKvlist:
-			if b, ok = appendKvlist(b, fdata, depth+1); !ok {
+			if level >= maxWireNesting {
+				return b, false
+			}
+			if b, ok = appendKvlist(b, fdata, level+1, maxLen); !ok {
 				return b, false
 			}
 		case anyBytes:
+			if len(fdata) > maxLen {
+				return b, false
+			}
 			b = append(b, '"')
 			b = base64.StdEncoding.AppendEncode(b, fdata)
 			b = append(b, '"')
@@ -1025,7 +1078,7 @@ func appendAnyValue(b, value []byte, depth int) ([]byte, bool) {
 	return b, true
 }
 
-func appendArray(b, array []byte, depth int) ([]byte, bool) {
+func appendArray(b, array []byte, level, maxLen int) ([]byte, bool) {
 	if !checkList(array) {
 		return b, false
 	}
@@ -1044,18 +1097,20 @@ func appendArray(b, array []byte, depth int) ([]byte, bool) {
 			b = append(b, ',')
 		}
 		first = false
-		if b, ok = appendAnyValue(b, fdata, depth+1); !ok {
+		if b, ok = appendAnyValue(b, fdata, level, maxLen); !ok {
 			return b, false
 		}
 	}
 	return append(b, ']'), true
 }
 
-func appendKvlist(b, list []byte, depth int) ([]byte, bool) {
+// appendKvlist appends a KeyValueList; the count limit is for attribute
+// collections, not for the lists inside their values.
+func appendKvlist(b, list []byte, level, maxLen int) ([]byte, bool) {
 	if !checkList(list) {
 		return b, false
 	}
-	return appendAttributes(b, list, listValues, depth)
+	return appendAttributes(b, list, listValues, level, wireLimits{maxCount: math.MaxInt, maxValueBytes: maxLen})
 }
 
 // checkList checks the wire types of an ArrayValue or KeyValueList.

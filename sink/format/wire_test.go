@@ -25,8 +25,16 @@ import (
 // the wire path took the request.
 func compareWire(t *testing.T, body []byte) bool {
 	t.Helper()
+	return compareWireLimits(t, body, AttributeLimits{})
+}
+
+// compareWireLimits is compareWire with attribute limits: a request the
+// wire path takes must be one they leave as it is, within the nesting
+// limit, so that the pdata path (which applies them) writes the same lines.
+func compareWireLimits(t *testing.T, body []byte, limits AttributeLimits) bool {
+	t.Helper()
 	enc := mustEncoder(t, config.FormatDBGPT).(ProtoEncoder)
-	records, spans, ok := enc.EncodeOTLPProto(body)
+	records, spans, ok := enc.EncodeOTLPProto(body, limits)
 	req := ptraceotlp.NewExportRequest()
 	refErr := req.UnmarshalProto(body)
 	if !ok {
@@ -39,6 +47,12 @@ func compareWire(t *testing.T, body []byte) bool {
 		t.Fatalf("wire path took a request pdata refuses (%v)", refErr)
 	}
 	td := req.Traces()
+	if err := CheckNesting(td); err != nil {
+		t.Fatalf("wire path took a request nested too deep: %v", err)
+	}
+	if c := limits.Apply(td); c != (LimitCounts{}) {
+		t.Fatalf("wire path took a request over the limits %+v: %+v", limits, c)
+	}
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		sss := rss.At(i).ScopeSpans()
@@ -483,8 +497,12 @@ func TestWireEncodings(t *testing.T) {
 // testdata/fuzz/FuzzEncodeOTLPProto holds the requests of the table tests
 // above.
 func FuzzEncodeOTLPProto(f *testing.F) {
+	for _, body := range limitSeeds(f) {
+		f.Add(body)
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		compareWire(t, body)
+		compareWireLimits(t, body, fuzzLimits)
 	})
 }
 
@@ -500,7 +518,7 @@ func BenchmarkEncodeOTLPProto(b *testing.B) {
 		b.SetBytes(int64(len(body)))
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, _, ok := enc.(ProtoEncoder).EncodeOTLPProto(body); !ok {
+			if _, _, ok := enc.(ProtoEncoder).EncodeOTLPProto(body, benchLimits); !ok {
 				b.Fatal("wire path declined")
 			}
 		}

@@ -63,7 +63,7 @@ func BenchmarkDecodeDBGPT(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := DecodeDBGPT(body); err != nil {
+		if _, err := DecodeDBGPT(body, 0); err != nil {
 			b.Fatal(err)
 		}
 	}

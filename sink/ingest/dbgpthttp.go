@@ -2,11 +2,13 @@ package ingest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 
+	"github.com/spansink/spansink/sink/config"
 	"github.com/spansink/spansink/sink/format"
 )
 
@@ -20,8 +22,12 @@ type DBGPTResponse struct {
 	Accepted int `json:"accepted"`
 	// Rejected counts the records not stored because they were invalid.
 	Rejected int `json:"rejected"`
-	// Errors says why each rejected record was refused.
+	// Errors says why rejected records were refused: the first
+	// config.MaxReportedRejections of them, in request order.
 	Errors []format.Rejection `json:"errors"`
+	// ErrorsOmitted counts the rejected records beyond Errors, which the
+	// reply leaves out to stay small.
+	ErrorsOmitted int `json:"errors_omitted,omitempty"`
 	// Error says why the request as a whole failed, when it did.
 	Error string `json:"error,omitempty"`
 }
@@ -43,14 +49,21 @@ func (h *httpHandler) serveDBGPT(w http.ResponseWriter, r *http.Request) {
 		h.dbgptReply(w, pm, bodyErrorStatus(err), DBGPTResponse{Error: err.Error()}, false)
 		return
 	}
-	batch, err := DecodeDBGPT(body.Bytes())
+	batch, err := DecodeDBGPT(body.Bytes(), h.in.opts.MaxSpansPerRequest)
+	var tooMany *TooManySpansError
+	if errors.As(err, &tooMany) {
+		pm.received.Add(float64(tooMany.Spans))
+		pm.reject(ReasonTooManySpans, tooMany.Spans)
+		h.dbgptReply(w, pm, http.StatusRequestEntityTooLarge, DBGPTResponse{Error: err.Error()}, false)
+		return
+	}
 	if err != nil {
 		h.in.opts.Logger.V(1).Info("undecodable DB-GPT request", "error", err)
 		h.dbgptReply(w, pm, http.StatusBadRequest, DBGPTResponse{Error: err.Error()}, false)
 		return
 	}
 	pm.received.Add(float64(batch.Total()))
-	pm.reject(ReasonInvalidRecord, len(batch.Rejections))
+	pm.reject(ReasonInvalidRecord, batch.Rejected)
 	rejections := batch.Rejections
 
 	records, unconvertible, err := h.in.opts.Encoder.EncodeDBGPT(batch.Spans)
@@ -62,17 +75,23 @@ func (h *httpHandler) serveDBGPT(w http.ResponseWriter, r *http.Request) {
 	}
 	pm.reject(ReasonUnconvertible, len(unconvertible))
 	for _, rej := range unconvertible {
-		rejections = append(rejections, format.Rejection{Index: batch.Indexes[rej.Index], Message: rej.Message})
+		rejections = append(rejections, format.Rejection{Index: batch.Indexes[rej.Index], Message: capMessage(rej.Message)})
 	}
+	// The decoder kept its first rejections; with the unconvertible ones
+	// merged in, the first of all are the first of these.
 	slices.SortFunc(rejections, func(a, b format.Rejection) int { return a.Index - b.Index })
+	rejected := batch.Rejected + len(unconvertible)
+	if len(rejections) > config.MaxReportedRejections {
+		rejections = rejections[:config.MaxReportedRejections]
+	}
 
 	stored := len(batch.Spans) - len(unconvertible)
-	resp := DBGPTResponse{Accepted: stored, Rejected: len(rejections), Errors: rejections}
+	resp := DBGPTResponse{Accepted: stored, Rejected: rejected, Errors: rejections, ErrorsOmitted: rejected - len(rejections)}
 	if resp.Errors == nil {
 		resp.Errors = []format.Rejection{}
 	}
-	if stored == 0 && len(rejections) > 0 {
-		resp.Error = fmt.Sprintf("none of the %d records is a valid DB-GPT span", len(rejections))
+	if stored == 0 && rejected > 0 {
+		resp.Error = fmt.Sprintf("none of the %d records is a valid DB-GPT span", rejected)
 		h.dbgptReply(w, pm, http.StatusBadRequest, resp, false)
 		return
 	}

@@ -91,7 +91,7 @@ func FuzzDecodeOTLPJSON(f *testing.F) {
 
 func FuzzDecodeDBGPT(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
-		batch, err := DecodeDBGPT(body)
+		batch, err := DecodeDBGPT(body, 0)
 		if err != nil {
 			return
 		}

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"google.golang.org/grpc/codes"
 
+	"github.com/spansink/spansink/sink/format"
 	"github.com/spansink/spansink/sink/record"
 )
 
@@ -18,6 +19,7 @@ import (
 // submission and the mapping of failures to responses.
 type ingester struct {
 	opts     Options
+	limits   format.AttributeLimits
 	otlpHTTP *protocolMetrics
 	otlpGRPC *protocolMetrics
 	dbgpt    *protocolMetrics
@@ -27,6 +29,7 @@ func newIngester(opts Options) *ingester {
 	opts = opts.withDefaults()
 	return &ingester{
 		opts:     opts,
+		limits:   format.AttributeLimits{MaxCount: opts.MaxAttributesPerSpan, MaxValueBytes: opts.MaxAttributeValueBytes},
 		otlpHTTP: opts.Metrics.forProtocol(ProtocolOTLPHTTP),
 		otlpGRPC: opts.Metrics.forProtocol(ProtocolOTLPGRPC),
 		dbgpt:    opts.Metrics.forProtocol(ProtocolDBGPT),
@@ -47,6 +50,11 @@ type partial struct {
 func (in *ingester) exportTraces(ctx context.Context, pm *protocolMetrics, td ptrace.Traces, malformed int) (partial, error) {
 	received := td.SpanCount()
 	pm.received.Add(float64(received + malformed))
+	if err := in.checkSpanCount(received + malformed); err != nil {
+		pm.reject(ReasonTooManySpans, received+malformed)
+		return partial{}, err
+	}
+	pm.limited(in.limits.Apply(td))
 	badTrace, badSpan := DropInvalidSpans(td)
 	pm.reject(ReasonMalformedID, malformed)
 	pm.reject(ReasonInvalidTraceID, badTrace)
@@ -68,6 +76,15 @@ func (in *ingester) exportTraces(ctx context.Context, pm *protocolMetrics, td pt
 		return p, err
 	}
 	return p, nil
+}
+
+// checkSpanCount refuses a request of more spans than MaxSpansPerRequest:
+// the queue could never take it, so a retry cannot help.
+func (in *ingester) checkSpanCount(spans int) error {
+	if limit := in.opts.MaxSpansPerRequest; limit > 0 && spans > limit {
+		return &TooManySpansError{Spans: spans, Limit: limit}
+	}
+	return nil
 }
 
 // submit hands records holding spans spans to the Submitter and counts the
@@ -148,6 +165,11 @@ type failure struct {
 
 func classify(err error) failure {
 	switch {
+	// Too many spans for the queue is the client's to fix: not retryable,
+	// and so without RetryInfo, which OTLP clients need to retry a
+	// ResourceExhausted.
+	case errors.Is(err, record.ErrTooLarge):
+		return failure{http.StatusRequestEntityTooLarge, codes.ResourceExhausted, ReasonTooManySpans, false}
 	case errors.Is(err, record.ErrQueueFull):
 		return failure{http.StatusTooManyRequests, codes.ResourceExhausted, ReasonQueueFull, true}
 	case errors.Is(err, record.ErrStopping):

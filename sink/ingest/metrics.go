@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/spansink/spansink/sink/format"
 )
 
 // Protocol label values of the ingest metrics.
@@ -23,6 +25,9 @@ const (
 	ReasonStorageUnavailable = "storage_unavailable"
 	ReasonCanceled           = "canceled"
 	ReasonInternal           = "internal"
+	// ReasonTooManySpans counts the spans of requests holding more than
+	// the queue can ever hold.
+	ReasonTooManySpans = "too_many_spans"
 )
 
 // Metrics counts what ingest receives, accepts and rejects.
@@ -31,6 +36,10 @@ type Metrics struct {
 	accepted *prometheus.CounterVec
 	rejected *prometheus.CounterVec
 	requests *prometheus.CounterVec
+	// attributesDropped and valuesTruncated count what the attribute
+	// limits changed.
+	attributesDropped *prometheus.CounterVec
+	valuesTruncated   *prometheus.CounterVec
 }
 
 // NewMetrics creates the ingest metrics and registers them with reg unless
@@ -54,6 +63,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "spansink_requests_total",
 			Help: "Ingest requests by protocol and response code (HTTP status or gRPC code).",
 		}, []string{"protocol", "code"}),
+		attributesDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "spansink_attributes_dropped_total",
+			Help: "Span, event and link attributes dropped beyond limits.maxAttributesPerSpan.",
+		}, []string{"protocol"}),
+		valuesTruncated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "spansink_attribute_values_truncated_total",
+			Help: "String and bytes attribute values cut to limits.maxAttributeValueBytes.",
+		}, []string{"protocol"}),
 	}
 	for _, p := range []string{ProtocolOTLPGRPC, ProtocolOTLPHTTP, ProtocolDBGPT} {
 		// Create the series up front so dashboards see zeros, not gaps.
@@ -61,7 +78,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.accepted.WithLabelValues(p)
 	}
 	if reg != nil {
-		reg.MustRegister(m.received, m.accepted, m.rejected, m.requests)
+		reg.MustRegister(m.received, m.accepted, m.rejected, m.requests, m.attributesDropped, m.valuesTruncated)
 	}
 	return m
 }
@@ -87,6 +104,16 @@ func (m *Metrics) forProtocol(name string) *protocolMetrics {
 func (p *protocolMetrics) reject(reason string, spans int) {
 	if spans > 0 {
 		p.m.rejected.WithLabelValues(p.name, reason).Add(float64(spans))
+	}
+}
+
+// limited counts what the attribute limits changed in a request.
+func (p *protocolMetrics) limited(c format.LimitCounts) {
+	if c.Dropped > 0 {
+		p.m.attributesDropped.WithLabelValues(p.name).Add(float64(c.Dropped))
+	}
+	if c.Truncated > 0 {
+		p.m.valuesTruncated.WithLabelValues(p.name).Add(float64(c.Truncated))
 	}
 }
 

@@ -53,6 +53,18 @@ type Options struct {
 	// RetryAfter is the back-off suggested with 429, 503, ResourceExhausted
 	// and Unavailable; zero means DefaultRetryAfter.
 	RetryAfter time.Duration
+	// MaxSpansPerRequest refuses a request holding more spans (413 /
+	// ResourceExhausted without RetryInfo): the collector sets it to
+	// batch.maxQueuedSpans, as a larger request could never be queued.
+	// Zero leaves the bound to the Submitter.
+	MaxSpansPerRequest int
+	// MaxAttributesPerSpan bounds the attributes kept per span, event and
+	// link (config.Limits.MaxAttributesPerSpan); zero means
+	// config.DefaultMaxAttributesPerSpan.
+	MaxAttributesPerSpan int
+	// MaxAttributeValueBytes truncates longer string and bytes attribute
+	// values (config.Limits.MaxAttributeValueBytes); zero keeps them whole.
+	MaxAttributeValueBytes int
 }
 
 // withDefaults fills unset options and refuses a missing Submitter or
@@ -72,6 +84,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RetryAfter <= 0 {
 		o.RetryAfter = DefaultRetryAfter
+	}
+	if o.MaxAttributesPerSpan <= 0 {
+		o.MaxAttributesPerSpan = config.DefaultMaxAttributesPerSpan
 	}
 	return o
 }

@@ -10,15 +10,20 @@ import (
 // ExportTraceServiceRequest, as OTLP/gRPC and OTLP/HTTP protobuf send it.
 // An encoder with a wire path (format.ProtoEncoder: dbgpt) takes the
 // well-formed requests straight from their bytes; everything it declines
-// (undecodable bodies, invalid spans, odd encodings) is decoded with pdata
+// (undecodable bodies, invalid spans, values over the attribute or nesting
+// limits, odd encodings) is decoded with pdata
 // and takes the general path, which decides the answer. The outcome is the
 // same either way, only cheaper on the wire path. decodeErr non-nil means
 // the body does not decode (400 / InvalidArgument) and nothing was
 // counted; err is as exportTraces returns it.
 func (in *ingester) exportOTLPProto(ctx context.Context, pm *protocolMetrics, body []byte) (p partial, decodeErr, err error) {
 	if wire, ok := in.opts.Encoder.(format.ProtoEncoder); ok {
-		if records, spans, ok := wire.EncodeOTLPProto(body); ok {
+		if records, spans, ok := wire.EncodeOTLPProto(body, in.limits); ok {
 			pm.received.Add(float64(spans))
+			if err := in.checkSpanCount(spans); err != nil {
+				pm.reject(ReasonTooManySpans, spans)
+				return partial{}, nil, err
+			}
 			return partial{}, nil, in.submit(ctx, pm, records, spans)
 		}
 	}

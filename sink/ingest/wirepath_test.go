@@ -42,9 +42,14 @@ func (o exportOutcome) String() string {
 	return b.String()
 }
 
+// tightLimits are limits small enough for the test and fuzz requests to
+// cross them: over them the wire path declines and the pdata path applies
+// them, with the same outcome.
+var tightLimits = Options{MaxSpansPerRequest: 4, MaxAttributesPerSpan: 3, MaxAttributeValueBytes: 8}
+
 // exportVia sends body to a gRPC service whose dbgpt encoder has its wire
-// path, or not.
-func exportVia(t *testing.T, body []byte, wire bool) exportOutcome {
+// path, or not; limits holds the limits of the Options.
+func exportVia(t *testing.T, body []byte, wire bool, limits Options) exportOutcome {
 	t.Helper()
 	enc, err := format.NewEncoder(config.FormatDBGPT)
 	if err != nil {
@@ -55,7 +60,10 @@ func exportVia(t *testing.T, body []byte, wire bool) exportOutcome {
 	}
 	sub := &recordingSubmitter{}
 	reg := prometheus.NewRegistry()
-	svc := NewGRPCService(Options{Submitter: sub, Encoder: enc, Metrics: NewMetrics(reg)})
+	svc := NewGRPCService(Options{
+		Submitter: sub, Encoder: enc, Metrics: NewMetrics(reg),
+		MaxSpansPerRequest: limits.MaxSpansPerRequest, MaxAttributesPerSpan: limits.MaxAttributesPerSpan, MaxAttributeValueBytes: limits.MaxAttributeValueBytes,
+	})
 	var out exportOutcome
 	resp, err := export(context.Background(), svc, &grpcRequest{body: mem.SliceBuffer(body)})
 	if err != nil {
@@ -84,15 +92,19 @@ func exportVia(t *testing.T, body []byte, wire bool) exportOutcome {
 	return out
 }
 
+// compareExportPaths compares the paths with the default limits and with
+// tightLimits.
 func compareExportPaths(t *testing.T, body []byte) {
 	t.Helper()
-	wire, ref := exportVia(t, body, true), exportVia(t, body, false)
-	same := wire.response == ref.response && wire.metrics == ref.metrics && len(wire.lines) == len(ref.lines)
-	for i := 0; same && i < len(ref.lines); i++ {
-		same = bytes.Equal(wire.lines[i], ref.lines[i])
-	}
-	if !same {
-		t.Fatalf("wire and pdata paths differ\nwire:\n%s\npdata:\n%s", wire, ref)
+	for _, limits := range []Options{{}, tightLimits} {
+		wire, ref := exportVia(t, body, true, limits), exportVia(t, body, false, limits)
+		same := wire.response == ref.response && wire.metrics == ref.metrics && len(wire.lines) == len(ref.lines)
+		for i := 0; same && i < len(ref.lines); i++ {
+			same = bytes.Equal(wire.lines[i], ref.lines[i])
+		}
+		if !same {
+			t.Fatalf("wire and pdata paths differ with limits %+v\nwire:\n%s\npdata:\n%s", limits, wire, ref)
+		}
 	}
 }
 
@@ -164,7 +176,8 @@ func TestWirePathSameOutcome(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, spans, ok := enc.(format.ProtoEncoder).EncodeOTLPProto(cases[0].body); !ok || spans != benchSpans {
+	defaults := format.AttributeLimits{MaxCount: config.DefaultMaxAttributesPerSpan, MaxValueBytes: config.DefaultMaxAttributeValueBytes}
+	if _, spans, ok := enc.(format.ProtoEncoder).EncodeOTLPProto(cases[0].body, defaults); !ok || spans != benchSpans {
 		t.Fatalf("wire path took the telemetrygen request: %v with %d spans, want true with %d", ok, spans, benchSpans)
 	}
 }

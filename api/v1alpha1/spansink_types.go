@@ -104,6 +104,32 @@ type SpanSinkSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self >= 10",message="terminationGracePeriodSeconds must be at least 10: a stopping collector writes out the spans it has queued, and a shorter grace lets the kubelet kill it first, losing spans already acknowledged in Batched mode"
 	// +kubebuilder:validation:Maximum=86400
 	TerminationGracePeriodSeconds *int64 `json:"terminationGracePeriodSeconds,omitempty"`
+
+	// auth makes clients authenticate with a bearer token on both OTLP
+	// ports (and on the debug endpoints when they are enabled). Unset
+	// accepts spans from anyone who can reach the collector.
+	// +optional
+	Auth *AuthSpec `json:"auth,omitempty"`
+
+	// tls serves both OTLP ports over TLS, optionally requiring client
+	// certificates. Unset serves plain text.
+	// +optional
+	TLS *TLSSpec `json:"tls,omitempty"`
+
+	// debug serves /debug/spans and /debug/pprof on the metrics port.
+	// +optional
+	Debug DebugSpec `json:"debug,omitzero"`
+
+	// networkPolicy, when set, makes a NetworkPolicy that admits the OTLP
+	// ports only from ingestFrom and the metrics port only from metricsFrom.
+	// +optional
+	NetworkPolicy *NetworkPolicySpec `json:"networkPolicy,omitempty"`
+
+	// limits protect the collector from oversized requests and
+	// misbehaving clients. Every field left out keeps the collector's
+	// default.
+	// +optional
+	Limits LimitsSpec `json:"limits,omitzero"`
 }
 
 // BatchSpec says when queued spans are flushed.
@@ -339,15 +365,24 @@ const (
 	// StorageClass does not exist, or provisioning or binding failed
 	// (Degraded).
 	ReasonClaimUnbindable = "ClaimUnbindable"
+	// ReasonSecretNotFound: a Secret that auth or tls names does not exist
+	// in the SpanSink's namespace (Degraded). The collector keeps its
+	// previous configuration until it does.
+	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonSecretKeyMissing: a Secret that auth or tls names lacks the key
+	// the SpanSink reads from it (Degraded).
+	ReasonSecretKeyMissing = "SecretKeyMissing"
 )
 
 // Endpoints are the collector's addresses inside the cluster.
 type Endpoints struct {
-	// otlpGrpc is the OTLP/gRPC endpoint, such as http://sink-collector.ns.svc:4317.
+	// otlpGrpc is the OTLP/gRPC endpoint, such as http://sink-collector.ns.svc:4317
+	// (https:// when spec.tls is set).
 	// +optional
 	OTLPGRPC string `json:"otlpGrpc,omitempty"`
 	// otlpHttp is the OTLP/HTTP endpoint (POST /v1/traces; DB-GPT spans at
-	// /v1/spans), such as http://sink-collector.ns.svc:4318.
+	// /v1/spans), such as http://sink-collector.ns.svc:4318 (https:// when
+	// spec.tls is set).
 	// +optional
 	OTLPHTTP string `json:"otlpHttp,omitempty"`
 }

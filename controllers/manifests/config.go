@@ -137,6 +137,7 @@ func CollectorConfig(sink *v1alpha1.SpanSink) (config.Config, error) {
 		cfg.Storage.Rotation.Compress = config.Compression(rot.Compress)
 	}
 
+	applySecurity(spec, &cfg)
 	cfg.ShutdownTimeout = config.Duration(shutdownTimeout(TerminationGracePeriodSeconds(sink)))
 
 	if err := cfg.Validate(); err != nil {

@@ -1,6 +1,7 @@
 package manifests
 
 import (
+	"path"
 	"testing"
 	"time"
 
@@ -48,7 +49,7 @@ func TestTerminationGracePeriodDefault(t *testing.T) {
 // The rendered config is what the collector parses: it must round-trip
 // through the collector's own parser unchanged.
 func TestRenderedConfigParsesBack(t *testing.T) {
-	for name, sink := range map[string]*v1alpha1.SpanSink{"default": defaultedSink(), "custom": customSink()} {
+	for name, sink := range map[string]*v1alpha1.SpanSink{"default": defaultedSink(), "custom": customSink(), "secured": securedSink()} {
 		t.Run(name, func(t *testing.T) {
 			rendered, err := RenderConfig(sink)
 			if err != nil {
@@ -86,6 +87,9 @@ func TestCollectorConfigMapsSpec(t *testing.T) {
 			UTC:          true,
 		},
 	}
+	// Every interface of the pod, which the Service and the kubelet's
+	// probes reach, not the standalone collector's loopback admin address.
+	want.Listen = config.Listen{OTLPGRPC: ":4317", OTLPHTTP: ":4318", Admin: ":8888"}
 	want.ShutdownTimeout = config.Duration(295 * time.Second)
 	if cfg != want {
 		t.Errorf("got  %+v\nwant %+v", cfg, want)
@@ -116,6 +120,110 @@ func TestConfigHashFollowsBatchSettings(t *testing.T) {
 		}
 		if changed.Hash == base.Hash {
 			t.Errorf("changing %s kept the config hash", field)
+		}
+	}
+}
+
+// The security settings become the collector's: files where the pod
+// mounts the Secrets, debug as asked, and each limit set replacing the
+// collector's default while the rest keep theirs.
+func TestCollectorConfigMapsSecurity(t *testing.T) {
+	limits := config.DefaultLimits()
+	limits.MaxRequestBytes, limits.MaxInflightBytes = 4<<20, 16<<20
+	limits.MaxConcurrentRequests, limits.MaxConcurrentStreams = 16, 8
+	limits.RequestTimeout = config.Duration(10 * time.Second)
+	limits.MaxAttributesPerSpan, limits.MaxAttributeValueBytes = 64, 0
+
+	cases := []struct {
+		name       string
+		sink       *v1alpha1.SpanSink
+		wantAuth   config.Auth
+		wantTLS    config.TLS
+		wantDebug  bool
+		wantLimits config.Limits
+	}{
+		{"nothing set", defaultedSink(), config.Auth{}, config.TLS{}, false, config.DefaultLimits()},
+		{"auth and debug", authSink(), config.Auth{BearerTokenFile: "/var/run/secrets/spansink/auth/tokens"}, config.TLS{}, true, config.DefaultLimits()},
+		{"tls with client CA", tlsSink(), config.Auth{}, config.TLS{
+			CertFile:     "/var/run/secrets/spansink/tls/tls.crt",
+			KeyFile:      "/var/run/secrets/spansink/tls/tls.key",
+			ClientCAFile: "/var/run/secrets/spansink/client-ca/ca.crt",
+		}, false, config.DefaultLimits()},
+		{"tls without client CA", func() *v1alpha1.SpanSink {
+			s := tlsSink()
+			s.Spec.TLS.ClientCASecretRef = nil
+			return s
+		}(), config.Auth{}, config.TLS{CertFile: "/var/run/secrets/spansink/tls/tls.crt", KeyFile: "/var/run/secrets/spansink/tls/tls.key"}, false, config.DefaultLimits()},
+		{"every limit", limitsSink(), config.Auth{}, config.TLS{}, false, limits},
+		{"one limit", func() *v1alpha1.SpanSink {
+			s := defaultedSink()
+			s.Spec.Limits.MaxConcurrentStreams = 100
+			return s
+		}(), config.Auth{}, config.TLS{}, false, func() config.Limits {
+			l := config.DefaultLimits()
+			l.MaxConcurrentStreams = 100
+			return l
+		}()},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := CollectorConfig(tc.sink)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Auth != tc.wantAuth {
+				t.Errorf("auth = %+v, want %+v", cfg.Auth, tc.wantAuth)
+			}
+			if cfg.TLS != tc.wantTLS {
+				t.Errorf("tls = %+v, want %+v", cfg.TLS, tc.wantTLS)
+			}
+			if cfg.Debug.Enabled != tc.wantDebug || cfg.Debug.RecentSpansBytes != config.DefaultRecentSpansBytes {
+				t.Errorf("debug = %+v, want enabled %v with the default ring", cfg.Debug, tc.wantDebug)
+			}
+			if cfg.Limits != tc.wantLimits {
+				t.Errorf("limits = %+v\nwant     %+v", cfg.Limits, tc.wantLimits)
+			}
+		})
+	}
+}
+
+// The file paths in the config are where the Deployment mounts the
+// Secrets' keys: a file the config names is in a mounted Secret volume
+// that projects the named key under that file name.
+func TestConfigFilesAreMounted(t *testing.T) {
+	desired, err := Build(Params{Sink: securedSink(), DefaultImage: testImage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := desired.Deployment.Spec.Template.Spec
+	mounts := map[string]string{} // volume name -> mount path
+	for _, m := range pod.Containers[0].VolumeMounts {
+		if !m.ReadOnly && m.Name != dataVolume {
+			t.Errorf("volume %s is mounted writable", m.Name)
+		}
+		mounts[m.Name] = m.MountPath
+	}
+	files := map[string]string{} // file path -> Secret/key
+	for _, v := range pod.Volumes {
+		if v.Secret == nil {
+			continue
+		}
+		if v.Secret.DefaultMode == nil || *v.Secret.DefaultMode != 0o440 {
+			t.Errorf("Secret volume %s has mode %v, want 0440", v.Name, v.Secret.DefaultMode)
+		}
+		for _, item := range v.Secret.Items {
+			files[path.Join(mounts[v.Name], item.Path)] = v.Secret.SecretName + "/" + item.Key
+		}
+	}
+	cfg := desired.Config.Config
+	for file, want := range map[string]string{
+		cfg.Auth.BearerTokenFile: "ingest-tokens/tokens.txt",
+		cfg.TLS.CertFile:         "traces-serving-cert/tls.crt",
+		cfg.TLS.KeyFile:          "traces-serving-cert/tls.key",
+		cfg.TLS.ClientCAFile:     "traces-client-ca/ca.crt",
+	} {
+		if got := files[file]; got != want {
+			t.Errorf("config file %s holds %q, want Secret key %q (mounted: %v)", file, got, want, files)
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,6 +86,18 @@ func TestEveryCRDValueMakesAConfigTheCollectorAccepts(t *testing.T) {
 	maxSize := schemaNumber(t, schema, "maximum", "batch", "size")
 	maxQueue := schemaNumber(t, schema, "maximum", "batch", "maxQueuedSpans")
 	maxGrace := schemaNumber(t, schema, "maximum", "terminationGracePeriodSeconds")
+	limitBound := func(key, field string) int64 { return schemaNumber(t, schema, key, "limits", field) }
+	limitsAt := func(key string, timeout time.Duration) v1alpha1.LimitsSpec {
+		return v1alpha1.LimitsSpec{
+			MaxRequestBytes:        limitBound(key, "maxRequestBytes"),
+			MaxInflightBytes:       limitBound(key, "maxInflightBytes"),
+			MaxConcurrentRequests:  int32(limitBound(key, "maxConcurrentRequests")),
+			MaxConcurrentStreams:   int32(limitBound(key, "maxConcurrentStreams")),
+			RequestTimeout:         &metav1.Duration{Duration: timeout},
+			MaxAttributesPerSpan:   int32(limitBound(key, "maxAttributesPerSpan")),
+			MaxAttributeValueBytes: ptr.To(limitBound(key, "maxAttributeValueBytes")),
+		}
+	}
 
 	type extreme struct {
 		name   string
@@ -96,12 +110,19 @@ func TestEveryCRDValueMakesAConfigTheCollectorAccepts(t *testing.T) {
 			s.Spec.TerminationGracePeriodSeconds = ptr.To[int64](10)
 			s.Spec.Storage.Rotation.MaxSize = ptr.To(resource.MustParse("0"))
 			s.Spec.Storage.Rotation.MaxAge = &metav1.Duration{}
+			// requestTimeout's rule allows 1s to 1h.
+			s.Spec.Limits = limitsAt("minimum", time.Second)
 		}},
 		{"largest batch, longest flush, longest grace", func(s *v1alpha1.SpanSink) {
 			s.Spec.Batch = v1alpha1.BatchSpec{Size: int32(maxSize), FlushInterval: &metav1.Duration{Duration: time.Hour}, MaxQueuedSpans: int32(maxQueue)}
 			s.Spec.TerminationGracePeriodSeconds = ptr.To(maxGrace)
 			s.Spec.Storage.Rotation.MaxFiles = 100000
 			s.Spec.Storage.Rotation.Daily = ptr.To(false)
+			s.Spec.Limits = limitsAt("maximum", time.Hour)
+		}},
+		{"auth, TLS with client certificates, debug, network policy", func(s *v1alpha1.SpanSink) {
+			secured := securedSink()
+			s.Spec.Auth, s.Spec.TLS, s.Spec.Debug, s.Spec.NetworkPolicy = secured.Spec.Auth, secured.Spec.TLS, secured.Spec.Debug, secured.Spec.NetworkPolicy
 		}},
 	}
 	for _, format := range formats {
@@ -134,5 +155,35 @@ func TestEveryCRDValueMakesAConfigTheCollectorAccepts(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// The CRD's rule that maxInflightBytes holds a largest request stands in
+// the collector's defaults for a field left out; they must be the
+// collector's actual defaults, or the CRD would accept a spec the collector
+// refuses (or refuse one it takes).
+func TestLimitsRuleUsesTheCollectorDefaults(t *testing.T) {
+	limits := schemaField(t, specSchema(t), "limits")
+	rules, _ := limits["x-kubernetes-validations"].([]any)
+	var rule string
+	for _, r := range rules {
+		if text := r.(map[string]any)["rule"].(string); strings.Contains(text, "maxInflightBytes") {
+			rule = text
+		}
+	}
+	if rule == "" {
+		t.Fatal("CRD schema: limits has no rule about maxInflightBytes")
+	}
+	for name, value := range map[string]int64{
+		"config.DefaultMaxInflightBytes": config.DefaultMaxInflightBytes,
+		"config.DefaultMaxRequestBytes":  config.DefaultMaxRequestBytes,
+	} {
+		if !strings.Contains(rule, ": "+strconv.FormatInt(value, 10)+")") {
+			t.Errorf("limits rule %q does not use %s (%d) for a field left out", rule, name, value)
+		}
+	}
+	// The defaults themselves satisfy the rule, as the collector requires.
+	if config.DefaultMaxInflightBytes < config.DefaultMaxRequestBytes {
+		t.Errorf("collector defaults break the rule: inflight %d < request %d", config.DefaultMaxInflightBytes, config.DefaultMaxRequestBytes)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"maps"
 	"path"
-	"strconv"
 
 	"github.com/spansink/spansink/sink/config"
 	appsv1 "k8s.io/api/apps/v1"
@@ -41,7 +40,7 @@ const (
 // Deployment runs one collector pod. The strategy is Recreate because the
 // span volume is usually ReadWriteOnce and cannot be mounted by an old and a
 // new pod at once; the pod meets the Pod Security Standard "restricted".
-func Deployment(p Params, configHash string) (*appsv1.Deployment, error) {
+func Deployment(p Params, rendered RenderedConfig) (*appsv1.Deployment, error) {
 	sink := p.Sink
 	image := sink.Spec.Image
 	if image == "" {
@@ -53,7 +52,10 @@ func Deployment(p Params, configHash string) (*appsv1.Deployment, error) {
 
 	annotations := make(map[string]string, len(sink.Spec.PodAnnotations)+1)
 	maps.Copy(annotations, sink.Spec.PodAnnotations)
-	annotations[ConfigHashAnnotation] = configHash
+	annotations[ConfigHashAnnotation] = rendered.Hash
+
+	resources := collectorResources(sink.Spec.Resources, rendered.Config)
+	secretVols, secretMounts := secretVolumes(sink)
 
 	httpProbe := func(probePath string, period int32) *corev1.Probe {
 		return &corev1.Probe{
@@ -78,12 +80,12 @@ func Deployment(p Params, configHash string) (*appsv1.Deployment, error) {
 			{Name: OTLPHTTPPortName, ContainerPort: OTLPHTTPPort, Protocol: corev1.ProtocolTCP},
 			{Name: MetricsPortName, ContainerPort: MetricsPort, Protocol: corev1.ProtocolTCP},
 		},
-		Resources: *sink.Spec.Resources.DeepCopy(),
-		Env:       processorEnv(sink.Spec.Resources),
-		VolumeMounts: []corev1.VolumeMount{
+		Resources: resources,
+		Env:       runtimeEnv(resources),
+		VolumeMounts: append([]corev1.VolumeMount{
 			{Name: configVolume, MountPath: ConfigMountPath, ReadOnly: true},
 			{Name: dataVolume, MountPath: DataMountPath},
-		},
+		}, secretMounts...),
 		LivenessProbe:  httpProbe(healthzPath, livenessPeriod),
 		ReadinessProbe: httpProbe(readyzPath, readinessPeriod),
 		SecurityContext: &corev1.SecurityContext{
@@ -123,14 +125,14 @@ func Deployment(p Params, configHash string) (*appsv1.Deployment, error) {
 						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 					},
 					Containers: []corev1.Container{container},
-					Volumes: []corev1.Volume{
+					Volumes: append([]corev1.Volume{
 						{Name: configVolume, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 							LocalObjectReference: corev1.LocalObjectReference{Name: CollectorName(sink)},
 						}}},
 						{Name: dataVolume, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{
 							ClaimName: ClaimName(sink),
 						}}},
-					},
+					}, secretVols...),
 					NodeSelector:      labelMap(sink.Spec.NodeSelector),
 					Tolerations:       tolerations,
 					Affinity:          sink.Spec.Affinity.DeepCopy(),
@@ -140,21 +142,4 @@ func Deployment(p Params, configHash string) (*appsv1.Deployment, error) {
 		},
 	}
 	return deploy, nil
-}
-
-// processorEnv lets the collector use the cores its CPU limit grants. On
-// its own the collector runs on one processor, the most efficient per span
-// (sink/collector); a SpanSink that gives it a CPU limit of two or more cores
-// asks for more throughput than that, so GOMAXPROCS follows the limit's
-// whole cores.
-func processorEnv(resources corev1.ResourceRequirements) []corev1.EnvVar {
-	limit, ok := resources.Limits[corev1.ResourceCPU]
-	if !ok {
-		return nil
-	}
-	cores := limit.MilliValue() / 1000
-	if cores < 2 {
-		return nil
-	}
-	return []corev1.EnvVar{{Name: "GOMAXPROCS", Value: strconv.FormatInt(cores, 10)}}
 }

@@ -3,6 +3,7 @@ package manifests
 import (
 	"github.com/spansink/spansink/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -71,5 +72,68 @@ func customSink() *v1alpha1.SpanSink {
 	sink.Spec.PodAnnotations = map[string]string{"prometheus.io/scrape": "true", ConfigHashAnnotation: "user-value-is-overridden"}
 	sink.Spec.PodLabels = map[string]v1alpha1.LabelValue{"team": "llm-platform", LabelManagedBy: "user-value-is-overridden"}
 	sink.Spec.TerminationGracePeriodSeconds = ptr.To[int64](300)
+	return sink
+}
+
+// authSink takes bearer tokens from a Secret key of its own name.
+func authSink() *v1alpha1.SpanSink {
+	sink := defaultedSink()
+	sink.Spec.Auth = &v1alpha1.AuthSpec{BearerTokenSecretRef: v1alpha1.BearerTokenSecretRef{Name: "ingest-tokens", Key: "tokens.txt"}}
+	sink.Spec.Debug.Enabled = true
+	return sink
+}
+
+// tlsSink serves TLS with cert-manager's Secret and requires client
+// certificates signed by the CA in another Secret (its key defaulted by
+// the API server).
+func tlsSink() *v1alpha1.SpanSink {
+	sink := defaultedSink()
+	sink.Spec.TLS = &v1alpha1.TLSSpec{
+		SecretRef:         v1alpha1.TLSSecretRef{Name: "traces-serving-cert"},
+		ClientCASecretRef: &v1alpha1.ClientCASecretRef{Name: "traces-client-ca", Key: "ca.crt"},
+	}
+	return sink
+}
+
+// networkPolicySink admits ingest from two namespaces' pods and an IP
+// block, and scraping from the monitoring namespace.
+func networkPolicySink() *v1alpha1.SpanSink {
+	sink := defaultedSink()
+	sink.Spec.NetworkPolicy = &v1alpha1.NetworkPolicySpec{
+		IngestFrom: []networkingv1.NetworkPolicyPeer{
+			{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "llm-apps"}}},
+			{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "agents"}}, PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"traces": "send"}}},
+			{IPBlock: &networkingv1.IPBlock{CIDR: "10.20.0.0/16", Except: []string{"10.20.99.0/24"}}},
+		},
+		MetricsFrom: []networkingv1.NetworkPolicyPeer{
+			{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "monitoring"}}},
+		},
+	}
+	return sink
+}
+
+// limitsSink tunes every limit the API offers.
+func limitsSink() *v1alpha1.SpanSink {
+	sink := defaultedSink()
+	sink.Spec.Limits = v1alpha1.LimitsSpec{
+		MaxRequestBytes:        4 << 20,
+		MaxInflightBytes:       16 << 20,
+		MaxConcurrentRequests:  16,
+		MaxConcurrentStreams:   8,
+		RequestTimeout:         &metav1.Duration{Duration: 10 * time.Second},
+		MaxAttributesPerSpan:   64,
+		MaxAttributeValueBytes: ptr.To[int64](0),
+	}
+	return sink
+}
+
+// securedSink sets auth, TLS with client certificates, a network policy,
+// debug and limits together.
+func securedSink() *v1alpha1.SpanSink {
+	sink := networkPolicySink()
+	sink.Spec.Auth = authSink().Spec.Auth
+	sink.Spec.TLS = tlsSink().Spec.TLS
+	sink.Spec.Limits = limitsSink().Spec.Limits
+	sink.Spec.Debug.Enabled = true
 	return sink
 }

@@ -77,11 +77,11 @@ func TestImageRunsTheCollectorAndPutsSpansinkOnPath(t *testing.T) {
 		t.Errorf("%s is not found as `spansink` through the image's PATH %s", ImageBinary, distrolessPATH)
 	}
 
-	deploy, err := Deployment(Params{Sink: defaultedSink(), DefaultImage: testImage}, "hash")
+	desired, err := Build(Params{Sink: defaultedSink(), DefaultImage: testImage})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := deploy.Spec.Template.Spec.Containers[0]
+	c := desired.Deployment.Spec.Template.Spec.Containers[0]
 	if len(c.Command) != 0 {
 		t.Errorf("collector container sets command %q; it must run the image's entrypoint", c.Command)
 	}

@@ -3,6 +3,7 @@ package manifests
 import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 )
 
 // Desired is the whole desired state of one SpanSink.
@@ -20,6 +21,9 @@ type Desired struct {
 	Deployment *appsv1.Deployment
 	// Service exposes the collector.
 	Service *corev1.Service
+	// NetworkPolicy admits traffic to the collector; nil when the SpanSink
+	// sets no spec.networkPolicy.
+	NetworkPolicy *networkingv1.NetworkPolicy
 }
 
 // Build makes every child of the SpanSink. It fails only when the spec
@@ -29,7 +33,7 @@ func Build(p Params) (Desired, error) {
 	if err != nil {
 		return Desired{}, err
 	}
-	deploy, err := Deployment(p, rendered.Hash)
+	deploy, err := Deployment(p, rendered)
 	if err != nil {
 		return Desired{}, err
 	}
@@ -40,5 +44,6 @@ func Build(p Params) (Desired, error) {
 		PersistentVolumeClaim: PersistentVolumeClaim(p.Sink),
 		Deployment:            deploy,
 		Service:               Service(p.Sink),
+		NetworkPolicy:         NetworkPolicy(p.Sink),
 	}, nil
 }

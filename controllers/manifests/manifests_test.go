@@ -16,6 +16,10 @@ func TestBuildersGolden(t *testing.T) {
 	}{
 		{"default", defaultedSink()},
 		{"custom", customSink()},
+		{"auth", authSink()},
+		{"tls", tlsSink()},
+		{"networkpolicy", networkPolicySink()},
+		{"limits", limitsSink()},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -26,8 +30,14 @@ func TestBuildersGolden(t *testing.T) {
 			assertGolden(t, "configmap_"+tc.name, desired.ConfigMap)
 			assertGolden(t, "deployment_"+tc.name, desired.Deployment)
 			assertGolden(t, "service_"+tc.name, desired.Service)
-			assertGolden(t, "serviceaccount_"+tc.name, desired.ServiceAccount)
-			assertGolden(t, "persistentvolumeclaim_"+tc.name, desired.PersistentVolumeClaim)
+			if tc.sink.Spec.Auth == nil && tc.sink.Spec.TLS == nil && tc.sink.Spec.NetworkPolicy == nil && tc.sink.Spec.Limits == (v1alpha1.LimitsSpec{}) {
+				// The security settings leave these two alone.
+				assertGolden(t, "serviceaccount_"+tc.name, desired.ServiceAccount)
+				assertGolden(t, "persistentvolumeclaim_"+tc.name, desired.PersistentVolumeClaim)
+			}
+			if desired.NetworkPolicy != nil {
+				assertGolden(t, "networkpolicy_"+tc.name, desired.NetworkPolicy)
+			}
 		})
 	}
 }

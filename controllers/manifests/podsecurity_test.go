@@ -17,13 +17,13 @@ func TestCollectorPodIsRestricted(t *testing.T) {
 		t.Fatal(err)
 	}
 	restricted := api.LevelVersion{Level: api.LevelRestricted, Version: api.LatestVersion()}
-	for name, sink := range map[string]*v1alpha1.SpanSink{"default": defaultedSink(), "custom": customSink()} {
+	for name, sink := range map[string]*v1alpha1.SpanSink{"default": defaultedSink(), "custom": customSink(), "secured": securedSink()} {
 		t.Run(name, func(t *testing.T) {
-			deploy, err := Deployment(Params{Sink: sink, DefaultImage: testImage}, "hash")
+			desired, err := Build(Params{Sink: sink, DefaultImage: testImage})
 			if err != nil {
 				t.Fatal(err)
 			}
-			tmpl := deploy.Spec.Template
+			tmpl := desired.Deployment.Spec.Template
 			result := policy.AggregateCheckResults(evaluator.EvaluatePod(restricted, &tmpl.ObjectMeta, &tmpl.Spec))
 			if !result.Allowed {
 				t.Errorf("collector pod violates restricted: %s: %s", result.ForbiddenReason(), result.ForbiddenDetail())

@@ -1,0 +1,58 @@
+package manifests
+
+import (
+	"github.com/spansink/spansink/api/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+)
+
+// NetworkPolicy admits traffic to the collector pod as spec.networkPolicy
+// says, or is nil when it says nothing. The policy is of type Ingress only,
+// so the pod's own connections are left alone, and every port the policy
+// does not list is closed to everyone.
+//
+// A NetworkPolicy rule with no peers admits everyone, the opposite of what
+// an empty list in the SpanSink means; so an empty list gets no rule at
+// all, and with both lists empty the policy admits nothing.
+func NetworkPolicy(sink *v1alpha1.SpanSink) *networkingv1.NetworkPolicy {
+	spec := sink.Spec.NetworkPolicy
+	if spec == nil {
+		return nil
+	}
+	port := func(number int32) networkingv1.NetworkPolicyPort {
+		return networkingv1.NetworkPolicyPort{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(intstr.FromInt32(number))}
+	}
+	rules := []networkingv1.NetworkPolicyIngressRule{}
+	if len(spec.IngestFrom) > 0 {
+		rules = append(rules, networkingv1.NetworkPolicyIngressRule{
+			Ports: []networkingv1.NetworkPolicyPort{port(OTLPGRPCPort), port(OTLPHTTPPort)},
+			From:  peers(spec.IngestFrom),
+		})
+	}
+	if len(spec.MetricsFrom) > 0 {
+		rules = append(rules, networkingv1.NetworkPolicyIngressRule{
+			Ports: []networkingv1.NetworkPolicyPort{port(MetricsPort)},
+			From:  peers(spec.MetricsFrom),
+		})
+	}
+	return &networkingv1.NetworkPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
+		ObjectMeta: objectMeta(sink, CollectorName(sink)),
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: SelectorLabels(sink)},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+			Ingress:     rules,
+		},
+	}
+}
+
+func peers(in []networkingv1.NetworkPolicyPeer) []networkingv1.NetworkPolicyPeer {
+	out := make([]networkingv1.NetworkPolicyPeer, len(in))
+	for i := range in {
+		out[i] = *in[i].DeepCopy()
+	}
+	return out
+}

@@ -159,7 +159,7 @@ func (o *options) scanner(stderr io.Writer, filter *reader.Filter, needMetadata 
 			printed++
 			switch {
 			case printed <= maxWarnings:
-				fmt.Fprintf(stderr, "warning: %s\n", w)
+				fmt.Fprintf(stderr, "warning: %s\n", printable(w.String()))
 			case printed == maxWarnings+1:
 				fmt.Fprintf(stderr, "warning: more than %d unreadable lines or files; not showing the rest\n", maxWarnings)
 			}

@@ -57,9 +57,9 @@ func newSpanWriter(w io.Writer, format string, live bool) spanWriter {
 // textColumns are the columns of the span table.
 var textColumns = []string{"TRACE ID", "SPAN ID", "SERVICE", "OPERATION", "START", "DURATION", "STATUS"}
 
-// textRow is one span as table cells.
+// textRow is one span as table cells, escaped for the terminal.
 func textRow(s *reader.Span) []string {
-	return []string{s.TraceID, s.SpanID, orDash(s.Service), orDash(s.Operation), formatTime(s.Start), spanDuration(s), string(s.Status)}
+	return []string{printable(s.TraceID), printable(s.SpanID), printable(orDash(s.Service)), printable(orDash(s.Operation)), formatTime(s.Start), spanDuration(s), printable(string(s.Status))}
 }
 
 // textWriter aligns the table. It flushes every alignBlock rows, so an
@@ -141,7 +141,7 @@ func (j *jsonWriter) Write(s *reader.Span) error {
 		return fmt.Errorf("encode span %s from %s:%d: %w", s.SpanID, s.File, s.Line, err)
 	}
 	j.buf = append(line, '\n')
-	if _, err := j.out.Write(j.buf); err != nil {
+	if _, err := j.out.Write(terminalSafeJSON(j.buf)); err != nil {
 		return err
 	}
 	if j.live {
@@ -172,7 +172,9 @@ func (c *csvWriter) Write(s *reader.Span) error {
 	if d, ok := s.Duration(); ok {
 		duration = strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', -1, 64)
 	}
-	record := []string{s.TraceID, s.SpanID, s.ParentSpanID, s.SpanType, s.Service, s.Operation,
+	// CSV is read in spreadsheets and terminals alike, where control
+	// characters are of no use and may act.
+	record := []string{printable(s.TraceID), printable(s.SpanID), printable(s.ParentSpanID), printable(s.SpanType), printable(s.Service), printable(s.Operation),
 		csvTime(s.Start), csvTime(s.End), duration, string(s.Status)}
 	if err := c.out.Write(record); err != nil {
 		return err

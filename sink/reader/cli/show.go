@@ -57,7 +57,7 @@ id, each is printed; --trace-id picks one.`,
 					return fmt.Errorf("format span %s from %s:%d: %w", spanID, found[i].File, found[i].Line, err)
 				}
 				pretty.WriteByte('\n')
-				if _, err := out.Write(pretty.Bytes()); err != nil {
+				if _, err := out.Write(terminalSafeJSON(pretty.Bytes())); err != nil {
 					return fmt.Errorf("write span: %w", err)
 				}
 			}

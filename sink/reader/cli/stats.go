@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -95,7 +96,7 @@ func writeStatsText(w io.Writer, r *stats.Report) error {
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "SERVICE\tSPANS\tTRACES\tERRORS\tP50\tP90\tP99")
 	for _, g := range r.Services() {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\n", orDash(g.Service), g.Spans, g.Traces(), g.Errors,
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\n", printable(orDash(g.Service)), g.Spans, g.Traces(), g.Errors,
 			percentileText(g, 0.5), percentileText(g, 0.9), percentileText(g, 0.99))
 	}
 	if err := tw.Flush(); err != nil {
@@ -104,7 +105,7 @@ func writeStatsText(w io.Writer, r *stats.Report) error {
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "SERVICE\tOPERATION\tSPANS\tTRACES\tERRORS\tP50\tP90\tP99")
 	for _, g := range r.Operations() {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", orDash(g.Service), orDash(g.Operation), g.Spans, g.Traces(), g.Errors,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", printable(orDash(g.Service)), printable(orDash(g.Operation)), g.Spans, g.Traces(), g.Errors,
 			percentileText(g, 0.5), percentileText(g, 0.9), percentileText(g, 0.99))
 	}
 	return tw.Flush()
@@ -152,9 +153,13 @@ func writeStatsJSON(w io.Writer, r *stats.Report) error {
 	for _, g := range r.Operations() {
 		doc.Operations = append(doc.Operations, toGroupJSON(g))
 	}
-	enc := json.NewEncoder(w)
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("encode stats: %w", err)
+	}
+	if _, err := w.Write(terminalSafeJSON(out.Bytes())); err != nil {
 		return fmt.Errorf("write stats: %w", err)
 	}
 	return nil
@@ -166,7 +171,7 @@ func writeStatsCSV(w io.Writer, r *stats.Report) error {
 	out := csv.NewWriter(w)
 	out.Write([]string{"group", "service", "operation", "spans", "traces", "errors", "p50_ms", "p90_ms", "p99_ms"})
 	row := func(kind string, g *stats.Group) {
-		record := []string{kind, g.Service, g.Operation, strconv.FormatUint(g.Spans, 10), strconv.FormatUint(g.Traces(), 10), strconv.FormatUint(g.Errors, 10)}
+		record := []string{kind, printable(g.Service), printable(g.Operation), strconv.FormatUint(g.Spans, 10), strconv.FormatUint(g.Traces(), 10), strconv.FormatUint(g.Errors, 10)}
 		for _, p := range percentiles {
 			value := ""
 			if d, ok := g.Percentile(p.p); ok {

@@ -55,7 +55,7 @@ printed when their end record arrives.`,
 				Poll:         poll,
 				Filter:       filter,
 				NeedMetadata: output == outputJSON,
-				Warn:         func(w reader.Warning) { fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w) },
+				Warn:         func(w reader.Warning) { fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", printable(w.String())) },
 				CaughtUp: func() error {
 					caughtUp = true
 					spans := ring.ordered()

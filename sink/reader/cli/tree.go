@@ -174,7 +174,7 @@ func writeTreeText(w io.Writer, traceID string, t *trace) error {
 	if !t.start.IsZero() && !t.end.IsZero() {
 		total = formatDuration(t.end.Sub(t.start))
 	}
-	if _, err := fmt.Fprintf(w, "trace %s: %d span(s), start %s, duration %s\n", traceID, t.count, formatTime(t.start), total); err != nil {
+	if _, err := fmt.Fprintf(w, "trace %s: %d span(s), start %s, duration %s\n", printable(traceID), t.count, formatTime(t.start), total); err != nil {
 		return err
 	}
 	var table bytes.Buffer
@@ -189,12 +189,12 @@ func writeTreeText(w io.Writer, traceID string, t *trace) error {
 				branch, childPrefix = "└─ ", "   "
 			}
 		}
-		label := orDash(n.span.Operation)
+		label := printable(orDash(n.span.Operation))
 		if n.missingParent != "" {
-			label += " (parent " + n.missingParent + " not found)"
+			label += " (parent " + printable(n.missingParent) + " not found)"
 		}
-		fmt.Fprintf(tw, "%s%s%s\t%s\t%s\t%s\t%s\t%s\n", prefix, branch, label, n.span.SpanID, orDash(n.span.Service),
-			spanDuration(n.span), offset(t.start, n.span.Start), n.span.Status)
+		fmt.Fprintf(tw, "%s%s%s\t%s\t%s\t%s\t%s\t%s\n", prefix, branch, label, printable(n.span.SpanID), printable(orDash(n.span.Service)),
+			spanDuration(n.span), offset(t.start, n.span.Start), printable(string(n.span.Status)))
 		for i, c := range n.children {
 			walk(c, prefix+childPrefix, i == len(n.children)-1, false)
 		}
@@ -285,9 +285,13 @@ func writeTreeJSON(w io.Writer, t *trace) error {
 		}
 		doc.Orphans = append(doc.Orphans, orphan)
 	}
-	enc := json.NewEncoder(w)
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("encode tree: %w", err)
+	}
+	if _, err := w.Write(terminalSafeJSON(out.Bytes())); err != nil {
 		return fmt.Errorf("write tree: %w", err)
 	}
 	return nil

@@ -112,6 +112,10 @@ func compareExportPaths(t *testing.T, body []byte) {
 // seed corpus (testdata/fuzz/FuzzOTLPProtoWirePath) holds valid requests
 // of every shape, requests with invalid spans, and broken encodings.
 func FuzzOTLPProtoWirePath(f *testing.F) {
+	seeds, _, _ := limitSeeds(f)
+	for _, s := range seeds {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		compareExportPaths(t, body)
 	})

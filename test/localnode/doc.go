@@ -23,7 +23,8 @@
 //     readOnlyRootFilesystem is a read-only bind mount of that directory. So
 //     the command, args and config files a pod carries are used unchanged: no
 //     path in them is rewritten.
-//   - Volumes: configMap and secret (projected once at start, not refreshed),
+//   - Volumes: configMap and secret (projected once at start, not refreshed;
+//     the files belong to the pod's fsGroup, as the kubelet gives them),
 //     emptyDir (a directory; medium Memory refused), and persistentVolumeClaim
 //     bound to a hostPath or local PersistentVolume (its directory). Other
 //     types, including the projected service-account token, are refused.

@@ -20,16 +20,22 @@ var errPermanent = errors.New("cannot be run by the local node")
 // directories, claims as their PersistentVolume's directory.
 func (n *Node) prepareVolumes(ctx context.Context, pod *corev1.Pod, dir string) (map[string]string, error) {
 	paths := map[string]string{}
+	// The kubelet gives a pod's configMap and secret files to its fsGroup,
+	// which is how a non-root container reads a Secret mounted 0440.
+	group := -1
+	if psc := pod.Spec.SecurityContext; psc != nil && psc.FSGroup != nil {
+		group = int(*psc.FSGroup)
+	}
 	for _, v := range pod.Spec.Volumes {
 		target := filepath.Join(dir, "volumes", v.Name)
 		switch {
 		case v.ConfigMap != nil:
-			if err := n.projectConfigMap(ctx, pod.Namespace, v.ConfigMap, target); err != nil {
+			if err := n.projectConfigMap(ctx, pod.Namespace, v.ConfigMap, target, group); err != nil {
 				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
 			}
 			paths[v.Name] = target
 		case v.Secret != nil:
-			if err := n.projectSecret(ctx, pod.Namespace, v.Secret, target); err != nil {
+			if err := n.projectSecret(ctx, pod.Namespace, v.Secret, target, group); err != nil {
 				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
 			}
 			paths[v.Name] = target
@@ -85,11 +91,11 @@ func (n *Node) claimPath(ctx context.Context, namespace, claim string) (string, 
 	return path, nil
 }
 
-func (n *Node) projectConfigMap(ctx context.Context, namespace string, src *corev1.ConfigMapVolumeSource, target string) error {
+func (n *Node) projectConfigMap(ctx context.Context, namespace string, src *corev1.ConfigMapVolumeSource, target string, group int) error {
 	cm, err := n.client.CoreV1().ConfigMaps(namespace).Get(ctx, src.Name, metav1.GetOptions{})
 	if err != nil {
 		if src.Optional != nil && *src.Optional {
-			return writeProjection(target, nil, nil, src.DefaultMode)
+			return writeProjection(target, nil, nil, src.DefaultMode, group)
 		}
 		return fmt.Errorf("configmap %s: %w", src.Name, err)
 	}
@@ -100,23 +106,24 @@ func (n *Node) projectConfigMap(ctx context.Context, namespace string, src *core
 	for k, v := range cm.BinaryData {
 		data[k] = v
 	}
-	return writeProjection(target, data, src.Items, src.DefaultMode)
+	return writeProjection(target, data, src.Items, src.DefaultMode, group)
 }
 
-func (n *Node) projectSecret(ctx context.Context, namespace string, src *corev1.SecretVolumeSource, target string) error {
+func (n *Node) projectSecret(ctx context.Context, namespace string, src *corev1.SecretVolumeSource, target string, group int) error {
 	s, err := n.client.CoreV1().Secrets(namespace).Get(ctx, src.SecretName, metav1.GetOptions{})
 	if err != nil {
 		if src.Optional != nil && *src.Optional {
-			return writeProjection(target, nil, nil, src.DefaultMode)
+			return writeProjection(target, nil, nil, src.DefaultMode, group)
 		}
 		return fmt.Errorf("secret %s: %w", src.SecretName, err)
 	}
-	return writeProjection(target, s.Data, src.Items, src.DefaultMode)
+	return writeProjection(target, s.Data, src.Items, src.DefaultMode, group)
 }
 
 // writeProjection writes keys as files (all of them, or the listed items at
 // their paths) with the volume's modes, replacing an earlier projection.
-func writeProjection(target string, data map[string][]byte, items []corev1.KeyToPath, defaultMode *int32) error {
+// With group >= 0 (the pod's fsGroup) the files belong to that group.
+func writeProjection(target string, data map[string][]byte, items []corev1.KeyToPath, defaultMode *int32, group int) error {
 	if err := os.RemoveAll(target); err != nil {
 		return fmt.Errorf("clear projection: %w", err)
 	}
@@ -152,7 +159,13 @@ func writeProjection(target string, data map[string][]byte, items []corev1.KeyTo
 		if err := os.WriteFile(path, content, fileMode); err != nil {
 			return fmt.Errorf("project %s: %w", item.Key, err)
 		}
+		if group >= 0 {
+			if err := os.Lchown(path, -1, group); err != nil {
+				return fmt.Errorf("project %s: give it to fsGroup %d: %w", item.Key, group, err)
+			}
+		}
 		// WriteFile's mode is filtered by the umask; the volume's is not.
+		// Chmod comes after chown, which may clear setgid-like bits.
 		if err := os.Chmod(path, fileMode); err != nil {
 			return fmt.Errorf("project %s: %w", item.Key, err)
 		}

@@ -104,7 +104,7 @@ func (r *Ring) keep(line []byte) {
 		off = r.place(n)
 	}
 	copy(r.arena[off:off+n], line)
-	r.entries[(r.head+r.count)%r.maxRecords] = entry{off: off, n: n}
+	r.entries[r.slot(r.count)] = entry{off: off, n: n}
 	r.count++
 	r.lineBytes += n
 	r.write = off + n
@@ -139,8 +139,18 @@ func (r *Ring) place(n int) int {
 // evict forgets the oldest kept line.
 func (r *Ring) evict() {
 	r.lineBytes -= r.entries[r.head].n
-	r.head = (r.head + 1) % r.maxRecords
+	r.head = r.slot(1)
 	r.count--
+}
+
+// slot is the index in entries of the i-th oldest kept line (i <= count).
+func (r *Ring) slot(i int) int {
+	// A compare instead of a division: this runs for every line.
+	if j := r.head + i; j < r.maxRecords {
+		return j
+	} else {
+		return j - r.maxRecords
+	}
 }
 
 // grow replaces the arena with a larger one, up to the budget, and packs

@@ -4,6 +4,7 @@ import (
 	"github.com/spansink/spansink/controllers/manifests"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -14,10 +15,11 @@ import (
 //
 // The child kinds are cached only when they carry the managed-by label the
 // builders put on every child. Without the selector the operator would hold
-// every ConfigMap, Service, ServiceAccount, claim and Deployment of the
-// cluster in memory. The price: an object under a child's name that lacks
-// the label is invisible to the cached client, so the reconciler looks
-// such names up with the uncached APIReader before it decides anything.
+// every ConfigMap, Service, ServiceAccount, claim, Deployment and
+// NetworkPolicy of the cluster in memory. The price: an object under a
+// child's name that lacks the label is invisible to the cached client, so
+// the reconciler looks such names up with the uncached APIReader before it
+// decides anything. Secrets are not cached at all (see checkSecrets).
 func CacheOptions() cache.Options {
 	managed := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{
 		manifests.LabelManagedBy: manifests.ManagedByValue,
@@ -28,5 +30,6 @@ func CacheOptions() cache.Options {
 		&corev1.ServiceAccount{}:        managed,
 		&corev1.PersistentVolumeClaim{}: managed,
 		&appsv1.Deployment{}:            managed,
+		&networkingv1.NetworkPolicy{}:   managed,
 	}}
 }

@@ -40,6 +40,9 @@ type observation struct {
 	conflicts []string
 	// claimMissing is true when the existing claim the spec names is absent.
 	claimMissing bool
+	// secretProblems are Secrets the spec names that are missing or lack a
+	// key; while there are any, the pod's inputs are left as they are.
+	secretProblems []secretProblem
 	// resizeRefused is true when the API server refused to grow the claim.
 	resizeRefused bool
 	// claimWait is the claim the collector waits for while it is Pending
@@ -59,9 +62,10 @@ type observation struct {
 // blocked reports whether the pass waits for something no watched object
 // announces: a foreign object or a missing existing claim going away, a
 // claim becoming able to grow, a Pending claim's provisioner failing or its
-// StorageClass being created. Such a SpanSink is polled.
+// StorageClass being created, a named Secret being created or completed
+// (Secrets are not watched). Such a SpanSink is polled.
 func (o *observation) blocked() bool {
-	return len(o.conflicts) > 0 || o.claimMissing || o.resizeRefused || o.claimWait != nil
+	return len(o.conflicts) > 0 || o.claimMissing || o.resizeRefused || o.claimWait != nil || len(o.secretProblems) > 0
 }
 
 // kind says how to reconcile one kind of child. Only the fields the operator
@@ -161,8 +165,18 @@ var (
 // the first API error; conflicts do not stop it, but a conflict on anything
 // the pod mounts keeps the Deployment from being touched, so that no pod is
 // rolled onto someone else's config or volume.
+//
+// A missing Secret (or key) holds back the ConfigMap and the Deployment:
+// a pod whose Secret volume cannot be mounted never starts, and the
+// Recreate strategy would stop the running collector first; a restarted
+// collector would read a config naming files it does not have. So the
+// running collector keeps its config and serves on until the Secret is
+// there, and the SpanSink says Degraded meanwhile.
 func (r *SpanSinkReconciler) ensureChildren(ctx context.Context, sink *v1alpha1.SpanSink, desired manifests.Desired, obs *observation) error {
-	podInputsOK := true
+	if err := r.checkSecrets(ctx, sink, obs); err != nil {
+		return err
+	}
+	podInputsOK := len(obs.secretProblems) == 0
 	step := func(k kind, obj client.Object) (client.Object, bool, error) {
 		live, conflict, err := r.ensure(ctx, sink, k, obj)
 		if conflict {
@@ -171,15 +185,25 @@ func (r *SpanSinkReconciler) ensureChildren(ctx context.Context, sink *v1alpha1.
 		return live, live != nil, err
 	}
 
-	for _, child := range []struct {
-		kind kind
-		obj  client.Object
-	}{{serviceAccountKind, desired.ServiceAccount}, {configMapKind, desired.ConfigMap}} {
-		_, ok, err := step(child.kind, child.obj)
-		if err != nil {
+	if _, ok, err := step(serviceAccountKind, desired.ServiceAccount); err != nil {
+		return err
+	} else if !ok {
+		podInputsOK = false
+	}
+	if podInputsOK {
+		if _, ok, err := step(configMapKind, desired.ConfigMap); err != nil {
+			return err
+		} else if !ok {
+			podInputsOK = false
+		}
+	}
+	// The policy goes in before the pod, so a new collector never starts open.
+	if desired.NetworkPolicy != nil {
+		if _, _, err := step(networkPolicyKind, desired.NetworkPolicy); err != nil {
 			return err
 		}
-		podInputsOK = podInputsOK && ok
+	} else if err := r.removeNetworkPolicy(ctx, sink); err != nil {
+		return err
 	}
 	if desired.PersistentVolumeClaim != nil {
 		live, ok, err := step(claimKind, desired.PersistentVolumeClaim)

@@ -1,6 +1,7 @@
 // Package controllers holds the SpanSink reconciler: it turns each SpanSink
 // into a running collector (ServiceAccount, ConfigMap, PersistentVolumeClaim,
-// Deployment and Service) and reports how that is going in the status.
+// Deployment, Service and, when asked, NetworkPolicy) and reports how that
+// is going in the status.
 package controllers
 
 import (
@@ -12,6 +13,7 @@ import (
 	"github.com/spansink/spansink/controllers/manifests"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -56,6 +58,7 @@ func (r *SpanSinkReconciler) apiReader() client.Reader {
 // +kubebuilder:rbac:groups=tracing.spansink.dev,resources=spansinks/finalizers,verbs=update
 // +kubebuilder:rbac:groups=core,resources=configmaps;services;serviceaccounts;persistentvolumeclaims,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings one SpanSink's children to the desired state and writes
@@ -98,7 +101,7 @@ func (r *SpanSinkReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if obs.blocked() {
 		logf.FromContext(ctx).Info("waiting for a blocked child",
 			"conflicts", obs.conflicts, "claimMissing", obs.claimMissing, "resizeRefused", obs.resizeRefused,
-			"claimPending", obs.claimWait != nil)
+			"claimPending", obs.claimWait != nil, "secretProblems", len(obs.secretProblems))
 		return ctrl.Result{RequeueAfter: r.blockedRetry()}, nil
 	}
 	// A collector that is not ready yet gets the time to become so; no
@@ -131,6 +134,7 @@ func (r *SpanSinkReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrentRec
 		Owns(&corev1.PersistentVolumeClaim{}).
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Service{}).
+		Owns(&networkingv1.NetworkPolicy{}).
 		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrentReconciles}).
 		Named("spansink").
 		Complete(r)

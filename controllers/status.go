@@ -133,6 +133,8 @@ func degradation(obs *observation) (reason, message string) {
 		return v1alpha1.ReasonChildConflict, fmt.Sprintf(
 			"%s already %s not controlled by this SpanSink; the operator leaves it alone: delete or rename it, or rename the SpanSink",
 			strings.Join(obs.conflicts, ", "), verb)
+	case len(obs.secretProblems) > 0:
+		return secretDegradation(obs.secretProblems)
 	case obs.resizeRefused:
 		return v1alpha1.ReasonVolumeResizeRefused,
 			"The PersistentVolumeClaim cannot grow to storage.volume.size: it is not bound yet, or its storage class does not allow volume expansion"

@@ -106,7 +106,7 @@ type NetworkPolicySpec struct {
 	// the OTLP/gRPC and OTLP/HTTP ports. Empty admits no one.
 	// +optional
 	// +listType=atomic
-	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:items:XValidation:rule="has(self.podSelector) || has(self.namespaceSelector) || has(self.ipBlock)",message="networkPolicy peers must set podSelector, namespaceSelector or ipBlock"
 	// +kubebuilder:validation:items:XValidation:rule="!has(self.ipBlock) || (!has(self.podSelector) && !has(self.namespaceSelector))",message="a networkPolicy peer with ipBlock must not also set podSelector or namespaceSelector"
 	// +kubebuilder:validation:items:XValidation:rule="!has(self.ipBlock) || isCIDR(self.ipBlock.cidr)",message="networkPolicy ipBlock.cidr must be a CIDR such as 10.0.0.0/8"
@@ -116,7 +116,7 @@ type NetworkPolicySpec struct {
 	// the Prometheus namespace. Empty admits no one.
 	// +optional
 	// +listType=atomic
-	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:items:XValidation:rule="has(self.podSelector) || has(self.namespaceSelector) || has(self.ipBlock)",message="networkPolicy peers must set podSelector, namespaceSelector or ipBlock"
 	// +kubebuilder:validation:items:XValidation:rule="!has(self.ipBlock) || (!has(self.podSelector) && !has(self.namespaceSelector))",message="a networkPolicy peer with ipBlock must not also set podSelector or namespaceSelector"
 	// +kubebuilder:validation:items:XValidation:rule="!has(self.ipBlock) || isCIDR(self.ipBlock.cidr)",message="networkPolicy ipBlock.cidr must be a CIDR such as 10.0.0.0/8"

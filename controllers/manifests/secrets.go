@@ -51,6 +51,8 @@ type SecretUse struct {
 	Keys []string
 	// Files are the file names the keys are mounted as.
 	Files []string
+	// Holds says what the keys hold, for status messages.
+	Holds string
 	// volume and mountPath say where the Secret is mounted.
 	volume, mountPath string
 }
@@ -66,6 +68,7 @@ func SecretUses(sink *v1alpha1.SpanSink) []SecretUse {
 			Name:   string(auth.BearerTokenSecretRef.Name),
 			Keys:   []string{orDefault(string(auth.BearerTokenSecretRef.Key), DefaultTokenKey)},
 			Files:  []string{AuthTokensFile},
+			Holds:  "the bearer tokens, one per line",
 			volume: authVolume, mountPath: AuthMountPath,
 		})
 	}
@@ -75,6 +78,7 @@ func SecretUses(sink *v1alpha1.SpanSink) []SecretUse {
 			Name:   string(tls.SecretRef.Name),
 			Keys:   []string{corev1.TLSCertKey, corev1.TLSPrivateKeyKey},
 			Files:  []string{corev1.TLSCertKey, corev1.TLSPrivateKeyKey},
+			Holds:  "the PEM server certificate chain and its private key, as a kubernetes.io/tls Secret from cert-manager does",
 			volume: tlsVolume, mountPath: TLSMountPath,
 		})
 		if ca := tls.ClientCASecretRef; ca != nil {
@@ -83,6 +87,7 @@ func SecretUses(sink *v1alpha1.SpanSink) []SecretUse {
 				Name:   string(ca.Name),
 				Keys:   []string{orDefault(string(ca.Key), DefaultClientCAKey)},
 				Files:  []string{ClientCAFile},
+				Holds:  "the PEM CA certificates that sign client certificates",
 				volume: clientCAVolume, mountPath: ClientCAMountPath,
 			})
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/tap"
 
 	"github.com/spansink/spansink/sink/access"
 	"github.com/spansink/spansink/sink/ingest"
@@ -31,18 +32,25 @@ func (c *Collector) openAccess() error {
 	return nil
 }
 
-// accessGRPCOptions are the OTLP/gRPC server options that encrypt and
-// authenticate: TLS credentials, and a tap that refuses a call without an
-// accepted token from its headers, before its message is read.
+// accessGRPCOptions are the OTLP/gRPC server options that encrypt: TLS
+// credentials. Authentication is grpcAuthTap.
 func (c *Collector) accessGRPCOptions() []grpc.ServerOption {
 	var opts []grpc.ServerOption
 	if st := c.creds.ServerTLS(); st != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(st.Config("h2"))))
 	}
-	if auth := c.creds.Authenticator(); auth != nil {
-		opts = append(opts, grpc.InTapHandle(auth.GRPCTap(ingest.ProtocolOTLPGRPC)))
-	}
 	return opts
+}
+
+// grpcAuthTap refuses a call without an accepted token from its headers,
+// before its message is read; nil without authentication. It goes in
+// ingest.Options.GRPCTap, because a gRPC server has one tap and
+// ingest.GRPCServerOptions installs it (with the call deadline).
+func (c *Collector) grpcAuthTap() tap.ServerInHandle {
+	if auth := c.creds.Authenticator(); auth != nil {
+		return auth.GRPCTap(ingest.ProtocolOTLPGRPC)
+	}
+	return nil
 }
 
 // guardIngest puts the bearer token check in front of the OTLP/HTTP and

@@ -2,11 +2,15 @@ package ingest
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 )
@@ -31,42 +35,74 @@ func (e errUnsupportedEncoding) Error() string {
 	return fmt.Sprintf("unsupported Content-Encoding %q, supported: gzip, identity", e.encoding)
 }
 
+// errRequestTimeout is answered with 408: the body did not arrive within
+// limits.requestTimeout (the HTTP server's read timeout).
+type errRequestTimeout struct{ timeout time.Duration }
+
+func (e errRequestTimeout) Error() string {
+	return fmt.Sprintf("request body not received within limits.requestTimeout (%s)", e.timeout)
+}
+
 // maxPooledBody keeps one huge request from pinning its buffer in the pool
 // for the rest of the process's life.
 const maxPooledBody = 1 << 20
 
+// firstBodyChunk is the room made for a body before its first byte is read:
+// a typical OTLP request fits, and a client that declares a large
+// Content-Length and then sends nothing holds no more than this.
+const firstBodyChunk = 32 << 10
+
+// inflightWait is how long an HTTP request waits for room in the inflight
+// budget before it is refused with 503: long enough to ride out a burst,
+// short enough that the client's retry (Retry-After) is the better wait.
+const inflightWait = 500 * time.Millisecond
+
+// requestBody is the buffer a request body is read into and the bytes of
+// the inflight budget charged for it, which are its capacity: what the
+// request holds in memory.
+type requestBody struct {
+	bytes.Buffer
+	budget  *InflightBudget
+	charged int64
+}
+
 var (
-	bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	bodyPool = sync.Pool{New: func() any { return new(requestBody) }}
 	gzipPool sync.Pool
 )
 
-func getBody() *bytes.Buffer { return bodyPool.Get().(*bytes.Buffer) }
+func getBody() *requestBody { return bodyPool.Get().(*requestBody) }
 
-// putBody returns buf to the pool. Decoded data may alias the buffer, so
-// call it only when the request's records are encoded.
-func putBody(buf *bytes.Buffer) {
-	if buf.Cap() > maxPooledBody {
+// putBody releases body's charge and returns it to the pool. Decoded data
+// may alias the buffer, so call it only when the request's records are
+// encoded.
+func putBody(body *requestBody) {
+	if body.budget != nil {
+		body.budget.release(body.charged)
+	}
+	body.budget, body.charged = nil, 0
+	if body.Cap() > maxPooledBody {
 		return
 	}
-	buf.Reset()
-	bodyPool.Put(buf)
+	body.Reset()
+	bodyPool.Put(body)
 }
 
-// readBody reads r's body into buf, decompressing gzip, and refuses bodies
+// readBody reads r's body into body, decompressing gzip, and refuses bodies
 // over limit both as sent and as decompressed, so a small gzip bomb cannot
-// make the collector allocate gigabytes.
-func readBody(r *http.Request, limit int64, buf *bytes.Buffer) error {
+// make the collector allocate gigabytes. The buffer grows as bytes arrive,
+// never ahead of them from the declared Content-Length, and each growth is
+// charged to budget first.
+func readBody(r *http.Request, limit int64, budget *InflightBudget, body *requestBody) error {
 	if r.ContentLength > limit {
 		return errBodyTooLarge{limit: limit}
 	}
+	body.budget = budget
 	raw := &countingReader{r: io.LimitReader(r.Body, limit+1)}
 	var src io.Reader = raw
 	decompressed := false
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
-		if r.ContentLength > 0 {
-			buf.Grow(int(r.ContentLength))
-		}
 	case "gzip", "x-gzip":
 		zr, err := getGzipReader(raw)
 		if err != nil {
@@ -81,18 +117,82 @@ func readBody(r *http.Request, limit int64, buf *bytes.Buffer) error {
 	default:
 		return errUnsupportedEncoding{encoding: enc}
 	}
-	_, err := buf.ReadFrom(io.LimitReader(src, limit+1))
+	err := body.fill(r.Context(), io.LimitReader(src, limit+1), limit+1)
+	var full errInflightFull
+	if errors.As(err, &full) {
+		return err
+	}
 	if raw.n > limit {
 		return errBodyTooLarge{limit: limit}
 	}
-	if int64(buf.Len()) > limit {
+	if int64(body.Len()) > limit {
 		return errBodyTooLarge{limit: limit, decompressed: decompressed}
 	}
 	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The server's read timeout, limits.requestTimeout.
+			return errRequestTimeout{}
+		}
 		if decompressed {
 			return fmt.Errorf("gzip body: %w", err)
 		}
 		return fmt.Errorf("read body: %w", err)
+	}
+	return nil
+}
+
+// fill reads src to its end into the buffer, which holds at most most
+// bytes: src gives no more, and one byte over limit is enough to refuse.
+// Before each growth it takes the new room from the budget; it returns
+// errInflightFull when the budget has none within inflightWait.
+func (b *requestBody) fill(ctx context.Context, src io.Reader, most int64) error {
+	for int64(b.Len()) < most {
+		if b.Available() == 0 {
+			if err := b.grow(ctx, most); err != nil {
+				return err
+			}
+		}
+		room := b.AvailableBuffer()[:b.Available()]
+		n, err := src.Read(room)
+		b.Write(room[:n]) // room is the buffer's own free space: no copy, no growth
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// grow doubles the buffer's capacity (first to firstBodyChunk), never past
+// most, charging the budget for the new capacity before it is allocated.
+// It allocates itself rather than through bytes.Buffer.Grow, which would
+// double past most.
+func (b *requestBody) grow(ctx context.Context, most int64) error {
+	c := int64(b.Cap())
+	if c > b.charged {
+		// A pooled buffer comes with capacity from an earlier request.
+		if !b.budget.acquire(ctx, c-b.charged, inflightWait) {
+			return errInflightFull{limit: b.budget.Limit()}
+		}
+		b.charged = c
+		if c > int64(b.Len()) {
+			return nil
+		}
+	}
+	target := min(max(2*c, firstBodyChunk), most)
+	if !b.budget.acquire(ctx, target-b.charged, inflightWait) {
+		return errInflightFull{limit: b.budget.Limit()}
+	}
+	b.charged = target
+	next := make([]byte, b.Len(), target)
+	copy(next, b.Bytes())
+	b.Buffer = *bytes.NewBuffer(next)
+	if extra := int64(cap(next)) - b.charged; extra > 0 {
+		// The allocator rounds up to its size class: charge what it gave.
+		b.budget.charge(extra)
+		b.charged += extra
 	}
 	return nil
 }

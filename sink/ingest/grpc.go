@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"runtime"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
@@ -11,10 +12,10 @@ import (
 	"google.golang.org/grpc/codes"
 	// Registers the gzip decompressor, which OTLP/gRPC clients may use.
 	_ "google.golang.org/grpc/encoding/gzip"
+	"google.golang.org/grpc/experimental"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
-
-	"github.com/spansink/spansink/sink/config"
 )
 
 // NewGRPCService returns the OTLP/gRPC TraceService. Register it with
@@ -27,16 +28,40 @@ func NewGRPCService(opts Options) ptraceotlp.GRPCServer {
 
 // GRPCServerOptions are the server options the service relies on: the
 // request size limit, which gRPC applies after decompression too, and the
-// codec that lets RegisterGRPCService decode requests itself. Only
-// MaxRequestBytes of opts is used.
+// codec that lets RegisterGRPCService decode requests itself; and the
+// transport limits of opts: the buffers of requests charged to
+// opts.Inflight, MaxConcurrentStreams, a deadline of RequestTimeout on
+// every call (also while its message arrives), MaxHeaderBytes of metadata,
+// keepalive enforcement, and connections closed after IdleTimeout without
+// a call. The options include the server's tap, which runs opts.GRPCTap.
+// Submitter and Encoder of opts are not used.
 func GRPCServerOptions(opts Options) []grpc.ServerOption {
-	limit := opts.MaxRequestBytes
-	if limit <= 0 {
-		limit = config.DefaultMaxRequestBytes
-	}
+	opts = opts.withTransportDefaults()
+	pool := newBudgetPool(opts.inflight(), opts.RequestTimeout)
 	return []grpc.ServerOption{
-		grpc.MaxRecvMsgSize(int(limit)),
-		grpc.ForceServerCodecV2(newGRPCCodec()),
+		grpc.MaxRecvMsgSize(int(opts.MaxRequestBytes)),
+		grpc.ForceServerCodecV2(newGRPCCodec(pool.charging())),
+		experimental.BufferPool(pool.waiting()),
+		grpc.InTapHandle(deadlineTap(opts.GRPCTap, opts.RequestTimeout)),
+		grpc.MaxConcurrentStreams(uint32(opts.MaxConcurrentStreams)),
+		grpc.MaxHeaderListSize(uint32(opts.MaxHeaderBytes)),
+		// The TLS handshake and HTTP/2 preface, which come before any call
+		// and its deadline.
+		grpc.ConnectionTimeout(opts.RequestTimeout),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle: opts.IdleTimeout,
+			// A peer that answers no ping for this long is gone: its
+			// connection is closed even while its calls wait.
+			Time:    opts.IdleTimeout,
+			Timeout: keepaliveTimeout,
+		}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime: minClientPingInterval,
+			// Pings on an idle connection are cheap, and MaxConnectionIdle
+			// closes it anyway: refusing them would only break clients
+			// configured to keep connections warm.
+			PermitWithoutStream: true,
+		}),
 		// A fixed pool of goroutines serves the requests instead of a new
 		// goroutine per request, whose stack would grow anew every time.
 		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
@@ -47,6 +72,15 @@ func GRPCServerOptions(opts Options) []grpc.ServerOption {
 		grpc.InitialConnWindowSize(grpcConnWindow),
 	}
 }
+
+// Keepalive of GRPCServerOptions: a client may ping every 10 s (the OTel
+// Collector's exporters ping every 30 s when keepalive is on); more often
+// is answered with GOAWAY "too_many_pings". The server's own pings wait
+// 20 s for an answer, gRPC's default.
+const (
+	minClientPingInterval = 10 * time.Second
+	keepaliveTimeout      = 20 * time.Second
+)
 
 // The flow-control windows of GRPCServerOptions: a stream may send a
 // typical OTLP request without waiting, and the connection a few of them;
@@ -110,4 +144,13 @@ func (s *grpcService) answer(p partial, err error) (ptraceotlp.ExportResponse, e
 	}
 	pm.request(codes.OK.String())
 	return resp, nil
+}
+
+// receiveTimedOut is the answer to a call whose message did not arrive
+// within the deadline deadlineTap set, counted as a refusal.
+func (s *grpcService) receiveTimedOut() error {
+	pm := s.in.otlpGRPC
+	pm.refused(RefusedRequestTimeout)
+	pm.request(codes.DeadlineExceeded.String())
+	return status.Errorf(codes.DeadlineExceeded, "request not received within limits.requestTimeout (%s)", s.in.opts.RequestTimeout)
 }

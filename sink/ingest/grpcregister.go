@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
@@ -60,6 +61,9 @@ type grpcResponse struct {
 func exportHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
 	req := new(grpcRequest)
 	if err := dec(req); err != nil {
+		if own, isOwn := srv.(*grpcService); isOwn && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, own.receiveTimedOut()
+		}
 		return nil, err
 	}
 	// Nothing keeps the body: the records are copies.
@@ -105,10 +109,13 @@ func export(ctx context.Context, srv ptraceotlp.GRPCServer, req *grpcRequest) (a
 // registered proto codec.
 type grpcCodec struct {
 	delegate encoding.CodecV2
+	// pool takes the copy that joins a request's frames; it charges the
+	// inflight budget without waiting (see budgetPool.charging).
+	pool mem.BufferPool
 }
 
-func newGRPCCodec() grpcCodec {
-	return grpcCodec{delegate: encoding.GetCodecV2("proto")}
+func newGRPCCodec(pool mem.BufferPool) grpcCodec {
+	return grpcCodec{delegate: encoding.GetCodecV2("proto"), pool: pool}
 }
 
 // Name implements encoding.CodecV2.
@@ -128,7 +135,7 @@ func (c grpcCodec) Marshal(v any) (mem.BufferSlice, error) {
 // copy when it arrived in one buffer) until the handler is done.
 func (c grpcCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if r, ok := v.(*grpcRequest); ok {
-		r.body = data.MaterializeToBuffer(mem.DefaultBufferPool())
+		r.body = data.MaterializeToBuffer(c.pool)
 		return nil
 	}
 	return c.delegate.Unmarshal(data, v)

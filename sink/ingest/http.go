@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
 )
 
 // Paths served by the HTTP handler.
@@ -17,16 +20,57 @@ const (
 )
 
 // NewHTTPHandler serves OTLP/HTTP traces at TracesPath and DB-GPT span
-// records at DBGPTPath; any other path is 404.
+// records at DBGPTPath; any other path is 404. It serves at most
+// Options.MaxConcurrentRequests requests at once and holds their bodies
+// within Options.Inflight; serve it with an HTTPServer, whose timeouts
+// bound how long a request may take to arrive.
 func NewHTTPHandler(opts Options) http.Handler {
-	return &httpHandler{in: newIngester(opts)}
+	in := newIngester(opts)
+	return &httpHandler{
+		in:     in,
+		budget: in.opts.inflight(),
+		slots:  make(chan struct{}, in.opts.MaxConcurrentRequests),
+	}
 }
 
+// HTTPServer returns the server for handler with the transport limits of
+// opts: the whole request must arrive within RequestTimeout (headers
+// within readHeaderTimeout of that), its headers within MaxHeaderBytes,
+// and a keep-alive connection with no request closes after IdleTimeout.
+func HTTPServer(handler http.Handler, opts Options) *http.Server {
+	opts = opts.withTransportDefaults()
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: min(readHeaderTimeout, opts.RequestTimeout),
+		ReadTimeout:       opts.RequestTimeout,
+		// Counted from the end of the headers, like ReadTimeout: reading
+		// may take RequestTimeout, and the answer (in Durable mode after
+		// an fsync) as long again.
+		WriteTimeout:   2 * opts.RequestTimeout,
+		IdleTimeout:    opts.IdleTimeout,
+		MaxHeaderBytes: opts.MaxHeaderBytes,
+	}
+}
+
+// readHeaderTimeout stops clients that open connections and never finish a
+// request's headers from holding them for the whole RequestTimeout.
+const readHeaderTimeout = 10 * time.Second
+
 type httpHandler struct {
-	in *ingester
+	in     *ingester
+	budget *InflightBudget
+	// slots holds a token per request being served.
+	slots chan struct{}
 }
 
 func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	select {
+	case h.slots <- struct{}{}:
+		defer func() { <-h.slots }()
+	default:
+		h.refuseBusy(w, r)
+		return
+	}
 	switch r.URL.Path {
 	case TracesPath:
 		h.serveOTLP(w, r)
@@ -58,17 +102,61 @@ func mediaType(r *http.Request) string {
 	return strings.ToLower(strings.TrimSpace(ct))
 }
 
-// bodyErrorStatus maps a readBody error to its HTTP status.
-func bodyErrorStatus(err error) int {
+// refuseBusy answers a request beyond MaxConcurrentRequests with 503 and
+// Retry-After, in the form its path answers errors in.
+func (h *httpHandler) refuseBusy(w http.ResponseWriter, r *http.Request) {
+	msg := fmt.Sprintf("the collector is serving its limit of %d concurrent requests (limits.maxConcurrentRequests); retry later", cap(h.slots))
+	switch r.URL.Path {
+	case TracesPath:
+		enc := otlpProto
+		if mediaType(r) == contentTypeJSON {
+			enc = otlpJSON
+		}
+		h.in.otlpHTTP.refused(RefusedConcurrentRequests)
+		h.otlpError(w, enc, h.in.otlpHTTP, http.StatusServiceUnavailable, codes.Unavailable, msg, true)
+	case DBGPTPath:
+		h.in.dbgpt.refused(RefusedConcurrentRequests)
+		h.dbgptReply(w, h.in.dbgpt, http.StatusServiceUnavailable, DBGPTResponse{Error: msg}, true)
+	default:
+		h.in.otlpHTTP.refused(RefusedConcurrentRequests)
+		w.Header().Set("Retry-After", h.in.retryAfterSeconds())
+		writeText(w, http.StatusServiceUnavailable, msg)
+	}
+}
+
+// readBody reads r's body into body within the request limits and counts
+// the refusals of the transport limits.
+func (h *httpHandler) readBody(r *http.Request, pm *protocolMetrics, body *requestBody) error {
+	err := readBody(r, h.in.opts.MaxRequestBytes, h.budget, body)
+	var full errInflightFull
+	var timeout errRequestTimeout
+	switch {
+	case errors.As(err, &full):
+		pm.refused(RefusedInflightBytes)
+	case errors.As(err, &timeout):
+		pm.refused(RefusedRequestTimeout)
+		err = errRequestTimeout{timeout: h.in.opts.RequestTimeout}
+	}
+	return err
+}
+
+// bodyFailure maps a readBody error to its answer.
+func bodyFailure(err error) failure {
 	var tooLarge errBodyTooLarge
 	var unsupported errUnsupportedEncoding
+	var full errInflightFull
+	var timeout errRequestTimeout
 	switch {
 	case errors.As(err, &tooLarge):
-		return http.StatusRequestEntityTooLarge
+		return failure{httpStatus: http.StatusRequestEntityTooLarge, grpcCode: codes.InvalidArgument}
 	case errors.As(err, &unsupported):
-		return http.StatusUnsupportedMediaType
+		return failure{httpStatus: http.StatusUnsupportedMediaType, grpcCode: codes.InvalidArgument}
+	case errors.As(err, &full):
+		return failure{httpStatus: http.StatusServiceUnavailable, grpcCode: codes.Unavailable, retryable: true}
+	case errors.As(err, &timeout):
+		return failure{httpStatus: http.StatusRequestTimeout, grpcCode: codes.DeadlineExceeded}
 	}
-	return http.StatusBadRequest
+	return failure{httpStatus: http.StatusBadRequest, grpcCode: codes.InvalidArgument}
 }
 
 func writeText(w http.ResponseWriter, status int, msg string) {

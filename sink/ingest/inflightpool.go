@@ -1,0 +1,138 @@
+package ingest
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"weak"
+
+	"google.golang.org/grpc/mem"
+)
+
+// budgetPool is the gRPC server's buffer pool: every buffer gRPC takes for a
+// request (each DATA frame as it arrives, the copy that joins a message's
+// frames, decompressed data) is charged to the inflight budget, and released
+// when gRPC frees it. A slow client holding streams open so holds budget,
+// not unbounded memory.
+//
+// Blocking: the connection's reader goroutine takes the DATA frame buffers,
+// so a Get that waits stops reading that connection, and TCP flow control
+// pushes back on its client; its streams' deadlines (RequestTimeout) still
+// fire, and their handlers free what they hold. A Get waits at most wait
+// (the request timeout): by then every holder that existed when it began has
+// been ended by its deadline, so what still holds the budget is memory gRPC
+// dropped without freeing it (see below), and the Get proceeds over the
+// limit rather than stall a connection on garbage.
+//
+// gRPC does not free every buffer it takes: data queued on a stream that
+// ends before its handler reads it is left to the garbage collector. Each
+// buffer therefore carries a runtime cleanup that releases its charge when
+// it is collected unfreed, and a Get that waited in vain asks for a
+// collection so that such charges come back.
+type budgetPool struct {
+	budget *InflightBudget
+	inner  mem.BufferPool
+	wait   time.Duration
+
+	mu   sync.Mutex
+	held map[weak.Pointer[[]byte]]heldBuffer
+
+	lastGC atomic.Int64 // unix nanoseconds of the last collection asked for
+}
+
+// heldBuffer is the charge of one buffer handed out and not yet returned.
+type heldBuffer struct {
+	n       int64
+	cleanup runtime.Cleanup
+}
+
+func newBudgetPool(budget *InflightBudget, wait time.Duration) *budgetPool {
+	return &budgetPool{
+		budget: budget,
+		inner:  mem.DefaultBufferPool(),
+		wait:   wait,
+		held:   make(map[weak.Pointer[[]byte]]heldBuffer),
+	}
+}
+
+// waiting is the pool for the gRPC server, whose Gets wait for room.
+func (p *budgetPool) waiting() mem.BufferPool { return waitingPool{p} }
+
+// charging is the pool for copies made on a handler's goroutine while it
+// holds the message's frames: such a Get must not wait, or handlers that
+// each hold part of the budget could wait on each other.
+func (p *budgetPool) charging() mem.BufferPool { return chargingPool{p} }
+
+type waitingPool struct{ p *budgetPool }
+
+// Get implements mem.BufferPool.
+func (w waitingPool) Get(length int) *[]byte { return w.p.get(length, true) }
+
+// Put implements mem.BufferPool.
+func (w waitingPool) Put(buf *[]byte) { w.p.put(buf) }
+
+type chargingPool struct{ p *budgetPool }
+
+// Get implements mem.BufferPool.
+func (c chargingPool) Get(length int) *[]byte { return c.p.get(length, false) }
+
+// Put implements mem.BufferPool.
+func (c chargingPool) Put(buf *[]byte) { c.p.put(buf) }
+
+func (p *budgetPool) get(length int, wait bool) *[]byte {
+	n := int64(length)
+	switch {
+	case !wait:
+		p.budget.charge(n)
+	case !p.budget.acquire(context.Background(), n, p.wait):
+		p.budget.charge(n)
+		p.collectLeaked()
+	}
+	buf := p.inner.Get(length)
+	key := weak.Make(buf)
+	cleanup := runtime.AddCleanup(buf, p.collected, key)
+	p.mu.Lock()
+	p.held[key] = heldBuffer{n: n, cleanup: cleanup}
+	p.mu.Unlock()
+	return buf
+}
+
+func (p *budgetPool) put(buf *[]byte) {
+	key := weak.Make(buf)
+	p.mu.Lock()
+	h, ok := p.held[key]
+	delete(p.held, key)
+	p.mu.Unlock()
+	if !ok {
+		// Not one of ours (gRPC may pool buffers it did not get here);
+		// uncharged, so it is not kept either.
+		return
+	}
+	h.cleanup.Stop()
+	p.budget.release(h.n)
+	p.inner.Put(buf)
+}
+
+// collected releases the charge of a buffer gRPC dropped without Put.
+func (p *budgetPool) collected(key weak.Pointer[[]byte]) {
+	p.mu.Lock()
+	h, ok := p.held[key]
+	delete(p.held, key)
+	p.mu.Unlock()
+	if ok {
+		p.budget.release(h.n)
+	}
+}
+
+// collectLeaked starts a garbage collection, at most once per wait, so that
+// the cleanups of dropped buffers run even when the heap does not grow.
+func (p *budgetPool) collectLeaked() {
+	now := time.Now().UnixNano()
+	last := p.lastGC.Load()
+	if now-last < int64(p.wait) || !p.lastGC.CompareAndSwap(last, now) {
+		return
+	}
+	go runtime.GC()
+}

@@ -129,10 +129,18 @@ func New(cfg config.Config, log logr.Logger) (*Collector, error) {
 		MaxSpansPerRequest:     cfg.Batch.MaxQueuedSpans,
 		MaxAttributesPerSpan:   cfg.Limits.MaxAttributesPerSpan,
 		MaxAttributeValueBytes: cfg.Limits.MaxAttributeValueBytes,
+		// One budget for both ports: it bounds the collector's memory.
+		Inflight:              ingest.NewInflightBudget(cfg.Limits.MaxInflightBytes, c.registry),
+		MaxConcurrentRequests: cfg.Limits.MaxConcurrentRequests,
+		MaxConcurrentStreams:  cfg.Limits.MaxConcurrentStreams,
+		RequestTimeout:        cfg.Limits.RequestTimeout.Std(),
+		IdleTimeout:           cfg.Limits.IdleTimeout.Std(),
+		MaxHeaderBytes:        cfg.Limits.MaxHeaderBytes,
+		GRPCTap:               c.grpcAuthTap(),
 	}
 	c.grpcServer = grpc.NewServer(append(ingest.GRPCServerOptions(ingestOpts), c.accessGRPCOptions()...)...)
 	ingest.RegisterGRPCService(c.grpcServer, ingest.NewGRPCService(ingestOpts))
-	c.httpServer = &http.Server{Handler: c.guardIngest(ingest.NewHTTPHandler(ingestOpts)), ReadHeaderTimeout: readHeaderTimeout}
+	c.httpServer = ingest.HTTPServer(c.guardIngest(ingest.NewHTTPHandler(ingestOpts)), ingestOpts)
 	c.adminServer = &http.Server{Handler: c.adminHandler(), ReadHeaderTimeout: readHeaderTimeout}
 	return c, nil
 }

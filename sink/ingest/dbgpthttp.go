@@ -45,8 +45,9 @@ func (h *httpHandler) serveDBGPT(w http.ResponseWriter, r *http.Request) {
 	}
 	body := getBody()
 	defer putBody(body)
-	if err := readBody(r, h.in.opts.MaxRequestBytes, body); err != nil {
-		h.dbgptReply(w, pm, bodyErrorStatus(err), DBGPTResponse{Error: err.Error()}, false)
+	if err := h.readBody(r, pm, body); err != nil {
+		f := bodyFailure(err)
+		h.dbgptReply(w, pm, f.httpStatus, DBGPTResponse{Error: err.Error()}, f.retryable)
 		return
 	}
 	batch, err := DecodeDBGPT(body.Bytes(), h.in.opts.MaxSpansPerRequest)

@@ -30,8 +30,22 @@ const (
 	ReasonTooManySpans = "too_many_spans"
 )
 
+// Reason label values of spansink_requests_refused_total: the transport
+// limit that refused a request before its spans were decoded.
+const (
+	// RefusedConcurrentRequests: limits.maxConcurrentRequests (HTTP 503).
+	RefusedConcurrentRequests = "concurrent_requests"
+	// RefusedInflightBytes: limits.maxInflightBytes (HTTP 503).
+	RefusedInflightBytes = "inflight_bytes"
+	// RefusedRequestTimeout: limits.requestTimeout passed before the
+	// request arrived (HTTP 408, gRPC DeadlineExceeded).
+	RefusedRequestTimeout = "request_timeout"
+)
+
 // Metrics counts what ingest receives, accepts and rejects.
 type Metrics struct {
+	// refused counts requests refused by a transport limit.
+	refused  *prometheus.CounterVec
 	received *prometheus.CounterVec
 	accepted *prometheus.CounterVec
 	rejected *prometheus.CounterVec
@@ -47,6 +61,10 @@ type Metrics struct {
 // prometheus.MustRegister does: two ingest paths must share one Metrics.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "spansink_requests_refused_total",
+			Help: "Ingest requests refused by a transport limit (limits.maxConcurrentRequests, maxInflightBytes, requestTimeout), by reason.",
+		}, []string{"protocol", "reason"}),
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "spansink_spans_received_total",
 			Help: "Spans decoded from requests, before validation.",
@@ -78,7 +96,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.accepted.WithLabelValues(p)
 	}
 	if reg != nil {
-		reg.MustRegister(m.received, m.accepted, m.rejected, m.requests, m.attributesDropped, m.valuesTruncated)
+		reg.MustRegister(m.refused, m.received, m.accepted, m.rejected, m.requests, m.attributesDropped, m.valuesTruncated)
 	}
 	return m
 }
@@ -115,6 +133,11 @@ func (p *protocolMetrics) limited(c format.LimitCounts) {
 	if c.Truncated > 0 {
 		p.m.valuesTruncated.WithLabelValues(p.name).Add(float64(c.Truncated))
 	}
+}
+
+// refused counts a request refused by the transport limit reason.
+func (p *protocolMetrics) refused(reason string) {
+	p.m.refused.WithLabelValues(p.name, reason).Inc()
 }
 
 func (p *protocolMetrics) request(code string) {

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"google.golang.org/grpc/tap"
 
 	"github.com/spansink/spansink/sink/config"
 	"github.com/spansink/spansink/sink/format"
@@ -65,6 +66,30 @@ type Options struct {
 	// MaxAttributeValueBytes truncates longer string and bytes attribute
 	// values (config.Limits.MaxAttributeValueBytes); zero keeps them whole.
 	MaxAttributeValueBytes int
+
+	// Transport limits (config.Limits; see transport.go). Zero values mean
+	// the config defaults.
+
+	// Inflight bounds the request bodies held in memory; give the HTTP
+	// handler and GRPCServerOptions the same one. Nil gives each its own
+	// of config.DefaultMaxInflightBytes.
+	Inflight *InflightBudget
+	// MaxConcurrentRequests bounds the HTTP requests served at once.
+	MaxConcurrentRequests int
+	// RequestTimeout bounds reading an HTTP request (HTTPServer) and a
+	// gRPC call from its headers to its answer.
+	RequestTimeout time.Duration
+	// IdleTimeout closes connections without a request for this long.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds HTTP request headers and gRPC metadata.
+	MaxHeaderBytes int
+	// MaxConcurrentStreams bounds the calls open at once on one gRPC
+	// connection.
+	MaxConcurrentStreams int
+	// GRPCTap, if set, sees every gRPC call's headers before the call's
+	// deadline is set, and may refuse it (the bearer-token check):
+	// GRPCServerOptions installs the server's one tap, so others chain here.
+	GRPCTap tap.ServerInHandle
 }
 
 // withDefaults fills unset options and refuses a missing Submitter or
@@ -88,5 +113,5 @@ func (o Options) withDefaults() Options {
 	if o.MaxAttributesPerSpan <= 0 {
 		o.MaxAttributesPerSpan = config.DefaultMaxAttributesPerSpan
 	}
-	return o
+	return o.withTransportDefaults()
 }

@@ -65,8 +65,9 @@ func (h *httpHandler) serveOTLP(w http.ResponseWriter, r *http.Request) {
 
 	body := getBody()
 	defer putBody(body)
-	if err := readBody(r, h.in.opts.MaxRequestBytes, body); err != nil {
-		h.otlpError(w, enc, pm, bodyErrorStatus(err), codes.InvalidArgument, err.Error(), false)
+	if err := h.readBody(r, pm, body); err != nil {
+		f := bodyFailure(err)
+		h.otlpError(w, enc, pm, f.httpStatus, f.grpcCode, err.Error(), f.retryable)
 		return
 	}
 	p, decodeErr, err := enc.export(h.in, r.Context(), pm, body.Bytes())

@@ -42,6 +42,14 @@ func sendWithSDK(ctx context.Context, protocol, addr, service string, n int) map
 		exporter, err = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(addr), otlptracegrpc.WithInsecure())
 	}
 	Expect(err).NotTo(HaveOccurred())
+	return sendWithExporter(ctx, exporter, service, n)
+}
+
+// sendWithExporter sends n spans (one trace: a root and n-1 children)
+// through the SDK with exporter, which the caller configured (TLS, headers),
+// and returns the ids the SDK gave them.
+func sendWithExporter(ctx context.Context, exporter sdktrace.SpanExporter, service string, n int) map[spanKey]bool {
+	GinkgoHelper()
 	var exportErrs []error
 	var mu sync.Mutex
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
@@ -76,8 +84,15 @@ func sendWithSDK(ctx context.Context, protocol, addr, service string, n int) map
 // spans it sent.
 func sendWithTelemetrygen(ctx context.Context, protocol, addr, service string, traces int) int {
 	GinkgoHelper()
-	args := []string{"traces", "--otlp-endpoint", addr, "--otlp-insecure", "--traces", strconv.Itoa(traces),
-		"--child-spans", "1", "--rate", "0", "--workers", "1", "--service", service}
+	return sendWithTelemetrygenArgs(ctx, protocol, addr, service, traces, "--otlp-insecure")
+}
+
+// sendWithTelemetrygenArgs is sendWithTelemetrygen with the connection
+// flags given (--otlp-insecure, or TLS and header flags).
+func sendWithTelemetrygenArgs(ctx context.Context, protocol, addr, service string, traces int, connection ...string) int {
+	GinkgoHelper()
+	args := append([]string{"traces", "--otlp-endpoint", addr, "--traces", strconv.Itoa(traces),
+		"--child-spans", "1", "--rate", "0", "--workers", "1", "--service", service}, connection...)
 	if protocol == "http" {
 		args = append(args, "--otlp-http")
 	}

@@ -67,12 +67,13 @@ type Issued struct {
 	TLS tls.Certificate
 }
 
-// Server issues a server certificate for 127.0.0.1, ::1 and localhost.
-func (ca *CA) Server(t testing.TB, name string) *Issued {
+// Server issues a server certificate for 127.0.0.1, ::1 and localhost, and
+// for the other DNS names given (a Service's names, in the end-to-end tests).
+func (ca *CA) Server(t testing.TB, name string, dnsNames ...string) *Issued {
 	t.Helper()
 	return ca.issue(t, &x509.Certificate{
 		Subject:     pkix.Name{CommonName: name},
-		DNSNames:    []string{"localhost"},
+		DNSNames:    append([]string{"localhost"}, dnsNames...),
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	})

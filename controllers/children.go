@@ -230,6 +230,9 @@ func (r *SpanSinkReconciler) ensureChildren(ctx context.Context, sink *v1alpha1.
 	}
 	obs.serviceReady = serviceOK
 	if !podInputsOK {
+		if len(obs.secretProblems) > 0 {
+			return r.observeHeldBackDeployment(ctx, sink, desired.Deployment, obs)
+		}
 		return nil
 	}
 	deploy, err := withSpecRecord(desired.Deployment)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spansink/spansink/api/v1alpha1"
 	"github.com/spansink/spansink/controllers/manifests"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -88,4 +89,22 @@ func secretDegradation(problems []secretProblem) (reason, message string) {
 	}
 	return reason, strings.Join(messages, "; ") +
 		". The collector keeps its current configuration until then, because a pod cannot start without its Secret volumes"
+}
+
+// observeHeldBackDeployment reads the collector Deployment that a missing
+// Secret holds back, without touching it, so that the status tells whether
+// the collector that keeps running is available.
+func (r *SpanSinkReconciler) observeHeldBackDeployment(ctx context.Context, sink *v1alpha1.SpanSink, desired *appsv1.Deployment, obs *observation) error {
+	live := &appsv1.Deployment{}
+	err := r.Get(ctx, client.ObjectKeyFromObject(desired), live)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("get Deployment %s: %w", desired.Name, err)
+	}
+	if controlledBy(live, sink, false) {
+		obs.deployment = live
+	}
+	return nil
 }

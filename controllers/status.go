@@ -84,6 +84,8 @@ func computeStatus(sink *v1alpha1.SpanSink, obs *observation) v1alpha1.SpanSinkS
 		set(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The collector Deployment is not running")
 	default:
 		switch {
+		case len(obs.secretProblems) > 0:
+			set(v1alpha1.ConditionProgressing, metav1.ConditionFalse, degradedReason, "The collector keeps running its previous spec until the Degraded condition is resolved")
 		case rolledOut(deploy):
 			set(v1alpha1.ConditionProgressing, metav1.ConditionFalse, v1alpha1.ReasonAvailable, "The collector runs the current spec")
 		case obs.claimWait != nil:

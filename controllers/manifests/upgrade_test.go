@@ -1,0 +1,107 @@
+package manifests
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/spansink/spansink/sink/config"
+	"sigs.k8s.io/yaml"
+)
+
+// testdata/previous holds the children the operator built for a default
+// SpanSink before the security fields existed (the golden files of commit
+// 3e15a8e). Such a SpanSink reads back unchanged (the new fields have no
+// defaults; the envtest suite checks that), so upgrading the operator must
+// change only what new collector settings force: the config gains the
+// limits and debug settings, which changes its hash and so rolls the pod
+// once, and the default resources ride on that same rollout. The volume
+// claim, the Service, the ServiceAccount, the pod's selector, volumes and
+// everything the spans' location depends on stay exactly as they were.
+func TestUpgradeFromPreviousOperatorChangesOnlyTheNewSettings(t *testing.T) {
+	desired, err := Build(Params{Sink: defaultedSink(), DefaultImage: testImage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if desired.NetworkPolicy != nil {
+		t.Error("an old SpanSink gets a NetworkPolicy")
+	}
+	for name, obj := range map[string]any{
+		"serviceaccount_default":        desired.ServiceAccount,
+		"persistentvolumeclaim_default": desired.PersistentVolumeClaim,
+		"service_default":               desired.Service,
+	} {
+		if diff := cmp.Diff(previous(t, name), asMap(t, obj)); diff != "" {
+			t.Errorf("%s changed on upgrade (-previous +now):\n%s", name, diff)
+		}
+	}
+
+	// The Deployment: only the config hash, the resources and the runtime
+	// environment that follows them.
+	was, now := previous(t, "deployment_default"), asMap(t, desired.Deployment)
+	for _, m := range []map[string]any{was, now} {
+		tmpl := m["spec"].(map[string]any)["template"].(map[string]any)
+		delete(tmpl["metadata"].(map[string]any)["annotations"].(map[string]any), ConfigHashAnnotation)
+		container := tmpl["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)
+		delete(container, "resources")
+		delete(container, "env")
+	}
+	if diff := cmp.Diff(was, now); diff != "" {
+		t.Errorf("the Deployment changed beyond the config hash and resources (-previous +now):\n%s", diff)
+	}
+
+	// The config: every setting it had keeps its value; what is new is
+	// limits and debug, at the collector's defaults, with debug off.
+	wasConfig := configOf(t, previous(t, "configmap_default"))
+	nowConfig := configOf(t, asMap(t, desired.ConfigMap))
+	for _, section := range []string{"batch", "delivery", "listen", "storage", "shutdownTimeout"} {
+		if diff := cmp.Diff(wasConfig[section], nowConfig[section]); diff != "" {
+			t.Errorf("config %s changed on upgrade (-previous +now):\n%s", section, diff)
+		}
+	}
+	for key, value := range wasConfig["limits"].(map[string]any) {
+		if nowConfig["limits"].(map[string]any)[key] != value {
+			t.Errorf("config limits.%s changed from %v to %v", key, value, nowConfig["limits"].(map[string]any)[key])
+		}
+	}
+	if got := desired.Config.Config; got.Limits != config.DefaultLimits() || got.Debug.Enabled || got.Auth.Enabled() || got.TLS.Enabled() {
+		t.Errorf("an old SpanSink's new settings are not the collector's defaults with auth, TLS and debug off: %+v", got)
+	}
+}
+
+func previous(t *testing.T, name string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "previous", name+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func asMap(t *testing.T, obj any) map[string]any {
+	t.Helper()
+	data, err := json.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func configOf(t *testing.T, configMap map[string]any) map[string]any {
+	t.Helper()
+	var cfg map[string]any
+	if err := yaml.Unmarshal([]byte(configMap["data"].(map[string]any)[config.FileName].(string)), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}

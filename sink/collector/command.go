@@ -26,10 +26,11 @@ import (
 // keeps little: collecting at 200% rather than 100% heap growth cut its CPU per
 // span by about 5% in the load run for about 7 MiB more peak RSS (see
 // docs/benchmarks.md). The soft memory limit then keeps a heap that grows
-// with a filling queue from tripling: it leaves room for every queued span
-// (at about 1 KiB each, a generous size for a dbgpt line) on top of a
-// small base, so it never makes the collector thrash while the queue is
-// legitimately full.
+// with a filling queue from tripling: it is the one the operator gives a
+// pod whose memory limit it derives from the config
+// (config.Config.MemoryBounds), which leaves room for a full queue and
+// every in-flight request, so it never makes the collector thrash while it
+// holds what its config allows.
 //
 // The collector also runs its Go code on one processor (GOMAXPROCS 1)
 // unless GOMAXPROCS is set. Its work per request is a chain of short
@@ -42,10 +43,8 @@ import (
 // has room for several times the load run's 100k spans per second. The
 // operator sets GOMAXPROCS from a pod's CPU limit of two or more cores.
 const (
-	defaultMaxProcs      = 1
-	defaultGCPercent     = 200
-	memoryLimitBase      = 32 << 20
-	memoryLimitPerQueued = 1 << 10
+	defaultMaxProcs  = 1
+	defaultGCPercent = 200
 )
 
 // flags are the standalone settings; each one that is set overrides the
@@ -123,7 +122,7 @@ and fsynced, and it exits 0 when every accepted span is stored.`,
 				return err
 			}
 			log := newLogger(f.verbosity)
-			if err := tuneRuntime(f.memoryLimit, cfg.Batch.MaxQueuedSpans, log); err != nil {
+			if err := tuneRuntime(f.memoryLimit, cfg, log); err != nil {
 				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
@@ -160,7 +159,7 @@ and fsynced, and it exits 0 when every accepted span is stored.`,
 	fs.BoolVar(&f.utc, "utc", def.Storage.Rotation.UTC, "judge days in UTC; false uses the local time zone")
 	fs.StringVar(&f.maxRequest, "max-request-bytes", strconv.FormatInt(def.Limits.MaxRequestBytes, 10), "largest request body, also after decompression (bytes, or with a KiB/MiB/GiB suffix)")
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", def.ShutdownTimeout.Std(), "longest a graceful stop may take to drain")
-	fs.StringVar(&f.memoryLimit, "memory-limit", "", fmt.Sprintf("Go soft memory limit (bytes, or with a KiB/MiB/GiB suffix); default GOMEMLIMIT if set, else %d MiB plus %d KiB per span of --max-queued-spans", memoryLimitBase>>20, memoryLimitPerQueued>>10))
+	fs.StringVar(&f.memoryLimit, "memory-limit", "", "Go soft memory limit (bytes, or with a KiB/MiB/GiB suffix); default GOMEMLIMIT if set, else room for a full queue and every in-flight request, as the operator gives a pod")
 	fs.IntVarP(&f.verbosity, "verbosity", "v", 0, "log verbosity; 1 logs refused requests")
 	fs.StringVar(&f.bearerTokenFile, "bearer-token-file", "", `file of accepted bearer tokens, one a line (# comments); clients must send "Authorization: Bearer <token>" (gRPC: the authorization metadata); re-read when it changes`)
 	fs.StringVar(&f.tlsCertFile, "tls-cert-file", "", "PEM server certificate chain: both OTLP ports serve TLS 1.2 or later; re-read when it changes")
@@ -255,15 +254,17 @@ func parseBytes(s string) (int64, error) {
 
 // tuneRuntime applies the runtime's defaults: GOMAXPROCS, else
 // defaultMaxProcs; GOGC, else defaultGCPercent; the memory limit flag, else
-// GOMEMLIMIT, else a limit that leaves room for a full queue.
-func tuneRuntime(limitFlag string, maxQueuedSpans int, log logr.Logger) error {
+// GOMEMLIMIT, else the soft limit of the memory limit the operator would
+// give cfg's pod.
+func tuneRuntime(limitFlag string, cfg config.Config, log logr.Logger) error {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(defaultMaxProcs)
 	}
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
 	}
-	limit := int64(memoryLimitBase) + int64(maxQueuedSpans)*memoryLimitPerQueued
+	_, podLimit := cfg.MemoryBounds()
+	limit := config.SoftMemoryLimit(podLimit)
 	switch {
 	case limitFlag != "":
 		var err error

@@ -131,7 +131,10 @@ const maxRejectionMessage = 512
 // Keys are matched exactly, unlike encoding/json's case-insensitive
 // matching: "TRACE_ID" is an unknown key, ignored like any other. Record
 // metadata may nest arrays and objects config.MaxNestingDepth deep inside
-// it, as OTLP attribute values may. Only the first
+// it, as OTLP attribute values may. The attribute count and value length
+// limits do not apply to metadata: DB-GPT's records are stored as sent (in
+// otlp-json too, as attributes), their size bounded by the request size
+// limit, and the dbgpt format keeps metadata byte for byte. Only the first
 // config.MaxReportedRejections rejections are kept, with their count, so a
 // body of millions of bad records costs no more memory than a good one.
 func DecodeDBGPT(body []byte, maxRecords int) (DBGPTBatch, error) {

@@ -146,8 +146,11 @@ func (s *grpcService) answer(p partial, err error) (ptraceotlp.ExportResponse, e
 	return resp, nil
 }
 
-// receiveTimedOut is the answer to a call whose message did not arrive
-// within the deadline deadlineTap set, counted as a refusal.
+// receiveTimedOut counts a call whose message did not arrive within the
+// deadline deadlineTap set. gRPC has already answered it DeadlineExceeded
+// ("context deadline exceeded") when its receive failed; the status
+// returned here, naming the limit, is what the server's logs and
+// interceptors see.
 func (s *grpcService) receiveTimedOut() error {
 	pm := s.in.otlpGRPC
 	pm.refused(RefusedRequestTimeout)

@@ -186,6 +186,7 @@ func TestStalledGRPCStreams(t *testing.T) {
 	for _, c := range attackers {
 		c.conn.Close()
 	}
+	closed := time.Now()
 	waitFor(t, 20*time.Second, "the inflight budget to empty", func() bool {
 		v, _ := u.p.Metric("spansink_inflight_bytes")
 		return v == 0
@@ -193,6 +194,7 @@ func TestStalledGRPCStreams(t *testing.T) {
 	waitFor(t, 10*time.Second, "the attack's goroutines to end", func() bool {
 		return u.p.Goroutines() <= goroutinesBefore+10
 	})
+	t.Logf("budget empty and goroutines back %s after the attackers closed", time.Since(closed).Round(time.Millisecond))
 	// The budget holds 32 MiB of frames; the Go heap may reach twice its
 	// live bytes before it collects (GOGC=100), and each connection has
 	// 64 KiB of read and write buffers. Without the limits: 320 MiB.

@@ -15,7 +15,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 )
 
 // ImageEnv names the environment variable holding the collector image. The
@@ -35,6 +34,10 @@ const leaderElectionID = "spansink-operator.tracing.spansink.dev"
 type Options struct {
 	// MetricsAddr serves the controller's Prometheus metrics; "0" turns them off.
 	MetricsAddr string
+	// MetricsSecure serves the metrics over HTTPS to authenticated and
+	// authorised clients only (see metricsOptions); false serves plain HTTP
+	// to anyone who can reach the port.
+	MetricsSecure bool
 	// ProbeAddr serves /healthz and /readyz.
 	ProbeAddr string
 	// LeaderElect makes only one replica reconcile at a time.
@@ -62,7 +65,8 @@ func NewCommand() *cobra.Command {
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":8080", `address the metrics endpoint binds to; "0" disables it`)
+	fs.StringVar(&opts.MetricsAddr, "metrics-bind-address", DefaultMetricsAddr, `address the metrics endpoint binds to; "0" disables it`)
+	fs.BoolVar(&opts.MetricsSecure, "metrics-secure", true, "serve metrics over HTTPS to clients with a token allowed to get /metrics (TokenReview and SubjectAccessReview); false serves plain HTTP to anyone")
 	fs.StringVar(&opts.ProbeAddr, "health-probe-bind-address", ":8081", "address the /healthz and /readyz endpoints bind to")
 	fs.BoolVar(&opts.LeaderElect, "leader-elect", false, "elect one active manager through a Lease, for running more than one replica")
 	fs.StringVar(&opts.CollectorImage, "collector-image", defaultCollectorImage(), "collector image for SpanSinks that name none (default from $"+ImageEnv+")")
@@ -100,7 +104,7 @@ func Run(cmd *cobra.Command, opts Options) error {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        controllers.NewScheme(),
 		Cache:                         controllers.CacheOptions(),
-		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsAddr},
+		Metrics:                       metricsOptions(opts.MetricsAddr, opts.MetricsSecure),
 		HealthProbeBindAddress:        opts.ProbeAddr,
 		LeaderElection:                opts.LeaderElect,
 		LeaderElectionID:              leaderElectionID,
@@ -127,7 +131,8 @@ func Run(cmd *cobra.Command, opts Options) error {
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	log.Info("starting manager", "collectorImage", opts.CollectorImage, "host", cfg.Host)
+	log.Info("starting manager", "collectorImage", opts.CollectorImage, "host", cfg.Host,
+		"metricsAddr", opts.MetricsAddr, "metricsSecure", opts.MetricsSecure)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("run manager: %w", err)
 	}

@@ -235,4 +235,3 @@ func bind(t *testing.T, ctx context.Context, admin kubernetes.Interface, role *r
 		t.Fatal(err)
 	}
 }
-

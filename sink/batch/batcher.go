@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -52,12 +53,50 @@ type Options struct {
 	Logger logr.Logger
 }
 
+// Tuning is the part of Options that may change on a running Batcher
+// (Reconfigure).
+type Tuning struct {
+	// Size is Options.Size.
+	Size int
+	// FlushInterval is Options.FlushInterval.
+	FlushInterval time.Duration
+	// MaxQueuedSpans is Options.MaxQueuedSpans.
+	MaxQueuedSpans int
+	// Durable is Options.Durable.
+	Durable bool
+}
+
+// Tuning returns the part of o that may change on a running Batcher.
+func (o Options) Tuning() Tuning {
+	return Tuning{Size: o.Size, FlushInterval: o.FlushInterval, MaxQueuedSpans: o.MaxQueuedSpans, Durable: o.Durable}
+}
+
+func (t Tuning) validate() error {
+	switch {
+	case t.Size < 1:
+		return fmt.Errorf("batch size must be positive, got %d", t.Size)
+	case t.FlushInterval <= 0:
+		return fmt.Errorf("flush interval must be positive, got %s", t.FlushInterval)
+	case t.MaxQueuedSpans < t.Size:
+		return fmt.Errorf("max queued spans (%d) must be at least the batch size (%d)", t.MaxQueuedSpans, t.Size)
+	}
+	return nil
+}
+
 // Batcher is the record.Submitter between ingest and the storages.
 type Batcher struct {
+	// opts holds what never changes after New; its Tuning fields are
+	// the initial ones only: tuning is what is in force.
 	opts    Options
 	writers []*writer
+	// writeSize is tuning.Size for the writers, which group items under
+	// their own locks, not b.mu.
+	writeSize atomic.Int64
+	// retime tells the flusher that the flush interval changed.
+	retime chan struct{}
 
 	mu           sync.Mutex
+	tuning       Tuning
 	pending      []record.Record // Batched mode: waiting for the next flush
 	pendingSpans int
 	queued       int // spans accepted and not yet released by every storage
@@ -76,14 +115,10 @@ var _ record.Submitter = (*Batcher)(nil)
 // New starts a Batcher that writes to storages. It does not own the
 // storages until Close, which syncs and closes them.
 func New(opts Options, storages ...storage.Storage) (*Batcher, error) {
-	switch {
-	case opts.Size < 1:
-		return nil, fmt.Errorf("batch size must be positive, got %d", opts.Size)
-	case opts.FlushInterval <= 0:
-		return nil, fmt.Errorf("flush interval must be positive, got %s", opts.FlushInterval)
-	case opts.MaxQueuedSpans < opts.Size:
-		return nil, fmt.Errorf("max queued spans (%d) must be at least the batch size (%d)", opts.MaxQueuedSpans, opts.Size)
-	case len(storages) == 0:
+	if err := opts.Tuning().validate(); err != nil {
+		return nil, err
+	}
+	if len(storages) == 0 {
 		return nil, errors.New("batcher needs at least one storage")
 	}
 	if opts.MinBackoff <= 0 {
@@ -94,14 +129,15 @@ func New(opts Options, storages ...storage.Storage) (*Batcher, error) {
 	}
 	b := &Batcher{
 		opts:        opts,
+		tuning:      opts.Tuning(),
+		retime:      make(chan struct{}, 1),
 		lastFlush:   time.Now(),
 		stop:        make(chan struct{}),
 		giveUp:      make(chan struct{}),
 		flusherDone: make(chan struct{}),
 	}
-	if opts.Metrics != nil {
-		opts.Metrics.capacity.Set(float64(opts.MaxQueuedSpans))
-	}
+	b.writeSize.Store(int64(opts.Size))
+	opts.Metrics.setCapacity(opts.MaxQueuedSpans)
 	for _, s := range storages {
 		w := newWriter(b, s)
 		b.writers = append(b.writers, w)
@@ -136,8 +172,8 @@ func (b *Batcher) Submit(ctx context.Context, records []record.Record) error {
 	}
 	b.queued += spans
 	queued := b.queued
-	if b.opts.Durable {
-		it := newItem(records, spans, len(b.writers))
+	if b.tuning.Durable {
+		it := newItem(records, spans, len(b.writers), true)
 		b.dispatchLocked(it, TriggerRequest)
 		b.mu.Unlock()
 		b.opts.Metrics.setQueued(queued)
@@ -150,7 +186,7 @@ func (b *Batcher) Submit(ctx context.Context, records []record.Record) error {
 	}
 	b.pending = append(b.pending, records...)
 	b.pendingSpans += spans
-	if b.pendingSpans >= b.opts.Size {
+	if b.pendingSpans >= b.tuning.Size {
 		b.flushLocked(TriggerSize)
 	}
 	b.mu.Unlock()
@@ -169,11 +205,14 @@ func (b *Batcher) admitLocked(spans int) error {
 	// A request larger than the whole queue could never be taken, and
 	// letting it into an empty queue would break the bound that Batched
 	// mode promises to lose at most MaxQueuedSpans spans in a crash.
-	if spans > b.opts.MaxQueuedSpans {
-		return fmt.Errorf("%w: %d spans, the queue holds at most %d (batch.maxQueuedSpans)", record.ErrTooLarge, spans, b.opts.MaxQueuedSpans)
+	// After Reconfigure shrank the queue, queued may exceed the bound:
+	// then everything is refused until the writers drain below it.
+	limit := b.tuning.MaxQueuedSpans
+	if spans > limit {
+		return fmt.Errorf("%w: %d spans, the queue holds at most %d (batch.maxQueuedSpans)", record.ErrTooLarge, spans, limit)
 	}
-	if b.queued+spans > b.opts.MaxQueuedSpans {
-		return fmt.Errorf("%w: %d of %d spans queued, %d more do not fit", record.ErrQueueFull, b.queued, b.opts.MaxQueuedSpans, spans)
+	if b.queued+spans > limit {
+		return fmt.Errorf("%w: %d of %d spans queued, %d more do not fit", record.ErrQueueFull, b.queued, limit, spans)
 	}
 	return nil
 }
@@ -207,9 +246,9 @@ func (b *Batcher) flushLocked(trigger string) {
 	if b.pendingSpans == 0 && len(b.pending) == 0 {
 		return
 	}
-	it := newItem(b.pending, b.pendingSpans, len(b.writers))
+	it := newItem(b.pending, b.pendingSpans, len(b.writers), false)
 	// The item owns the old backing array now; start a fresh one.
-	b.pending = make([]record.Record, 0, min(cap(b.pending), b.opts.Size))
+	b.pending = make([]record.Record, 0, min(cap(b.pending), b.tuning.Size))
 	b.pendingSpans = 0
 	b.dispatchLocked(it, trigger)
 }
@@ -231,6 +270,7 @@ func (b *Batcher) flusher() {
 	for {
 		select {
 		case <-timer.C:
+		case <-b.retime:
 		case <-b.stop:
 			b.mu.Lock()
 			b.flushLocked(TriggerShutdown)
@@ -241,13 +281,65 @@ func (b *Batcher) flusher() {
 			return
 		}
 		b.mu.Lock()
-		if since := time.Since(b.lastFlush); since >= b.opts.FlushInterval {
+		interval := b.tuning.FlushInterval
+		if since := time.Since(b.lastFlush); since >= interval {
 			b.flushLocked(TriggerInterval)
 		}
-		next := time.Until(b.lastFlush.Add(b.opts.FlushInterval))
+		next := time.Until(b.lastFlush.Add(interval))
 		b.mu.Unlock()
 		timer.Reset(max(next, time.Millisecond))
 	}
+}
+
+// Reconfigure puts t in force at once, without losing or reordering a
+// span: a smaller Size flushes what already waits beyond it, the flush
+// timer follows a new FlushInterval from the last flush, a MaxQueuedSpans
+// below the spans queued now refuses new ones (record.ErrQueueFull) until
+// the storages drain below it, and a switch to Durable hands what is
+// pending to the storages first. Requests waiting for their Durable
+// acknowledgement keep it whatever the new mode: each batch remembers the
+// mode it was accepted in.
+func (b *Batcher) Reconfigure(t Tuning) error {
+	if err := t.validate(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	if b.stopping {
+		b.mu.Unlock()
+		return record.ErrStopping
+	}
+	if t.Durable && !b.tuning.Durable {
+		// Durable requests go straight to the writers; what Batched mode
+		// left pending must be ahead of them.
+		b.flushLocked(TriggerReconfigure)
+	}
+	b.tuning = t
+	b.writeSize.Store(int64(t.Size))
+	if !t.Durable && b.pendingSpans >= t.Size {
+		b.flushLocked(TriggerSize)
+	}
+	b.mu.Unlock()
+	b.opts.Metrics.setCapacity(t.MaxQueuedSpans)
+	select {
+	case b.retime <- struct{}{}:
+	default: // the flusher has a retime to read already
+	}
+	return nil
+}
+
+// Tuning returns the tuning in force.
+func (b *Batcher) Tuning() Tuning {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.tuning
+}
+
+// QueuedSpans is the number of spans accepted and not yet written by
+// every storage.
+func (b *Batcher) QueuedSpans() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.queued
 }
 
 // release takes spans off the queue once every storage is done with them.

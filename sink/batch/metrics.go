@@ -18,6 +18,9 @@ const (
 	// once; the storages' writers group what arrives during one write and
 	// fsync into the next (group commit).
 	TriggerRequest = "request"
+	// TriggerReconfigure: a switch from Batched to Durable mode handed
+	// what was pending to the storages ahead of the first Durable request.
+	TriggerReconfigure = "reconfigure"
 )
 
 // Metrics describe the queue and every storage's writes. A nil *Metrics
@@ -51,7 +54,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		flushes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "spansink_flushes_total",
-			Help: "Batches handed to the storages, by trigger (size, interval, shutdown; request in Durable mode).",
+			Help: "Batches handed to the storages, by trigger (size, interval, shutdown; request in Durable mode; reconfigure on a switch to Durable).",
 		}, []string{"trigger"}),
 		spansWritten: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "spansink_spans_written_total",
@@ -84,7 +87,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Accepted spans a storage could not write before the shutdown timeout.",
 		}, []string{"storage"}),
 	}
-	for _, t := range []string{TriggerSize, TriggerInterval, TriggerShutdown, TriggerRequest} {
+	for _, t := range []string{TriggerSize, TriggerInterval, TriggerShutdown, TriggerRequest, TriggerReconfigure} {
 		m.flushes.WithLabelValues(t)
 	}
 	reg.MustRegister(m.queued, m.capacity, m.flushes, m.spansWritten, m.bytesWritten, m.flushDuration, m.syncDuration, m.errors, m.healthy, m.lost)
@@ -94,6 +97,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) setQueued(n int) {
 	if m != nil {
 		m.queued.Set(float64(n))
+	}
+}
+
+func (m *Metrics) setCapacity(n int) {
+	if m != nil {
+		m.capacity.Set(float64(n))
 	}
 }
 

@@ -14,6 +14,10 @@ import (
 type item struct {
 	records []record.Record
 	spans   int
+	// durable is set when the batch was accepted in Durable mode: its
+	// requests wait for the write and fsync, and a failure is answered
+	// rather than retried.
+	durable bool
 	// remaining counts the storages not yet done with the batch.
 	remaining atomic.Int32
 	// done is closed when every storage is done; err is set before.
@@ -22,8 +26,8 @@ type item struct {
 	err     error
 }
 
-func newItem(records []record.Record, spans, storages int) *item {
-	it := &item{records: records, spans: spans, done: make(chan struct{})}
+func newItem(records []record.Record, spans, storages int, durable bool) *item {
+	it := &item{records: records, spans: spans, durable: durable, done: make(chan struct{})}
 	it.remaining.Store(int32(storages))
 	return it
 }
@@ -117,15 +121,19 @@ func (w *writer) run() {
 }
 
 // take waits for queued items and returns as many as fit in one write of
-// batch.size spans (at least one). In Durable mode this is the group
-// commit: everything that queued up during the previous write and fsync
-// goes into the next. It returns nil once the queue is closed and empty.
+// batch.size spans (at least one), all accepted in the same mode. In
+// Durable mode this is the group commit: everything that queued up during
+// the previous write and fsync goes into the next. Batches of the two
+// modes are never written together (they meet only around a Reconfigure),
+// because a failure is answered for one and retried for the other. It
+// returns nil once the queue is closed and empty.
 func (w *writer) take() []*item {
 	for {
 		w.mu.Lock()
 		if len(w.queue) > 0 {
 			n, spans := 0, 0
-			for n < len(w.queue) && (n == 0 || spans+w.queue[n].spans <= w.b.opts.Size) {
+			size, durable := int(w.b.writeSize.Load()), w.queue[0].durable
+			for n < len(w.queue) && (n == 0 || spans+w.queue[n].spans <= size && w.queue[n].durable == durable) {
 				spans += w.queue[n].spans
 				n++
 			}
@@ -171,14 +179,15 @@ func (w *writer) write(items []*item) {
 	for _, r := range records {
 		bytes += len(r.Line) + 1
 	}
+	durable := items[0].durable
 	backoff := w.b.opts.MinBackoff
 	for attempt := 1; ; attempt++ {
-		err := w.attempt(records, spans, bytes)
+		err := w.attempt(records, spans, bytes, durable)
 		if err == nil {
 			break
 		}
 		w.noteFailure(err, spans, attempt, backoff)
-		if w.b.opts.Durable {
+		if durable {
 			failure := fmt.Errorf("%w: %s storage: %w", record.ErrStorageUnavailable, w.s.Name(), err)
 			for _, it := range items {
 				it.finish(w.b, failure)
@@ -238,16 +247,14 @@ func (w *writer) probe() error {
 }
 
 // awaitRecovery probes the failing storage with exponential backoff until
-// it takes writes again, or until Close begins. In Durable mode whatever
-// queues up meanwhile (admitted just before the failure was noted) is
-// answered with the failure too; in Batched mode it is acknowledged
-// already and waits to be written.
+// it takes writes again, or until Close begins. Durable batches that queue
+// up meanwhile (admitted just before the failure was noted) are answered
+// with the failure too; Batched ones are acknowledged already and wait to
+// be written.
 func (w *writer) awaitRecovery(err error) {
 	backoff := w.b.opts.MinBackoff
 	for attempt := 2; ; attempt++ {
-		if w.b.opts.Durable {
-			w.failQueued(fmt.Errorf("%w: %s storage: %w", record.ErrStorageUnavailable, w.s.Name(), err))
-		}
+		w.failQueued(fmt.Errorf("%w: %s storage: %w", record.ErrStorageUnavailable, w.s.Name(), err))
 		select {
 		case <-time.After(backoff):
 		case <-w.b.stop:
@@ -262,23 +269,33 @@ func (w *writer) awaitRecovery(err error) {
 	}
 }
 
-// failQueued answers every queued item with failure.
+// failQueued answers every queued Durable item with failure, keeping the
+// Batched ones (acknowledged already) in order.
 func (w *writer) failQueued(failure error) {
 	w.mu.Lock()
-	rest := w.queue
-	w.queue = nil
+	var failed []*item
+	kept := w.queue[:0]
+	for _, it := range w.queue {
+		if it.durable {
+			failed = append(failed, it)
+		} else {
+			kept = append(kept, it)
+		}
+	}
+	clear(w.queue[len(kept):])
+	w.queue = kept
 	w.mu.Unlock()
-	for _, it := range rest {
+	for _, it := range failed {
 		it.finish(w.b, failure)
 	}
 }
 
-func (w *writer) attempt(records []record.Record, spans, bytes int) error {
+func (w *writer) attempt(records []record.Record, spans, bytes int, durable bool) error {
 	start := time.Now()
 	if err := w.s.Write(records); err != nil {
 		return err
 	}
-	if w.b.opts.Durable {
+	if durable {
 		syncStart := time.Now()
 		if err := w.s.Sync(); err != nil {
 			return err

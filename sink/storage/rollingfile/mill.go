@@ -72,6 +72,9 @@ func (l logicalFile) any() Rotated {
 // and compresses what is left uncompressed. Every failure is logged and
 // counted; none stops the pass or the collector.
 func (r *RollingFile) millPass() {
+	// SetRotation may change the rules at any time; one pass follows one
+	// version of them.
+	rot := r.Rotation()
 	dir, base, ext := SplitPath(r.Filename)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -132,15 +135,15 @@ func (r *RollingFile) millPass() {
 		}
 		return 1
 	})
-	ordered = r.applyRetention(dir, ordered)
-	if r.Compression == "" || r.Compression == config.CompressionNone {
+	ordered = r.applyRetention(dir, ordered, rot)
+	if rot.Compression == "" || rot.Compression == config.CompressionNone {
 		return
 	}
 	for _, lf := range ordered {
 		if lf.plain == nil {
 			continue
 		}
-		err := compressFile(dir, lf.plain.Name, r.Compression)
+		err := compressFile(dir, lf.plain.Name, rot.Compression)
 		r.Metrics.compressed(err == nil)
 		if err != nil {
 			r.Logger.Error(err, "compressing a rotated span file", "file", lf.plain.Name)
@@ -150,19 +153,19 @@ func (r *RollingFile) millPass() {
 
 // applyRetention removes the rotated files (oldest first in ordered) that
 // are too old or too many, and returns the ones kept.
-func (r *RollingFile) applyRetention(dir string, ordered []*logicalFile) []*logicalFile {
-	loc := r.Location
+func (r *RollingFile) applyRetention(dir string, ordered []*logicalFile, rot Rotation) []*logicalFile {
+	loc := rot.Location
 	if loc == nil {
 		loc = time.UTC
 	}
 	now := r.now()
 	kept := ordered[:0:0]
 	for i, lf := range ordered {
-		tooMany := r.MaxFiles > 0 && len(ordered)-i > r.MaxFiles
+		tooMany := rot.MaxFiles > 0 && len(ordered)-i > rot.MaxFiles
 		tooOld := false
-		if r.MaxAge > 0 {
+		if rot.MaxAge > 0 {
 			day, err := time.ParseInLocation(dayLayout, lf.any().Day, loc)
-			tooOld = err == nil && now.Sub(day.AddDate(0, 0, 1)) > r.MaxAge
+			tooOld = err == nil && now.Sub(day.AddDate(0, 0, 1)) > rot.MaxAge
 		}
 		if !tooMany && !tooOld {
 			kept = append(kept, lf)

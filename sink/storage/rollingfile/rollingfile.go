@@ -29,8 +29,8 @@ const maxRetainedBuffer = 4 << 20
 
 // RollingFile is a storage.Storage that appends records as lines to the
 // active file and rolls it over by day and size. Set the fields, then call
-// Open (or just Write, which opens on first use); the fields must not change
-// afterwards. All methods are safe for concurrent use.
+// Open (or just Write, which opens on first use); afterwards the fields
+// change only through SetRotation. All methods are safe for concurrent use.
 type RollingFile struct {
 	// Filename is the active file's path. Its directory is created if
 	// missing; an empty extension becomes ".log".

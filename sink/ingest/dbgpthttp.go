@@ -50,7 +50,7 @@ func (h *httpHandler) serveDBGPT(w http.ResponseWriter, r *http.Request) {
 		h.dbgptReply(w, pm, f.httpStatus, DBGPTResponse{Error: err.Error()}, f.retryable)
 		return
 	}
-	batch, err := DecodeDBGPT(body.Bytes(), h.in.opts.MaxSpansPerRequest)
+	batch, err := DecodeDBGPT(body.Bytes(), h.in.live.load().MaxSpansPerRequest)
 	var tooMany *TooManySpansError
 	if errors.As(err, &tooMany) {
 		pm.received.Add(float64(tooMany.Spans))

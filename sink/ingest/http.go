@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -26,11 +27,7 @@ const (
 // bound how long a request may take to arrive.
 func NewHTTPHandler(opts Options) http.Handler {
 	in := newIngester(opts)
-	return &httpHandler{
-		in:     in,
-		budget: in.opts.inflight(),
-		slots:  make(chan struct{}, in.opts.MaxConcurrentRequests),
-	}
+	return &httpHandler{in: in, budget: in.opts.inflight()}
 }
 
 // HTTPServer returns the server for handler with the transport limits of
@@ -59,18 +56,20 @@ const readHeaderTimeout = 10 * time.Second
 type httpHandler struct {
 	in     *ingester
 	budget *InflightBudget
-	// slots holds a token per request being served.
-	slots chan struct{}
+	// serving counts the requests being served, against the live
+	// MaxConcurrentRequests; a counter rather than a channel of slots, so
+	// that the limit can change while requests hold them.
+	serving atomic.Int64
 }
 
 func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	select {
-	case h.slots <- struct{}{}:
-		defer func() { <-h.slots }()
-	default:
-		h.refuseBusy(w, r)
+	limit := h.in.live.load().MaxConcurrentRequests
+	if h.serving.Add(1) > int64(limit) {
+		h.serving.Add(-1)
+		h.refuseBusy(w, r, limit)
 		return
 	}
+	defer h.serving.Add(-1)
 	switch r.URL.Path {
 	case TracesPath:
 		h.serveOTLP(w, r)
@@ -104,8 +103,8 @@ func mediaType(r *http.Request) string {
 
 // refuseBusy answers a request beyond MaxConcurrentRequests with 503 and
 // Retry-After, in the form its path answers errors in.
-func (h *httpHandler) refuseBusy(w http.ResponseWriter, r *http.Request) {
-	msg := fmt.Sprintf("the collector is serving its limit of %d concurrent requests (limits.maxConcurrentRequests); retry later", cap(h.slots))
+func (h *httpHandler) refuseBusy(w http.ResponseWriter, r *http.Request, limit int) {
+	msg := fmt.Sprintf("the collector is serving its limit of %d concurrent requests (limits.maxConcurrentRequests); retry later", limit)
 	switch r.URL.Path {
 	case TracesPath:
 		enc := otlpProto

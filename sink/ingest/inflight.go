@@ -20,9 +20,8 @@ import (
 // by the request timeout), and every holder is a request that ends within
 // the request timeout, so waiting can delay a request but never deadlock.
 type InflightBudget struct {
-	limit int64
-
 	mu      sync.Mutex
+	limit   int64
 	used    int64
 	waiters list.List // of *budgetWaiter, oldest first
 }
@@ -51,14 +50,32 @@ func NewInflightBudget(limit int64, reg prometheus.Registerer) *InflightBudget {
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "spansink_inflight_limit_bytes",
 				Help: "limits.maxInflightBytes: the bytes of request bodies the collector holds in memory at most.",
-			}, func() float64 { return float64(b.limit) }),
+			}, func() float64 { return float64(b.Limit()) }),
 		)
 	}
 	return b
 }
 
 // Limit is the budget's size in bytes.
-func (b *InflightBudget) Limit() int64 { return b.limit }
+func (b *InflightBudget) Limit() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.limit
+}
+
+// SetLimit resizes the budget to limit bytes (positive). A larger budget
+// grants waiting requests at once; a smaller one takes nothing back from
+// the requests holding bytes: new ones wait until enough is released.
+func (b *InflightBudget) SetLimit(limit int64) error {
+	if limit <= 0 {
+		return fmt.Errorf("inflight budget must be positive, got %d bytes", limit)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.limit = limit
+	b.grantLocked()
+	return nil
+}
 
 // InUse is the number of bytes charged now.
 func (b *InflightBudget) InUse() int64 {

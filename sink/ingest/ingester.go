@@ -11,7 +11,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"google.golang.org/grpc/codes"
 
-	"github.com/spansink/spansink/sink/format"
 	"github.com/spansink/spansink/sink/record"
 )
 
@@ -19,7 +18,7 @@ import (
 // submission and the mapping of failures to responses.
 type ingester struct {
 	opts     Options
-	limits   format.AttributeLimits
+	live     *LiveLimits
 	otlpHTTP *protocolMetrics
 	otlpGRPC *protocolMetrics
 	dbgpt    *protocolMetrics
@@ -29,7 +28,7 @@ func newIngester(opts Options) *ingester {
 	opts = opts.withDefaults()
 	return &ingester{
 		opts:     opts,
-		limits:   format.AttributeLimits{MaxCount: opts.MaxAttributesPerSpan, MaxValueBytes: opts.MaxAttributeValueBytes},
+		live:     liveLimitsOf(opts),
 		otlpHTTP: opts.Metrics.forProtocol(ProtocolOTLPHTTP),
 		otlpGRPC: opts.Metrics.forProtocol(ProtocolOTLPGRPC),
 		dbgpt:    opts.Metrics.forProtocol(ProtocolDBGPT),
@@ -50,11 +49,12 @@ type partial struct {
 func (in *ingester) exportTraces(ctx context.Context, pm *protocolMetrics, td ptrace.Traces, malformed int) (partial, error) {
 	received := td.SpanCount()
 	pm.received.Add(float64(received + malformed))
-	if err := in.checkSpanCount(received + malformed); err != nil {
+	limits := in.live.load()
+	if err := limits.checkSpanCount(received + malformed); err != nil {
 		pm.reject(ReasonTooManySpans, received+malformed)
 		return partial{}, err
 	}
-	pm.limited(in.limits.Apply(td))
+	pm.limited(limits.attrs.Apply(td))
 	badTrace, badSpan := DropInvalidSpans(td)
 	pm.reject(ReasonMalformedID, malformed)
 	pm.reject(ReasonInvalidTraceID, badTrace)
@@ -80,8 +80,8 @@ func (in *ingester) exportTraces(ctx context.Context, pm *protocolMetrics, td pt
 
 // checkSpanCount refuses a request of more spans than MaxSpansPerRequest:
 // the queue could never take it, so a retry cannot help.
-func (in *ingester) checkSpanCount(spans int) error {
-	if limit := in.opts.MaxSpansPerRequest; limit > 0 && spans > limit {
+func (l *liveLimits) checkSpanCount(spans int) error {
+	if limit := l.MaxSpansPerRequest; limit > 0 && spans > limit {
 		return &TooManySpansError{Spans: spans, Limit: limit}
 	}
 	return nil

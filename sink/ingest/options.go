@@ -86,6 +86,12 @@ type Options struct {
 	// MaxConcurrentStreams bounds the calls open at once on one gRPC
 	// connection.
 	MaxConcurrentStreams int
+	// Live, if set, holds MaxSpansPerRequest, MaxAttributesPerSpan,
+	// MaxAttributeValueBytes and MaxConcurrentRequests instead of the
+	// fields of those names (which are then ignored), so that they can
+	// change while serving; share one between the HTTP handler and the
+	// gRPC service.
+	Live *LiveLimits
 	// GRPCTap, if set, sees every gRPC call's headers before the call's
 	// deadline is set, and may refuse it (the bearer-token check):
 	// GRPCServerOptions installs the server's one tap, so others chain here.

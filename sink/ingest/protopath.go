@@ -18,9 +18,10 @@ import (
 // counted; err is as exportTraces returns it.
 func (in *ingester) exportOTLPProto(ctx context.Context, pm *protocolMetrics, body []byte) (p partial, decodeErr, err error) {
 	if wire, ok := in.opts.Encoder.(format.ProtoEncoder); ok {
-		if records, spans, ok := wire.EncodeOTLPProto(body, in.limits); ok {
+		limits := in.live.load()
+		if records, spans, ok := wire.EncodeOTLPProto(body, limits.attrs); ok {
 			pm.received.Add(float64(spans))
-			if err := in.checkSpanCount(spans); err != nil {
+			if err := limits.checkSpanCount(spans); err != nil {
 				pm.reject(ReasonTooManySpans, spans)
 				return partial{}, nil, err
 			}

@@ -35,17 +35,25 @@ func (c *Collector) adminHandler() http.Handler {
 		writePlain(w, http.StatusOK, "ok")
 	})
 	mux.HandleFunc("GET /readyz", c.serveReady)
+	mux.HandleFunc("GET "+ConfigStatusPath, c.serveConfigStatus)
 	return mux
 }
 
-// debugHandler serves /debug/spans and /debug/pprof/ when enabled, and
-// otherwise answers 404 saying how to enable them.
+// debugHandler serves /debug/spans and /debug/pprof/ while enabled
+// (debug.enabled, which a reload may change), and otherwise answers 404
+// saying how to enable them.
 func (c *Collector) debugHandler() http.Handler {
-	if !c.cfg.Debug.Enabled {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	enabled := c.enabledDebugHandler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !c.current().Debug.Enabled {
 			writePlain(w, http.StatusNotFound, fmt.Sprintf(debugDisabled, r.URL.Path))
-		})
-	}
+			return
+		}
+		enabled.ServeHTTP(w, r)
+	})
+}
+
+func (c *Collector) enabledDebugHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /debug/spans", c.serveRecent)
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)

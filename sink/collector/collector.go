@@ -41,7 +41,11 @@ const readHeaderTimeout = 10 * time.Second
 // listeners, so a bad directory or a taken port fails before anything is
 // served; Run serves until its context ends and then stops gracefully.
 type Collector struct {
+	// cfg is the config at start. Its restart fields (config.RestartFields)
+	// stay in force; applied holds the live ones in force now.
 	cfg      config.Config
+	applied  atomic.Pointer[config.Config]
+	reload   reloadState
 	log      logr.Logger
 	registry *prometheus.Registry
 	file     *rollingfile.RollingFile
@@ -49,6 +53,10 @@ type Collector struct {
 	batcher  *batch.Batcher
 	creds    *access.Credentials
 	stopping atomic.Bool
+
+	configMetrics *configMetrics
+	ingestLimits  *ingest.LiveLimits
+	inflight      *ingest.InflightBudget
 
 	grpcListener, httpListener, adminListener net.Listener
 	grpcServer                                *grpc.Server
@@ -67,24 +75,24 @@ func New(cfg config.Config, log logr.Logger) (*Collector, error) {
 	}
 	c := &Collector{cfg: cfg, log: log, registry: prometheus.NewRegistry()}
 	c.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := c.initConfigStatus(cfg); err != nil {
+		return nil, err
+	}
 	// Credentials first: a missing token file or a bad certificate is a
 	// mistake to report before anything is opened or bound.
 	if err := c.openAccess(); err != nil {
 		return nil, err
 	}
 
-	loc := time.UTC
-	if !cfg.Storage.Rotation.UTC {
-		loc = time.Local
-	}
+	rot := rotationOf(cfg.Storage.Rotation)
 	c.file = &rollingfile.RollingFile{
 		Filename:         filepath.Join(cfg.Storage.Dir, cfg.Storage.Path),
-		Daily:            cfg.Storage.Rotation.Daily,
-		MaxSize:          cfg.Storage.Rotation.MaxSizeBytes,
-		MaxFiles:         cfg.Storage.Rotation.MaxFiles,
-		MaxAge:           cfg.Storage.Rotation.MaxAge.Std(),
-		Compression:      cfg.Storage.Rotation.Compress,
-		Location:         loc,
+		Daily:            rot.Daily,
+		MaxSize:          rot.MaxSize,
+		MaxFiles:         rot.MaxFiles,
+		MaxAge:           rot.MaxAge,
+		Compression:      rot.Compression,
+		Location:         rot.Location,
 		Logger:           log.WithName("file"),
 		Metrics:          rollingfile.NewMetrics(c.registry),
 		DropWrittenPages: true,
@@ -118,21 +126,19 @@ func New(cfg config.Config, log logr.Logger) (*Collector, error) {
 		return nil, errors.Join(err, c.batcher.Close(ctx), c.creds.Close())
 	}
 	c.encryptHTTP()
+	c.ingestLimits = ingest.NewLiveLimits(ingestLimitsOf(cfg))
+	c.inflight = ingest.NewInflightBudget(cfg.Limits.MaxInflightBytes, c.registry)
 	ingestOpts := ingest.Options{
 		Submitter:       c.batcher,
 		Encoder:         encoder,
 		MaxRequestBytes: cfg.Limits.MaxRequestBytes,
 		Metrics:         ingest.NewMetrics(c.registry),
 		Logger:          log.WithName("ingest"),
-		// A request larger than the queue could never be queued, and
-		// refusing it keeps the crash-loss bound of Batched mode.
-		MaxSpansPerRequest:     cfg.Batch.MaxQueuedSpans,
-		MaxAttributesPerSpan:   cfg.Limits.MaxAttributesPerSpan,
-		MaxAttributeValueBytes: cfg.Limits.MaxAttributeValueBytes,
+		// One set of limits for both ports, swapped by a reload.
+		Live: c.ingestLimits,
 		// One budget for both ports: it bounds the collector's memory.
-		Inflight:              ingest.NewInflightBudget(cfg.Limits.MaxInflightBytes, c.registry),
-		MaxConcurrentRequests: cfg.Limits.MaxConcurrentRequests,
-		MaxConcurrentStreams:  cfg.Limits.MaxConcurrentStreams,
+		Inflight:             c.inflight,
+		MaxConcurrentStreams: cfg.Limits.MaxConcurrentStreams,
 		RequestTimeout:        cfg.Limits.RequestTimeout.Std(),
 		IdleTimeout:           cfg.Limits.IdleTimeout.Std(),
 		MaxHeaderBytes:        cfg.Limits.MaxHeaderBytes,
@@ -194,6 +200,12 @@ func (c *Collector) Run(ctx context.Context) error {
 	serve("OTLP/gRPC", func() error { return c.grpcServer.Serve(c.grpcListener) })
 	serve("OTLP/HTTP", func() error { return c.httpServer.Serve(c.httpListener) })
 	serve("admin", func() error { return c.adminServer.Serve(c.adminListener) })
+	stopWatch, watchDone := make(chan struct{}), make(chan struct{})
+	if c.watching() {
+		go c.watchConfig(stopWatch, watchDone)
+	} else {
+		close(watchDone)
+	}
 	addrs := c.Addrs()
 	c.log.Info("collector serving", "otlpGrpc", addrs.OTLPGRPC, "otlpHttp", addrs.OTLPHTTP, "admin", addrs.Admin,
 		"file", c.file.Filename, "format", c.cfg.Storage.Format, "delivery", c.cfg.Delivery.Mode,
@@ -207,12 +219,15 @@ func (c *Collector) Run(ctx context.Context) error {
 	case serveErr = <-served:
 		c.log.Error(serveErr, "a server failed; stopping")
 	}
+	// No reload while draining: the config in force is the one to stop with.
+	close(stopWatch)
+	<-watchDone
 	return errors.Join(serveErr, c.shutdown())
 }
 
 func (c *Collector) shutdown() error {
 	c.stopping.Store(true)
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ShutdownTimeout.Std())
+	ctx, cancel := context.WithTimeout(context.Background(), c.current().ShutdownTimeout.Std())
 	defer cancel()
 	start := time.Now()
 	// The ingest servers keep answering while the queue drains, so that

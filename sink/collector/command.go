@@ -51,6 +51,7 @@ const (
 // config file (or the defaults).
 type flags struct {
 	configFile   string
+	configPoll   time.Duration
 	path         string
 	format       string
 	delivery     string
@@ -112,12 +113,23 @@ loopback unless --admin-address says otherwise; it serves /metrics,
 /healthz and /readyz, and /debug/spans and /debug/pprof/ only with
 --debug-endpoints (behind the bearer tokens when they are set).
 
-Flags that are set override the config file. SIGTERM or SIGINT stop it
+Flags that are set override the config file, also when it is read again:
+the collector applies a changed file while running (it watches the file's
+directory, reads it every --config-poll-interval, and on SIGHUP) as far as
+the change is to fields that can change live (batch, delivery, rotation,
+most limits, debug.enabled, shutdownTimeout); a file that does not parse
+or validate, or that changes another field, is refused and logged, and the
+config in force stays. GET /config on the admin port shows the SHA-256 of
+the file in force. SIGTERM or SIGINT stop it
 gracefully: new spans are refused with 503/Unavailable, the queue is drained
 and fsynced, and it exits 0 when every accepted span is stored.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := f.config(cmd.Flags())
+			data, err := f.readConfigFile()
+			if err != nil {
+				return err
+			}
+			cfg, err := f.build(cmd.Flags(), data)
 			if err != nil {
 				return err
 			}
@@ -136,12 +148,33 @@ and fsynced, and it exits 0 when every accepted span is stored.`,
 			if err != nil {
 				return err
 			}
+			if f.configFile != "" {
+				c.WatchConfig(ConfigSource{
+					Path:         f.configFile,
+					Build:        func(data []byte) (config.Config, error) { return f.build(cmd.Flags(), data) },
+					PollInterval: f.configPoll,
+				}, data)
+			}
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go func() {
+				for {
+					select {
+					case <-hup:
+						c.ReloadConfig("sighup")
+					case <-ctx.Done():
+						return
+					}
+				}
+			}()
 			return c.Run(ctx)
 		},
 	}
 	def := config.Default()
 	fs := cmd.Flags()
-	fs.StringVar(&f.configFile, "config", "", "collector config file (YAML, as the operator renders it); flags that are set override it")
+	fs.StringVar(&f.configFile, "config", "", "collector config file (YAML, as the operator renders it); flags that are set override it; read again when it changes")
+	fs.DurationVar(&f.configPoll, "config-poll-interval", DefaultConfigPollInterval, "how often the --config file is read again even without a file system event (it is hashed, so an unchanged file is not applied again)")
 	fs.StringVar(&f.path, "path", filepath.Join(def.Storage.Dir, def.Storage.Path), "the active span file; rotated files go next to it")
 	fs.StringVar(&f.format, "format", string(def.Storage.Format), `line format: "dbgpt" or "otlp-json"`)
 	fs.StringVar(&f.delivery, "delivery", string(def.Delivery.Mode), `when requests are acknowledged: "Batched" (queued) or "Durable" (written and fsynced)`)
@@ -173,11 +206,34 @@ and fsynced, and it exits 0 when every accepted span is stored.`,
 // config builds the configuration: the file (or the defaults), then every
 // flag that was set, then validation.
 func (f *flags) config(fs *pflag.FlagSet) (config.Config, error) {
+	data, err := f.readConfigFile()
+	if err != nil {
+		return config.Config{}, err
+	}
+	return f.build(fs, data)
+}
+
+// readConfigFile returns the --config file's bytes, nil without one.
+func (f *flags) readConfigFile() ([]byte, error) {
+	if f.configFile == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(f.configFile)
+	if err != nil {
+		return nil, fmt.Errorf("read collector config: %w", err)
+	}
+	return data, nil
+}
+
+// build makes the configuration from the config file's bytes (nil: the
+// defaults), then every flag that was set, then validation. A reload calls
+// it again with the file's new bytes, so the flags keep overriding it.
+func (f *flags) build(fs *pflag.FlagSet, data []byte) (config.Config, error) {
 	cfg := config.Default()
-	if f.configFile != "" {
+	if data != nil {
 		var err error
-		if cfg, err = config.Load(f.configFile); err != nil {
-			return config.Config{}, err
+		if cfg, err = config.Parse(data); err != nil {
+			return config.Config{}, fmt.Errorf("%s: %w", f.configFile, err)
 		}
 	}
 	var errs []error

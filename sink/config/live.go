@@ -99,9 +99,19 @@ func (c Config) RestartPart() Config {
 // differ between c and next: why next cannot be applied without a restart.
 // It is empty when next differs from c in live fields only.
 func (c Config) RestartChanges(next Config) []string {
+	return c.changes(next, RestartFields)
+}
+
+// LiveChanges lists the live fields, by JSON path, whose values differ
+// between c and next: what applying next changes.
+func (c Config) LiveChanges(next Config) []string {
+	return c.changes(next, LiveFields)
+}
+
+func (c Config) changes(next Config, fields []string) []string {
 	from, to := reflect.ValueOf(c), reflect.ValueOf(next)
 	var changed []string
-	for _, path := range RestartFields {
+	for _, path := range fields {
 		a, errA := fieldByPath(from, path)
 		b, errB := fieldByPath(to, path)
 		if errA != nil || errB != nil {

@@ -88,6 +88,9 @@ func TestRestartPartIgnoresLiveFieldsOnly(t *testing.T) {
 			if got := base.RestartChanges(changed); len(got) != 0 {
 				t.Errorf("changing live field %s reported restart changes %v", path, got)
 			}
+			if got := base.LiveChanges(changed); !slices.Equal(got, []string{path}) {
+				t.Errorf("LiveChanges = %v, want [%s]", got, path)
+			}
 		})
 	}
 	for _, path := range RestartFields {

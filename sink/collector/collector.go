@@ -139,10 +139,10 @@ func New(cfg config.Config, log logr.Logger) (*Collector, error) {
 		// One budget for both ports: it bounds the collector's memory.
 		Inflight:             c.inflight,
 		MaxConcurrentStreams: cfg.Limits.MaxConcurrentStreams,
-		RequestTimeout:        cfg.Limits.RequestTimeout.Std(),
-		IdleTimeout:           cfg.Limits.IdleTimeout.Std(),
-		MaxHeaderBytes:        cfg.Limits.MaxHeaderBytes,
-		GRPCTap:               c.grpcAuthTap(),
+		RequestTimeout:       cfg.Limits.RequestTimeout.Std(),
+		IdleTimeout:          cfg.Limits.IdleTimeout.Std(),
+		MaxHeaderBytes:       cfg.Limits.MaxHeaderBytes,
+		GRPCTap:              c.grpcAuthTap(),
 	}
 	c.grpcServer = grpc.NewServer(append(ingest.GRPCServerOptions(ingestOpts), c.accessGRPCOptions()...)...)
 	ingest.RegisterGRPCService(c.grpcServer, ingest.NewGRPCService(ingestOpts))

@@ -91,6 +91,9 @@ var _ = Describe("SpanSink children", func() {
 				},
 			}
 		}, "PersistentVolumeClaim clash-data", true),
+		Entry("a ServiceAccount", func(ns string) client.Object {
+			return &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "clash-collector"}}
+		}, "ServiceAccount clash-collector", true),
 		Entry("a ConfigMap carrying the operator's labels (so in the cache) but no owner", func(ns string) client.Object {
 			return &corev1.ConfigMap{
 				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "clash-collector", Labels: map[string]string{

@@ -17,7 +17,7 @@ import (
 // grace covers the readiness probe's period and failure threshold.
 const NotReadyGrace = 30 * time.Second
 
-// +kubebuilder:rbac:groups=core,resources=pods,verbs=get;list
+// +kubebuilder:rbac:groups=core,resources=pods,verbs=list
 
 // observeCollectorHealth finds a collector pod that runs but is not ready,
 // which the collector reports only while it cannot write its volume (full,

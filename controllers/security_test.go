@@ -132,6 +132,22 @@ var _ = Describe("A SpanSink in a shared cluster", func() {
 		}).Should(Succeed())
 	})
 
+	It("puts the collector's ServiceAccount back to mounting no token when someone changes it", func() {
+		Expect(k8sClient.Create(ctx, newSink(ns, "quiet"))).To(Succeed())
+		waitForCollector(ctx, ns, "quiet")
+		Eventually(func(g Gomega) {
+			sa := &corev1.ServiceAccount{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "quiet-collector"), sa)).To(Succeed())
+			sa.AutomountServiceAccountToken = ptr.To(true)
+			g.Expect(k8sClient.Update(ctx, sa)).To(Succeed())
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			sa := &corev1.ServiceAccount{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "quiet-collector"), sa)).To(Succeed())
+			g.Expect(sa.AutomountServiceAccountToken).To(HaveValue(BeFalse()))
+		}).Should(Succeed())
+	})
+
 	It("makes the NetworkPolicy with an owner reference, follows the spec exactly, and deletes it when unset", func() {
 		sink := newSink(ns, "fenced")
 		securedSpec(sink)

@@ -53,11 +53,19 @@ func (r *SpanSinkReconciler) apiReader() client.Reader {
 	return r.Client
 }
 
-// +kubebuilder:rbac:groups=tracing.spansink.dev,resources=spansinks,verbs=get;list;watch
-// +kubebuilder:rbac:groups=tracing.spansink.dev,resources=spansinks/status,verbs=get;patch
+// The SpanSinks and the children are read from the cache only, so no
+// request ever gets one by name: list and watch fill the cache, and the
+// status is patched without being read first.
+// +kubebuilder:rbac:groups=tracing.spansink.dev,resources=spansinks,verbs=list;watch
+// +kubebuilder:rbac:groups=tracing.spansink.dev,resources=spansinks/status,verbs=patch
 // +kubebuilder:rbac:groups=tracing.spansink.dev,resources=spansinks/finalizers,verbs=update
 // +kubebuilder:rbac:groups=core,resources=configmaps;services;serviceaccounts;persistentvolumeclaims,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update
+// Delete on claims is not for deleting any (the garbage collector does
+// that for a Delete policy): where OwnerReferencesPermissionEnforcement runs
+// (OpenShift), moving a claim's owner reference when reclaimPolicy changes
+// needs it.
+// +kubebuilder:rbac:groups=core,resources=persistentvolumeclaims,verbs=delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 

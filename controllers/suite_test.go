@@ -4,12 +4,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
@@ -32,9 +34,43 @@ var (
 	k8sClient client.WithWatch
 	scheme    *runtime.Scheme
 	cancelMgr context.CancelFunc
+	// recorder holds what the manager's requests needed.
+	recorder *requestRecorder
+	// suiteFailed is set by a failed spec; the RBAC usage check then
+	// cannot tell an unused rule from an untested one.
+	suiteFailed atomic.Bool
 )
 
+var _ = ReportAfterEach(func(report SpecReport) {
+	if report.Failed() {
+		suiteFailed.Store(true)
+	}
+})
+
+// managerConfig is a rest.Config for a user bound to the ClusterRole of
+// config/rbac/role.yaml only.
+func managerConfig() *rest.Config {
+	role, err := managerRole()
+	Expect(err).NotTo(HaveOccurred())
+	ctx := context.Background()
+	Expect(k8sClient.Create(ctx, role)).To(Succeed())
+	const user = "spansink-manager"
+	Expect(k8sClient.Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: role.Name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
+	})).To(Succeed())
+	authenticated, err := testEnv.AddUser(envtest.User{Name: user}, nil)
+	Expect(err).NotTo(HaveOccurred())
+	return rest.CopyConfig(authenticated.Config())
+}
+
 func TestControllers(t *testing.T) {
+	// Informers then fill the cache with a list and a watch, as they do on
+	// API servers without streaming lists, rather than with one streaming
+	// watch; the RBAC usage check (rbac_test.go) so covers both, the
+	// streaming one needing only watch.
+	t.Setenv("KUBE_FEATURE_WatchListClient", "false")
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "SpanSink controller suite")
 }
@@ -51,6 +87,9 @@ var _ = BeforeSuite(func() {
 		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 	}
+	// What OpenShift and other hardened clusters enforce: setting
+	// blockOwnerDeletion needs update on the owner's finalizers.
+	testEnv.ControlPlane.GetAPIServer().Configure().Append("enable-admission-plugins", "OwnerReferencesPermissionEnforcement")
 	var err error
 	restCfg, err = testEnv.Start()
 	Expect(err).NotTo(HaveOccurred())
@@ -59,10 +98,18 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.NewWithWatch(restCfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
+	// The manager runs with the permissions of config/rbac/role.yaml and
+	// nothing else, and every request it sends is recorded (rbac_test.go).
+	mgrCfg := managerConfig()
+	admin, err := rest.HTTPClientFor(restCfg)
+	Expect(err).NotTo(HaveOccurred())
+	recorder = newRequestRecorder(admin)
+	mgrCfg.Wrap(recorder.wrap)
+
 	// The cache settings production uses: a child name held by an object
 	// without the operator's labels is then invisible to the cached client,
 	// which the conflict tests exercise.
-	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
 		Scheme:     scheme,
 		Cache:      CacheOptions(),
 		Metrics:    metricsserver.Options{BindAddress: "0"},
@@ -86,6 +133,16 @@ var _ = BeforeSuite(func() {
 })
 
 var _ = AfterSuite(func() {
+	if recorder != nil {
+		role, err := managerRole()
+		Expect(err).NotTo(HaveOccurred())
+		unused, uncovered := checkRBACUsage(role, recorder.snapshot())
+		Expect(uncovered).To(BeEmpty(), "the manager made requests config/rbac/role.yaml does not allow")
+		// Only a run of every spec exercises every code path.
+		if cfg, _ := GinkgoConfiguration(); len(cfg.FocusStrings) == 0 && len(cfg.FocusFiles) == 0 && cfg.LabelFilter == "" && !suiteFailed.Load() {
+			Expect(unused).To(BeEmpty(), "config/rbac/role.yaml grants what the controller never used: drop the RBAC marker, or test the code path that needs it")
+		}
+	}
 	if cancelMgr != nil {
 		cancelMgr()
 	}

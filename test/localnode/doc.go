@@ -23,11 +23,23 @@
 //     readOnlyRootFilesystem is a read-only bind mount of that directory. So
 //     the command, args and config files a pod carries are used unchanged: no
 //     path in them is rewritten.
-//   - Volumes: configMap and secret (projected once at start, not refreshed;
-//     the files belong to the pod's fsGroup, as the kubelet gives them),
-//     emptyDir (a directory; medium Memory refused), and persistentVolumeClaim
-//     bound to a hostPath or local PersistentVolume (its directory). Other
-//     types, including the projected service-account token, are refused.
+//   - Volumes: configMap and secret in the kubelet's atomic-writer layout
+//     (the files in a ..<timestamp> directory, ..data linking to it, one
+//     link per key into ..data; the files belong to the pod's fsGroup, as
+//     the kubelet gives them), refreshed while the pod runs: every
+//     Options.VolumeSyncPeriod (default one minute, plus up to half of it
+//     again as jitter) each ConfigMap and Secret is read again and, only
+//     when its content changed, a new version replaces the old with one
+//     rename of ..data, in the directory the pod has mounted; an optional
+//     one that is gone projects as empty, a required one that cannot be read
+//     keeps its files. The version replaced is kept until the next update,
+//     which the kubelet does not do. There is no watch of the objects: a
+//     change takes up to one and a half periods, where a kubelet's cache
+//     adds its own delay. A subPath mount of such a volume is not refreshed,
+//     as on a kubelet. Also emptyDir (a directory; medium Memory refused),
+//     and persistentVolumeClaim bound to a hostPath or local
+//     PersistentVolume (its directory). Other types, including the projected
+//     service-account token, are refused.
 //   - Identity: the process runs as runAsUser/runAsGroup (from the container,
 //     else the pod, else the image's user), with fsGroup and
 //     supplementalGroups as supplementary groups. runAsNonRoot is enforced.

@@ -2,9 +2,7 @@ package localnode
 
 import (
 	"bufio"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -106,51 +104,6 @@ func TestIdentity(t *testing.T) {
 	}
 	if id.uid != 1000 || id.gid != 2000 || len(id.groups) != 2 || id.groups[0] != 65532 || id.groups[1] != 7 {
 		t.Fatalf("identity = %+v, want uid 1000, gid 2000, groups [65532 7]", id)
-	}
-}
-
-func TestWriteProjection(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "config")
-	data := map[string][]byte{"collector.yaml": []byte("batch: {}\n"), "other": []byte("x")}
-	if err := writeProjection(dir, data, []corev1.KeyToPath{{Key: "collector.yaml", Path: "sub/c.yaml", Mode: ptr.To[int32](0o600)}}, nil, -1); err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile(filepath.Join(dir, "sub", "c.yaml"))
-	if err != nil || string(got) != "batch: {}\n" {
-		t.Fatalf("projected file = %q, %v", got, err)
-	}
-	if info, _ := os.Stat(filepath.Join(dir, "sub", "c.yaml")); info.Mode().Perm() != 0o600 {
-		t.Fatalf("mode = %v, want 0600", info.Mode().Perm())
-	}
-	if _, err := os.Stat(filepath.Join(dir, "other")); !os.IsNotExist(err) {
-		t.Fatalf("a key not listed in items was projected: %v", err)
-	}
-	err = writeProjection(dir, data, []corev1.KeyToPath{{Key: "other", Path: "../escape"}}, nil, -1)
-	if err == nil || !strings.Contains(err.Error(), "leaves the volume") {
-		t.Fatalf("an item path outside the volume was accepted: %v", err)
-	}
-}
-
-// A Secret mounted 0440 is readable by a non-root container only through
-// the pod's fsGroup, to which the kubelet gives the files.
-func TestWriteProjectionGivesFilesToFSGroup(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("changing a file's group to another one needs root")
-	}
-	dir := filepath.Join(t.TempDir(), "tls")
-	data := map[string][]byte{"tls.key": []byte("key")}
-	if err := writeProjection(dir, data, nil, ptr.To[int32](0o440), 65532); err != nil {
-		t.Fatal(err)
-	}
-	info, err := os.Stat(filepath.Join(dir, "tls.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if gid := info.Sys().(*syscall.Stat_t).Gid; gid != 65532 {
-		t.Fatalf("group = %d, want the fsGroup 65532", gid)
-	}
-	if info.Mode().Perm() != 0o440 {
-		t.Fatalf("mode = %v, want 0440", info.Mode().Perm())
 	}
 }
 

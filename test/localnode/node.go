@@ -64,6 +64,12 @@ type Options struct {
 	// values take the machine's CPUs, 8Gi and 32 pods.
 	CPU, Memory resource.Quantity
 	Pods        int64
+	// VolumeSyncPeriod is how often the configMap and secret volumes of a
+	// running pod are read again and, when their content changed, replaced
+	// by the kubelet's atomic ..data swap; each wait is this period plus up
+	// to half of it again (jitter). Zero takes the kubelet's default, one
+	// minute.
+	VolumeSyncPeriod time.Duration
 	// Log receives the node's structured logs.
 	Log logr.Logger
 }
@@ -109,6 +115,12 @@ func New(cfg *rest.Config, opts Options) (*Node, error) {
 	}
 	if opts.Pods == 0 {
 		opts.Pods = 32
+	}
+	switch {
+	case opts.VolumeSyncPeriod < 0:
+		return nil, fmt.Errorf("local node: the volume sync period must not be negative, got %s", opts.VolumeSyncPeriod)
+	case opts.VolumeSyncPeriod == 0:
+		opts.VolumeSyncPeriod = defaultVolumeSyncPeriod
 	}
 	imageIDs := map[string]string{}
 	for name, img := range opts.Images {

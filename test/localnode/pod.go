@@ -148,10 +148,18 @@ func (p *podRunner) logPath(container string) string {
 func (p *podRunner) run(ctx context.Context) {
 	pod := p.current()
 	log := p.node.log.WithValues("pod", pod.Namespace+"/"+pod.Name)
+	volumesSynced := make(chan struct{})
 	if why := p.node.unsupported(pod); len(why) > 0 {
 		p.refuse(strings.Join(why, "; "))
+		close(volumesSynced)
 	} else if p.setUp(ctx) {
 		p.startContainers()
+		go func() {
+			defer close(volumesSynced)
+			p.syncVolumes(ctx)
+		}()
+	} else {
+		close(volumesSynced)
 	}
 	p.reportStatus()
 
@@ -163,6 +171,8 @@ func (p *podRunner) run(ctx context.Context) {
 			done = true
 		}
 	}
+	// No refresh may write into the volumes tearDown removes.
+	<-volumesSynced
 	p.tearDown()
 
 	p.mu.Lock()

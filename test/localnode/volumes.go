@@ -9,7 +9,9 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 )
 
 // errPermanent marks a volume problem that waiting will not fix.
@@ -20,22 +22,11 @@ var errPermanent = errors.New("cannot be run by the local node")
 // directories, claims as their PersistentVolume's directory.
 func (n *Node) prepareVolumes(ctx context.Context, pod *corev1.Pod, dir string) (map[string]string, error) {
 	paths := map[string]string{}
-	// The kubelet gives a pod's configMap and secret files to its fsGroup,
-	// which is how a non-root container reads a Secret mounted 0440.
-	group := -1
-	if psc := pod.Spec.SecurityContext; psc != nil && psc.FSGroup != nil {
-		group = int(*psc.FSGroup)
-	}
 	for _, v := range pod.Spec.Volumes {
-		target := filepath.Join(dir, "volumes", v.Name)
+		target := volumeDir(dir, v.Name)
 		switch {
-		case v.ConfigMap != nil:
-			if err := n.projectConfigMap(ctx, pod.Namespace, v.ConfigMap, target, group); err != nil {
-				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
-			}
-			paths[v.Name] = target
-		case v.Secret != nil:
-			if err := n.projectSecret(ctx, pod.Namespace, v.Secret, target, group); err != nil {
+		case v.ConfigMap != nil, v.Secret != nil:
+			if _, err := n.projectVolume(ctx, pod, &v, target); err != nil {
 				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
 			}
 			paths[v.Name] = target
@@ -57,6 +48,21 @@ func (n *Node) prepareVolumes(ctx context.Context, pod *corev1.Pod, dir string) 
 		}
 	}
 	return paths, nil
+}
+
+// volumeDir is where a pod whose directory is podDir has a volume.
+func volumeDir(podDir, volume string) string {
+	return filepath.Join(podDir, "volumes", volume)
+}
+
+// fsGroup is the group the kubelet gives a pod's configMap and secret files,
+// which is how a non-root container reads a Secret mounted 0440; -1 when the
+// pod sets none.
+func fsGroup(pod *corev1.Pod) int {
+	if psc := pod.Spec.SecurityContext; psc != nil && psc.FSGroup != nil {
+		return int(*psc.FSGroup)
+	}
+	return -1
 }
 
 // claimPath is the directory of the hostPath or local volume a claim is bound to.
@@ -91,86 +97,61 @@ func (n *Node) claimPath(ctx context.Context, namespace, claim string) (string, 
 	return path, nil
 }
 
-func (n *Node) projectConfigMap(ctx context.Context, namespace string, src *corev1.ConfigMapVolumeSource, target string, group int) error {
-	cm, err := n.client.CoreV1().ConfigMaps(namespace).Get(ctx, src.Name, metav1.GetOptions{})
+// projectVolume reads the ConfigMap or Secret of a volume and projects it
+// into target, writing only when its content changed; it reports whether it
+// wrote. An optional volume whose object does not exist projects as empty,
+// as on a kubelet.
+func (n *Node) projectVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Volume, target string) (bool, error) {
+	files, err := n.volumeFiles(ctx, pod.Namespace, v)
 	if err != nil {
-		if src.Optional != nil && *src.Optional {
-			return writeProjection(target, nil, nil, src.DefaultMode, group)
-		}
-		return fmt.Errorf("configmap %s: %w", src.Name, err)
+		return false, err
 	}
-	data := map[string][]byte{}
-	for k, v := range cm.Data {
-		data[k] = []byte(v)
-	}
-	for k, v := range cm.BinaryData {
-		data[k] = v
-	}
-	return writeProjection(target, data, src.Items, src.DefaultMode, group)
+	return writeProjection(target, files, fsGroup(pod))
 }
 
-func (n *Node) projectSecret(ctx context.Context, namespace string, src *corev1.SecretVolumeSource, target string, group int) error {
-	s, err := n.client.CoreV1().Secrets(namespace).Get(ctx, src.SecretName, metav1.GetOptions{})
-	if err != nil {
-		if src.Optional != nil && *src.Optional {
-			return writeProjection(target, nil, nil, src.DefaultMode, group)
+// volumeFiles is what a configMap or secret volume holds now.
+func (n *Node) volumeFiles(ctx context.Context, namespace string, v *corev1.Volume) (map[string]projectedFile, error) {
+	switch {
+	case v.ConfigMap != nil:
+		src := v.ConfigMap
+		optional := ptr.Deref(src.Optional, false)
+		cm, err := n.client.CoreV1().ConfigMaps(namespace).Get(ctx, src.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) && optional {
+			return map[string]projectedFile{}, nil
 		}
-		return fmt.Errorf("secret %s: %w", src.SecretName, err)
+		if err != nil {
+			return nil, fmt.Errorf("configmap %s: %w", src.Name, err)
+		}
+		data := make(map[string][]byte, len(cm.Data)+len(cm.BinaryData))
+		for k, v := range cm.Data {
+			data[k] = []byte(v)
+		}
+		for k, v := range cm.BinaryData {
+			data[k] = v
+		}
+		files, err := projection(data, src.Items, src.DefaultMode, optional)
+		if err != nil {
+			return nil, fmt.Errorf("configmap %s: %w", src.Name, err)
+		}
+		return files, nil
+	case v.Secret != nil:
+		src := v.Secret
+		optional := ptr.Deref(src.Optional, false)
+		s, err := n.client.CoreV1().Secrets(namespace).Get(ctx, src.SecretName, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) && optional {
+			return map[string]projectedFile{}, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("secret %s: %w", src.SecretName, err)
+		}
+		files, err := projection(s.Data, src.Items, src.DefaultMode, optional)
+		if err != nil {
+			return nil, fmt.Errorf("secret %s: %w", src.SecretName, err)
+		}
+		return files, nil
+	default:
+		return nil, fmt.Errorf("volume %s is neither a configMap nor a secret", v.Name)
 	}
-	return writeProjection(target, s.Data, src.Items, src.DefaultMode, group)
-}
-
-// writeProjection writes keys as files (all of them, or the listed items at
-// their paths) with the volume's modes, replacing an earlier projection.
-// With group >= 0 (the pod's fsGroup) the files belong to that group.
-func writeProjection(target string, data map[string][]byte, items []corev1.KeyToPath, defaultMode *int32, group int) error {
-	if err := os.RemoveAll(target); err != nil {
-		return fmt.Errorf("clear projection: %w", err)
-	}
-	if err := os.MkdirAll(target, 0o755); err != nil {
-		return fmt.Errorf("projection directory: %w", err)
-	}
-	mode := os.FileMode(0o644)
-	if defaultMode != nil {
-		mode = os.FileMode(*defaultMode)
-	}
-	if len(items) == 0 {
-		for key := range data {
-			items = append(items, corev1.KeyToPath{Key: key, Path: key})
-		}
-	}
-	for _, item := range items {
-		content, ok := data[item.Key]
-		if !ok {
-			return fmt.Errorf("key %s not found", item.Key)
-		}
-		rel := filepath.Clean(item.Path)
-		if filepath.IsAbs(rel) || rel == ".." || strings.HasPrefix(rel, "../") {
-			return fmt.Errorf("item path %q leaves the volume: %w", item.Path, errPermanent)
-		}
-		fileMode := mode
-		if item.Mode != nil {
-			fileMode = os.FileMode(*item.Mode)
-		}
-		path := filepath.Join(target, rel)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return fmt.Errorf("project %s: %w", item.Key, err)
-		}
-		if err := os.WriteFile(path, content, fileMode); err != nil {
-			return fmt.Errorf("project %s: %w", item.Key, err)
-		}
-		if group >= 0 {
-			if err := os.Lchown(path, -1, group); err != nil {
-				return fmt.Errorf("project %s: give it to fsGroup %d: %w", item.Key, group, err)
-			}
-		}
-		// WriteFile's mode is filtered by the umask; the volume's is not.
-		// Chmod comes after chown, which may clear setgid-like bits.
-		if err := os.Chmod(path, fileMode); err != nil {
-			return fmt.Errorf("project %s: %w", item.Key, err)
-		}
-	}
-	return nil
 }
 
 // containerMounts resolves a container's volumeMounts against the prepared

@@ -40,6 +40,9 @@ type LocalOptions struct {
 	Images map[string]localnode.Image
 	// Log receives the node's, provisioner's and proxy's logs.
 	Log logr.Logger
+	// VolumeSyncPeriod is how often the node projects changed ConfigMaps
+	// and Secrets into running pods; zero is the kubelet's minute.
+	VolumeSyncPeriod time.Duration
 }
 
 // Local is a control plane with a local node that runs pods as processes,
@@ -85,6 +88,7 @@ func StartLocal(ctx context.Context, opts LocalOptions) (_ *Local, err error) {
 	}
 	if l.Node, err = localnode.New(nodeConfig, localnode.Options{
 		Name: opts.NodeName, Images: opts.Images, StateDir: stateDir, Log: opts.Log.WithName("localnode"),
+		VolumeSyncPeriod: opts.VolumeSyncPeriod,
 	}); err != nil {
 		return nil, err
 	}

@@ -67,7 +67,7 @@ var _ = Describe("SpanSink controller", func() {
 		Expect(spec.Storage.Rotation.Compress).To(Equal(v1alpha1.CompressionNone))
 		Expect(spec.Storage.Volume.Size.String()).To(Equal("1Gi"))
 		Expect(spec.Storage.Volume.ReclaimPolicy).To(Equal(v1alpha1.ReclaimRetain))
-		Expect(spec.TerminationGracePeriodSeconds).To(BeNil(), "the grace period is computed from the flush interval, not defaulted")
+		Expect(spec.TerminationGracePeriodSeconds).To(BeNil(), "the grace period is the operator's default, not the CRD's")
 	})
 
 	It("creates every child with owner references and the rendered config", func() {

@@ -98,8 +98,8 @@ type SpanSinkSpec struct {
 
 	// terminationGracePeriodSeconds is how long the collector may take to
 	// drain its queue when the pod stops, from 10 seconds to a day. Unset
-	// means the flush interval plus 30 seconds, and never less than 60
-	// seconds.
+	// means 60 seconds: a stopping collector flushes what it holds at once,
+	// whatever its flush interval.
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="self >= 10",message="terminationGracePeriodSeconds must be at least 10: a stopping collector writes out the spans it has queued, and a shorter grace lets the kubelet kill it first, losing spans already acknowledged in Batched mode"
 	// +kubebuilder:validation:Maximum=86400
@@ -329,6 +329,10 @@ const (
 	// ConditionDegraded is true when the operator cannot bring the collector
 	// to the desired state without help.
 	ConditionDegraded = "Degraded"
+	// ConditionConfigApplied is true when every ready collector pod of the
+	// current pod template reports, on GET /config of its metrics port,
+	// that it applies the config in the ConfigMap (status.configHash).
+	ConditionConfigApplied = "ConfigApplied"
 )
 
 // Condition reasons of a SpanSink.
@@ -374,6 +378,28 @@ const (
 	ReasonSecretKeyMissing = "SecretKeyMissing"
 )
 
+// Reasons of the ConfigApplied condition.
+const (
+	// ReasonApplied: the collector applies the config in the ConfigMap (True).
+	ReasonApplied = "Applied"
+	// ReasonPending: the collector still applies an older config: the
+	// kubelet has not projected the changed ConfigMap into the pod yet
+	// (about a minute), or a pod is being replaced for a setting that
+	// needs a restart (False).
+	ReasonPending = "Pending"
+	// ReasonRefused: the collector read the config in the ConfigMap and
+	// refused it; it keeps the previous one in force (False).
+	ReasonRefused = "Refused"
+	// ReasonNoReadyCollector: no ready collector pod runs the current pod
+	// template, so there is none to ask (Unknown).
+	ReasonNoReadyCollector = "NoReadyCollector"
+	// ReasonCollectorUnreachable: a ready collector pod did not answer
+	// GET /config on its metrics port: a NetworkPolicy or firewall keeps
+	// the operator out, or the collector's image predates the endpoint
+	// (Unknown).
+	ReasonCollectorUnreachable = "CollectorUnreachable"
+)
+
 // Endpoints are the collector's addresses inside the cluster.
 type Endpoints struct {
 	// otlpGrpc is the OTLP/gRPC endpoint, such as http://sink-collector.ns.svc:4317
@@ -393,7 +419,7 @@ type SpanSinkStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions are Ready, Progressing and Degraded.
+	// conditions are Ready, Progressing, Degraded and ConfigApplied.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -411,9 +437,22 @@ type SpanSinkStatus struct {
 	// +optional
 	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
 
-	// configHash is the SHA-256 of the collector configuration in force.
+	// configHash is the SHA-256 (lowercase hex) of collector.yaml in the
+	// collector's ConfigMap: the configuration the operator wants in force.
 	// +optional
 	ConfigHash string `json:"configHash,omitempty"`
+
+	// appliedConfigHash is the SHA-256 of the configuration the ready
+	// collector pods report they apply, when they agree; it equals
+	// configHash once the latest settings are in force (ConfigApplied).
+	// +optional
+	AppliedConfigHash string `json:"appliedConfigHash,omitempty"`
+
+	// configAppliedTime is when the collector put appliedConfigHash in
+	// force (the latest of the pods, as they report it): since when the
+	// running settings hold.
+	// +optional
+	ConfigAppliedTime *metav1.Time `json:"configAppliedTime,omitempty"`
 }
 
 // SpanSink runs a trace collector that batches spans and writes them as
@@ -422,6 +461,7 @@ type SpanSinkStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=ssink,categories=spansink
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Config",type=string,JSONPath=`.status.conditions[?(@.type=="ConfigApplied")].reason`,description="Whether the collector applies the latest settings: Applied, Pending, Refused"
 // +kubebuilder:printcolumn:name="Batch",type=integer,JSONPath=`.spec.batch.size`
 // +kubebuilder:printcolumn:name="Flush",type=string,JSONPath=`.spec.batch.flushInterval`
 // +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.status.endpoints.otlpHttp`

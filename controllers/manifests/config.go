@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"math"
 	"net"
 	"strconv"
 	"time"
@@ -50,26 +49,27 @@ func listenAddress(port int) string {
 	return net.JoinHostPort("", strconv.Itoa(port))
 }
 
-// Grace-period defaults: a stopping collector flushes its queue, which takes
-// at most one flush interval plus the time to write it out.
+// Grace-period settings.
 const (
-	// drainMargin is added to the flush interval for the default grace period.
-	drainMargin = 30 * time.Second
-	// minDefaultGrace is the floor of the default grace period.
-	minDefaultGrace = 60 * time.Second
+	// DefaultGracePeriodSeconds is the pod's grace period when the spec sets
+	// none. A stopping collector flushes what it holds at once, whatever
+	// its flush interval, so the drain takes only the time to write and
+	// fsync it; the default does not follow the flush interval, because
+	// that is a live setting and a pod's grace period can only change by
+	// rolling the pod.
+	DefaultGracePeriodSeconds = 60
 	// shutdownMargin is kept between the collector's own shutdown deadline and
 	// the kubelet's SIGKILL, so the collector finishes (and logs) first.
 	shutdownMargin = 5 * time.Second
 )
 
 // TerminationGracePeriodSeconds is the pod's grace period: the spec's value,
-// or else the flush interval plus 30 seconds, never less than 60 seconds.
+// or else DefaultGracePeriodSeconds.
 func TerminationGracePeriodSeconds(sink *v1alpha1.SpanSink) int64 {
 	if g := sink.Spec.TerminationGracePeriodSeconds; g != nil {
 		return *g
 	}
-	grace := max(flushInterval(sink)+drainMargin, minDefaultGrace)
-	return int64(math.Ceil(grace.Seconds()))
+	return DefaultGracePeriodSeconds
 }
 
 // shutdownTimeout is the collector's own drain deadline, inside the grace
@@ -147,15 +147,22 @@ func CollectorConfig(sink *v1alpha1.SpanSink) (config.Config, error) {
 }
 
 // RenderedConfig is the collector config as stored in the ConfigMap, with
-// the hash that identifies it.
+// the hashes that identify it.
 type RenderedConfig struct {
 	// Config is the configuration itself.
 	Config config.Config
 	// Bytes is the YAML document stored under config.FileName.
 	Bytes []byte
-	// Hash is the hex SHA-256 of Bytes; it goes on the pod template so that
-	// a new config rolls the pod, and into status.configHash.
+	// Hash is the hex SHA-256 of Bytes, as the collector hashes the file it
+	// applies (collector.HashConfig): status.configHash, which the
+	// collector's GET /config answer is compared with.
 	Hash string
+	// RestartHash is the hex SHA-256 of the rendered Config.RestartPart():
+	// the settings a running collector cannot change. It goes on the pod
+	// template (ConfigHashAnnotation), so that only a change of one of them
+	// rolls the pod; a change of a live setting reaches the running
+	// collector through the mounted ConfigMap.
+	RestartHash string
 }
 
 // RenderConfig builds, validates and renders the collector config.
@@ -168,6 +175,14 @@ func RenderConfig(sink *v1alpha1.SpanSink) (RenderedConfig, error) {
 	if err != nil {
 		return RenderedConfig{}, err
 	}
+	restart, err := cfg.RestartPart().Render()
+	if err != nil {
+		return RenderedConfig{}, err
+	}
+	return RenderedConfig{Config: cfg, Bytes: data, Hash: sha256Hex(data), RestartHash: sha256Hex(restart)}, nil
+}
+
+func sha256Hex(data []byte) string {
 	sum := sha256.Sum256(data)
-	return RenderedConfig{Config: cfg, Bytes: data, Hash: hex.EncodeToString(sum[:])}, nil
+	return hex.EncodeToString(sum[:])
 }

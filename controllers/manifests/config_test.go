@@ -19,11 +19,9 @@ func TestTerminationGracePeriodDefault(t *testing.T) {
 		want     int64
 		wantStop time.Duration
 	}{
-		{"unset flush uses the 60s floor", nil, nil, 60, 55 * time.Second},
-		{"short flush uses the floor", &metav1.Duration{Duration: 5 * time.Second}, nil, 60, 55 * time.Second},
-		{"long flush gets a 30s margin", &metav1.Duration{Duration: 45 * time.Second}, nil, 75, 70 * time.Second},
-		{"fractional seconds round up", &metav1.Duration{Duration: 40*time.Second + 10*time.Millisecond}, nil, 71, 66 * time.Second},
-		{"longest flush", &metav1.Duration{Duration: time.Hour}, nil, 3630, 3625 * time.Second},
+		{"unset flush", nil, nil, 60, 55 * time.Second},
+		{"short flush", &metav1.Duration{Duration: 5 * time.Second}, nil, 60, 55 * time.Second},
+		{"long flush: the stop flushes at once, so no more grace", &metav1.Duration{Duration: time.Hour}, nil, 60, 55 * time.Second},
 		{"explicit value wins", &metav1.Duration{Duration: time.Hour}, ptr.To[int64](20), 20, 15 * time.Second},
 		{"the CRD's minimum halves", nil, ptr.To[int64](10), 10, 5 * time.Second},
 	}

@@ -13,8 +13,13 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// ConfigHashAnnotation on the pod template carries the SHA-256 of the
-// rendered collector config, so a config change rolls the pod.
+// ConfigHashAnnotation on the pod template carries RenderedConfig's
+// RestartHash, the SHA-256 of the settings a running collector cannot
+// change, so that a change of one of them rolls the pod and a change of a
+// live setting does not. The key kept its name when its input narrowed
+// from the whole config to the restart part: an operator upgrade changes
+// the value once, and so rolls each collector once (as a new collector
+// image does anyway), and nothing else reads it.
 const ConfigHashAnnotation = "tracing.spansink.dev/config-sha256"
 
 // ImageBinary is where the image (Dockerfile) puts the spansink binary and
@@ -52,7 +57,7 @@ func Deployment(p Params, rendered RenderedConfig) (*appsv1.Deployment, error) {
 
 	annotations := make(map[string]string, len(sink.Spec.PodAnnotations)+1)
 	maps.Copy(annotations, sink.Spec.PodAnnotations)
-	annotations[ConfigHashAnnotation] = rendered.Hash
+	annotations[ConfigHashAnnotation] = rendered.RestartHash
 
 	resources := collectorResources(sink.Spec.Resources, rendered.Config)
 	secretVols, secretMounts := secretVolumes(sink)

@@ -13,6 +13,9 @@ import (
 
 const testImage = "ghcr.io/spansink/spansink:v0.1.0"
 
+// testOperatorNamespace is where the operator runs in the golden files.
+const testOperatorNamespace = "spansink-system"
+
 // minimalSink is a SpanSink as a Go program would build it: no spec at all,
 // none of the API server's defaults applied.
 func minimalSink() *v1alpha1.SpanSink {

@@ -44,6 +44,6 @@ func Build(p Params) (Desired, error) {
 		PersistentVolumeClaim: PersistentVolumeClaim(p.Sink),
 		Deployment:            deploy,
 		Service:               Service(p.Sink),
-		NetworkPolicy:         NetworkPolicy(p.Sink),
+		NetworkPolicy:         NetworkPolicy(p),
 	}, nil
 }

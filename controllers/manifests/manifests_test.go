@@ -23,7 +23,7 @@ func TestBuildersGolden(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			desired, err := Build(Params{Sink: tc.sink, DefaultImage: testImage})
+			desired, err := Build(Params{Sink: tc.sink, DefaultImage: testImage, OperatorNamespace: testOperatorNamespace})
 			if err != nil {
 				t.Fatalf("build: %v", err)
 			}

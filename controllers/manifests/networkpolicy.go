@@ -1,7 +1,6 @@
 package manifests
 
 import (
-	"github.com/spansink/spansink/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,7 +16,14 @@ import (
 // A NetworkPolicy rule with no peers admits everyone, the opposite of what
 // an empty list in the SpanSink means; so an empty list gets no rule at
 // all, and with both lists empty the policy admits nothing.
-func NetworkPolicy(sink *v1alpha1.SpanSink) *networkingv1.NetworkPolicy {
+//
+// The operator itself reads GET /config on the metrics port to report
+// which config the collector applies, so the metrics rule also admits the
+// pods of the operator's namespace, whatever metricsFrom says: users need
+// not know the operator's namespace, and leaving it out would silently
+// turn ConfigApplied Unknown. Only the metrics port is opened to it.
+func NetworkPolicy(p Params) *networkingv1.NetworkPolicy {
+	sink := p.Sink
 	spec := sink.Spec.NetworkPolicy
 	if spec == nil {
 		return nil
@@ -32,10 +38,16 @@ func NetworkPolicy(sink *v1alpha1.SpanSink) *networkingv1.NetworkPolicy {
 			From:  peers(spec.IngestFrom),
 		})
 	}
-	if len(spec.MetricsFrom) > 0 {
+	metricsFrom := peers(spec.MetricsFrom)
+	if p.OperatorNamespace != "" {
+		metricsFrom = append(metricsFrom, networkingv1.NetworkPolicyPeer{
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: p.OperatorNamespace}},
+		})
+	}
+	if len(metricsFrom) > 0 {
 		rules = append(rules, networkingv1.NetworkPolicyIngressRule{
 			Ports: []networkingv1.NetworkPolicyPort{port(MetricsPort)},
-			From:  peers(spec.MetricsFrom),
+			From:  metricsFrom,
 		})
 	}
 	return &networkingv1.NetworkPolicy{

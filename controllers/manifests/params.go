@@ -13,6 +13,10 @@ type Params struct {
 	// DefaultImage is the collector image used when the SpanSink names none:
 	// the operator's own image.
 	DefaultImage string
+	// OperatorNamespace is the namespace the operator runs in, empty when
+	// it runs outside the cluster. A NetworkPolicy admits it to the metrics
+	// port, where the operator reads which config the collector applies.
+	OperatorNamespace string
 }
 
 // controllerRef makes the SpanSink the controlling owner of a child, so the

@@ -39,8 +39,16 @@ func TestUpgradeFromPreviousOperatorChangesOnlyTheNewSettings(t *testing.T) {
 	}
 
 	// The Deployment: only the config hash, the resources and the runtime
-	// environment that follows them.
+	// environment that follows them. The hash's key is the same, but it now
+	// covers only the settings that need a restart, so its value changes
+	// once on upgrade and rolls the pod once (with the new image); from
+	// then on, live settings leave it alone.
 	was, now := previous(t, "deployment_default"), asMap(t, desired.Deployment)
+	wasHash := was["spec"].(map[string]any)["template"].(map[string]any)["metadata"].(map[string]any)["annotations"].(map[string]any)[ConfigHashAnnotation]
+	if nowHash := desired.Deployment.Spec.Template.Annotations[ConfigHashAnnotation]; nowHash != desired.Config.RestartHash || nowHash == wasHash {
+		t.Errorf("the pod template's %s after the upgrade is %s, want the restart hash %s, which differs from the previous %v",
+			ConfigHashAnnotation, nowHash, desired.Config.RestartHash, wasHash)
+	}
 	for _, m := range []map[string]any{was, now} {
 		tmpl := m["spec"].(map[string]any)["template"].(map[string]any)
 		delete(tmpl["metadata"].(map[string]any)["annotations"].(map[string]any), ConfigHashAnnotation)

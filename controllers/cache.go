@@ -13,8 +13,8 @@ import (
 // CacheOptions are the manager's cache settings; the operator and the test
 // suite both use them, so the suite sees what production sees.
 //
-// The child kinds are cached only when they carry the managed-by label the
-// builders put on every child. Without the selector the operator would hold
+// The child kinds, and the collector pods, are cached only when they carry
+// the managed-by label the builders put on every child and pod template. Without the selector the operator would hold
 // every ConfigMap, Service, ServiceAccount, claim, Deployment and
 // NetworkPolicy of the cluster in memory. The price: an object under a
 // child's name that lacks the label is invisible to the cached client, so
@@ -31,5 +31,6 @@ func CacheOptions() cache.Options {
 		&corev1.PersistentVolumeClaim{}: managed,
 		&appsv1.Deployment{}:            managed,
 		&networkingv1.NetworkPolicy{}:   managed,
+		&corev1.Pod{}:                   managed,
 	}}
 }

@@ -31,6 +31,12 @@ const SpecHashAnnotation = "tracing.spansink.dev/spec-sha256"
 type observation struct {
 	// deployment is the live collector Deployment, nil if it is not ours.
 	deployment *appsv1.Deployment
+	// configMap is the live collector ConfigMap, nil if it is not ours.
+	configMap *corev1.ConfigMap
+	// config is what the collector pods report about the config they
+	// apply, nil when there was no Deployment to ask (see
+	// observeConfigApplied).
+	config *configReport
 	// serviceReady is true when the Service is ours.
 	serviceReady bool
 	// claim is the live claim holding the spans when it is there and
@@ -191,10 +197,12 @@ func (r *SpanSinkReconciler) ensureChildren(ctx context.Context, sink *v1alpha1.
 		podInputsOK = false
 	}
 	if podInputsOK {
-		if _, ok, err := step(configMapKind, desired.ConfigMap); err != nil {
+		if live, ok, err := step(configMapKind, desired.ConfigMap); err != nil {
 			return err
 		} else if !ok {
 			podInputsOK = false
+		} else {
+			obs.configMap = live.(*corev1.ConfigMap)
 		}
 	}
 	// The policy goes in before the pod, so a new collector never starts open.
@@ -231,7 +239,7 @@ func (r *SpanSinkReconciler) ensureChildren(ctx context.Context, sink *v1alpha1.
 	obs.serviceReady = serviceOK
 	if !podInputsOK {
 		if len(obs.secretProblems) > 0 {
-			return r.observeHeldBackDeployment(ctx, sink, desired.Deployment, obs)
+			return r.observeHeldBack(ctx, sink, desired, obs)
 		}
 		return nil
 	}

@@ -119,10 +119,11 @@ var _ = Describe("SpanSink children", func() {
 			g.Expect(k8sClient.Update(ctx, deploy)).To(Succeed())
 		}).Should(Succeed())
 
-		// A change that rewrites the pod template (a new config hash), and
-		// the removal of a pod annotation the operator had set.
+		// A change that rewrites the pod template (a new config hash: the
+		// storage format needs a restart), and the removal of a pod
+		// annotation the operator had set.
 		updateSink(ctx, ns, "restart", func(s *v1alpha1.SpanSink) {
-			s.Spec.Batch.Size = 42
+			s.Spec.Storage.Format = v1alpha1.FormatOTLPJSON
 			s.Spec.PodAnnotations = nil
 		})
 		Eventually(func(g Gomega) {
@@ -130,11 +131,11 @@ var _ = Describe("SpanSink children", func() {
 			g.Expect(k8sClient.Get(ctx, key(ns, "restart-collector"), cm)).To(Succeed())
 			cfg, err := config.Parse([]byte(cm.Data[config.FileName]))
 			g.Expect(err).NotTo(HaveOccurred())
-			g.Expect(cfg.Batch.Size).To(Equal(42))
+			g.Expect(cfg.Storage.Format).To(Equal(config.FormatOTLPJSON))
 			deploy := &appsv1.Deployment{}
 			g.Expect(k8sClient.Get(ctx, key(ns, "restart-collector"), deploy)).To(Succeed())
 			annotations := deploy.Spec.Template.Annotations
-			g.Expect(annotations).To(HaveKeyWithValue(manifests.ConfigHashAnnotation, sha256Hex(cm.Data[config.FileName])))
+			g.Expect(annotations).To(HaveKeyWithValue(manifests.ConfigHashAnnotation, restartHashOf(cm.Data[config.FileName])))
 			g.Expect(annotations).To(HaveKeyWithValue(restartedAt, "2026-05-01T10:00:00Z"))
 			g.Expect(annotations).NotTo(HaveKey("example.com/team"), "a pod annotation removed from the spec stays on the pod")
 		}).Should(Succeed())

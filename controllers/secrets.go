@@ -91,20 +91,35 @@ func secretDegradation(problems []secretProblem) (reason, message string) {
 		". The collector keeps its current configuration until then, because a pod cannot start without its Secret volumes"
 }
 
-// observeHeldBackDeployment reads the collector Deployment that a missing
-// Secret holds back, without touching it, so that the status tells whether
-// the collector that keeps running is available.
-func (r *SpanSinkReconciler) observeHeldBackDeployment(ctx context.Context, sink *v1alpha1.SpanSink, desired *appsv1.Deployment, obs *observation) error {
-	live := &appsv1.Deployment{}
+// observeHeldBack reads the collector Deployment and ConfigMap that a
+// missing Secret holds back, without touching them, so that the status
+// tells whether the collector that keeps running is available and which
+// config it applies.
+func (r *SpanSinkReconciler) observeHeldBack(ctx context.Context, sink *v1alpha1.SpanSink, desired manifests.Desired, obs *observation) error {
+	deploy := &appsv1.Deployment{}
+	if found, err := r.getControlled(ctx, sink, desired.Deployment, deploy); err != nil {
+		return err
+	} else if found {
+		obs.deployment = deploy
+	}
+	cm := &corev1.ConfigMap{}
+	if found, err := r.getControlled(ctx, sink, desired.ConfigMap, cm); err != nil {
+		return err
+	} else if found {
+		obs.configMap = cm
+	}
+	return nil
+}
+
+// getControlled reads the child named like desired into live from the
+// cache, and reports whether it is there and controlled by sink.
+func (r *SpanSinkReconciler) getControlled(ctx context.Context, sink *v1alpha1.SpanSink, desired, live client.Object) (bool, error) {
 	err := r.Get(ctx, client.ObjectKeyFromObject(desired), live)
 	switch {
 	case apierrors.IsNotFound(err):
-		return nil
+		return false, nil
 	case err != nil:
-		return fmt.Errorf("get Deployment %s: %w", desired.Name, err)
+		return false, fmt.Errorf("get %s %s: %w", desired.GetObjectKind().GroupVersionKind().Kind, desired.GetName(), err)
 	}
-	if controlledBy(live, sink, false) {
-		obs.deployment = live
-	}
-	return nil
+	return controlledBy(live, sink, false), nil
 }

@@ -19,6 +19,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
@@ -43,6 +44,14 @@ type SpanSinkReconciler struct {
 	// SetupWithManager sets it to the manager's when nil; a reconciler used
 	// without a manager falls back to Client.
 	APIReader client.Reader
+	// CollectorStatus asks collector pods which config they apply; nil
+	// means HTTPCollectorStatus on the metrics port.
+	CollectorStatus CollectorStatusReader
+	// ConfigRecheck overrides DefaultConfigRecheck when positive.
+	ConfigRecheck time.Duration
+	// OperatorNamespace is where the operator runs (POD_NAMESPACE), empty
+	// outside a cluster; NetworkPolicies admit it to the metrics port.
+	OperatorNamespace string
 }
 
 // apiReader is the uncached reader.
@@ -68,6 +77,9 @@ func (r *SpanSinkReconciler) apiReader() client.Reader {
 // +kubebuilder:rbac:groups=core,resources=persistentvolumeclaims,verbs=delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// Collector pods are cached and watched (CacheOptions, SetupWithManager) to
+// ask the ready ones which config they apply (observeConfigApplied).
+// +kubebuilder:rbac:groups=core,resources=pods,verbs=list;watch
 
 // Reconcile brings one SpanSink's children to the desired state and writes
 // its status once, at the end.
@@ -82,7 +94,7 @@ func (r *SpanSinkReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	}
 
 	obs := observation{}
-	desired, err := manifests.Build(manifests.Params{Sink: sink, DefaultImage: r.CollectorImage})
+	desired, err := manifests.Build(manifests.Params{Sink: sink, DefaultImage: r.CollectorImage, OperatorNamespace: r.OperatorNamespace})
 	if err != nil {
 		obs.invalidSpec = err
 	} else {
@@ -93,6 +105,9 @@ func (r *SpanSinkReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	}
 	if obs.err == nil {
 		obs.err = r.observeClaim(ctx, sink, &obs)
+	}
+	if obs.err == nil {
+		obs.err = r.observeConfigApplied(ctx, sink, &obs)
 	}
 	if isTransient(obs.err) {
 		// Someone changed a child between our read and write; the next pass
@@ -112,9 +127,18 @@ func (r *SpanSinkReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 			"claimPending", obs.claimWait != nil, "secretProblems", len(obs.secretProblems))
 		return ctrl.Result{RequeueAfter: r.blockedRetry()}, nil
 	}
-	// A collector that is not ready yet gets the time to become so; no
+	// A collector that is not ready yet gets the time to become so, and
+	// one that applies an older config the time to load the new one; no
 	// event says when that time is up.
-	return ctrl.Result{RequeueAfter: obs.recheckAfter}, nil
+	return ctrl.Result{RequeueAfter: sooner(obs.recheckAfter, r.configRecheckAfter(&obs))}, nil
+}
+
+// sooner is the shorter of two waits, zero meaning none.
+func sooner(a, b time.Duration) time.Duration {
+	if a == 0 || (b != 0 && b < a) {
+		return b
+	}
+	return a
 }
 
 func (r *SpanSinkReconciler) blockedRetry() time.Duration {
@@ -129,8 +153,10 @@ func isTransient(err error) bool {
 	return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err)
 }
 
-// SetupWithManager registers the reconciler, watching SpanSinks and every
-// kind of child they own.
+// SetupWithManager registers the reconciler, watching SpanSinks, every
+// kind of child they own, and their collector pods (owned by the
+// Deployment's ReplicaSet, so matched by label): a pod that turns ready or
+// is replaced changes which config runs.
 func (r *SpanSinkReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrentReconciles int) error {
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
@@ -143,6 +169,7 @@ func (r *SpanSinkReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrentRec
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Service{}).
 		Owns(&networkingv1.NetworkPolicy{}).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(collectorPodSink)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrentReconciles}).
 		Named("spansink").
 		Complete(r)

@@ -118,7 +118,7 @@ var _ = Describe("SpanSink controller", func() {
 		Expect(deploy.Spec.Replicas).To(HaveValue(BeEquivalentTo(1)))
 		Expect(deploy.Spec.Strategy.Type).To(Equal(appsv1.RecreateDeploymentStrategyType))
 		tmpl := deploy.Spec.Template
-		Expect(tmpl.Annotations).To(HaveKeyWithValue(manifests.ConfigHashAnnotation, sha256Hex(rendered)))
+		Expect(tmpl.Annotations).To(HaveKeyWithValue(manifests.ConfigHashAnnotation, restartHashOf(rendered)))
 		pod := tmpl.Spec
 		Expect(pod.ServiceAccountName).To(Equal(name))
 		Expect(pod.TerminationGracePeriodSeconds).To(HaveValue(BeEquivalentTo(60)))
@@ -155,7 +155,7 @@ var _ = Describe("SpanSink controller", func() {
 		}).Should(Succeed())
 	})
 
-	It("reports Ready with the endpoints once the Deployment is available, and rolls the pod when batching changes", func() {
+	It("reports Ready with the endpoints once the Deployment is available, and rolls the pod when the storage format changes", func() {
 		sink := newSink(ns, "ready")
 		Expect(k8sClient.Create(ctx, sink)).To(Succeed())
 		waitForCollector(ctx, ns, "ready")
@@ -176,9 +176,9 @@ var _ = Describe("SpanSink controller", func() {
 			g.Expect(firstHash).NotTo(BeEmpty())
 		}).Should(Succeed())
 
+		// The format is fixed while the file is open: a restart setting.
 		updateSink(ctx, ns, "ready", func(s *v1alpha1.SpanSink) {
-			s.Spec.Batch.Size = 10
-			s.Spec.Batch.FlushInterval = &metav1.Duration{Duration: 250 * time.Millisecond}
+			s.Spec.Storage.Format = v1alpha1.FormatOTLPJSON
 		})
 
 		var newHash string
@@ -187,14 +187,13 @@ var _ = Describe("SpanSink controller", func() {
 			g.Expect(k8sClient.Get(ctx, key(ns, "ready-collector"), cm)).To(Succeed())
 			cfg, err := config.Parse([]byte(cm.Data[config.FileName]))
 			g.Expect(err).NotTo(HaveOccurred())
-			g.Expect(cfg.Batch.Size).To(Equal(10))
-			g.Expect(cfg.Batch.FlushInterval.Std()).To(Equal(250 * time.Millisecond))
+			g.Expect(cfg.Storage.Format).To(Equal(config.FormatOTLPJSON))
 			newHash = sha256Hex(cm.Data[config.FileName])
 			g.Expect(newHash).NotTo(Equal(firstHash))
 
 			deploy := &appsv1.Deployment{}
 			g.Expect(k8sClient.Get(ctx, key(ns, "ready-collector"), deploy)).To(Succeed())
-			g.Expect(deploy.Spec.Template.Annotations).To(HaveKeyWithValue(manifests.ConfigHashAnnotation, newHash))
+			g.Expect(deploy.Spec.Template.Annotations).To(HaveKeyWithValue(manifests.ConfigHashAnnotation, restartHashOf(cm.Data[config.FileName])))
 		}).Should(Succeed())
 
 		// The Deployment has a new generation its controller has not seen yet.

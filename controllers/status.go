@@ -111,11 +111,14 @@ func computeStatus(sink *v1alpha1.SpanSink, obs *observation) v1alpha1.SpanSinkS
 		status.VolumeClaimName = obs.claim.Name
 	}
 	status.ReadyReplicas = 0
-	status.ConfigHash = ""
 	if deploy != nil {
 		status.ReadyReplicas = deploy.Status.ReadyReplicas
-		status.ConfigHash = deploy.Spec.Template.Annotations[manifests.ConfigHashAnnotation]
 	}
+	status.ConfigHash = ""
+	if obs.configMap != nil {
+		status.ConfigHash = configMapHash(obs.configMap)
+	}
+	setConfigStatus(&status, obs, set)
 	return status
 }
 

@@ -121,6 +121,10 @@ var _ = BeforeSuite(func() {
 		Recorder:       mgr.GetEventRecorder("spansink-operator"),
 		CollectorImage: testImage,
 		BlockedRetry:   500 * time.Millisecond,
+		// The collectors' GET /config is served by the specs' fake
+		// collectors (configstatus_test.go), which the operator polls.
+		CollectorStatus: suiteCollectorStatus,
+		ConfigRecheck:   200 * time.Millisecond,
 	}
 	Expect(reconciler.SetupWithManager(mgr, 2)).To(Succeed())
 

@@ -27,6 +27,13 @@ const ImageEnv = "SPANSINK_IMAGE"
 // -ldflags "-X github.com/spansink/spansink/controllers/manager.DefaultImage=...".
 var DefaultImage = "ghcr.io/spansink/spansink:v0.1.0"
 
+// NamespaceEnv names the environment variable holding the operator's own
+// namespace, which config/manager sets from the downward API. A SpanSink's
+// NetworkPolicy admits that namespace to the collector's metrics port, where
+// the operator reads which config the collector applies; outside a cluster
+// it is unset and no such peer is added.
+const NamespaceEnv = "POD_NAMESPACE"
+
 // leaderElectionID names the Lease that makes one operator replica active.
 const leaderElectionID = "spansink-operator.tracing.spansink.dev"
 
@@ -114,10 +121,11 @@ func Run(cmd *cobra.Command, opts Options) error {
 		return fmt.Errorf("create manager: %w", err)
 	}
 	reconciler := &controllers.SpanSinkReconciler{
-		Client:         mgr.GetClient(),
-		Recorder:       mgr.GetEventRecorder("spansink-operator"),
-		CollectorImage: opts.CollectorImage,
-		APIReader:      mgr.GetAPIReader(),
+		Client:            mgr.GetClient(),
+		Recorder:          mgr.GetEventRecorder("spansink-operator"),
+		CollectorImage:    opts.CollectorImage,
+		APIReader:         mgr.GetAPIReader(),
+		OperatorNamespace: os.Getenv(NamespaceEnv),
 	}
 	if err := reconciler.SetupWithManager(mgr, opts.MaxConcurrentReconciles); err != nil {
 		return fmt.Errorf("set up SpanSink controller: %w", err)
@@ -131,7 +139,7 @@ func Run(cmd *cobra.Command, opts Options) error {
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	log.Info("starting manager", "collectorImage", opts.CollectorImage, "host", cfg.Host,
+	log.Info("starting manager", "collectorImage", opts.CollectorImage, "host", cfg.Host, "namespace", reconciler.OperatorNamespace,
 		"metricsAddr", opts.MetricsAddr, "metricsSecure", opts.MetricsSecure)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("run manager: %w", err)

@@ -175,6 +175,24 @@ type storedSpan struct {
 // complete JSON record fails the test: the writer promises whole lines.
 func readSpans(dir, format string) []storedSpan {
 	GinkgoHelper()
+	return readSpansWith(dir, func([]byte) string { return format })
+}
+
+// readSpansAnyFormat is readSpans for a directory that holds both formats
+// (a SpanSink whose format changed): each line is read in the format it
+// is in, told by its first key.
+func readSpansAnyFormat(dir string) []storedSpan {
+	GinkgoHelper()
+	return readSpansWith(dir, func(line []byte) string {
+		if bytes.HasPrefix(line, []byte(`{"resourceSpans"`)) {
+			return "otlp-json"
+		}
+		return "dbgpt"
+	})
+}
+
+func readSpansWith(dir string, formatOf func(line []byte) string) []storedSpan {
+	GinkgoHelper()
 	var spans []storedSpan
 	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -191,7 +209,7 @@ func readSpans(dir, format string) []storedSpan {
 		scanner.Buffer(make([]byte, 1<<20), 64<<20)
 		for scanner.Scan() {
 			line := scanner.Bytes()
-			parsed, err := parseLine(line, format)
+			parsed, err := parseLine(line, formatOf(line))
 			if err != nil {
 				return fmt.Errorf("%s: %w: %s", path, err, tail(line, 300))
 			}

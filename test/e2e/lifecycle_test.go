@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -24,7 +25,64 @@ import (
 )
 
 var _ = Describe("a SpanSink whose batch settings change", func() {
-	It("rolls its collector with the new settings while a client keeps sending, and loses no acknowledged span", func(ctx SpecContext) {
+	It("applies them in the running collector while a client keeps sending: same pod, no refused request, no lost span, and says so in status", func(ctx SpecContext) {
+		ns := newNamespace(ctx, nil)
+		applySample(ns)
+		sink := waitReady(ctx, ns, sampleName)
+		waitConfigApplied(ctx, ns, sampleName)
+		dir := volumeDir(ctx, sink)
+		before := collectorPods(ctx, ns, sampleName)
+		Expect(before).To(HaveLen(1))
+		metricsAddr := serviceAddress(ctx, sink, "metrics")
+
+		sender := &retryingClient{addr: serviceAddress(ctx, sink, "otlp-http"), service: "e2e-live", batch: 3, acked: map[spanKey]bool{}}
+		sendCtx, stopSending := context.WithCancel(ctx)
+		defer stopSending()
+		sent := make(chan error, 1)
+		go func() { sent <- sender.run(sendCtx) }()
+		Eventually(func() int { return len(sender.acknowledged()) }).WithContext(ctx).Should(BeNumerically(">=", 60))
+
+		// Size 5 with an hour's interval: once applied, every flush is one
+		// the size triggered, which the old settings (500 spans or 2s)
+		// would almost never do.
+		patched := time.Now()
+		kubectl("patch", "spansink", sampleName, "-n", ns, "--type=merge",
+			"-p", `{"spec":{"batch":{"size":5,"flushInterval":"1h","maxQueuedSpans":4000}}}`)
+		Eventually(func() float64 {
+			return metricSum(scrape(ctx, metricsAddr), "spansink_queue_capacity_spans", nil)
+		}).WithContext(ctx).WithTimeout(liveChangeBound).WithPolling(100*time.Millisecond).Should(Equal(4000.0), "maxQueuedSpans in force in the running collector")
+		inForce := time.Since(patched)
+		sink = waitConfigApplied(ctx, ns, sampleName)
+		statusSays := time.Since(patched)
+		GinkgoWriter.Printf("live change in force after %s, status ConfigApplied after %s\n", inForce.Round(time.Millisecond), statusSays.Round(time.Millisecond))
+
+		atApply := scrape(ctx, metricsAddr)
+		ackedAtApply := len(sender.acknowledged())
+		Eventually(func() int { return len(sender.acknowledged()) }).WithContext(ctx).Should(BeNumerically(">=", ackedAtApply+60))
+		stopSending()
+		Expect(<-sent).To(Succeed())
+		Expect(sender.retries).To(BeZero(), "the client met no refused or broken request: the collector was not restarted")
+
+		after := scrape(ctx, metricsAddr)
+		sizeFlushes := metricSum(after, "spansink_flushes_total", map[string]string{"trigger": "size"}) - metricSum(atApply, "spansink_flushes_total", map[string]string{"trigger": "size"})
+		intervalFlushes := metricSum(after, "spansink_flushes_total", map[string]string{"trigger": "interval"}) - metricSum(atApply, "spansink_flushes_total", map[string]string{"trigger": "interval"})
+		Expect(sizeFlushes).To(BeNumerically(">", 0), "batch.size 5 triggers flushes")
+		Expect(intervalFlushes).To(BeZero(), "flushInterval is 1h now")
+
+		pods := collectorPods(ctx, ns, sampleName)
+		Expect(pods).To(HaveLen(1))
+		Expect(pods[0].UID).To(Equal(before[0].UID), "the same pod runs")
+		Expect(pods[0].Status.ContainerStatuses).To(HaveLen(1))
+		Expect(pods[0].Status.ContainerStatuses[0].RestartCount).To(BeZero())
+
+		// A graceful stop drains what the pod still holds.
+		kubectl("delete", "pod", "-n", ns, pods[0].Name, "--wait=true")
+		expectAcknowledgedStored(ctx, dir, sender.acknowledged(), "e2e-live")
+	})
+})
+
+var _ = Describe("a SpanSink whose storage format changes", func() {
+	It("rolls its collector while a client keeps sending, and loses no acknowledged span", func(ctx SpecContext) {
 		ns := newNamespace(ctx, nil)
 		applySample(ns)
 		sink := waitReady(ctx, ns, sampleName)
@@ -39,12 +97,9 @@ var _ = Describe("a SpanSink whose batch settings change", func() {
 		go func() { sent <- sender.run(sendCtx) }()
 		Eventually(func() int { return len(sender.acknowledged()) }).WithContext(ctx).Should(BeNumerically(">=", 60))
 
-		// Size 5 with an hour's interval: from now on every flush is one
-		// the size triggered, which the old settings (500 spans or 2s)
-		// would almost never do.
+		// The format cannot change under a running file: the pod rolls.
 		kubectl("patch", "spansink", sampleName, "-n", ns, "--type=merge",
-			"-p", `{"spec":{"batch":{"size":5,"flushInterval":"1h","maxQueuedSpans":4000}}}`)
-
+			"-p", `{"spec":{"storage":{"format":"otlp-json","path":"otlp/spans.jsonl"}}}`)
 		var after corev1.Pod
 		Eventually(func(g Gomega) {
 			pods := collectorPods(ctx, ns, sampleName)
@@ -53,7 +108,7 @@ var _ = Describe("a SpanSink whose batch settings change", func() {
 			g.Expect(isReady(&pods[0])).To(BeTrue())
 			after = pods[0]
 		}).WithContext(ctx).WithTimeout(2*time.Minute).WithPolling(200*time.Millisecond).Should(Succeed(), func() string { return describe(ctx, ns) })
-		sink = waitReady(ctx, ns, sampleName)
+		waitReady(ctx, ns, sampleName)
 
 		ackedAtRoll := len(sender.acknowledged())
 		Eventually(func() int { return len(sender.acknowledged()) }).WithContext(ctx).Should(BeNumerically(">=", ackedAtRoll+60))
@@ -66,32 +121,61 @@ var _ = Describe("a SpanSink whose batch settings change", func() {
 		Expect(deployments.Items).To(HaveLen(1))
 		Expect(deployments.Items[0].Spec.Strategy.Type).To(Equal(appsv1.RecreateDeploymentStrategyType))
 
-		metrics := scrape(ctx, serviceAddress(ctx, sink, "metrics"))
-		Expect(metricSum(metrics, "spansink_queue_capacity_spans", nil)).To(Equal(4000.0), "maxQueuedSpans of the new pod")
-		Expect(metricSum(metrics, "spansink_flushes_total", map[string]string{"trigger": "size"})).To(BeNumerically(">", 0))
-		Expect(metricSum(metrics, "spansink_flushes_total", map[string]string{"trigger": "interval"})).To(BeZero(), "flushInterval is 1h in the new pod")
-
-		// A graceful stop drains what the new pod still holds.
 		kubectl("delete", "pod", "-n", ns, after.Name, "--wait=true")
 		acked := sender.acknowledged()
-		Eventually(func(g Gomega) {
-			stored := spansOf(readSpans(dir, string(sink.Spec.Storage.Format)), "e2e-rolling")
-			var missing []spanKey
-			for k := range acked {
-				if stored[k] == 0 {
-					missing = append(missing, k)
-				}
-			}
-			g.Expect(missing).To(BeEmpty(), "acknowledged spans missing from the files (%d acknowledged)", len(acked))
-			for k, n := range stored {
-				if n > 1 {
-					GinkgoWriter.Printf("span %v stored %d times (a retry after a lost acknowledgement)\n", k, n)
-				}
-			}
-		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
+		expectAcknowledgedStored(ctx, dir, acked, "e2e-rolling")
+		// Both formats hold some: the lines before the roll in dbgpt, after it in otlp-json.
+		Expect(spansOf(readSpans(filepath.Join(dir, "otlp"), "otlp-json"), "e2e-rolling")).NotTo(BeEmpty())
 		GinkgoWriter.Printf("%d spans acknowledged across the roll, %d retries\n", len(acked), sender.retries)
 	})
 })
+
+// liveChangeBound is how soon a live change must be in force in the
+// running collector: the local node projects a changed ConfigMap within 1.5
+// sync periods (the period plus the kubelet's jitter; set short by the
+// suite, as a kubelet's is about a minute), the collector reacts to the
+// swapped ..data link in about 0.1 s, and the rest is slack for a loaded
+// machine.
+const liveChangeBound = 3*localNodeVolumeSync/2 + 10*time.Second
+
+// waitConfigApplied waits until the SpanSink says its running collector
+// applies the config of its current generation, and returns it.
+func waitConfigApplied(ctx context.Context, namespace, name string) *tracingv1alpha1.SpanSink {
+	GinkgoHelper()
+	var sink *tracingv1alpha1.SpanSink
+	Eventually(func(g Gomega) {
+		sink = getSink(ctx, namespace, name)
+		g.Expect(sink.Status.ObservedGeneration).To(Equal(sink.Generation))
+		applied := apimeta.FindStatusCondition(sink.Status.Conditions, tracingv1alpha1.ConditionConfigApplied)
+		g.Expect(applied).NotTo(BeNil())
+		g.Expect(applied.Status).To(Equal(metav1.ConditionTrue), "ConfigApplied: %s: %s", applied.Reason, applied.Message)
+		g.Expect(sink.Status.AppliedConfigHash).To(Equal(sink.Status.ConfigHash))
+	}).WithContext(ctx).WithTimeout(liveChangeBound+30*time.Second).WithPolling(200*time.Millisecond).Should(Succeed(), func() string {
+		return describe(ctx, namespace)
+	})
+	return sink
+}
+
+// expectAcknowledgedStored checks that every acknowledged span of service
+// is in the files under dir, in whichever format each file holds.
+func expectAcknowledgedStored(ctx context.Context, dir string, acked map[spanKey]bool, service string) {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		stored := spansOf(readSpansAnyFormat(dir), service)
+		var missing []spanKey
+		for k := range acked {
+			if stored[k] == 0 {
+				missing = append(missing, k)
+			}
+		}
+		g.Expect(missing).To(BeEmpty(), "acknowledged spans missing from the files (%d acknowledged)", len(acked))
+		for k, n := range stored {
+			if n > 1 {
+				GinkgoWriter.Printf("span %v stored %d times (a retry after a lost acknowledgement)\n", k, n)
+			}
+		}
+	}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
+}
 
 var _ = Describe("SpanSinks in two namespaces", func() {
 	It("keep their spans, volumes and lifecycles apart", func(ctx SpecContext) {

@@ -60,6 +60,11 @@ var suite struct {
 	log             *os.File
 }
 
+// localNodeVolumeSync is how often the local node projects changed
+// ConfigMaps and Secrets into running pods. A kubelet does it about once a
+// minute; the suite waits less for a live change.
+const localNodeVolumeSync = 2 * time.Second
+
 func TestE2E(t *testing.T) {
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "spansink e2e")
@@ -96,6 +101,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		"github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen")
 
 	suite.local, err = cluster.StartLocal(ctx, cluster.LocalOptions{
+		VolumeSyncPeriod: localNodeVolumeSync,
 		Options: cluster.Options{
 			BinaryDir:         binDir,
 			WorkDir:           suite.work,

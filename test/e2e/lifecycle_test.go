@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -42,6 +43,32 @@ var _ = Describe("a SpanSink whose batch settings change", func() {
 		go func() { sent <- sender.run(sendCtx) }()
 		Eventually(func() int { return len(sender.acknowledged()) }).WithContext(ctx).Should(BeNumerically(">=", 60))
 
+		// The OpenTelemetry SDK's exporter and telemetrygen send across the
+		// change too, one batch after another; either fails the spec on a
+		// refused export, and every span they sent is checked in the files.
+		grpcAddr, httpAddr := serviceAddress(ctx, sink, "otlp-grpc"), serviceAddress(ctx, sink, "otlp-http")
+		clientsCtx, stopClients := context.WithCancel(ctx)
+		defer stopClients()
+		sdkSent, tgSent := map[spanKey]bool{}, 0
+		var clients sync.WaitGroup
+		clients.Add(2)
+		go func() {
+			defer GinkgoRecover()
+			defer clients.Done()
+			for clientsCtx.Err() == nil {
+				for k := range sendWithSDK(ctx, "grpc", grpcAddr, "e2e-live-sdk", 20) {
+					sdkSent[k] = true
+				}
+			}
+		}()
+		go func() {
+			defer GinkgoRecover()
+			defer clients.Done()
+			for clientsCtx.Err() == nil {
+				tgSent += sendWithTelemetrygen(ctx, "http", httpAddr, "e2e-live-tg", 10)
+			}
+		}()
+
 		// Size 5 with an hour's interval: once applied, every flush is one
 		// the size triggered, which the old settings (500 spans or 2s)
 		// would almost never do.
@@ -60,8 +87,12 @@ var _ = Describe("a SpanSink whose batch settings change", func() {
 		ackedAtApply := len(sender.acknowledged())
 		Eventually(func() int { return len(sender.acknowledged()) }).WithContext(ctx).Should(BeNumerically(">=", ackedAtApply+60))
 		stopSending()
+		stopClients()
+		clients.Wait()
 		Expect(<-sent).To(Succeed())
 		Expect(sender.retries).To(BeZero(), "the client met no refused or broken request: the collector was not restarted")
+		Expect(sdkSent).NotTo(BeEmpty())
+		Expect(tgSent).To(BeNumerically(">", 0))
 
 		after := scrape(ctx, metricsAddr)
 		sizeFlushes := metricSum(after, "spansink_flushes_total", map[string]string{"trigger": "size"}) - metricSum(atApply, "spansink_flushes_total", map[string]string{"trigger": "size"})
@@ -78,6 +109,12 @@ var _ = Describe("a SpanSink whose batch settings change", func() {
 		// A graceful stop drains what the pod still holds.
 		kubectl("delete", "pod", "-n", ns, pods[0].Name, "--wait=true")
 		expectAcknowledgedStored(ctx, dir, sender.acknowledged(), "e2e-live")
+		Eventually(func(g Gomega) {
+			stored := readSpans(dir, string(sink.Spec.Storage.Format))
+			g.Expect(spansOf(stored, "e2e-live-sdk")).To(Equal(onceEach(sdkSent)))
+			g.Expect(distinctOnce(spansOf(stored, "e2e-live-tg"))).To(Equal(tgSent))
+		}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
+		GinkgoWriter.Printf("across the live change: %d spans of the retrying client, %d of the SDK exporter, %d of telemetrygen\n", len(sender.acknowledged()), len(sdkSent), tgSent)
 	})
 })
 

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -36,6 +37,9 @@ var (
 	cancelMgr context.CancelFunc
 	// recorder holds what the manager's requests needed.
 	recorder *requestRecorder
+	// managerEvents is the suite manager's Event recorder, the one the
+	// reconciler records with.
+	managerEvents events.EventRecorder
 	// suiteFailed is set by a failed spec; the RBAC usage check then
 	// cannot tell an unused rule from an untested one.
 	suiteFailed atomic.Bool
@@ -127,6 +131,7 @@ var _ = BeforeSuite(func() {
 		ConfigRecheck:   200 * time.Millisecond,
 	}
 	Expect(reconciler.SetupWithManager(mgr, 2)).To(Succeed())
+	managerEvents = reconciler.Recorder
 
 	var ctx context.Context
 	ctx, cancelMgr = context.WithCancel(context.Background())

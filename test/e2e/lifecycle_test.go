@@ -71,13 +71,15 @@ var _ = Describe("a SpanSink whose batch settings change", func() {
 
 		// Size 5 with an hour's interval: once applied, every flush is one
 		// the size triggered, which the old settings (500 spans or 2s)
-		// would almost never do.
+		// would almost never do. The queue grows (a queue shrunk below
+		// what it holds would rightly push back with 429 until it drains,
+		// and this client must meet no refusal).
 		patched := time.Now()
 		kubectl("patch", "spansink", sampleName, "-n", ns, "--type=merge",
-			"-p", `{"spec":{"batch":{"size":5,"flushInterval":"1h","maxQueuedSpans":4000}}}`)
+			"-p", `{"spec":{"batch":{"size":5,"flushInterval":"1h","maxQueuedSpans":60000}}}`)
 		Eventually(func() float64 {
 			return metricSum(scrape(ctx, metricsAddr), "spansink_queue_capacity_spans", nil)
-		}).WithContext(ctx).WithTimeout(liveChangeBound).WithPolling(100*time.Millisecond).Should(Equal(4000.0), "maxQueuedSpans in force in the running collector")
+		}).WithContext(ctx).WithTimeout(liveChangeBound).WithPolling(100*time.Millisecond).Should(Equal(60000.0), "maxQueuedSpans in force in the running collector")
 		inForce := time.Since(patched)
 		sink = waitConfigApplied(ctx, ns, sampleName)
 		statusSays := time.Since(patched)

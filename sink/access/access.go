@@ -77,8 +77,8 @@ func (c *Credentials) ServerTLS() *ServerTLS { return c.tls }
 
 // Close stops watching the files; the material in force stays usable.
 func (c *Credentials) Close() error {
-	if c.watcher == nil {
-		return nil
+	if c.watcher != nil {
+		c.watcher.close()
 	}
-	return c.watcher.close()
+	return nil
 }

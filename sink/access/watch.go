@@ -3,15 +3,14 @@ package access
 import (
 	"crypto/sha256"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
 	"github.com/go-logr/logr"
+
+	"github.com/spansink/spansink/sink/filewatch"
 )
 
 // source is credential material read from files.
@@ -64,96 +63,35 @@ func (w *watched) load() (bool, error) {
 }
 
 // DefaultPollInterval is how often the files are read again even when no
-// file system event said they changed: events are not delivered on every
-// file system (network and some overlay mounts), and a missed one must not
-// leave an old token in force for long.
+// file system event said they changed: a missed event must not leave an
+// old token in force for long.
 const DefaultPollInterval = 10 * time.Second
-
-// settleDelay lets a burst of events (a kubelet update is several) end
-// before the files are read.
-const settleDelay = 50 * time.Millisecond
 
 // watcher reloads sources when their directories change and every poll
 // interval.
 type watcher struct {
 	sources []*watched
-	fs      *fsnotify.Watcher // nil when the directories cannot be watched
-	poll    time.Duration
 	log     logr.Logger
 	metrics *Metrics
 	stop    chan struct{}
 	done    chan struct{}
 }
 
-// newWatcher starts watching. It watches each file's directory, not the
-// file: the kubelet updates a mounted Secret by making a new directory of
-// files and swapping the ..data symlink to it, which changes nothing in
-// the old files and so raises no event on them.
+// newWatcher starts watching the directories of the sources' files.
 func newWatcher(sources []*watched, poll time.Duration, log logr.Logger, m *Metrics) *watcher {
-	w := &watcher{sources: sources, poll: poll, log: log, metrics: m, stop: make(chan struct{}), done: make(chan struct{})}
+	w := &watcher{sources: sources, log: log, metrics: m, stop: make(chan struct{}), done: make(chan struct{})}
 	var dirs []string
 	for _, s := range sources {
 		for _, p := range s.paths() {
 			dirs = append(dirs, filepath.Dir(p))
 		}
 	}
-	slices.Sort(dirs)
-	dirs = slices.Compact(dirs)
-	fsw, err := fsnotify.NewWatcher()
-	if err == nil {
-		for _, d := range dirs {
-			if err = fsw.Add(d); err != nil {
-				err = fmt.Errorf("watch %s: %w", d, err)
-				fsw.Close()
-				break
-			}
-		}
-	}
-	if err != nil {
-		log.Error(err, "cannot watch the credential files; reading them again at every poll interval only", "pollInterval", poll.String())
-	} else {
-		w.fs = fsw
-	}
-	go w.run()
+	fw := filewatch.Start(dirs, "the credential files", log)
+	go func() {
+		defer close(w.done)
+		fw.Run(poll, w.stop, func(string) { w.reload() })
+	}()
 	return w
-}
-
-func (w *watcher) run() {
-	defer close(w.done)
-	poll := time.NewTicker(w.poll)
-	defer poll.Stop()
-	settle := time.NewTimer(settleDelay)
-	settle.Stop()
-	defer settle.Stop()
-	var events <-chan fsnotify.Event
-	var errs <-chan error
-	if w.fs != nil {
-		events, errs = w.fs.Events, w.fs.Errors
-	}
-	for {
-		select {
-		case <-w.stop:
-			return
-		case _, ok := <-events:
-			if !ok {
-				events = nil
-				continue
-			}
-			settle.Reset(settleDelay)
-		case err, ok := <-errs:
-			if !ok {
-				errs = nil
-				continue
-			}
-			// An overflow lost events: read everything again.
-			w.log.Error(err, "watching the credential files")
-			settle.Reset(settleDelay)
-		case <-settle.C:
-			w.reload()
-		case <-poll.C:
-			w.reload()
-		}
-	}
 }
 
 // reload applies every source whose files changed, logging and counting
@@ -175,11 +113,7 @@ func (w *watcher) reload() {
 }
 
 // close stops watching and waits for a reload under way.
-func (w *watcher) close() error {
+func (w *watcher) close() {
 	close(w.stop)
 	<-w.done
-	if w.fs != nil {
-		return w.fs.Close()
-	}
-	return nil
 }

@@ -8,10 +8,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
-
 	"github.com/spansink/spansink/sink/batch"
 	"github.com/spansink/spansink/sink/config"
+	"github.com/spansink/spansink/sink/filewatch"
 	"github.com/spansink/spansink/sink/ingest"
 	"github.com/spansink/spansink/sink/storage/rollingfile"
 )
@@ -21,10 +20,6 @@ import (
 // on every file system, and a missed one must not leave old settings in
 // force for long. The file is hashed, so an unchanged one costs a read.
 const DefaultConfigPollInterval = 10 * time.Second
-
-// configSettleDelay lets a burst of events (a kubelet update is several)
-// end before the file is read.
-const configSettleDelay = 50 * time.Millisecond
 
 // ConfigSource is where a running collector reads its config again.
 type ConfigSource struct {
@@ -184,49 +179,8 @@ func (c *Collector) watchConfig(stop <-chan struct{}, done chan<- struct{}) {
 	c.reload.mu.Lock()
 	src := c.reload.src
 	c.reload.mu.Unlock()
-	var events <-chan fsnotify.Event
-	var errs <-chan error
-	fsw, err := fsnotify.NewWatcher()
-	if err == nil {
-		if err = fsw.Add(filepath.Dir(src.Path)); err != nil {
-			fsw.Close()
-		}
-	}
-	if err != nil {
-		c.log.Error(err, "cannot watch the config file's directory; reading it again at every poll interval only", "pollInterval", src.PollInterval.String())
-	} else {
-		defer fsw.Close()
-		events, errs = fsw.Events, fsw.Errors
-	}
-	poll := time.NewTicker(src.PollInterval)
-	defer poll.Stop()
-	settle := time.NewTimer(configSettleDelay)
-	settle.Stop()
-	defer settle.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case _, ok := <-events:
-			if !ok {
-				events = nil
-				continue
-			}
-			settle.Reset(configSettleDelay)
-		case err, ok := <-errs:
-			if !ok {
-				errs = nil
-				continue
-			}
-			// An overflow lost events: read the file again.
-			c.log.Error(err, "watching the config file's directory")
-			settle.Reset(configSettleDelay)
-		case <-settle.C:
-			c.ReloadConfig("watch")
-		case <-poll.C:
-			c.ReloadConfig("poll")
-		}
-	}
+	filewatch.Start([]string{filepath.Dir(src.Path)}, "the config file", c.log).
+		Run(src.PollInterval, stop, func(trigger string) { c.ReloadConfig(trigger) })
 }
 
 // reloadState is the config status and what serialises reloads.

@@ -44,7 +44,9 @@ func (r *SpanSinkReconciler) observeCollectorHealth(ctx context.Context, sink *v
 		return nil
 	}
 	pods := &corev1.PodList{}
-	if err := r.apiReader().List(ctx, pods, client.InNamespace(sink.Namespace), client.MatchingLabels(manifests.SelectorLabels(sink))); err != nil {
+	// The cache holds collector pods (CacheOptions) and is watched, so this
+	// read costs the API server nothing on every not-ready pass.
+	if err := r.List(ctx, pods, client.InNamespace(sink.Namespace), client.MatchingLabels(manifests.SelectorLabels(sink))); err != nil {
 		return fmt.Errorf("list collector pods: %w", err)
 	}
 	now := time.Now()

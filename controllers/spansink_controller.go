@@ -39,8 +39,8 @@ type SpanSinkReconciler struct {
 	// BlockedRetry overrides DefaultBlockedRetry when positive.
 	BlockedRetry time.Duration
 	// APIReader reads straight from the API server what the cache does not
-	// hold (see CacheOptions): collector pods, objects without the
-	// operator's labels under a child's name, the user's existing claim.
+	// hold (see CacheOptions): objects without the operator's labels under
+	// a child's name, the user's existing claim, the Secrets it names.
 	// SetupWithManager sets it to the manager's when nil; a reconciler used
 	// without a manager falls back to Client.
 	APIReader client.Reader

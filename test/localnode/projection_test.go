@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -249,7 +250,11 @@ func TestProjectionUpdate(t *testing.T) {
 }
 
 // A reader that opens the file in a tight loop while it is replaced over and
-// over never finds it missing, empty or holding part of two versions.
+// over never finds it empty or holding part of two versions. It may find it
+// missing only when it fell two updates behind: the version it resolved
+// ..data to was pruned before it opened the file, as on a kubelet, which
+// removes the replaced version at once. Back-to-back updates on a loaded
+// machine make that possible here; it must stay rare.
 func TestProjectionSwapIsAtomic(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "config")
 	const size = 64 << 10
@@ -262,7 +267,7 @@ func TestProjectionSwapIsAtomic(t *testing.T) {
 	const updates = 300
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	var reads int
+	var reads, missing int
 	var readErr error
 	wg.Add(1)
 	go func() {
@@ -274,6 +279,10 @@ func TestProjectionSwapIsAtomic(t *testing.T) {
 			default:
 			}
 			got, err := os.ReadFile(filepath.Join(dir, "collector.yaml"))
+			if errors.Is(err, fs.ErrNotExist) {
+				missing++
+				continue
+			}
 			if err != nil {
 				readErr = fmt.Errorf("read %d: %w", reads, err)
 				return
@@ -293,6 +302,9 @@ func TestProjectionSwapIsAtomic(t *testing.T) {
 	wg.Wait()
 	if readErr != nil {
 		t.Fatal(readErr)
+	}
+	if missing > reads/100 {
+		t.Fatalf("the file was missing in %d of %d reads: more than a lagging reader explains", missing, reads+missing)
 	}
 	if reads < updates/10 {
 		t.Fatalf("only %d reads during %d updates: the race was hardly exercised", reads, updates)

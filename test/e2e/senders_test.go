@@ -113,6 +113,9 @@ type retryingClient struct {
 	mu      sync.Mutex
 	acked   map[spanKey]bool
 	retries int
+	// refused counts the retries the collector asked for (429, 503 …);
+	// the rest of retries are the client's own (a timeout, a reset).
+	refused int
 	seq     uint64
 }
 
@@ -140,8 +143,12 @@ func (c *retryingClient) run(ctx context.Context) error {
 			if errors.As(err, &permanent) {
 				return err
 			}
+			var refusal refusedError
 			c.mu.Lock()
 			c.retries++
+			if errors.As(err, &refusal) {
+				c.refused++
+			}
 			c.mu.Unlock()
 			select {
 			case <-ctx.Done():
@@ -154,6 +161,12 @@ func (c *retryingClient) run(ctx context.Context) error {
 
 // permanentError is an answer an OTLP exporter does not retry.
 type permanentError struct{ error }
+
+// refusedError is an answer by which the collector refused the batch for
+// now (an OTLP exporter retries it).
+type refusedError struct{ status int }
+
+func (e refusedError) Error() string { return fmt.Sprintf("retryable status %d", e.status) }
 
 func (c *retryingClient) post(ctx context.Context, httpClient *http.Client, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+c.addr+"/v1/traces", bytes.NewReader(body))
@@ -181,7 +194,7 @@ func (c *retryingClient) post(ctx context.Context, httpClient *http.Client, body
 		}
 		return nil
 	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return fmt.Errorf("retryable status %d", resp.StatusCode)
+		return refusedError{status: resp.StatusCode}
 	}
 	return permanentError{fmt.Errorf("status %d: %s", resp.StatusCode, payload)}
 }

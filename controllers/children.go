@@ -29,8 +29,15 @@ const SpecHashAnnotation = "tracing.spansink.dev/spec-sha256"
 
 // observation is what one pass learned, for the status.
 type observation struct {
-	// deployment is the live collector Deployment, nil if it is not ours.
-	deployment *appsv1.Deployment
+	// shards are the spec.replicas shards, by index.
+	shards []shardObservation
+	// retired are the claims of shards beyond spec.replicas.
+	retired []v1alpha1.RetiredShard
+	// pods are the collector pods of every shard, from the cache.
+	pods []corev1.Pod
+	// downShards are shards that run the current spec and have had no
+	// available pod for ShardDownGrace.
+	downShards []int32
 	// configMap is the live collector ConfigMap, nil if it is not ours.
 	configMap *corev1.ConfigMap
 	// config is what the collector pods report about the config they
@@ -39,9 +46,6 @@ type observation struct {
 	config *configReport
 	// serviceReady is true when the Service is ours.
 	serviceReady bool
-	// claim is the live claim holding the spans when it is there and
-	// usable: ours as ensure left it, or the user's existing one.
-	claim *corev1.PersistentVolumeClaim
 	// conflicts name children ("ConfigMap x") held by objects this SpanSink does not control.
 	conflicts []string
 	// claimMissing is true when the existing claim the spec names is absent.
@@ -51,8 +55,8 @@ type observation struct {
 	secretProblems []secretProblem
 	// resizeRefused is true when the API server refused to grow the claim.
 	resizeRefused bool
-	// claimWait is the claim the collector waits for while it is Pending
-	// (see observeClaim).
+	// claimWait is a claim a shard waits for while it is Pending (see
+	// observeClaim).
 	claimWait *claimWait
 	// invalidSpec is why the spec cannot become a collector config.
 	invalidSpec error
@@ -169,16 +173,21 @@ var (
 
 // ensureChildren creates or updates every child, filling obs. It stops at
 // the first API error; conflicts do not stop it, but a conflict on anything
-// the pod mounts keeps the Deployment from being touched, so that no pod is
-// rolled onto someone else's config or volume.
+// the pods mount keeps the Deployments from being touched, so that no pod is
+// rolled onto someone else's config or volume; a conflict on one shard's
+// claim holds back only that shard.
 //
-// A missing Secret (or key) holds back the ConfigMap and the Deployment:
+// A missing Secret (or key) holds back the ConfigMap and the Deployments:
 // a pod whose Secret volume cannot be mounted never starts, and the
 // Recreate strategy would stop the running collector first; a restarted
 // collector would read a config naming files it does not have. So the
-// running collector keeps its config and serves on until the Secret is
+// running collectors keep their config and serve on until the Secret is
 // there, and the SpanSink says Degraded meanwhile.
 func (r *SpanSinkReconciler) ensureChildren(ctx context.Context, sink *v1alpha1.SpanSink, desired manifests.Desired, obs *observation) error {
+	obs.shards = make([]shardObservation, len(desired.Shards))
+	for i := range obs.shards {
+		obs.shards[i].index = int32(i)
+	}
 	if err := r.checkSecrets(ctx, sink, obs); err != nil {
 		return err
 	}
@@ -205,7 +214,7 @@ func (r *SpanSinkReconciler) ensureChildren(ctx context.Context, sink *v1alpha1.
 			obs.configMap = live.(*corev1.ConfigMap)
 		}
 	}
-	// The policy goes in before the pod, so a new collector never starts open.
+	// The policy goes in before the pods, so a new collector never starts open.
 	if desired.NetworkPolicy != nil {
 		if _, _, err := step(networkPolicyKind, desired.NetworkPolicy); err != nil {
 			return err
@@ -213,23 +222,8 @@ func (r *SpanSinkReconciler) ensureChildren(ctx context.Context, sink *v1alpha1.
 	} else if err := r.removeNetworkPolicy(ctx, sink); err != nil {
 		return err
 	}
-	if desired.PersistentVolumeClaim != nil {
-		live, ok, err := step(claimKind, desired.PersistentVolumeClaim)
-		var refused *specUpdateError
-		if errors.As(err, &refused) && (apierrors.IsInvalid(err) || apierrors.IsForbidden(err)) {
-			// The claim is ours and usable; it just cannot grow (yet).
-			obs.resizeRefused = true
-			ok, err = true, nil
-		}
-		if err != nil {
-			return err
-		}
-		if ok {
-			obs.claim = live.(*corev1.PersistentVolumeClaim)
-		} else {
-			podInputsOK = false
-		}
-	} else if err := r.checkExistingClaim(ctx, sink, obs); err != nil {
+	claimsOK, err := r.ensureClaims(ctx, sink, desired, obs, step)
+	if err != nil {
 		return err
 	}
 	_, serviceOK, err := step(serviceKind, desired.Service)
@@ -237,24 +231,64 @@ func (r *SpanSinkReconciler) ensureChildren(ctx context.Context, sink *v1alpha1.
 		return err
 	}
 	obs.serviceReady = serviceOK
+	if _, _, err := step(serviceKind, desired.HeadlessService); err != nil {
+		return err
+	}
+	if desired.PodDisruptionBudget != nil {
+		if _, _, err := step(podDisruptionBudgetKind, desired.PodDisruptionBudget); err != nil {
+			return err
+		}
+	} else if err := r.removePodDisruptionBudget(ctx, sink); err != nil {
+		return err
+	}
+	if err := r.observeRetiredClaims(ctx, sink, obs); err != nil {
+		return err
+	}
 	if !podInputsOK {
 		if len(obs.secretProblems) > 0 {
 			return r.observeHeldBack(ctx, sink, desired, obs)
 		}
 		return nil
 	}
-	deploy, err := withSpecRecord(desired.Deployment)
-	if err != nil {
+	if err := r.ensureShardDeployments(ctx, sink, desired, obs, claimsOK); err != nil {
 		return err
 	}
-	live, _, err := step(deploymentKind, deploy)
-	if err != nil {
-		return err
+	return r.removeShardsBeyond(ctx, sink)
+}
+
+// ensureClaims creates or grows each shard's claim, or checks the existing
+// claim the spec names, and reports per shard whether its pod can mount one.
+func (r *SpanSinkReconciler) ensureClaims(ctx context.Context, sink *v1alpha1.SpanSink, desired manifests.Desired, obs *observation,
+	step func(kind, client.Object) (client.Object, bool, error)) ([]bool, error) {
+	claimsOK := make([]bool, len(desired.Shards))
+	for i, shard := range desired.Shards {
+		if shard.Claim == nil {
+			claim, err := r.checkExistingClaim(ctx, sink, obs)
+			if err != nil {
+				return nil, err
+			}
+			obs.shards[i].claim = claim
+			// The pod waits for a missing existing claim, as it did before
+			// the check existed; the status says so.
+			claimsOK[i] = true
+			continue
+		}
+		live, ok, err := step(claimKind, shard.Claim)
+		var refused *specUpdateError
+		if errors.As(err, &refused) && (apierrors.IsInvalid(err) || apierrors.IsForbidden(err)) {
+			// The claim is ours and usable; it just cannot grow (yet).
+			obs.resizeRefused = true
+			ok, err = true, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			obs.shards[i].claim = live.(*corev1.PersistentVolumeClaim)
+		}
+		claimsOK[i] = ok
 	}
-	if live != nil {
-		obs.deployment = live.(*appsv1.Deployment)
-	}
-	return nil
+	return claimsOK, nil
 }
 
 // withSpecRecord is a copy of the desired Deployment annotated with the
@@ -277,8 +311,9 @@ func withSpecRecord(desired *appsv1.Deployment) (*appsv1.Deployment, error) {
 }
 
 // checkExistingClaim looks for the claim the user named; the pod would
-// otherwise wait for it without a word.
-func (r *SpanSinkReconciler) checkExistingClaim(ctx context.Context, sink *v1alpha1.SpanSink, obs *observation) error {
+// otherwise wait for it without a word. It returns the claim, nil when it
+// is missing.
+func (r *SpanSinkReconciler) checkExistingClaim(ctx context.Context, sink *v1alpha1.SpanSink, obs *observation) (*corev1.PersistentVolumeClaim, error) {
 	name := manifests.ClaimName(sink)
 	// The user's claim carries none of the operator's labels, so the cache
 	// (see CacheOptions) never holds it.
@@ -287,12 +322,11 @@ func (r *SpanSinkReconciler) checkExistingClaim(ctx context.Context, sink *v1alp
 	switch {
 	case apierrors.IsNotFound(err):
 		obs.claimMissing = true
-		return nil
+		return nil, nil
 	case err != nil:
-		return fmt.Errorf("get existing claim %s: %w", name, err)
+		return nil, fmt.Errorf("get existing claim %s: %w", name, err)
 	}
-	obs.claim = claim
-	return nil
+	return claim, nil
 }
 
 // ensure makes one child match desired. It returns the live object, or nil

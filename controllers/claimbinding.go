@@ -47,16 +47,13 @@ type claimWait struct {
 // event on it is a failure. Without this the SpanSink would only say that
 // the Deployment is rolling out, forever.
 //
-// It looks only while the collector has no available pod: a pod that runs
-// has its volume. The claim is the one ensureChildren already read, so only
+// It looks only at shards without an available pod: a pod that runs has
+// its volume. The claim is the one ensureChildren already read, so only
 // StorageClasses and Events, which the operator does not watch, are read
 // here, from the API server.
 func (r *SpanSinkReconciler) observeClaim(ctx context.Context, sink *v1alpha1.SpanSink, obs *observation) error {
-	claim := obs.claim
-	if claim == nil || (obs.deployment != nil && available(obs.deployment)) {
-		return nil
-	}
-	if claim.Status.Phase != corev1.ClaimPending {
+	claim := pendingClaim(obs.shards)
+	if claim == nil {
 		return nil
 	}
 	existing := sink.Spec.Storage.Volume.ExistingClaimName != ""
@@ -86,6 +83,20 @@ func (r *SpanSinkReconciler) observeClaim(ctx context.Context, sink *v1alpha1.Sp
 	if latest := latestEvent(events.Items); latest != nil &&
 		latest.Type == corev1.EventTypeWarning && unbindableEventReasons[latest.Reason] {
 		wait.unbindable = latest.Reason + ": " + truncate(strings.TrimSpace(latest.Message), maxEventMessage)
+	}
+	return nil
+}
+
+// pendingClaim is the first shard's claim that is Pending while the shard
+// has no available pod, nil when there is none.
+func pendingClaim(shards []shardObservation) *corev1.PersistentVolumeClaim {
+	for _, shard := range shards {
+		if shard.claim == nil || (shard.deployment != nil && available(shard.deployment)) {
+			continue
+		}
+		if shard.claim.Status.Phase == corev1.ClaimPending {
+			return shard.claim
+		}
 	}
 	return nil
 }

@@ -1,14 +1,9 @@
 package controllers
 
 import (
-	"context"
-	"fmt"
 	"time"
 
-	"github.com/spansink/spansink/api/v1alpha1"
-	"github.com/spansink/spansink/controllers/manifests"
 	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // NotReadyGrace is how long a running collector may stay not ready before
@@ -16,8 +11,6 @@ import (
 // ready within a second of starting unless its volume refuses writes; the
 // grace covers the readiness probe's period and failure threshold.
 const NotReadyGrace = 30 * time.Second
-
-// +kubebuilder:rbac:groups=core,resources=pods,verbs=list
 
 // observeCollectorHealth finds a collector pod that runs but is not ready,
 // which the collector reports only while it cannot write its volume (full,
@@ -29,38 +22,17 @@ const NotReadyGrace = 30 * time.Second
 // carries from the collector to the API server: no extra permission for
 // the collector, no connection from the operator to the pod. Its message
 // cannot name the cause; the Degraded message points to the metric and log
-// that do. Pods are read only when the Deployment has fewer ready pods than
-// it wants, whose change is also what triggers this pass.
-func (r *SpanSinkReconciler) observeCollectorHealth(ctx context.Context, sink *v1alpha1.SpanSink, obs *observation) error {
-	deploy := obs.deployment
-	if deploy == nil {
-		return nil
-	}
-	want := int32(1)
-	if deploy.Spec.Replicas != nil {
-		want = *deploy.Spec.Replicas
-	}
-	if deploy.Status.ReadyReplicas >= want {
-		return nil
-	}
-	pods := &corev1.PodList{}
-	// The cache holds collector pods (CacheOptions) and is watched, so this
-	// read costs the API server nothing on every not-ready pass.
-	if err := r.List(ctx, pods, client.InNamespace(sink.Namespace), client.MatchingLabels(manifests.SelectorLabels(sink))); err != nil {
-		return fmt.Errorf("list collector pods: %w", err)
-	}
-	now := time.Now()
-	for i := range pods.Items {
-		failing, recheck := volumeFailing(&pods.Items[i], now)
+// that do. The pods are the ones observePods read from the cache, which
+// watches them, so this costs no request.
+func (r *SpanSinkReconciler) observeCollectorHealth(obs *observation, now time.Time) {
+	for i := range obs.pods {
+		failing, recheck := volumeFailing(&obs.pods[i], now)
 		if failing {
-			obs.volumeFailingPod = pods.Items[i].Name
-			return nil
+			obs.volumeFailingPod = obs.pods[i].Name
+			return
 		}
-		if recheck > 0 && (obs.recheckAfter == 0 || recheck < obs.recheckAfter) {
-			obs.recheckAfter = recheck
-		}
+		obs.recheckAfter = sooner(obs.recheckAfter, recheck)
 	}
-	return nil
 }
 
 // volumeFailing reports whether pod's collector runs and is not ready

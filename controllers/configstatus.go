@@ -101,7 +101,8 @@ func (h HTTPCollectorStatus) ReadConfigStatus(ctx context.Context, pod *corev1.P
 type configReport struct {
 	// want is the hash of collector.yaml in the ConfigMap.
 	want string
-	// statuses are the answers of the ready pods of the current template.
+	// statuses are the answers of the ready pods of the current template,
+	// of every shard.
 	statuses []collector.ConfigStatus
 	// unreachable is a ready pod of the current template that did not answer.
 	unreachable string
@@ -115,17 +116,30 @@ type configReport struct {
 // CacheOptions), so an unchanged SpanSink costs no API request; the
 // answers come straight from the pods.
 func (r *SpanSinkReconciler) observeConfigApplied(ctx context.Context, sink *v1alpha1.SpanSink, obs *observation) error {
-	if obs.deployment == nil || obs.configMap == nil {
+	if obs.configMap == nil {
 		return nil
 	}
-	pods := &corev1.PodList{}
-	if err := r.List(ctx, pods, client.InNamespace(sink.Namespace), client.MatchingLabels(manifests.SelectorLabels(sink))); err != nil {
-		return fmt.Errorf("list collector pods: %w", err)
+	// Every shard runs the same config, so the shards' templates carry the
+	// same config hash once they are rolled out; until then, a pod with
+	// another one is being replaced.
+	var template string
+	report := &configReport{want: configMapHash(obs.configMap)}
+	for _, shard := range obs.shards {
+		if shard.deployment == nil {
+			continue
+		}
+		if template == "" {
+			template = shard.deployment.Spec.Template.Annotations[manifests.ConfigHashAnnotation]
+		}
+		if shard.held || !rolledOut(shard.deployment) || shard.deployment.Spec.Template.Annotations[manifests.ConfigHashAnnotation] != template {
+			report.replacing = true
+		}
 	}
-	template := obs.deployment.Spec.Template.Annotations[manifests.ConfigHashAnnotation]
-	report := &configReport{want: configMapHash(obs.configMap), replacing: !rolledOut(obs.deployment)}
-	for i := range pods.Items {
-		pod := &pods.Items[i]
+	if template == "" {
+		return nil
+	}
+	for i := range obs.pods {
+		pod := &obs.pods[i]
 		if !askable(pod) {
 			continue
 		}

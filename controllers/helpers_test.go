@@ -20,6 +20,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -78,7 +79,7 @@ func markAvailable(ctx context.Context, ns, name string) {
 func collectGarbage(ctx context.Context, ns string, uid types.UID) {
 	lists := []client.ObjectList{
 		&corev1.ConfigMapList{}, &corev1.ServiceList{}, &corev1.ServiceAccountList{},
-		&corev1.PersistentVolumeClaimList{}, &appsv1.DeploymentList{},
+		&corev1.PersistentVolumeClaimList{}, &appsv1.DeploymentList{}, &policyv1.PodDisruptionBudgetList{},
 	}
 	for _, list := range lists {
 		ExpectWithOffset(1, k8sClient.List(ctx, list, client.InNamespace(ns))).To(Succeed())

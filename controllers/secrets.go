@@ -91,16 +91,18 @@ func secretDegradation(problems []secretProblem) (reason, message string) {
 		". The collector keeps its current configuration until then, because a pod cannot start without its Secret volumes"
 }
 
-// observeHeldBack reads the collector Deployment and ConfigMap that a
+// observeHeldBack reads the shards' Deployments and the ConfigMap that a
 // missing Secret holds back, without touching them, so that the status
 // tells whether the collector that keeps running is available and which
 // config it applies.
 func (r *SpanSinkReconciler) observeHeldBack(ctx context.Context, sink *v1alpha1.SpanSink, desired manifests.Desired, obs *observation) error {
-	deploy := &appsv1.Deployment{}
-	if found, err := r.getControlled(ctx, sink, desired.Deployment, deploy); err != nil {
-		return err
-	} else if found {
-		obs.deployment = deploy
+	for i, shard := range desired.Shards {
+		deploy := &appsv1.Deployment{}
+		if found, err := r.getControlled(ctx, sink, shard.Deployment, deploy); err != nil {
+			return err
+		} else if found {
+			obs.shards[i].deployment = deploy
+		}
 	}
 	cm := &corev1.ConfigMap{}
 	if found, err := r.getControlled(ctx, sink, desired.ConfigMap, cm); err != nil {

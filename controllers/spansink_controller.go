@@ -1,7 +1,8 @@
 // Package controllers holds the SpanSink reconciler: it turns each SpanSink
-// into a running collector (ServiceAccount, ConfigMap, PersistentVolumeClaim,
-// Deployment, Service and, when asked, NetworkPolicy) and reports how that
-// is going in the status.
+// into running collector shards (a ServiceAccount and ConfigMap they share,
+// a Deployment and PersistentVolumeClaim per shard, a Service and a headless
+// Service, a PodDisruptionBudget from two shards on and, when asked, a
+// NetworkPolicy) and reports how that is going in the status.
 package controllers
 
 import (
@@ -14,6 +15,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -69,7 +71,9 @@ func (r *SpanSinkReconciler) apiReader() client.Reader {
 // +kubebuilder:rbac:groups=tracing.spansink.dev,resources=spansinks/status,verbs=patch
 // +kubebuilder:rbac:groups=tracing.spansink.dev,resources=spansinks/finalizers,verbs=update
 // +kubebuilder:rbac:groups=core,resources=configmaps;services;serviceaccounts;persistentvolumeclaims,verbs=get;list;watch;create;update
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update
+// Deployments are deleted when a scale-down removes their shard.
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;delete
 // Delete on claims is not for deleting any (the garbage collector does
 // that for a Delete policy): where OwnerReferencesPermissionEnforcement runs
 // (OpenShift), moving a claim's owner reference when reclaimPolicy changes
@@ -101,9 +105,12 @@ func (r *SpanSinkReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		obs.err = r.ensureChildren(ctx, sink, desired, &obs)
 	}
 	if obs.err == nil {
-		obs.err = r.observeCollectorHealth(ctx, sink, &obs)
+		obs.err = r.observePods(ctx, sink, &obs)
 	}
 	if obs.err == nil {
+		now := time.Now()
+		r.observeCollectorHealth(&obs, now)
+		r.observeShardsDown(&obs, now)
 		obs.err = r.observeClaim(ctx, sink, &obs)
 	}
 	if obs.err == nil {
@@ -169,6 +176,7 @@ func (r *SpanSinkReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrentRec
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Service{}).
 		Owns(&networkingv1.NetworkPolicy{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(collectorPodSink)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrentReconciles}).
 		Named("spansink").

@@ -66,40 +66,47 @@ func computeStatus(sink *v1alpha1.SpanSink, obs *observation) v1alpha1.SpanSinkS
 		// The children match the spec; the cluster cannot give the claim a volume.
 		set(v1alpha1.ConditionDegraded, metav1.ConditionTrue, v1alpha1.ReasonClaimUnbindable, obs.claimWait.unbindableMessage())
 		status.ObservedGeneration = sink.Generation
+	case len(obs.downShards) > 0:
+		// The children match the spec; a shard's pod does not run.
+		set(v1alpha1.ConditionDegraded, metav1.ConditionTrue, v1alpha1.ReasonShardUnavailable, shardsDownMessage(sink, obs.downShards))
+		status.ObservedGeneration = sink.Generation
 	default:
 		set(v1alpha1.ConditionDegraded, metav1.ConditionFalse, v1alpha1.ReasonReconciled, "All children match the spec")
 		status.ObservedGeneration = sink.Generation
 	}
 
-	deploy := obs.deployment
+	rollout := summarize(obs.shards)
 	switch {
-	case deploy == nil && degradedReason != "":
+	case rollout.deployments == 0 && degradedReason != "":
 		set(v1alpha1.ConditionProgressing, metav1.ConditionFalse, degradedReason, "The collector cannot be rolled out until the Degraded condition is resolved")
-		set(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The collector Deployment is not running")
-	case deploy == nil && obs.claimWait != nil:
+	case rollout.deployments == 0 && obs.claimWait != nil:
 		set(v1alpha1.ConditionProgressing, metav1.ConditionTrue, v1alpha1.ReasonClaimPending, obs.claimWait.pendingMessage())
-		set(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The collector Deployment is not running")
-	case deploy == nil:
+	case len(obs.secretProblems) > 0:
+		set(v1alpha1.ConditionProgressing, metav1.ConditionFalse, degradedReason, "The collector keeps running its previous spec until the Degraded condition is resolved")
+	case rollout.deployments == len(obs.shards) && len(rollout.notRolledOut) == 0:
+		set(v1alpha1.ConditionProgressing, metav1.ConditionFalse, v1alpha1.ReasonAvailable, "The collector runs the current spec")
+	case obs.claimWait != nil:
+		// No pod can start before its volume is bound: say so rather
+		// than that the rollout goes on.
+		set(v1alpha1.ConditionProgressing, metav1.ConditionTrue, v1alpha1.ReasonClaimPending, obs.claimWait.pendingMessage())
+	case rollout.deployments == 0:
 		set(v1alpha1.ConditionProgressing, metav1.ConditionTrue, v1alpha1.ReasonRollingOut, "Waiting for the collector Deployment")
+	case len(obs.shards) == 1:
+		set(v1alpha1.ConditionProgressing, metav1.ConditionTrue, v1alpha1.ReasonRollingOut, "The collector Deployment is rolling out the current spec")
+	default:
+		set(v1alpha1.ConditionProgressing, metav1.ConditionTrue, v1alpha1.ReasonRollingOut, fmt.Sprintf(
+			"Rolling out the current spec one shard at a time; %s not yet serving it", verbFor(rollout.notRolledOut, "is", "are")))
+	}
+	switch {
+	case rollout.available > 0 && len(obs.shards) == 1:
+		set(v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable, "The collector is available at the endpoints")
+	case rollout.available > 0:
+		set(v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable, fmt.Sprintf(
+			"%d of %d shards are available at the endpoints", rollout.available, len(obs.shards)))
+	case rollout.deployments == 0:
 		set(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The collector Deployment is not running")
 	default:
-		switch {
-		case len(obs.secretProblems) > 0:
-			set(v1alpha1.ConditionProgressing, metav1.ConditionFalse, degradedReason, "The collector keeps running its previous spec until the Degraded condition is resolved")
-		case rolledOut(deploy):
-			set(v1alpha1.ConditionProgressing, metav1.ConditionFalse, v1alpha1.ReasonAvailable, "The collector runs the current spec")
-		case obs.claimWait != nil:
-			// No pod can start before its volume is bound: say so rather
-			// than that the rollout goes on.
-			set(v1alpha1.ConditionProgressing, metav1.ConditionTrue, v1alpha1.ReasonClaimPending, obs.claimWait.pendingMessage())
-		default:
-			set(v1alpha1.ConditionProgressing, metav1.ConditionTrue, v1alpha1.ReasonRollingOut, "The collector Deployment is rolling out the current spec")
-		}
-		if available(deploy) {
-			set(v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable, "The collector is available at the endpoints")
-		} else {
-			set(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The collector Deployment has no available pod")
-		}
+		set(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonUnavailable, "The collector Deployment has no available pod")
 	}
 
 	status.Endpoints = v1alpha1.Endpoints{}
@@ -107,13 +114,19 @@ func computeStatus(sink *v1alpha1.SpanSink, obs *observation) v1alpha1.SpanSinkS
 		status.Endpoints = manifests.Endpoints(sink)
 	}
 	status.VolumeClaimName = ""
-	if obs.claim != nil {
-		status.VolumeClaimName = obs.claim.Name
+	if len(obs.shards) > 0 && obs.shards[0].claim != nil {
+		status.VolumeClaimName = obs.shards[0].claim.Name
 	}
 	status.ReadyReplicas = 0
-	if deploy != nil {
-		status.ReadyReplicas = deploy.Status.ReadyReplicas
+	status.Replicas = int32(rollout.deployments)
+	for _, shard := range obs.shards {
+		if shard.deployment != nil {
+			status.ReadyReplicas += shard.deployment.Status.ReadyReplicas
+		}
 	}
+	status.Selector = manifests.Selector(sink)
+	status.Shards = shardStatuses(sink, obs)
+	status.RetiredShards = obs.retired
 	status.ConfigHash = ""
 	if obs.configMap != nil {
 		status.ConfigHash = configMapHash(obs.configMap)
@@ -150,8 +163,63 @@ func degradation(obs *observation) (reason, message string) {
 	return "", ""
 }
 
+// rolloutSummary counts the shards' Deployments by state.
+type rolloutSummary struct {
+	// deployments is the number of shards whose Deployment is ours.
+	deployments int
+	// available is the number of shards with an available pod.
+	available int
+	// notRolledOut are the shards that do not serve the current spec yet.
+	notRolledOut []int32
+}
+
+func summarize(shards []shardObservation) rolloutSummary {
+	var sum rolloutSummary
+	for _, shard := range shards {
+		deploy := shard.deployment
+		if deploy == nil {
+			sum.notRolledOut = append(sum.notRolledOut, shard.index)
+			continue
+		}
+		sum.deployments++
+		if available(deploy) {
+			sum.available++
+		}
+		if shard.held || !rolledOut(deploy) {
+			sum.notRolledOut = append(sum.notRolledOut, shard.index)
+		}
+	}
+	return sum
+}
+
+// verbFor is "shard 1 is" or "shards 0, 2 are".
+func verbFor(indexes []int32, one, many string) string {
+	if len(indexes) == 1 {
+		return shardList(indexes) + " " + one
+	}
+	return shardList(indexes) + " " + many
+}
+
+// shardsDownMessage is the Degraded message for shards without a pod.
+func shardsDownMessage(sink *v1alpha1.SpanSink, down []int32) string {
+	names := make([]string, len(down))
+	for i, index := range down {
+		names[i] = manifests.ShardDeploymentName(sink, index)
+	}
+	return fmt.Sprintf("%s (Deployment %s) %s had no available pod for over %s: its node may be gone, its volume may not attach, or the collector may crash (see the pod's events and log). "+
+		"The other shards keep taking spans; the shard's acknowledged spans stay on its claim",
+		shardList(down), strings.Join(names, ", "), pluralVerb(down, "has", "have"), ShardDownGrace)
+}
+
+func pluralVerb(indexes []int32, one, many string) string {
+	if len(indexes) == 1 {
+		return one
+	}
+	return many
+}
+
 // rolledOut reports whether the Deployment controller has acted on the
-// latest spec and its one pod runs it.
+// latest spec and the shard's pod runs it.
 func rolledOut(deploy *appsv1.Deployment) bool {
 	want := int32(1)
 	if deploy.Spec.Replicas != nil {

@@ -28,7 +28,20 @@ type LabelValue string
 
 // SpanSinkSpec is the desired state of a SpanSink: how spans are batched,
 // where and how they are stored, and how the collector pod runs.
+// +kubebuilder:validation:XValidation:rule="!has(self.replicas) || self.replicas <= 1 || !has(self.storage) || !has(self.storage.volume) || !has(self.storage.volume.existingClaimName)",message="spec.replicas above 1 needs claims the operator creates: storage.volume.existingClaimName names one claim, which only one shard can hold"
 type SpanSinkSpec struct {
+	// replicas is the number of shards: collectors that each have a claim
+	// of their own and write their own files under storage.path. The
+	// Service spreads new connections over the ready shards. Scaling down
+	// keeps the claims of the removed shards (status.retiredShards), and
+	// scaling up again mounts them back. The scale subresource sets it, so
+	// kubectl scale and a HorizontalPodAutoscaler work.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=64
+	Replicas *int32 `json:"replicas,omitempty"`
+
 	// batch says when queued spans are flushed to disk: DB-GPT's batch_size
 	// and flush_interval.
 	// +optional
@@ -63,6 +76,15 @@ type SpanSinkSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$') && k.indexOf('/') <= 253)",message="nodeSelector keys must be label names: an optional DNS subdomain prefix (lowercase, at most 253 characters) and '/', then a name of at most 63 letters, digits, '-', '_' or '.' that starts and ends with a letter or digit"
 	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].matches('^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$'))",message="nodeSelector values must be label values: empty, or at most 63 letters, digits, '-', '_' or '.' that start and end with a letter or digit"
 	NodeSelector map[string]LabelValue `json:"nodeSelector,omitempty"`
+
+	// topologySpreadConstraints place the shards. Unset spreads them over
+	// nodes and then zones as evenly as the scheduler can without refusing
+	// to place one (ScheduleAnyway): a volume bound to one zone must not
+	// keep its shard from starting. Set, it replaces that default.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=8
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
 
 	// tolerations let the collector pod run on tainted nodes.
 	// +optional
@@ -373,6 +395,10 @@ const (
 	// in the SpanSink's namespace (Degraded). The collector keeps its
 	// previous configuration until it does.
 	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonShardUnavailable: a shard that runs the current spec has had no
+	// available pod for a while (its node is gone, its volume cannot be
+	// attached, it crashes); the other shards go on serving (Degraded).
+	ReasonShardUnavailable = "ShardUnavailable"
 	// ReasonSecretKeyMissing: a Secret that auth or tls names lacks the key
 	// the SpanSink reads from it (Degraded).
 	ReasonSecretKeyMissing = "SecretKeyMissing"
@@ -433,9 +459,35 @@ type SpanSinkStatus struct {
 	// +optional
 	VolumeClaimName string `json:"volumeClaimName,omitempty"`
 
-	// readyReplicas is the number of ready collector pods.
+	// readyReplicas is the number of ready collector pods: the shards
+	// that serve.
 	// +optional
 	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
+
+	// replicas is the number of shards that exist (the scale subresource's
+	// current count).
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+
+	// selector selects every shard's pods, in the label selector's string
+	// form (the scale subresource's, which a HorizontalPodAutoscaler reads).
+	// +optional
+	Selector string `json:"selector,omitempty"`
+
+	// shards are the shards of spec.replicas, by index.
+	// +optional
+	// +listType=map
+	// +listMapKey=index
+	Shards []ShardStatus `json:"shards,omitempty"`
+
+	// retiredShards are claims of shards beyond spec.replicas, kept with
+	// their spans after a scale-down; scaling up to include their index
+	// again mounts them back. Under reclaimPolicy Delete they go with the
+	// SpanSink.
+	// +optional
+	// +listType=map
+	// +listMapKey=index
+	RetiredShards []RetiredShard `json:"retiredShards,omitempty"`
 
 	// configHash is the SHA-256 (lowercase hex) of collector.yaml in the
 	// collector's ConfigMap: the configuration the operator wants in force.
@@ -455,13 +507,42 @@ type SpanSinkStatus struct {
 	ConfigAppliedTime *metav1.Time `json:"configAppliedTime,omitempty"`
 }
 
+// ShardStatus is one shard: its Deployment, pod and claim.
+type ShardStatus struct {
+	// index is the shard's number, from 0.
+	Index int32 `json:"index"`
+	// deployment is the shard's Deployment.
+	Deployment string `json:"deployment"`
+	// claim is the PersistentVolumeClaim that holds the shard's files.
+	// +optional
+	Claim string `json:"claim,omitempty"`
+	// pod is the shard's newest collector pod, empty while it has none.
+	// +optional
+	Pod string `json:"pod,omitempty"`
+	// ready is true while the shard takes spans.
+	Ready bool `json:"ready"`
+	// updated is true once the shard runs the current pod template.
+	Updated bool `json:"updated"`
+}
+
+// RetiredShard is the claim a removed shard left behind.
+type RetiredShard struct {
+	// index is the shard's number.
+	Index int32 `json:"index"`
+	// claim is the PersistentVolumeClaim holding its files.
+	Claim string `json:"claim"`
+}
+
 // SpanSink runs a trace collector that batches spans and writes them as
 // JSON-lines files to a persistent volume.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
+// +kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.replicas,selectorpath=.status.selector
 // +kubebuilder:resource:shortName=ssink,categories=spansink
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Config",type=string,JSONPath=`.status.conditions[?(@.type=="ConfigApplied")].reason`,description="Whether the collector applies the latest settings: Applied, Pending, Refused"
+// +kubebuilder:printcolumn:name="Shards",type=integer,JSONPath=`.spec.replicas`,description="Shards wanted"
+// +kubebuilder:printcolumn:name="Serving",type=integer,JSONPath=`.status.readyReplicas`,description="Shards that take spans"
 // +kubebuilder:printcolumn:name="Batch",type=integer,JSONPath=`.spec.batch.size`
 // +kubebuilder:printcolumn:name="Flush",type=string,JSONPath=`.spec.batch.flushInterval`
 // +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.status.endpoints.otlpHttp`

@@ -193,7 +193,7 @@ func TestConfigFilesAreMounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pod := desired.Deployment.Spec.Template.Spec
+	pod := desired.Shards[0].Deployment.Spec.Template.Spec
 	mounts := map[string]string{} // volume name -> mount path
 	for _, m := range pod.Containers[0].VolumeMounts {
 		if !m.ReadOnly && m.Name != dataVolume {

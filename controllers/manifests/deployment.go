@@ -42,10 +42,11 @@ const (
 	readinessPeriod = 5
 )
 
-// Deployment runs one collector pod. The strategy is Recreate because the
-// span volume is usually ReadWriteOnce and cannot be mounted by an old and a
-// new pod at once; the pod meets the Pod Security Standard "restricted".
-func Deployment(p Params, rendered RenderedConfig) (*appsv1.Deployment, error) {
+// Deployment runs shard's collector pod. The strategy is Recreate because
+// the span volume is usually ReadWriteOnce and cannot be mounted by an old
+// and a new pod at once; the other shards serve meanwhile. The pod meets
+// the Pod Security Standard "restricted".
+func Deployment(p Params, rendered RenderedConfig, shard int32) (*appsv1.Deployment, error) {
 	sink := p.Sink
 	image := sink.Spec.Image
 	if image == "" {
@@ -108,17 +109,19 @@ func Deployment(p Params, rendered RenderedConfig) (*appsv1.Deployment, error) {
 
 	deploy := &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: objectMeta(sink, CollectorName(sink)),
+		ObjectMeta: shardMeta(sink, ShardDeploymentName(sink, shard), shard),
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To[int32](1),
-			Selector: &metav1.LabelSelector{MatchLabels: SelectorLabels(sink)},
+			Selector: &metav1.LabelSelector{MatchLabels: shardSelector(sink, shard)},
 			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{
-					Labels:      podLabels(sink),
+					Labels:      podLabels(sink, shard),
 					Annotations: annotations,
 				},
 				Spec: corev1.PodSpec{
+					Hostname:                      ShardHostname(shard),
+					Subdomain:                     HeadlessServiceName(sink),
 					ServiceAccountName:            CollectorName(sink),
 					AutomountServiceAccountToken:  ptr.To(false),
 					TerminationGracePeriodSeconds: ptr.To(TerminationGracePeriodSeconds(sink)),
@@ -135,13 +138,14 @@ func Deployment(p Params, rendered RenderedConfig) (*appsv1.Deployment, error) {
 							LocalObjectReference: corev1.LocalObjectReference{Name: CollectorName(sink)},
 						}}},
 						{Name: dataVolume, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{
-							ClaimName: ClaimName(sink),
+							ClaimName: ShardClaimName(sink, shard),
 						}}},
 					}, secretVols...),
-					NodeSelector:      labelMap(sink.Spec.NodeSelector),
-					Tolerations:       tolerations,
-					Affinity:          sink.Spec.Affinity.DeepCopy(),
-					PriorityClassName: sink.Spec.PriorityClassName,
+					NodeSelector:              labelMap(sink.Spec.NodeSelector),
+					Tolerations:               tolerations,
+					Affinity:                  sink.Spec.Affinity.DeepCopy(),
+					PriorityClassName:         sink.Spec.PriorityClassName,
+					TopologySpreadConstraints: topologySpread(sink),
 				},
 			},
 		},

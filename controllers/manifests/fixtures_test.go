@@ -29,6 +29,7 @@ func minimalSink() *v1alpha1.SpanSink {
 func defaultedSink() *v1alpha1.SpanSink {
 	sink := minimalSink()
 	sink.Spec = v1alpha1.SpanSinkSpec{
+		Replicas: ptr.To[int32](1),
 		Batch:    v1alpha1.BatchSpec{Size: 1000, FlushInterval: &metav1.Duration{Duration: 5 * time.Second}, MaxQueuedSpans: 100000},
 		Delivery: v1alpha1.DeliverySpec{Mode: v1alpha1.DeliveryBatched},
 		Storage: v1alpha1.StorageSpec{

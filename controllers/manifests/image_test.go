@@ -81,7 +81,7 @@ func TestImageRunsTheCollectorAndPutsSpansinkOnPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := desired.Deployment.Spec.Template.Spec.Containers[0]
+	c := desired.Shards[0].Deployment.Spec.Template.Spec.Containers[0]
 	if len(c.Command) != 0 {
 		t.Errorf("collector container sets command %q; it must run the image's entrypoint", c.Command)
 	}

@@ -49,12 +49,12 @@ func Labels(sink *v1alpha1.SpanSink) map[string]string {
 	return labels
 }
 
-// podLabels are the user's podLabels with the operator's labels on top, so
-// a user label can never break the Deployment's selector.
-func podLabels(sink *v1alpha1.SpanSink) map[string]string {
-	labels := make(map[string]string, len(sink.Spec.PodLabels)+5)
+// podLabels are the user's podLabels with shard's labels on top, so a user
+// label can never break the Deployment's selector.
+func podLabels(sink *v1alpha1.SpanSink, shard int32) map[string]string {
+	labels := make(map[string]string, len(sink.Spec.PodLabels)+6)
 	maps.Copy(labels, labelMap(sink.Spec.PodLabels))
-	maps.Copy(labels, Labels(sink))
+	maps.Copy(labels, shardLabels(sink, shard))
 	return labels
 }
 

@@ -123,7 +123,7 @@ func TestLiveFieldsLeaveTheDeploymentAlone(t *testing.T) {
 			if got := base.Config.Config.RestartChanges(changed.Config.Config); len(got) > 0 {
 				t.Fatalf("the setter changes restart fields %v", got)
 			}
-			if diff := cmp.Diff(base.Deployment, changed.Deployment); diff != "" {
+			if diff := cmp.Diff(base.Shards[0].Deployment, changed.Shards[0].Deployment); diff != "" {
 				t.Errorf("a change of %s changed the Deployment (-before +after):\n%s", path, diff)
 			}
 			if equality.Semantic.DeepEqual(base.ConfigMap.Data, changed.ConfigMap.Data) {
@@ -151,8 +151,8 @@ func TestRestartFieldsRollThePod(t *testing.T) {
 			if got := base.Config.Config.RestartChanges(changed.Config.Config); !slices.Contains(got, path) {
 				t.Fatalf("the setter changes restart fields %v, not %s", got, path)
 			}
-			was := base.Deployment.Spec.Template.Annotations[ConfigHashAnnotation]
-			now := changed.Deployment.Spec.Template.Annotations[ConfigHashAnnotation]
+			was := base.Shards[0].Deployment.Spec.Template.Annotations[ConfigHashAnnotation]
+			now := changed.Shards[0].Deployment.Spec.Template.Annotations[ConfigHashAnnotation]
 			if was == now {
 				t.Errorf("a change of %s kept the pod template's %s", path, ConfigHashAnnotation)
 			}
@@ -184,20 +184,20 @@ func TestDerivedMemoryRollsOnlyWhenItMoves(t *testing.T) {
 			wasRequest, wasLimit := base.Config.Config.MemoryBounds()
 			nowRequest, nowLimit := changed.Config.Config.MemoryBounds()
 			if wasRequest == nowRequest && wasLimit == nowLimit {
-				if diff := cmp.Diff(base.Deployment, changed.Deployment); diff != "" {
+				if diff := cmp.Diff(base.Shards[0].Deployment, changed.Shards[0].Deployment); diff != "" {
 					t.Errorf("a change of %s, which moves no memory bound, changed the Deployment:\n%s", path, diff)
 				}
 				return
 			}
 			moved++
-			was, now := base.Deployment.DeepCopy(), changed.Deployment.DeepCopy()
+			was, now := base.Shards[0].Deployment.DeepCopy(), changed.Shards[0].Deployment.DeepCopy()
 			for _, d := range []*corev1.Container{&was.Spec.Template.Spec.Containers[0], &now.Spec.Template.Spec.Containers[0]} {
 				d.Resources, d.Env = corev1.ResourceRequirements{}, nil
 			}
 			if diff := cmp.Diff(was, now); diff != "" {
 				t.Errorf("a change of %s changed the Deployment beyond the derived memory:\n%s", path, diff)
 			}
-			if equality.Semantic.DeepEqual(base.Deployment.Spec.Template.Spec.Containers[0].Resources, changed.Deployment.Spec.Template.Spec.Containers[0].Resources) {
+			if equality.Semantic.DeepEqual(base.Shards[0].Deployment.Spec.Template.Spec.Containers[0].Resources, changed.Shards[0].Deployment.Spec.Template.Spec.Containers[0].Resources) {
 				t.Errorf("a change of %s moves the memory bounds but not the pod's resources", path)
 			}
 		})
@@ -253,5 +253,5 @@ func TestLiveChangeGolden(t *testing.T) {
 	sink.Spec.Storage.Rotation.Compress = v1alpha1.CompressionZstd
 	desired := buildOrFail(t, sink)
 	assertGolden(t, "configmap_live", desired.ConfigMap)
-	assertGolden(t, "deployment_default", desired.Deployment)
+	assertGolden(t, "deployment_default", desired.Shards[0].Deployment)
 }

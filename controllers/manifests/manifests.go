@@ -1,9 +1,9 @@
 package manifests
 
 import (
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 )
 
 // Desired is the whole desired state of one SpanSink.
@@ -12,15 +12,18 @@ type Desired struct {
 	Config RenderedConfig
 	// ServiceAccount is the collector's identity.
 	ServiceAccount *corev1.ServiceAccount
-	// ConfigMap holds the collector config.
+	// ConfigMap holds the collector config, which every shard shares.
 	ConfigMap *corev1.ConfigMap
-	// PersistentVolumeClaim holds the span files; nil when the SpanSink
-	// mounts an existing claim.
-	PersistentVolumeClaim *corev1.PersistentVolumeClaim
-	// Deployment runs the collector.
-	Deployment *appsv1.Deployment
-	// Service exposes the collector.
+	// Shards are the Deployment and claim of each of spec.replicas shards,
+	// by index.
+	Shards []Shard
+	// Service spreads clients over the shards.
 	Service *corev1.Service
+	// HeadlessService gives each shard an address.
+	HeadlessService *corev1.Service
+	// PodDisruptionBudget keeps all but one shard up through evictions;
+	// nil below two shards.
+	PodDisruptionBudget *policyv1.PodDisruptionBudget
 	// NetworkPolicy admits traffic to the collector; nil when the SpanSink
 	// sets no spec.networkPolicy.
 	NetworkPolicy *networkingv1.NetworkPolicy
@@ -33,17 +36,23 @@ func Build(p Params) (Desired, error) {
 	if err != nil {
 		return Desired{}, err
 	}
-	deploy, err := Deployment(p, rendered)
-	if err != nil {
-		return Desired{}, err
+	shards := make([]Shard, ShardCount(p.Sink))
+	for i := range shards {
+		index := int32(i)
+		deploy, err := Deployment(p, rendered, index)
+		if err != nil {
+			return Desired{}, err
+		}
+		shards[i] = Shard{Index: index, Deployment: deploy, Claim: PersistentVolumeClaim(p.Sink, index)}
 	}
 	return Desired{
-		Config:                rendered,
-		ServiceAccount:        ServiceAccount(p.Sink),
-		ConfigMap:             ConfigMap(p.Sink, rendered),
-		PersistentVolumeClaim: PersistentVolumeClaim(p.Sink),
-		Deployment:            deploy,
-		Service:               Service(p.Sink),
-		NetworkPolicy:         NetworkPolicy(p),
+		Config:              rendered,
+		ServiceAccount:      ServiceAccount(p.Sink),
+		ConfigMap:           ConfigMap(p.Sink, rendered),
+		Shards:              shards,
+		Service:             Service(p.Sink),
+		HeadlessService:     HeadlessService(p.Sink),
+		PodDisruptionBudget: PodDisruptionBudget(p.Sink),
+		NetworkPolicy:       NetworkPolicy(p),
 	}, nil
 }

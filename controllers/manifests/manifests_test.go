@@ -28,12 +28,12 @@ func TestBuildersGolden(t *testing.T) {
 				t.Fatalf("build: %v", err)
 			}
 			assertGolden(t, "configmap_"+tc.name, desired.ConfigMap)
-			assertGolden(t, "deployment_"+tc.name, desired.Deployment)
+			assertGolden(t, "deployment_"+tc.name, desired.Shards[0].Deployment)
 			assertGolden(t, "service_"+tc.name, desired.Service)
 			if tc.sink.Spec.Auth == nil && tc.sink.Spec.TLS == nil && tc.sink.Spec.NetworkPolicy == nil && tc.sink.Spec.Limits == (v1alpha1.LimitsSpec{}) {
 				// The security settings leave these two alone.
 				assertGolden(t, "serviceaccount_"+tc.name, desired.ServiceAccount)
-				assertGolden(t, "persistentvolumeclaim_"+tc.name, desired.PersistentVolumeClaim)
+				assertGolden(t, "persistentvolumeclaim_"+tc.name, desired.Shards[0].Claim)
 			}
 			if desired.NetworkPolicy != nil {
 				assertGolden(t, "networkpolicy_"+tc.name, desired.NetworkPolicy)
@@ -57,8 +57,8 @@ func TestBuildDefaultsMatchCRDDefaults(t *testing.T) {
 	if fromMinimal.Config.Hash != fromDefaulted.Config.Hash {
 		t.Errorf("config differs:\nminimal:\n%s\ndefaulted:\n%s", fromMinimal.Config.Bytes, fromDefaulted.Config.Bytes)
 	}
-	assertGolden(t, "deployment_default", fromMinimal.Deployment)
-	assertGolden(t, "persistentvolumeclaim_default", fromMinimal.PersistentVolumeClaim)
+	assertGolden(t, "deployment_default", fromMinimal.Shards[0].Deployment)
+	assertGolden(t, "persistentvolumeclaim_default", fromMinimal.Shards[0].Claim)
 }
 
 func TestBuildExistingClaim(t *testing.T) {
@@ -68,10 +68,10 @@ func TestBuildExistingClaim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if desired.PersistentVolumeClaim != nil {
-		t.Errorf("no claim should be built for an existing claim, got %s", desired.PersistentVolumeClaim.Name)
+	if desired.Shards[0].Claim != nil {
+		t.Errorf("no claim should be built for an existing claim, got %s", desired.Shards[0].Claim.Name)
 	}
-	if got := desired.Deployment.Spec.Template.Spec.Volumes[1].PersistentVolumeClaim.ClaimName; got != "team-spans" {
+	if got := desired.Shards[0].Deployment.Spec.Template.Spec.Volumes[1].PersistentVolumeClaim.ClaimName; got != "team-spans" {
 		t.Errorf("deployment mounts claim %q, want team-spans", got)
 	}
 }
@@ -120,7 +120,7 @@ func TestCollectorProcessorsFollowTheCPULimit(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got string
-			for _, env := range desired.Deployment.Spec.Template.Spec.Containers[0].Env {
+			for _, env := range desired.Shards[0].Deployment.Spec.Template.Spec.Containers[0].Env {
 				if env.Name == "GOMAXPROCS" {
 					got = env.Value
 				}

@@ -36,3 +36,10 @@ func objectMeta(sink *v1alpha1.SpanSink, name string) metav1.ObjectMeta {
 		OwnerReferences: controllerRef(sink),
 	}
 }
+
+// shardMeta is objectMeta for a child of one shard.
+func shardMeta(sink *v1alpha1.SpanSink, name string, shard int32) metav1.ObjectMeta {
+	meta := objectMeta(sink, name)
+	meta.Labels = shardLabels(sink, shard)
+	return meta
+}

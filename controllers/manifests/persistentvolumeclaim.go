@@ -11,11 +11,12 @@ import (
 // that never went through the API server.
 var defaultVolumeSize = resource.MustParse("1Gi")
 
-// PersistentVolumeClaim is the claim for the span files, or nil when the
-// SpanSink mounts an existing claim. The SpanSink owns the claim only under
-// reclaimPolicy Delete; under Retain the claim outlives it and is adopted by
-// its labels when a SpanSink of the same name comes back.
-func PersistentVolumeClaim(sink *v1alpha1.SpanSink) *corev1.PersistentVolumeClaim {
+// PersistentVolumeClaim is the claim for shard's span files, or nil when
+// the SpanSink mounts an existing claim. The SpanSink owns the claim only
+// under reclaimPolicy Delete; under Retain the claim outlives it and is
+// adopted by its labels when a SpanSink of the same name comes back. A
+// shard removed by a scale-down leaves its claim alone either way.
+func PersistentVolumeClaim(sink *v1alpha1.SpanSink, shard int32) *corev1.PersistentVolumeClaim {
 	vol := sink.Spec.Storage.Volume
 	if vol.ExistingClaimName != "" {
 		return nil
@@ -28,7 +29,7 @@ func PersistentVolumeClaim(sink *v1alpha1.SpanSink) *corev1.PersistentVolumeClai
 	if len(accessModes) == 0 {
 		accessModes = []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}
 	}
-	meta := objectMeta(sink, ClaimName(sink))
+	meta := shardMeta(sink, ShardClaimName(sink, shard), shard)
 	if !DeletesClaim(sink) {
 		meta.OwnerReferences = nil
 	}

@@ -23,7 +23,7 @@ func TestCollectorPodIsRestricted(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tmpl := desired.Deployment.Spec.Template
+			tmpl := desired.Shards[0].Deployment.Spec.Template
 			result := policy.AggregateCheckResults(evaluator.EvaluatePod(restricted, &tmpl.ObjectMeta, &tmpl.Spec))
 			if !result.Allowed {
 				t.Errorf("collector pod violates restricted: %s: %s", result.ForbiddenReason(), result.ForbiddenDetail())

@@ -23,7 +23,7 @@ func TestListenPortsMatchContainerPortsAndProbes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	container := desired.Deployment.Spec.Template.Spec.Containers[0]
+	container := desired.Shards[0].Deployment.Spec.Template.Spec.Containers[0]
 	containerPorts := map[string]int32{}
 	for _, p := range container.Ports {
 		containerPorts[p.Name] = p.ContainerPort

@@ -70,7 +70,7 @@ func TestCollectorResources(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := desired.Deployment.Spec.Template.Spec.Containers[0]
+			c := desired.Shards[0].Deployment.Spec.Template.Spec.Containers[0]
 			if !equalResources(c.Resources, tc.want) {
 				t.Errorf("resources = %v, want %v", c.Resources, tc.want)
 			}

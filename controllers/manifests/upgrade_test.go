@@ -2,6 +2,7 @@ package manifests
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -30,10 +31,10 @@ func TestUpgradeFromPreviousOperatorChangesOnlyTheNewSettings(t *testing.T) {
 	}
 	for name, obj := range map[string]any{
 		"serviceaccount_default":        desired.ServiceAccount,
-		"persistentvolumeclaim_default": desired.PersistentVolumeClaim,
+		"persistentvolumeclaim_default": withoutShardFields(asMap(t, desired.Shards[0].Claim)),
 		"service_default":               desired.Service,
 	} {
-		if diff := cmp.Diff(previous(t, name), asMap(t, obj)); diff != "" {
+		if diff := cmp.Diff(previous(t, "previous", name), asMap(t, obj)); diff != "" {
 			t.Errorf("%s changed on upgrade (-previous +now):\n%s", name, diff)
 		}
 	}
@@ -43,9 +44,9 @@ func TestUpgradeFromPreviousOperatorChangesOnlyTheNewSettings(t *testing.T) {
 	// covers only the settings that need a restart, so its value changes
 	// once on upgrade and rolls the pod once (with the new image); from
 	// then on, live settings leave it alone.
-	was, now := previous(t, "deployment_default"), asMap(t, desired.Deployment)
+	was, now := previous(t, "previous", "deployment_default"), withoutShardFields(asMap(t, desired.Shards[0].Deployment))
 	wasHash := was["spec"].(map[string]any)["template"].(map[string]any)["metadata"].(map[string]any)["annotations"].(map[string]any)[ConfigHashAnnotation]
-	if nowHash := desired.Deployment.Spec.Template.Annotations[ConfigHashAnnotation]; nowHash != desired.Config.RestartHash || nowHash == wasHash {
+	if nowHash := desired.Shards[0].Deployment.Spec.Template.Annotations[ConfigHashAnnotation]; nowHash != desired.Config.RestartHash || nowHash == wasHash {
 		t.Errorf("the pod template's %s after the upgrade is %s, want the restart hash %s, which differs from the previous %v",
 			ConfigHashAnnotation, nowHash, desired.Config.RestartHash, wasHash)
 	}
@@ -62,7 +63,7 @@ func TestUpgradeFromPreviousOperatorChangesOnlyTheNewSettings(t *testing.T) {
 
 	// The config: every setting it had keeps its value; what is new is
 	// limits and debug, at the collector's defaults, with debug off.
-	wasConfig := configOf(t, previous(t, "configmap_default"))
+	wasConfig := configOf(t, previous(t, "previous", "configmap_default"))
 	nowConfig := configOf(t, asMap(t, desired.ConfigMap))
 	for _, section := range []string{"batch", "delivery", "listen", "storage", "shutdownTimeout"} {
 		if diff := cmp.Diff(wasConfig[section], nowConfig[section]); diff != "" {
@@ -79,9 +80,60 @@ func TestUpgradeFromPreviousOperatorChangesOnlyTheNewSettings(t *testing.T) {
 	}
 }
 
-func previous(t *testing.T, name string) map[string]any {
+// TestUpgradeToShardsChangesOnlyTheShardIdentity: testdata/unsharded holds
+// the children the operator built for a default SpanSink before shards
+// existed (the golden files of commit 999ce97). Such a SpanSink is shard 0
+// of one: its claim keeps its name, size and everything else and gains
+// only the shard label; its Deployment keeps its name and selector (which
+// cannot change) and its pod gains the shard label, a hostname and
+// subdomain under the headless Service, and the spread constraints, which
+// roll it once (with the operator's new image). The config, the Service
+// and the ServiceAccount do not change at all, and one shard gets no
+// PodDisruptionBudget.
+func TestUpgradeToShardsChangesOnlyTheShardIdentity(t *testing.T) {
+	desired, err := Build(Params{Sink: defaultedSink(), DefaultImage: testImage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(desired.Shards) != 1 || desired.PodDisruptionBudget != nil {
+		t.Fatalf("a SpanSink from before shards gets %d shards and PodDisruptionBudget %v, want 1 and none", len(desired.Shards), desired.PodDisruptionBudget)
+	}
+	for name, obj := range map[string]any{
+		"serviceaccount_default":        asMap(t, desired.ServiceAccount),
+		"configmap_default":             asMap(t, desired.ConfigMap),
+		"service_default":               asMap(t, desired.Service),
+		"persistentvolumeclaim_default": withoutShardFields(asMap(t, desired.Shards[0].Claim)),
+		"deployment_default":            withoutShardFields(asMap(t, desired.Shards[0].Deployment)),
+	} {
+		if diff := cmp.Diff(previous(t, "unsharded", name), obj); diff != "" {
+			t.Errorf("%s changed beyond the shard identity on upgrade (-unsharded +now):\n%s", name, diff)
+		}
+	}
+	if got := desired.Shards[0].Deployment.Spec.Selector.MatchLabels; !maps.Equal(got, SelectorLabels(defaultedSink())) {
+		t.Errorf("shard 0's selector is %v, want the unsharded Deployment's %v", got, SelectorLabels(defaultedSink()))
+	}
+}
+
+// withoutShardFields removes from a claim or Deployment, as a map, what
+// sharding added: the shard label and, in the pod template, the label,
+// hostname, subdomain and spread constraints.
+func withoutShardFields(obj map[string]any) map[string]any {
+	metadata := obj["metadata"].(map[string]any)
+	delete(metadata["labels"].(map[string]any), LabelShard)
+	if spec, ok := obj["spec"].(map[string]any)["template"].(map[string]any); ok {
+		delete(spec["metadata"].(map[string]any)["labels"].(map[string]any), LabelShard)
+		pod := spec["spec"].(map[string]any)
+		delete(pod, "hostname")
+		delete(pod, "subdomain")
+		delete(pod, "topologySpreadConstraints")
+	}
+	return obj
+}
+
+// previous reads a golden file an earlier operator wrote, from testdata/dir.
+func previous(t *testing.T, dir, name string) map[string]any {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", "previous", name+".yaml"))
+	data, err := os.ReadFile(filepath.Join("testdata", dir, name+".yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

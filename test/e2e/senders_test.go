@@ -122,8 +122,24 @@ type retryingClient struct {
 // run sends until ctx ends, finishing (or abandoning, unacknowledged) the
 // batch in flight.
 func (c *retryingClient) run(ctx context.Context) error {
+	return c.send(ctx, ctx.Done())
+}
+
+// send sends until stop is closed. The batch in flight then is still sent
+// until it is acknowledged, as an exporter flushes when it shuts down, so
+// that what was sent and what was acknowledged are the same set; only the
+// end of ctx abandons it.
+func (c *retryingClient) send(ctx context.Context, stop <-chan struct{}) error {
 	httpClient := &http.Client{Timeout: 5 * time.Second}
-	for ctx.Err() == nil {
+	stopped := func() bool {
+		select {
+		case <-stop:
+			return true
+		default:
+			return ctx.Err() != nil
+		}
+	}
+	for !stopped() {
 		req, keys := c.nextBatch()
 		body, err := req.MarshalProto()
 		if err != nil {

@@ -48,6 +48,8 @@ type containerRunner struct {
 	started   bool
 	runID     string
 	logFile   string
+	// pid is the running process's, 0 while none runs.
+	pid int
 }
 
 func newContainerRunner(p *podRunner, index int, mounts []bindMount) *containerRunner {
@@ -87,6 +89,12 @@ func (c *containerRunner) grace() time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.stopGrace
+}
+
+func (c *containerRunner) currentPID() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pid
 }
 
 func (c *containerRunner) currentLogPath() string {
@@ -234,6 +242,7 @@ func (c *containerRunner) runOnce(pod *corev1.Pod) (int, error) {
 	startedAt := metav1.Now()
 	node.recorder.Eventf(pod, corev1.EventTypeNormal, "Started", "Started container %s", c.spec.Name)
 	c.setState(func() {
+		c.pid = cmd.Process.Pid
 		c.state = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: startedAt}}
 		c.ready = false
 		c.started = c.spec.StartupProbe == nil
@@ -257,6 +266,9 @@ func (c *containerRunner) runOnce(pod *corev1.Pod) (int, error) {
 		waitErr = c.kill(cmd, exited, c.grace())
 	}
 	stopProbes()
+	c.mu.Lock()
+	c.pid = 0
+	c.mu.Unlock()
 	code := exitCode(cmd, waitErr)
 	reason := "Completed"
 	if code != 0 {

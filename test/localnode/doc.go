@@ -40,6 +40,9 @@
 //     and persistentVolumeClaim bound to a hostPath or local
 //     PersistentVolume (its directory). Other types, including the projected
 //     service-account token, are refused.
+//   - Hostname: hostname and subdomain are accepted, since they only name
+//     the pod in cluster DNS, which does not exist here; the process sees
+//     the host's hostname (no UTS namespace, below).
 //   - Identity: the process runs as runAsUser/runAsGroup (from the container,
 //     else the pod, else the image's user), with fsGroup and
 //     supplementalGroups as supplementary groups. runAsNonRoot is enforced.

@@ -171,6 +171,20 @@ func (n *Node) LogPath(podUID types.UID, container string) string {
 	return p.logPath(container)
 }
 
+// ContainerPID is the host process id of a pod's running container, 0
+// when it does not run: for tests that kill a process as a crash or an
+// out-of-memory kill would, which the node then handles as the kubelet
+// does (restart with back-off, readiness from the probes).
+func (n *Node) ContainerPID(podUID types.UID, container string) int {
+	n.mu.Lock()
+	p := n.pods[podUID]
+	n.mu.Unlock()
+	if p == nil {
+		return 0
+	}
+	return p.pid(container)
+}
+
 // Run registers the node, keeps its heartbeat and runs the pods bound to it
 // until ctx is done. It then stops every pod (SIGTERM, SIGKILL after the
 // grace period), deletes the Node object and releases the pod network.

@@ -133,6 +133,15 @@ func (p *podRunner) current() *corev1.Pod {
 	return p.pod
 }
 
+func (p *podRunner) pid(container string) int {
+	for _, c := range p.containers {
+		if c.spec.Name == container {
+			return c.currentPID()
+		}
+	}
+	return 0
+}
+
 func (p *podRunner) logPath(container string) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()

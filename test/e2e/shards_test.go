@@ -17,9 +17,12 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tracingv1alpha1 "github.com/spansink/spansink/api/v1alpha1"
@@ -180,6 +183,41 @@ var _ = Describe("a SpanSink with three shards", func() {
 			"killed shard: longest run %s (%d of %d probes refused)\n",
 			len(want), len(senders), duplicates, retries, refused, lowest, rollWindow, rollRefused, rollProbes, killWindow, killRefused, killProbes)
 		AddReportEntry("shards", fmt.Sprintf("roll: min ready endpoints %d, longest refused run %s; kill: longest refused run %s", lowest, rollWindow, killWindow))
+	})
+})
+
+var _ = Describe("a SpanSink under a HorizontalPodAutoscaler", func() {
+	It("is scaled by kube-controller-manager's autoscaler through the scale subresource", func(ctx SpecContext) {
+		ns := newNamespace(ctx, nil)
+		applySample(ns)
+		waitShardsServing(ctx, ns, 1)
+		// Below minReplicas the autoscaler scales up without reading any
+		// metric, so this needs no metrics server.
+		hpa := &autoscalingv2.HorizontalPodAutoscaler{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: sampleName},
+			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+				ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{
+					APIVersion: tracingv1alpha1.GroupVersion.String(), Kind: "SpanSink", Name: sampleName,
+				},
+				MinReplicas: ptr.To[int32](2),
+				MaxReplicas: 3,
+				Metrics: []autoscalingv2.MetricSpec{{
+					Type: autoscalingv2.ResourceMetricSourceType,
+					Resource: &autoscalingv2.ResourceMetricSource{
+						Name:   corev1.ResourceCPU,
+						Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr.To[int32](70)},
+					},
+				}},
+			},
+		}
+		Expect(suite.k8s.Create(ctx, hpa)).To(Succeed())
+		sink := waitShardsServing(ctx, ns, 2)
+		Expect(*sink.Spec.Replicas).To(Equal(int32(2)))
+		Eventually(func(g Gomega) {
+			got := &autoscalingv2.HorizontalPodAutoscaler{}
+			g.Expect(suite.k8s.Get(ctx, client.ObjectKeyFromObject(hpa), got)).To(Succeed())
+			g.Expect(got.Status.CurrentReplicas).To(Equal(int32(2)), "the autoscaler does not read the SpanSink's scale")
+		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
 	})
 })
 

@@ -59,9 +59,10 @@ type spanFile struct {
 }
 
 // Resolve turns command-line inputs (files, directories and glob patterns)
-// into the files to read, in time order. A directory contributes every
-// regular, non-hidden file in it.
-func Resolve(inputs []string) ([]string, error) {
+// into the files to read, grouped into one stream per writer (see Streams).
+// A directory contributes every regular, non-hidden file in it, so several
+// shards' directories, or a glob matching them, give one stream per shard.
+func Resolve(inputs []string) ([][]string, error) {
 	seen := map[string]bool{}
 	var files []string
 	add := func(path string) {
@@ -109,21 +110,64 @@ func Resolve(inputs []string) ([]string, error) {
 	if len(files) == 0 {
 		return nil, errors.New("no span files given")
 	}
-	return Order(files), nil
+	return Streams(files), nil
 }
 
-// Order sorts span files into the order they were written: rotated files by
-// day, then by rotation number, active files last. When a rotated file exists
-// both plain and compressed (the collector is compressing it right now), only
-// the plain one is kept, so no span is read twice.
+// writer identifies the collector that wrote a span file: its directory and
+// its active file's name. Shards write the same names into their own
+// directories, so the directory is part of it.
+type writer struct{ dir, active string }
+
+// Streams groups span files by the writer that made them and puts each
+// group in the order it was written (see Order); the groups come in the
+// order of their first files in paths. Files of the same name in two
+// directories (two shards) are two writers' files, and both are kept.
+//
+// Names order one writer's files in time, but not two writers': the day in
+// a name compares across shards, the size-rotation number does not (a busy
+// shard's spans_2024-05-02.7 may be older than a quiet one's
+// spans_2024-05-02.1). So the streams are not put in one order here; the
+// Scanner merges their records by time (see ScanStreams).
+func Streams(paths []string) [][]string {
+	index := map[writer]int{}
+	var groups [][]spanFile
+	for _, path := range paths {
+		f := parseSpanFile(path)
+		key := writer{dir: f.dir, active: f.base + f.ext}
+		i, ok := index[key]
+		if !ok {
+			i = len(groups)
+			index[key] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], f)
+	}
+	streams := make([][]string, len(groups))
+	for i, group := range groups {
+		streams[i] = order(group)
+	}
+	return streams
+}
+
+// Order sorts one writer's span files into the order they were written:
+// rotated files by day, then by rotation number, active files last (for
+// several writers' files, see Streams). When a rotated file exists both
+// plain and compressed (the collector is compressing it right now), only the
+// plain one is kept, so no span is read twice.
 func Order(paths []string) []string {
 	files := make([]spanFile, len(paths))
 	for i, path := range paths {
-		dir, name := filepath.Split(path)
-		base, ext, rotated, ok := rollingfile.ParseName(name)
-		files[i] = spanFile{path: path, dir: filepath.Clean(dir), base: base, ext: ext, rotated: rotated, active: !ok}
+		files[i] = parseSpanFile(path)
 	}
 	return order(files)
+}
+
+// parseSpanFile takes a span file's name apart without knowing its active
+// file, as ParseName does.
+func parseSpanFile(path string) spanFile {
+	dir, name := filepath.Split(path)
+	base, ext, rotated, ok := rollingfile.ParseName(name)
+	return spanFile{path: path, dir: filepath.Clean(dir), base: base, ext: ext, rotated: rotated, active: !ok}
 }
 
 func order(files []spanFile) []string {

@@ -137,7 +137,8 @@ func TestResolveSkipsCompressionInProgress(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := []string{filepath.Join(dir, "spans_2024-05-01.jsonl"), filepath.Join(dir, "spans.tmp")}
+	// spans.tmp is an active file of its own, so a stream of its own.
+	want := [][]string{{filepath.Join(dir, "spans.tmp")}, {filepath.Join(dir, "spans_2024-05-01.jsonl")}}
 	for _, input := range []string{dir, filepath.Join(dir, "*")} {
 		got, err := Resolve([]string{input})
 		if err != nil {
@@ -199,6 +200,73 @@ func TestParseSpanTime(t *testing.T) {
 	for _, bad := range []string{"", "2024-05-01 10:00:00.", "2024-05-01 10:0x:00", "May 1"} {
 		if _, err := parseSpanTime([]byte(bad)); err == nil {
 			t.Errorf("parseSpanTime(%q): want an error", bad)
+		}
+	}
+}
+
+// TestStreamsKeepEachShardsFiles checks that files of the same names in
+// several shards' directories are all kept, one stream per shard and active
+// file, each in its own naming order, with the compressed twin dropped only
+// where its plain file is.
+func TestStreamsKeepEachShardsFiles(t *testing.T) {
+	got := Streams([]string{
+		"shard-0/spans.jsonl",
+		"shard-0/spans_2024-05-02.1.jsonl",
+		"shard-0/spans_2024-05-02.jsonl",
+		"shard-1/spans.jsonl",
+		"shard-1/spans_2024-05-02.jsonl",
+		"shard-1/spans_2024-05-02.jsonl.gz",
+		"shard-0/other.log",
+		"shard-2/spans_2024-05-02.jsonl.gz",
+		"shard-2/spans.jsonl",
+	})
+	want := [][]string{
+		{"shard-0/spans_2024-05-02.jsonl", "shard-0/spans_2024-05-02.1.jsonl", "shard-0/spans.jsonl"},
+		{"shard-1/spans_2024-05-02.jsonl", "shard-1/spans.jsonl"},
+		{"shard-0/other.log"},
+		{"shard-2/spans_2024-05-02.jsonl.gz", "shard-2/spans.jsonl"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Streams = %q\nwant %q", got, want)
+	}
+}
+
+// TestResolveShardDirectories checks that several directories, or a glob
+// matching them, give one stream per directory, with the same names kept in
+// each.
+func TestResolveShardDirectories(t *testing.T) {
+	root := t.TempDir()
+	var want [][]string
+	for _, shard := range []string{"shard-0", "shard-1", "shard-2"} {
+		dir := filepath.Join(root, shard)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var files []string
+		for _, name := range []string{"spans_2024-05-01.jsonl.zst", "spans_2024-05-02.jsonl", "spans.jsonl"} {
+			if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			files = append(files, filepath.Join(dir, name))
+		}
+		want = append(want, files)
+	}
+	// A subdirectory (lost+found on a fresh volume) is not a span file.
+	if err := os.Mkdir(filepath.Join(root, "shard-0", "lost+found"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, inputs := range [][]string{
+		{filepath.Join(root, "shard-0"), filepath.Join(root, "shard-1"), filepath.Join(root, "shard-2")},
+		{filepath.Join(root, "shard-*")},
+		{filepath.Join(root, "shard-*", "spans*")},
+		{filepath.Join(root, "shard-0") + "/", filepath.Join(root, "shard-0"), filepath.Join(root, "shard-[12]")},
+	} {
+		got, err := Resolve(inputs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("Resolve(%q) = %q\nwant %q", inputs, got, want)
 		}
 	}
 }

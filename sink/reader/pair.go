@@ -22,10 +22,19 @@ type Pairer struct {
 	emit          func(*Span) error
 	// MaxPending bounds the start records held; 0 means DefaultMaxPending.
 	MaxPending int
+	// RememberEnded is how many of the latest spans passed on without a
+	// start record have their ids kept (0: none), so that a start record
+	// arriving after its span was passed on is dropped instead of held and
+	// emitted a second time, without an end. In one writer's files a start
+	// record comes first; records merged from several shards are only
+	// about in time order, and the end record, in one shard, may come
+	// before the start record, in another.
+	RememberEnded int
 
 	pending map[pairKey]*pendingStart
 	queue   []*pendingStart
 	head    int
+	ended   recentKeys
 	parser  fastjson.Parser
 	arena   fastjson.Arena
 }
@@ -51,6 +60,9 @@ func NewPairer(filter *Filter, mergeMetadata bool, emit func(*Span) error) *Pair
 func (p *Pairer) Add(s *Span) error {
 	key := pairKey{trace: s.TraceID, span: s.SpanID}
 	if s.isStartRecord() {
+		if p.ended.has(key) {
+			return nil // its end record came first, and was the span
+		}
 		if old, ok := p.pending[key]; ok {
 			// A second start for the same span: the first never ended.
 			old.done = true
@@ -71,6 +83,7 @@ func (p *Pairer) Add(s *Span) error {
 		p.compact()
 		return p.pass(&merged)
 	}
+	p.ended.add(key, p.RememberEnded)
 	return p.pass(s)
 }
 
@@ -192,3 +205,37 @@ func (p *Pairer) mergeObjects(start, end []byte) []byte {
 	})
 	return appendJSONValue(nil, startValue)
 }
+
+// recentKeys keeps the latest keys added, up to a limit, in a ring: a
+// bounded memory of which spans were passed on.
+type recentKeys struct {
+	ring  []pairKey
+	next  int
+	count map[pairKey]int // how often each key is in the ring
+}
+
+// add keeps key, forgetting the oldest beyond limit; limit 0 keeps nothing.
+func (r *recentKeys) add(key pairKey, limit int) {
+	if limit <= 0 {
+		return
+	}
+	if r.count == nil {
+		r.count = map[pairKey]int{}
+	}
+	if len(r.ring) < limit {
+		r.ring = append(r.ring, key)
+	} else {
+		r.forget(r.ring[r.next])
+		r.ring[r.next] = key
+		r.next = (r.next + 1) % len(r.ring)
+	}
+	r.count[key]++
+}
+
+func (r *recentKeys) forget(key pairKey) {
+	if r.count[key]--; r.count[key] <= 0 {
+		delete(r.count, key)
+	}
+}
+
+func (r *recentKeys) has(key pairKey) bool { return r.count[key] > 0 }

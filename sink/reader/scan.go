@@ -8,6 +8,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"time"
 )
 
 // ErrStop, returned by an emit function, ends a scan early without error:
@@ -55,10 +56,11 @@ type Summary struct {
 // lines that a filter ruled out from their raw bytes).
 func (s Summary) Readable() int { return s.Lines - s.Corrupt }
 
-// Scanner streams spans out of span files in order: one goroutine reads
-// (and decompresses) blocks of whole lines, workers decode blocks in
-// parallel, and the results are put back in file order before DB-GPT start
-// and end records are paired and the filter applied.
+// Scanner streams spans out of span files in order: one goroutine per stream
+// of files reads (and decompresses) blocks of whole lines, workers decode
+// blocks in parallel, and the results are put back in file order (and, for
+// several streams, merged by time) before DB-GPT start and end records are
+// paired and the filter applied.
 type Scanner struct {
 	// Filter selects spans; nil selects all.
 	Filter *Filter
@@ -66,13 +68,14 @@ type Scanner struct {
 	NeedMetadata bool
 	// Workers is the number of decoding goroutines; 0 means GOMAXPROCS.
 	Workers int
-	// Warn is told about every skipped file or line, in file order. Nil
-	// discards them.
+	// Warn is told about every skipped file or line, in file order within
+	// a stream. Nil discards them.
 	Warn func(Warning)
 }
 
 // block is a run of whole lines from one file, or a file-level problem.
 type block struct {
+	stream    int
 	seq       int
 	file      string
 	firstLine int
@@ -80,14 +83,17 @@ type block struct {
 	buf       *[]byte
 	fileErr   error
 	// opened marks the first block of a file that opened; openFailed a file
-	// that did not; badLine a fileErr that is about one line.
+	// that did not; badLine a fileErr that is about one line; last the
+	// empty block that ends a stream.
 	opened     bool
 	openFailed bool
 	badLine    bool
+	last       bool
 }
 
 // result is a decoded block.
 type result struct {
+	stream   int
 	seq      int
 	spansBuf *[]Span
 	spans    []Span
@@ -96,6 +102,7 @@ type result struct {
 	corrupt  int
 	opened   bool
 	failed   bool
+	last     bool
 }
 
 var blockPool = sync.Pool{New: func() any { b := make([]byte, 0, blockSize); return &b }}
@@ -104,27 +111,57 @@ var blockPool = sync.Pool{New: func() any { b := make([]byte, 0, blockSize); ret
 // of what a full scan allocates.
 var spanSlicePool = sync.Pool{New: func() any { s := make([]Span, 0, 256); return &s }}
 
-// Scan reads files in the order given and calls emit for every span that
-// passes the filter. The span is only valid during the call (its memory is
-// reused): keep a copy. emit may return ErrStop to end the scan early.
+// Scan reads one writer's files in the order given and calls emit for every
+// span that passes the filter. The span is only valid during the call (its
+// memory is reused): keep a copy. emit may return ErrStop to end the scan
+// early.
 func (s *Scanner) Scan(ctx context.Context, files []string, emit func(*Span) error) (Summary, error) {
+	return s.ScanStreams(ctx, [][]string{files}, emit)
+}
+
+// ScanStreams reads several streams of files as one set and calls emit as
+// Scan does. A stream is one writer's files in the order written, such as
+// one shard's (see Streams). The streams' records are merged by time before
+// DB-GPT start and end records are paired, so the spans of all streams come
+// out in time order, and a span whose start record is in one stream and end
+// record in another is joined.
+//
+// Records, not files, are merged, because no order of whole files is an
+// order in time across shards (see Streams), and because a span's start and
+// end records may be in two shards' files that were written at the same
+// time. The merge key is the time a record tells of: the start for a start
+// record, the end for any other (see recordTime). A writer writes records in
+// about that order, so a k-way merge on it needs only the current block of
+// each stream in memory, and when each stream is in order so is the merge.
+// When one is not (a client's batch written late), the merge still keeps
+// every stream's own order, and the Pairer drops a start record that
+// arrives after its span was passed on (RememberEnded), so no span is
+// listed or counted twice.
+func (s *Scanner) ScanStreams(ctx context.Context, streams [][]string, emit func(*Span) error) (Summary, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	workers := s.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	inFlight := 2*workers + 2
-	tokens := make(chan struct{}, inFlight)
-	jobs := make(chan block, inFlight)
-	results := make(chan result, inFlight)
+	perStream := blocksPerStream(workers, len(streams))
+	jobs := make(chan block, perStream*len(streams))
+	results := make(chan result, perStream*len(streams))
+	merge := &merger{scanner: s, results: results, streams: make([]*mergeStream, len(streams))}
 
-	var wg sync.WaitGroup
-	wg.Add(1)
+	var readers sync.WaitGroup
+	for i, files := range streams {
+		stream := &mergeStream{tokens: make(chan struct{}, perStream), waiting: map[int]result{}}
+		merge.streams[i] = stream
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			readBlocks(ctx, i, files, stream.tokens, jobs)
+		}()
+	}
 	go func() {
-		defer wg.Done()
-		defer close(jobs)
-		readBlocks(ctx, files, tokens, jobs)
+		readers.Wait()
+		close(jobs)
 	}()
 	var workerWG sync.WaitGroup
 	for range workers {
@@ -146,34 +183,17 @@ func (s *Scanner) Scan(ctx context.Context, files []string, emit func(*Span) err
 		close(results)
 	}()
 
-	pairer := NewPairer(s.Filter, s.NeedMetadata, emit)
-	var summary Summary
-	waiting := map[int]result{}
-	next := 0
-	var emitErr error
-	for res := range results {
-		if emitErr != nil {
-			continue // draining after a stop
-		}
-		waiting[res.seq] = res
-		for {
-			ready, ok := waiting[next]
-			if !ok {
-				break
-			}
-			delete(waiting, next)
-			next++
-			<-tokens
-			if err := s.consume(ready, pairer, &summary); err != nil {
-				emitErr = err
-				cancel()
-				break
-			}
-		}
+	merge.pairer = NewPairer(s.Filter, s.NeedMetadata, emit)
+	if len(streams) > 1 {
+		merge.pairer.RememberEnded = DefaultMaxPending
 	}
-	wg.Wait()
+	emitErr := merge.run()
+	cancel()
+	for range results {
+		// Drain, so that no worker waits on a full channel.
+	}
 	if emitErr == nil {
-		emitErr = pairer.Flush()
+		emitErr = merge.pairer.Flush()
 	}
 	if errors.Is(emitErr, ErrStop) {
 		emitErr = nil
@@ -181,42 +201,166 @@ func (s *Scanner) Scan(ctx context.Context, files []string, emit func(*Span) err
 	if emitErr == nil && ctx.Err() != nil && !errors.Is(ctx.Err(), context.Canceled) {
 		emitErr = ctx.Err()
 	}
-	return summary, emitErr
+	return merge.summary, emitErr
 }
 
-// consume counts a decoded block, reports its warnings and passes its spans on.
-func (s *Scanner) consume(res result, pairer *Pairer, summary *Summary) error {
-	if res.opened {
-		summary.Files++
-	}
-	if res.failed {
-		summary.FilesFailed++
-	}
-	summary.Lines += res.lines
-	summary.Corrupt += res.corrupt
-	if s.Warn != nil {
-		for _, w := range res.warnings {
-			s.Warn(w)
-		}
-	}
-	defer func() {
-		if res.spansBuf != nil {
-			clear(res.spans) // drop the strings for the collector
-			*res.spansBuf = res.spans[:0]
-			spanSlicePool.Put(res.spansBuf)
-		}
-	}()
-	for i := range res.spans {
-		if err := pairer.Add(&res.spans[i]); err != nil {
-			return err
-		}
+// blocksPerStream is how many blocks a stream may have in flight: the scan's
+// budget of 2×workers+2 (enough to keep every worker busy) shared out, but
+// at least two, so that each stream is read ahead while its current block is
+// merged. Each stream needs its own share: the merge waits for the next
+// block of the stream whose turn it is, which a stream that held every
+// token could keep from being read.
+func blocksPerStream(workers, streams int) int {
+	return max(2, (2*workers+2)/max(1, streams))
+}
+
+// merger puts each stream's decoded blocks back in file order and passes the
+// streams' records to the pairer earliest first.
+type merger struct {
+	scanner *Scanner
+	results <-chan result
+	streams []*mergeStream
+	pairer  *Pairer
+	summary Summary
+}
+
+// mergeStream is one stream's place in the merge.
+type mergeStream struct {
+	tokens  chan struct{}
+	waiting map[int]result // decoded blocks that came before their turn
+	next    int            // the seq of the block whose turn it is
+	head    result         // the block being merged
+	pos     int            // the next span of head
+	done    bool           // the stream's last block was taken
+}
+
+// peek is the stream's next span, nil when its current block is used up.
+func (m *mergeStream) peek() *Span {
+	if m.pos < len(m.head.spans) {
+		return &m.head.spans[m.pos]
 	}
 	return nil
 }
 
+// run passes records to the pairer until every stream is read, emit stops
+// the scan, or the scan is cancelled (its blocks stop coming).
+func (m *merger) run() error {
+	for {
+		if !m.fill() {
+			return nil
+		}
+		stream := m.earliest()
+		if stream == nil {
+			return nil
+		}
+		err := m.pairer.Add(stream.peek())
+		stream.pos++
+		if stream.peek() == nil {
+			stream.release()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// fill gives every stream that is not done a span at its head, taking
+// blocks in their turn and waiting for those not decoded yet. It is false
+// when the results ended first: the scan was cancelled.
+func (m *merger) fill() bool {
+	for _, stream := range m.streams {
+		for !stream.done && stream.peek() == nil {
+			res, ok := stream.waiting[stream.next]
+			if !ok {
+				if res, ok = <-m.results; !ok {
+					return false
+				}
+				m.streams[res.stream].waiting[res.seq] = res
+				continue
+			}
+			m.take(stream, res)
+		}
+	}
+	return true
+}
+
+// take makes a block the stream's head, counting it and reporting its
+// warnings; its token lets the stream's reader read another block ahead.
+func (m *merger) take(stream *mergeStream, res result) {
+	delete(stream.waiting, stream.next)
+	stream.next++
+	<-stream.tokens
+	m.account(res)
+	stream.head, stream.pos, stream.done = res, 0, res.last
+	if stream.peek() == nil {
+		stream.release() // a block without spans: a file opened, or all filtered out
+	}
+}
+
+// account counts a block in the summary and reports its warnings.
+func (m *merger) account(res result) {
+	if res.opened {
+		m.summary.Files++
+	}
+	if res.failed {
+		m.summary.FilesFailed++
+	}
+	m.summary.Lines += res.lines
+	m.summary.Corrupt += res.corrupt
+	if m.scanner.Warn != nil {
+		for _, w := range res.warnings {
+			m.scanner.Warn(w)
+		}
+	}
+}
+
+// earliest is the stream whose next record is earliest by recordTime, nil
+// when all are done. On a tie a start record goes first, so that it is held
+// when its end record (of the same millisecond, in another stream) arrives;
+// then the stream given first.
+func (m *merger) earliest() *mergeStream {
+	var best *mergeStream
+	var bestTime time.Time
+	var bestStart bool
+	for _, stream := range m.streams {
+		span := stream.peek()
+		if span == nil {
+			continue
+		}
+		at, start := recordTime(span), span.isStartRecord()
+		if best == nil || at.Before(bestTime) || (at.Equal(bestTime) && start && !bestStart) {
+			best, bestTime, bestStart = stream, at, start
+		}
+	}
+	return best
+}
+
+// recordTime is the moment a record tells of, which is about when it was
+// written: a start record's span start, any other record's span end (its
+// start when it has no end).
+func recordTime(s *Span) time.Time {
+	if s.End.IsZero() {
+		return s.Start
+	}
+	return s.End
+}
+
+// release hands the head block's span slice back for reuse.
+func (m *mergeStream) release() {
+	if m.head.spansBuf != nil {
+		clear(m.head.spans) // drop the strings for the collector
+		*m.head.spansBuf = m.head.spans[:0]
+		spanSlicePool.Put(m.head.spansBuf)
+	}
+	m.head, m.pos = result{}, 0
+}
+
 // decodeBlock decodes every line of a block.
 func decodeBlock(dec *decoder, job block) result {
-	res := result{seq: job.seq, opened: job.opened}
+	res := result{stream: job.stream, seq: job.seq, opened: job.opened, last: job.last}
+	if job.last {
+		return res
+	}
 	if job.fileErr != nil {
 		res.warnings = append(res.warnings, Warning{File: job.file, Line: job.firstLine, Err: job.fileErr})
 		res.failed = job.openFailed
@@ -255,10 +399,10 @@ func decodeBlock(dec *decoder, job block) result {
 	return res
 }
 
-// readBlocks cuts the files into blocks of whole lines and hands them out in
-// sequence, waiting for a token before each so that no more than a few
-// blocks are ever in memory.
-func readBlocks(ctx context.Context, files []string, tokens chan struct{}, jobs chan<- block) {
+// readBlocks cuts one stream's files into blocks of whole lines and hands
+// them out in sequence, waiting for a token before each so that no more than
+// a few blocks are ever in memory, and ends with a last, empty block.
+func readBlocks(ctx context.Context, stream int, files []string, tokens chan struct{}, jobs chan<- block) {
 	seq := 0
 	send := func(b block) bool {
 		select {
@@ -266,7 +410,7 @@ func readBlocks(ctx context.Context, files []string, tokens chan struct{}, jobs 
 		case <-ctx.Done():
 			return false
 		}
-		b.seq = seq
+		b.stream, b.seq = stream, seq
 		seq++
 		select {
 		case jobs <- b:
@@ -280,6 +424,7 @@ func readBlocks(ctx context.Context, files []string, tokens chan struct{}, jobs 
 			return
 		}
 	}
+	send(block{last: true})
 }
 
 // readFile sends one file's blocks; false means the scan was cancelled.

@@ -34,7 +34,7 @@ type env struct {
 type options struct {
 	env        env
 	configPath string
-	path       string
+	paths      []string
 	workers    int
 	pathSet    bool
 }
@@ -57,13 +57,17 @@ any, the configured span file and its rotated siblings are read (from --path,
 or from the config file: --config, else ` + PodConfigPath + ` when it exists,
 else the default config).
 
+Several shards' directories (or --path given once per shard) are read as one
+set: their spans are merged by time, and a DB-GPT span whose start record is
+in one shard and end record in another is joined.
+
 Unreadable lines are reported on stderr as file:line and skipped.`,
 		SilenceUsage: true,
 	}
 	defaults := config.Default()
 	flags := cmd.PersistentFlags()
 	flags.StringVar(&opts.configPath, "config", "", "collector config file naming the span file (default "+PodConfigPath+" when it exists)")
-	flags.StringVar(&opts.path, "path", filepath.Join(defaults.Storage.Dir, defaults.Storage.Path), "active span file whose rotated siblings are read too, when no inputs are given")
+	flags.StringArrayVar(&opts.paths, "path", []string{filepath.Join(defaults.Storage.Dir, defaults.Storage.Path)}, "active span file whose rotated siblings are read too, when no inputs are given; repeat it for several shards, read as one set")
 	flags.IntVar(&opts.workers, "workers", 0, "decoding goroutines (0: one per CPU)")
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
 	cmd.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
@@ -102,11 +106,36 @@ func ExitCode(err error) int {
 	return 1
 }
 
-// activePath is the configured active span file.
-func (o *options) activePath() (string, error) {
+// activePaths are the configured active span files: one per --path (one per
+// shard), else the one the config file names.
+func (o *options) activePaths() ([]string, error) {
 	if o.pathSet {
-		return rollingfile.ActivePath(o.path), nil
+		return activePathsOf(o.paths), nil
 	}
+	active, err := o.configuredActivePath()
+	if err != nil {
+		return nil, err
+	}
+	return []string{active}, nil
+}
+
+// activePathsOf turns --path values into active files, each once: the same
+// file named twice is still one shard's.
+func activePathsOf(paths []string) []string {
+	seen := map[string]bool{}
+	var actives []string
+	for _, path := range paths {
+		active := rollingfile.ActivePath(path)
+		if !seen[active] {
+			seen[active] = true
+			actives = append(actives, active)
+		}
+	}
+	return actives
+}
+
+// configuredActivePath is the active span file the config file names.
+func (o *options) configuredActivePath() (string, error) {
 	configPath := o.configPath
 	if configPath == "" && o.env.defaultConfig != "" {
 		if _, err := os.Stat(o.env.defaultConfig); err == nil {
@@ -128,20 +157,37 @@ func (o *options) activePath() (string, error) {
 	return rollingfile.ActivePath(path), nil
 }
 
-// files resolves the inputs to read, in time order.
-func (o *options) files(args []string) ([]string, error) {
+// files resolves the inputs to read into streams, one per writer (shard),
+// each in the order written; the Scanner merges them by time.
+func (o *options) files(args []string) ([][]string, error) {
 	if len(args) > 0 {
 		return reader.Resolve(args)
 	}
-	active, err := o.activePath()
+	actives, err := o.activePaths()
 	if err != nil {
 		return nil, err
 	}
-	files, err := reader.Siblings(active)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("no span files at %s: give files as arguments, or set --path or --config", active)
+	streams := make([][]string, 0, len(actives))
+	for _, active := range actives {
+		files, err := reader.Siblings(active)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("no span files at %s: give files as arguments, or set --path or --config", active)
+		}
+		if err != nil {
+			return nil, err
+		}
+		streams = append(streams, files)
 	}
-	return files, err
+	return streams, nil
+}
+
+// fileCount is the number of files in the streams.
+func fileCount(streams [][]string) int {
+	n := 0
+	for _, files := range streams {
+		n += len(files)
+	}
+	return n
 }
 
 // maxWarnings bounds the skipped-line warnings printed per command, so a
@@ -169,13 +215,13 @@ func (o *options) scanner(stderr io.Writer, filter *reader.Filter, needMetadata 
 
 // checkReadable turns "nothing could be read" into an error, so scripts can
 // tell it from "nothing matched".
-func checkReadable(summary reader.Summary, files []string) error {
+func checkReadable(summary reader.Summary, streams [][]string) error {
 	if summary.Readable() > 0 {
 		return nil
 	}
 	switch {
 	case summary.Files == 0:
-		return fmt.Errorf("none of the %d span file(s) could be opened", len(files))
+		return fmt.Errorf("none of the %d span file(s) could be opened", fileCount(streams))
 	case summary.Lines == 0:
 		return fmt.Errorf("no spans read: the %d span file(s) are empty", summary.Files)
 	}

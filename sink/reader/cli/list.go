@@ -19,13 +19,15 @@ func newListCommand(opts *options) *cobra.Command {
 		Use:   "list [FILE|DIR|GLOB]...",
 		Short: "List spans that match filters",
 		Long: `List spans in file order, oldest first, or newest first with --desc.
+Several shards' files are merged by time into one list.
 
 A DB-GPT span written as a start and an end record is listed once, when its
-end record is read; a start record whose end never came is listed at the end
-without a duration.`,
+end record is read (in whichever shard it is); a start record whose end never
+came is listed at the end without a duration.`,
 		Example: `  spansink spans list --trace-id 4bf92f3577b34da6a3ce929d0e0e4736
   spansink spans list --service api --errors --since 15m --desc
-  spansink spans list --search timeout --output json /data/spans_2024-05-01*.jsonl*`,
+  spansink spans list --search timeout --output json /data/spans_2024-05-01*.jsonl*
+  spansink spans list --limit 0 ./shard-0 ./shard-1 ./shard-2`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output, outputText, outputJSON, outputCSV); err != nil {
 				return err
@@ -43,7 +45,7 @@ without a duration.`,
 			if err != nil {
 				return err
 			}
-			files, err := opts.files(args)
+			streams, err := opts.files(args)
 			if err != nil {
 				return err
 			}
@@ -68,11 +70,11 @@ without a duration.`,
 					return nil
 				}
 			}
-			summary, err := scanner.Scan(cmd.Context(), files, emit)
+			summary, err := scanner.ScanStreams(cmd.Context(), streams, emit)
 			if err != nil {
 				return err
 			}
-			if err := checkReadable(summary, files); err != nil {
+			if err := checkReadable(summary, streams); err != nil {
 				return err
 			}
 			if ring != nil {

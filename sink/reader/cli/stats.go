@@ -45,20 +45,20 @@ and estimated within about 1% beyond.`,
 			if err != nil {
 				return err
 			}
-			files, err := opts.files(args)
+			streams, err := opts.files(args)
 			if err != nil {
 				return err
 			}
 			report := stats.NewReport()
 			scanner := opts.scanner(cmd.ErrOrStderr(), filter, false)
-			summary, err := scanner.Scan(cmd.Context(), files, func(s *reader.Span) error {
+			summary, err := scanner.ScanStreams(cmd.Context(), streams, func(s *reader.Span) error {
 				report.Add(s)
 				return nil
 			})
 			if err != nil {
 				return err
 			}
-			if err := checkReadable(summary, files); err != nil {
+			if err := checkReadable(summary, streams); err != nil {
 				return err
 			}
 			switch output {

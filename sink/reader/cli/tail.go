@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -26,7 +28,10 @@ func newTailCommand(opts *options) *cobra.Command {
 		Long: `Print the last -n spans. With -f, keep reading the active file and print
 spans as they are written, following rotation: when the collector renames the
 active file, the rest of it is read, then the new file. DB-GPT spans are
-printed when their end record arrives.`,
+printed when their end record arrives.
+
+Without -f, several shards' files are read as one set; -f follows one shard's
+active file at a time.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output, outputText, outputJSON, outputCSV); err != nil {
 				return err
@@ -92,7 +97,7 @@ printed when their end record arrives.`,
 
 // tailOnce prints the last n matching spans of the inputs, oldest first.
 func tailOnce(cmd *cobra.Command, opts *options, args []string, filter *reader.Filter, lines int, output string) error {
-	files, err := opts.files(args)
+	streams, err := opts.files(args)
 	if err != nil {
 		return err
 	}
@@ -101,11 +106,11 @@ func tailOnce(cmd *cobra.Command, opts *options, args []string, filter *reader.F
 	}
 	ring := newSpanRing(lines)
 	scanner := opts.scanner(cmd.ErrOrStderr(), filter, output == outputJSON)
-	summary, err := scanner.Scan(cmd.Context(), files, func(s *reader.Span) error { ring.push(s); return nil })
+	summary, err := scanner.ScanStreams(cmd.Context(), streams, func(s *reader.Span) error { ring.push(s); return nil })
 	if err != nil {
 		return err
 	}
-	if err := checkReadable(summary, files); err != nil {
+	if err := checkReadable(summary, streams); err != nil {
 		return err
 	}
 	writer := newSpanWriter(cmd.OutOrStdout(), output, false)
@@ -118,18 +123,53 @@ func tailOnce(cmd *cobra.Command, opts *options, args []string, filter *reader.F
 	return writer.Flush()
 }
 
-// followPath is the one file -f follows: the single argument, or the
-// configured active file.
+// followPath is the one file -f follows: the single argument (or the one
+// file a glob matches), or the configured active file.
+//
+// -f follows one shard at a time. Following several shards' active files
+// together would need more than polling each: the spans printed first
+// would have to be the latest of all shards merged by time, and a span
+// whose start and end records are in two shards would need one pairer
+// across the files; a follower per file gives neither.
 func followPath(opts *options, args []string) (string, error) {
 	switch len(args) {
 	case 0:
-		return opts.activePath()
-	case 1:
-		info, err := os.Stat(args[0])
-		if err == nil && info.IsDir() {
-			return "", usageErrorf("tail -f follows one span file, not the directory %s", args[0])
+		actives, err := opts.activePaths()
+		if err != nil {
+			return "", err
 		}
-		return args[0], nil
+		if len(actives) > 1 {
+			return "", usageErrorf("tail -f follows one shard at a time, got %d --path values: run one tail -f per shard, or tail without -f to read them all as one set", len(actives))
+		}
+		return actives[0], nil
+	case 1:
+		path, err := expandFollowed(args[0])
+		if err != nil {
+			return "", err
+		}
+		info, err := os.Stat(path)
+		if err == nil && info.IsDir() {
+			return "", usageErrorf("tail -f follows one span file, not the directory %s: give the active file in it", path)
+		}
+		return path, nil
 	}
-	return "", usageErrorf("tail -f follows one span file, got %d inputs", len(args))
+	return "", usageErrorf("tail -f follows one shard at a time, got %d inputs: run one tail -f per shard's active file, or tail without -f to read them all as one set", len(args))
+}
+
+// expandFollowed returns the file a glob given to -f matches; a plain path
+// is returned as it is, since the file may not exist yet.
+func expandFollowed(input string) (string, error) {
+	if !strings.ContainsAny(input, "*?[") {
+		return input, nil
+	}
+	matches, err := filepath.Glob(input)
+	switch {
+	case err != nil:
+		return "", usageErrorf("bad pattern %q: %w", input, err)
+	case len(matches) == 0:
+		return "", fmt.Errorf("no files match %q", input)
+	case len(matches) > 1:
+		return "", usageErrorf("tail -f follows one shard at a time, %q matches %d files: give one shard's active file, or tail without -f to read them all as one set", input, len(matches))
+	}
+	return matches[0], nil
 }

@@ -36,20 +36,20 @@ Only the trace's spans are kept in memory, however large the files.`,
 			if err := checkOutput(output, outputText, outputJSON); err != nil {
 				return err
 			}
-			files, err := opts.files(args)
+			streams, err := opts.files(args)
 			if err != nil {
 				return err
 			}
 			var spans []reader.Span
 			scanner := opts.scanner(cmd.ErrOrStderr(), &reader.Filter{TraceID: traceID}, output == outputJSON)
-			summary, err := scanner.Scan(cmd.Context(), files, func(s *reader.Span) error {
+			summary, err := scanner.ScanStreams(cmd.Context(), streams, func(s *reader.Span) error {
 				spans = append(spans, *s)
 				return nil
 			})
 			if err != nil {
 				return err
 			}
-			if err := checkReadable(summary, files); err != nil {
+			if err := checkReadable(summary, streams); err != nil {
 				return err
 			}
 			if len(spans) == 0 {

@@ -19,6 +19,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -148,6 +149,44 @@ var _ = Describe("A sharded SpanSink", func() {
 			g.Expect(got.Status.RetiredShards).To(BeEmpty())
 			g.Expect(k8sClient.Get(ctx, key(ns, "wide-collector"), &policyv1.PodDisruptionBudget{})).To(Succeed())
 		}).Should(Succeed())
+	})
+
+	It("puts its PodDisruptionBudget back when someone changes it, and leaves a foreign one under its name alone", func() {
+		sink := newSink(ns, "guarded")
+		sink.Spec.Replicas = ptr.To[int32](2)
+		Expect(k8sClient.Create(ctx, sink)).To(Succeed())
+		Eventually(func(g Gomega) {
+			budget := &policyv1.PodDisruptionBudget{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "guarded-collector"), budget)).To(Succeed())
+			zero := intstr.FromInt32(0)
+			budget.Spec.MaxUnavailable = &zero
+			g.Expect(k8sClient.Update(ctx, budget)).To(Succeed())
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			budget := &policyv1.PodDisruptionBudget{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "guarded-collector"), budget)).To(Succeed())
+			g.Expect(budget.Spec.MaxUnavailable.IntValue()).To(Equal(1))
+		}).Should(Succeed())
+
+		one := intstr.FromInt32(1)
+		foreign := &policyv1.PodDisruptionBudget{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "fenced-collector"},
+			Spec:       policyv1.PodDisruptionBudgetSpec{MaxUnavailable: &one, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "else"}}},
+		}
+		Expect(k8sClient.Create(ctx, foreign)).To(Succeed())
+		fenced := newSink(ns, "fenced")
+		fenced.Spec.Replicas = ptr.To[int32](2)
+		Expect(k8sClient.Create(ctx, fenced)).To(Succeed())
+		Eventually(func(g Gomega) {
+			got := getSink(g, ctx, ns, "fenced")
+			g.Expect(condition(got, v1alpha1.ConditionDegraded)).To(And(
+				HaveField("Reason", v1alpha1.ReasonChildConflict), HaveField("Message", ContainSubstring("PodDisruptionBudget fenced-collector"))))
+			// The shards run all the same.
+			g.Expect(k8sClient.Get(ctx, key(ns, "fenced-collector-1"), &appsv1.Deployment{})).To(Succeed())
+		}).Should(Succeed())
+		live := &policyv1.PodDisruptionBudget{}
+		Expect(k8sClient.Get(ctx, key(ns, "fenced-collector"), live)).To(Succeed())
+		Expect(live.ResourceVersion).To(Equal(foreign.ResourceVersion), "the foreign budget was written")
 	})
 
 	It("refuses a scale beyond the bounds and several shards on one existing claim, saying why", func() {

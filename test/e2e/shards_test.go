@@ -5,8 +5,11 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -176,6 +179,27 @@ var _ = Describe("a SpanSink with three shards", func() {
 			g.Expect(missing).To(BeEmpty(), "acknowledged spans missing from every shard (%d acknowledged)", len(want))
 			g.Expect(unacknowledged).To(BeEmpty(), "spans stored that no client had acknowledged")
 		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
+
+		By("spansink spans reads the shards' directories as one set")
+		listed := map[spanKey]bool{}
+		args := []string{"spans", "list", "--service", service, "--limit", "0", "-o", "json"}
+		for _, dir := range dirs {
+			args = append(args, filepath.Join(dir, "dbgpt")) // the sample's storage.path is dbgpt/spans.jsonl
+		}
+		var stderr bytes.Buffer
+		list := exec.CommandContext(ctx, suite.binary, args...)
+		list.Stderr = &stderr
+		out, err := list.Output()
+		Expect(err).NotTo(HaveOccurred(), "spansink spans list: %s", stderr.String())
+		for _, line := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
+			var rec struct {
+				TraceID string `json:"trace_id"`
+				SpanID  string `json:"span_id"`
+			}
+			Expect(json.Unmarshal(line, &rec)).To(Succeed(), "%s", line)
+			listed[spanKey{rec.TraceID, rec.SpanID}] = true
+		}
+		Expect(listed).To(Equal(want), "spansink spans list over the shards differs from what was acknowledged")
 
 		GinkgoWriter.Printf("shards: %d spans acknowledged by %d clients, %d stored twice (a retry after a lost acknowledgement); "+
 			"%d retries (%d asked for by the collector); "+

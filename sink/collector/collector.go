@@ -25,6 +25,7 @@ import (
 	"github.com/spansink/spansink/sink/config"
 	"github.com/spansink/spansink/sink/format"
 	"github.com/spansink/spansink/sink/ingest"
+	"github.com/spansink/spansink/sink/objectstore"
 	"github.com/spansink/spansink/sink/storage"
 	"github.com/spansink/spansink/sink/storage/memory"
 	"github.com/spansink/spansink/sink/storage/rollingfile"
@@ -52,6 +53,8 @@ type Collector struct {
 	ring     *memory.Ring
 	batcher  *batch.Batcher
 	creds    *access.Credentials
+	// uploader ships sealed files to the object store; nil without one.
+	uploader *objectstore.Uploader
 	stopping atomic.Bool
 
 	configMetrics *configMetrics
@@ -91,11 +94,17 @@ func New(cfg config.Config, log logr.Logger) (*Collector, error) {
 		MaxSize:          rot.MaxSize,
 		MaxFiles:         rot.MaxFiles,
 		MaxAge:           rot.MaxAge,
+		MaxTotalSize:     rot.MaxTotalSize,
 		Compression:      rot.Compression,
 		Location:         rot.Location,
 		Logger:           log.WithName("file"),
 		Metrics:          rollingfile.NewMetrics(c.registry),
 		DropWrittenPages: true,
+	}
+	// The uploader reads its manifest before the file's first retention
+	// pass, which asks it which files the store holds.
+	if err := c.openUploader(context.Background()); err != nil {
+		return nil, errors.Join(err, c.creds.Close())
 	}
 	if err := c.file.Open(); err != nil {
 		if storage.Cause(err) == storage.CauseOther {
@@ -200,6 +209,13 @@ func (c *Collector) Run(ctx context.Context) error {
 	serve("OTLP/gRPC", func() error { return c.grpcServer.Serve(c.grpcListener) })
 	serve("OTLP/HTTP", func() error { return c.httpServer.Serve(c.httpListener) })
 	serve("admin", func() error { return c.adminServer.Serve(c.adminListener) })
+	uploadCtx, stopUploads := context.WithCancel(context.Background())
+	uploadsDone := make(chan struct{})
+	if c.uploader != nil {
+		go func() { defer close(uploadsDone); c.uploader.Run(uploadCtx) }()
+	} else {
+		close(uploadsDone)
+	}
 	stopWatch, watchDone := make(chan struct{}), make(chan struct{})
 	if c.watching() {
 		go c.watchConfig(stopWatch, watchDone)
@@ -222,6 +238,10 @@ func (c *Collector) Run(ctx context.Context) error {
 	// No reload while draining: the config in force is the one to stop with.
 	close(stopWatch)
 	<-watchDone
+	// An upload in flight is abandoned: the file is still sealed on the
+	// volume, and the next start finds it (or the object) again.
+	stopUploads()
+	<-uploadsDone
 	return errors.Join(serveErr, c.shutdown())
 }
 
@@ -269,4 +289,40 @@ func stopGRPC(ctx context.Context, s *grpc.Server) {
 		s.Stop()
 		<-done
 	}
+}
+
+// openUploader makes the object store's client and uploader when the
+// config names a bucket, and hooks them into the rolling file: retention
+// keeps what the store has not confirmed, and every mill pass wakes the
+// uploader.
+func (c *Collector) openUploader(ctx context.Context) error {
+	store := c.cfg.ObjectStore
+	if !store.Enabled() {
+		return nil
+	}
+	client, err := objectstore.NewClient(ctx, objectstore.Endpoint{
+		URL: store.Endpoint, Region: store.Region, PathStyle: store.PathStyle,
+		AccessKeyIDFile: store.AccessKeyIDFile, SecretAccessKeyFile: store.SecretAccessKeyFile,
+		SessionTokenFile: store.SessionTokenFile, CAFile: store.CAFile,
+	})
+	if err != nil {
+		return err
+	}
+	c.uploader = &objectstore.Uploader{
+		S3:                client,
+		Bucket:            store.Bucket,
+		Location:          objectstore.Location{Prefix: store.Prefix, Namespace: store.Namespace, Sink: store.Sink, Shard: store.Shard},
+		Filename:          c.file.Filename,
+		Files:             c.file,
+		MaxDelay:          store.MaxDelay.Std(),
+		DeleteAfterUpload: store.DeleteAfterUpload,
+		Logger:            c.log.WithName("upload"),
+		Metrics:           objectstore.NewMetrics(c.registry),
+	}
+	if err := c.uploader.Open(); err != nil {
+		return err
+	}
+	c.file.Removable = c.uploader.Shipped
+	c.file.AfterMill = c.uploader.Wake
+	return nil
 }

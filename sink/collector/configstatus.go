@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/spansink/spansink/sink/objectstore"
 )
 
 // ConfigStatusPath is the admin endpoint that tells which config the
@@ -33,6 +35,9 @@ type ConfigStatus struct {
 	RefusedHash string `json:"refusedHash,omitempty"`
 	// RefusedError says why RefusedHash was refused.
 	RefusedError string `json:"refusedError,omitempty"`
+	// Upload is how shipping to the object store goes, absent without
+	// one; the operator turns it into the Uploaded condition.
+	Upload *objectstore.Status `json:"upload,omitempty"`
 }
 
 // HashConfig is how AppliedHash and RefusedHash are computed from a config

@@ -55,8 +55,13 @@ func (c *Collector) WatchConfig(src ConfigSource, initial []byte) {
 // ConfigStatus returns what GET /config answers.
 func (c *Collector) ConfigStatus() ConfigStatus {
 	c.reload.mu.Lock()
-	defer c.reload.mu.Unlock()
-	return c.reload.status
+	status := c.reload.status
+	c.reload.mu.Unlock()
+	if c.uploader != nil {
+		upload := c.uploader.Status()
+		status.Upload = &upload
+	}
+	return status
 }
 
 // ReloadConfig reads the config file again and applies it if it changed,
@@ -154,9 +159,10 @@ func rotationOf(r config.Rotation) rollingfile.Rotation {
 		Daily:       r.Daily,
 		MaxSize:     r.MaxSizeBytes,
 		MaxFiles:    r.MaxFiles,
-		MaxAge:      r.MaxAge.Std(),
-		Compression: r.Compress,
-		Location:    loc,
+		MaxAge:       r.MaxAge.Std(),
+		MaxTotalSize: r.MaxTotalBytes,
+		Compression:  r.Compress,
+		Location:     loc,
 	}
 }
 

@@ -107,6 +107,8 @@ type Config struct {
 	TLS TLS `json:"tls,omitzero"`
 	// Debug serves /debug/spans and /debug/pprof on the admin port.
 	Debug Debug `json:"debug"`
+	// ObjectStore ships sealed span files to an S3-compatible bucket.
+	ObjectStore ObjectStore `json:"objectStore,omitzero"`
 	// ShutdownTimeout bounds how long a graceful stop may take to drain.
 	ShutdownTimeout Duration `json:"shutdownTimeout"`
 }
@@ -159,6 +161,10 @@ type Rotation struct {
 	MaxFiles int `json:"maxFiles"`
 	// MaxAge removes rotated files older than this; 0 keeps them.
 	MaxAge Duration `json:"maxAge"`
+	// MaxTotalBytes removes the oldest rotated files while the span files
+	// together take more than this; 0 sets no bound. With an object
+	// store, only files the store confirmed are removed.
+	MaxTotalBytes int64 `json:"maxTotalBytes,omitempty"`
 	// Compress is how rotated files are compressed in the background.
 	Compress Compression `json:"compress"`
 	// UTC judges days in UTC; false uses the collector's local time zone.

@@ -27,6 +27,7 @@ var LiveFields = []string{
 	"storage.rotation.maxSizeBytes",
 	"storage.rotation.maxFiles",
 	"storage.rotation.maxAge",
+	"storage.rotation.maxTotalBytes",
 	"storage.rotation.compress",
 	"storage.rotation.utc",
 	// Read per request from an atomically swapped value.
@@ -75,6 +76,21 @@ var RestartFields = []string{
 	"tls.clientCAFile",
 	// The /debug/spans ring is allocated once at its size.
 	"debug.recentSpansBytes",
+	// The uploader's client, location and manifest are made at start.
+	"objectStore.endpoint",
+	"objectStore.region",
+	"objectStore.bucket",
+	"objectStore.prefix",
+	"objectStore.pathStyle",
+	"objectStore.accessKeyIdFile",
+	"objectStore.secretAccessKeyFile",
+	"objectStore.sessionTokenFile",
+	"objectStore.caFile",
+	"objectStore.namespace",
+	"objectStore.sink",
+	"objectStore.shard",
+	"objectStore.maxDelay",
+	"objectStore.deleteAfterUpload",
 }
 
 // RestartPart returns c with every live field set to its zero value: what

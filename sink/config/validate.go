@@ -19,6 +19,7 @@ func (c Config) Validate() error {
 		c.Limits.validate(),
 		c.TLS.validate(),
 		c.Debug.validate(),
+		c.ObjectStore.validate(),
 		requirePositive("shutdownTimeout", c.ShutdownTimeout),
 	)
 }
@@ -67,6 +68,9 @@ func (r Rotation) validate() error {
 	}
 	if r.MaxFiles < 0 {
 		errs = append(errs, fmt.Errorf("storage.rotation.maxFiles must not be negative, got %d", r.MaxFiles))
+	}
+	if r.MaxTotalBytes < 0 {
+		errs = append(errs, fmt.Errorf("storage.rotation.maxTotalBytes must not be negative, got %d", r.MaxTotalBytes))
 	}
 	if r.MaxAge < 0 {
 		errs = append(errs, fmt.Errorf("storage.rotation.maxAge must not be negative, got %s", r.MaxAge.Std()))

@@ -6,6 +6,9 @@ import "github.com/prometheus/client_golang/prometheus"
 const (
 	reasonDaily = "daily"
 	reasonSize  = "size"
+	// reasonMaxDelay: the file's first line waited as long as the object
+	// store's maxDelay allows (RotateOlderThan).
+	reasonMaxDelay = "maxDelay"
 )
 
 // Metrics counts what the rolling file does on its own: rotations, repairs,
@@ -54,6 +57,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m.rotations.WithLabelValues(reasonDaily)
 	m.rotations.WithLabelValues(reasonSize)
+	m.rotations.WithLabelValues(reasonMaxDelay)
 	m.compressions.WithLabelValues("ok")
 	m.compressions.WithLabelValues("error")
 	reg.MustRegister(m.rotations, m.tornTails, m.tornTailBytes, m.removed, m.compressions, m.unknownFiles, m.backgroundErrs)

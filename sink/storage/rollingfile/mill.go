@@ -44,15 +44,24 @@ func (r *RollingFile) mill() {
 		select {
 		case <-r.millWake:
 			r.millPass()
+			r.afterMill()
 		case <-r.millStop:
 			// Finish work asked for just before Close.
 			select {
 			case <-r.millWake:
 				r.millPass()
+				r.afterMill()
 			default:
 			}
 			return
 		}
+	}
+}
+
+// afterMill tells AfterMill that a pass is done.
+func (r *RollingFile) afterMill() {
+	if r.AfterMill != nil {
+		r.AfterMill()
 	}
 }
 
@@ -152,7 +161,9 @@ func (r *RollingFile) millPass() {
 }
 
 // applyRetention removes the rotated files (oldest first in ordered) that
-// are too old or too many, and returns the ones kept.
+// are too old or too many, then the oldest while the span files take more
+// than MaxTotalSize, and returns the ones kept. A file Removable says no to
+// is kept whatever the rules say.
 func (r *RollingFile) applyRetention(dir string, ordered []*logicalFile, rot Rotation) []*logicalFile {
 	loc := rot.Location
 	if loc == nil {
@@ -167,17 +178,67 @@ func (r *RollingFile) applyRetention(dir string, ordered []*logicalFile, rot Rot
 			day, err := time.ParseInLocation(dayLayout, lf.any().Day, loc)
 			tooOld = err == nil && now.Sub(day.AddDate(0, 0, 1)) > rot.MaxAge
 		}
-		if !tooMany && !tooOld {
+		if (!tooMany && !tooOld) || !r.removeLogical(dir, lf) {
 			kept = append(kept, lf)
-			continue
-		}
-		for _, rot := range []*Rotated{lf.plain, lf.compressed} {
-			if rot != nil && r.remove(dir, rot.Name, "retention") {
-				r.Metrics.removedFile()
-			}
 		}
 	}
-	return kept
+	if rot.MaxTotalSize <= 0 {
+		return kept
+	}
+	total := r.fileSize(r.activePath())
+	for _, lf := range kept {
+		total += r.logicalSize(dir, lf)
+	}
+	out := kept[:0:0]
+	for _, lf := range kept {
+		if total > rot.MaxTotalSize {
+			size := r.logicalSize(dir, lf)
+			if r.removeLogical(dir, lf) {
+				total -= size
+				continue
+			}
+		}
+		out = append(out, lf)
+	}
+	return out
+}
+
+// removeLogical removes a rotated file and its compressed twin, unless
+// Removable keeps it, and reports whether it is gone.
+func (r *RollingFile) removeLogical(dir string, lf *logicalFile) bool {
+	if r.Removable != nil && !r.Removable(lf.any().Name) {
+		return false
+	}
+	gone := true
+	for _, rot := range []*Rotated{lf.plain, lf.compressed} {
+		if rot == nil {
+			continue
+		}
+		if r.remove(dir, rot.Name, "retention") {
+			r.Metrics.removedFile()
+		} else {
+			gone = false
+		}
+	}
+	return gone
+}
+
+func (r *RollingFile) logicalSize(dir string, lf *logicalFile) int64 {
+	var size int64
+	for _, rot := range []*Rotated{lf.plain, lf.compressed} {
+		if rot != nil {
+			size += r.fileSize(filepath.Join(dir, rot.Name))
+		}
+	}
+	return size
+}
+
+func (r *RollingFile) fileSize(path string) int64 {
+	info, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return info.Size()
 }
 
 func (r *RollingFile) remove(dir, name, why string) bool {
@@ -268,4 +329,53 @@ func writeCompressed(path string, src io.Reader, compression config.Compression)
 		return fmt.Errorf("fsync %s: %w", path, err)
 	}
 	return nil
+}
+
+// Sealed lists the rotated files that are in their final form, oldest
+// first: compressed ones, and plain ones when compression is off. A plain
+// file waiting to be compressed is not sealed yet, nor is a compressed one
+// still being written (<name>.tmp); a sealed file never changes again
+// until retention removes it. The uploader ships exactly these.
+func (r *RollingFile) Sealed() ([]Rotated, error) {
+	rot := r.Rotation()
+	compressing := rot.Compression != "" && rot.Compression != config.CompressionNone
+	dir, base, ext := SplitPath(r.Filename)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list span directory: %w", err)
+	}
+	var sealed []Rotated
+	compressedKeys := map[string]bool{}
+	var plain []Rotated
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		rotated, ok := ParseRotated(base, ext, e.Name())
+		switch {
+		case !ok:
+		case rotated.Compression != "":
+			sealed = append(sealed, rotated)
+			compressedKeys[rotated.key()] = true
+		case !compressing:
+			plain = append(plain, rotated)
+		}
+	}
+	for _, p := range plain {
+		// A plain file beside its compressed twin is a crash's leftover,
+		// which the mill removes.
+		if !compressedKeys[p.key()] {
+			sealed = append(sealed, p)
+		}
+	}
+	slices.SortFunc(sealed, func(a, b Rotated) int {
+		if a.Before(b) {
+			return -1
+		}
+		if b.Before(a) {
+			return 1
+		}
+		return 0
+	})
+	return sealed, nil
 }

@@ -45,8 +45,21 @@ type RollingFile struct {
 	MaxFiles int
 	// MaxAge removes rotated files whose day ended more than MaxAge ago; 0 keeps them.
 	MaxAge time.Duration
+	// MaxTotalSize removes the oldest rotated files while the span files
+	// together (the active one included) take more than this many bytes;
+	// 0 sets no bound.
+	MaxTotalSize int64
 	// Compression compresses rotated files in the background; "" or "none" leaves them as they are.
 	Compression config.Compression
+	// Removable, when set, is asked before retention removes a sealed
+	// rotated file (MaxFiles, MaxAge, MaxTotalSize); a file it says no to
+	// stays. The uploader says no until the object store has confirmed
+	// the file, so retention never loses a span that is nowhere else.
+	Removable func(name string) bool
+	// AfterMill, when set, is called after every retention and
+	// compression pass, which is when newly sealed files appear (see
+	// Sealed).
+	AfterMill func()
 	// Location is the time zone days are judged in; nil means UTC.
 	Location *time.Location
 	// Now is the clock; nil means time.Now. Tests inject a fake one.
@@ -71,7 +84,11 @@ type RollingFile struct {
 	size   int64  // bytes in the active file, all whole lines
 	synced int64  // bytes of the active file known to be fsynced
 	day    string // the day the active file's lines belong to
-	dirty  bool   // a failed write or fsync may have left bytes past size
+	// firstLineAt is when the active file's first line was written (for
+	// a file left by an earlier run, its modification time), zero while
+	// it is empty; RotateOlderThan reads it.
+	firstLineAt time.Time
+	dirty       bool // a failed write or fsync may have left bytes past size
 	// dirPending is set when a directory fsync after a rotation or a
 	// creation failed: it is retried before anything else is written.
 	dirPending bool
@@ -262,8 +279,10 @@ func (r *RollingFile) openLocked() error {
 		// The last write's time is the day of the file's lines: lines
 		// are only ever appended on the day the file belongs to.
 		r.day = r.dayOf(info.ModTime())
+		r.firstLineAt = info.ModTime()
 	} else {
 		r.day = r.dayOf(r.now())
+		r.firstLineAt = time.Time{}
 	}
 	r.startMill()
 	return nil
@@ -341,6 +360,9 @@ func (r *RollingFile) writeLocked(batch []record.Record) error {
 		}
 		return fmt.Errorf("write %s: %w", r.file.Name(), err)
 	}
+	if r.size == 0 {
+		r.firstLineAt = r.now()
+	}
 	r.size += int64(n)
 	if r.DropWrittenPages && r.size-r.droppedAt >= dropEvery {
 		// Leave the newest pages alone: they are still being written
@@ -410,7 +432,7 @@ func (r *RollingFile) rotateLocked(reason string) error {
 		// The next write opens the active file again.
 		return fmt.Errorf("open span file after rotation: %w", err)
 	}
-	r.file, r.size, r.synced, r.dirty, r.droppedAt = f, 0, 0, false, 0
+	r.file, r.size, r.synced, r.dirty, r.droppedAt, r.firstLineAt = f, 0, 0, false, 0, time.Time{}
 	if err := r.fs().SyncDir(dir); err != nil {
 		// The rename is done; what is left is making it durable, which
 		// is retried before the next write or fsync.
@@ -421,6 +443,25 @@ func (r *RollingFile) rotateLocked(reason string) error {
 	r.Logger.Info("rotated span file", "reason", reason, "to", rotated)
 	r.wakeMill()
 	return nil
+}
+
+// RotateOlderThan rotates the active file when its first line was written
+// more than age ago, so that its lines are sealed (and shipped) within a
+// bound even when too few arrive for size or daily rotation. It reports
+// whether it rotated; an empty file is never rotated.
+func (r *RollingFile) RotateOlderThan(age time.Duration) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.file == nil || r.closed || r.size == 0 || r.firstLineAt.IsZero() || r.now().Sub(r.firstLineAt) < age {
+		return false, nil
+	}
+	if err := r.recoverLocked(); err != nil {
+		return false, err
+	}
+	if err := r.rotateLocked(reasonMaxDelay); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // nextIndex returns the index the next rotated file of day gets: one past

@@ -10,12 +10,13 @@ import (
 // is open: when the active file rolls over and what is kept of the rotated
 // ones. Each field means what the RollingFile field of the same name does.
 type Rotation struct {
-	Daily       bool
-	MaxSize     int64
-	MaxFiles    int
-	MaxAge      time.Duration
-	Compression config.Compression
-	Location    *time.Location
+	Daily        bool
+	MaxSize      int64
+	MaxFiles     int
+	MaxAge       time.Duration
+	MaxTotalSize int64
+	Compression  config.Compression
+	Location     *time.Location
 }
 
 // Rotation returns the rotation in force.
@@ -27,12 +28,13 @@ func (r *RollingFile) Rotation() Rotation {
 
 func (r *RollingFile) rotationLocked() Rotation {
 	return Rotation{
-		Daily:       r.Daily,
-		MaxSize:     r.MaxSize,
-		MaxFiles:    r.MaxFiles,
-		MaxAge:      r.MaxAge,
-		Compression: r.Compression,
-		Location:    r.Location,
+		Daily:        r.Daily,
+		MaxSize:      r.MaxSize,
+		MaxFiles:     r.MaxFiles,
+		MaxAge:       r.MaxAge,
+		MaxTotalSize: r.MaxTotalSize,
+		Compression:  r.Compression,
+		Location:     r.Location,
 	}
 }
 
@@ -49,6 +51,7 @@ func (r *RollingFile) SetRotation(rot Rotation) {
 	r.MaxSize = rot.MaxSize
 	r.MaxFiles = rot.MaxFiles
 	r.MaxAge = rot.MaxAge
+	r.MaxTotalSize = rot.MaxTotalSize
 	r.Compression = rot.Compression
 	r.Location = rot.Location
 	if r.millDone != nil && !r.closed {

@@ -1,0 +1,402 @@
+package objectstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	"github.com/go-logr/logr"
+
+	"github.com/spansink/spansink/sink/storage/rollingfile"
+)
+
+// SHA256Metadata is the user metadata key (x-amz-meta-spansink-sha256)
+// carrying the lowercase hex SHA-256 of the uploaded file, by which an
+// upload is verified and a restarted collector recognises a file the store
+// already holds.
+const SHA256Metadata = "spansink-sha256"
+
+// Files is the uploader's view of the rolling file: the files it may ship
+// and the forced rotation that bounds how long a line waits.
+type Files interface {
+	// Sealed lists the rotated files in their final form, oldest first.
+	Sealed() ([]rollingfile.Rotated, error)
+	// RotateOlderThan rotates the active file if its first line is older
+	// than age.
+	RotateOlderThan(age time.Duration) (bool, error)
+}
+
+// Uploader ships every sealed span file to the object store once, at
+// least once and without gaps: a file counts as shipped only when the
+// store holds an object of the file's size and SHA-256, and only then is
+// it recorded in the manifest and, with DeleteAfterUpload, removed from the
+// volume. Failures are retried with backoff until they pass; meanwhile the
+// files stay on the volume and ingest goes on. Set the fields, call Open,
+// then Run.
+type Uploader struct {
+	// S3 is the store's client (NewClient).
+	S3 *s3.Client
+	// Bucket receives the files.
+	Bucket string
+	// Location names the shard in the key layout.
+	Location Location
+	// Filename is the rolling file's configured path, which tells the
+	// directory and the names of its files.
+	Filename string
+	// Files lists sealed files and forces rotations.
+	Files Files
+	// MaxDelay forces a rotation when the active file's first line is
+	// older, so that data reaches the store at low traffic too; 0 leaves
+	// rotation to size and day.
+	MaxDelay time.Duration
+	// DeleteAfterUpload removes a file from the volume once the store has
+	// confirmed it.
+	DeleteAfterUpload bool
+	// PollInterval is how often the directory is looked at without a
+	// wake-up; 0 means 10 seconds.
+	PollInterval time.Duration
+	// MaxBackoff bounds the wait between failed attempts; 0 means 5 minutes.
+	MaxBackoff time.Duration
+	// Logger and Metrics report what happens; Metrics may be nil.
+	Logger  logr.Logger
+	Metrics *Metrics
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	wake     chan struct{}
+	manifest *manifest
+	transfer *transfermanager.Client
+	dir      string
+
+	mu     sync.Mutex
+	status Status
+}
+
+// Status is what the uploader reports on GET /config and in its metrics.
+type Status struct {
+	// Bucket is where files go.
+	Bucket string `json:"bucket"`
+	// PendingFiles and PendingBytes are the sealed files not yet confirmed.
+	PendingFiles int   `json:"pendingFiles"`
+	PendingBytes int64 `json:"pendingBytes"`
+	// OldestPending is when the oldest of them was sealed.
+	OldestPending time.Time `json:"oldestPending,omitzero"`
+	// LastUpload is when the store last confirmed a file.
+	LastUpload time.Time `json:"lastUpload,omitzero"`
+	// LastError is why the latest attempt failed, empty once one passes.
+	LastError string `json:"lastError,omitempty"`
+	// FailingSince is when attempts started failing, zero while they pass.
+	FailingSince time.Time `json:"failingSince,omitzero"`
+}
+
+// Open reads the manifest and prepares the transfers. It makes no request.
+func (u *Uploader) Open() error {
+	if u.S3 == nil || u.Bucket == "" || u.Files == nil {
+		return errors.New("uploader: S3, Bucket and Files must be set")
+	}
+	dir, base, ext := rollingfile.SplitPath(u.Filename)
+	u.dir = dir
+	m, err := loadManifest(filepath.Join(dir, manifestName(base, ext)), func(name string) bool {
+		_, err := os.Stat(filepath.Join(dir, name))
+		return err == nil
+	})
+	if err != nil {
+		return err
+	}
+	u.manifest = m
+	u.transfer = transfermanager.New(u.S3)
+	u.wake = make(chan struct{}, 1)
+	u.status = Status{Bucket: u.Bucket}
+	return nil
+}
+
+// Wake asks for a pass soon: the rolling file calls it after every mill
+// pass, which is when files get sealed.
+func (u *Uploader) Wake() {
+	select {
+	case u.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Shipped reports whether the store has confirmed the file named name, or
+// its compressed twin; retention removes only such files.
+func (u *Uploader) Shipped(name string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if _, ok := u.manifest.confirmed(name); ok {
+		return true
+	}
+	for _, suffix := range []string{".gz", ".zst"} {
+		if _, ok := u.manifest.confirmed(name + suffix); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Status returns the uploader's state.
+func (u *Uploader) Status() Status {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.status
+}
+
+// Run ships files until ctx ends. A pass that fails waits with backoff
+// (1 s doubling to MaxBackoff) before the next; a wake-up does not cut the
+// wait short, so a failing store is not hammered by every rotation.
+func (u *Uploader) Run(ctx context.Context) {
+	poll := u.PollInterval
+	if poll <= 0 {
+		poll = 10 * time.Second
+	}
+	maxBackoff := u.MaxBackoff
+	if maxBackoff <= 0 {
+		maxBackoff = 5 * time.Minute
+	}
+	backoff := time.Duration(0)
+	for {
+		if u.MaxDelay > 0 {
+			if rotated, err := u.Files.RotateOlderThan(u.MaxDelay); err != nil {
+				u.Logger.Error(err, "rotating the span file for the object store's maxDelay")
+			} else if rotated {
+				u.Logger.Info("rotated the span file so that its lines reach the object store within maxDelay", "maxDelay", u.MaxDelay.String())
+			}
+		}
+		wait := poll
+		if err := u.Pass(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			backoff = min(max(2*backoff, time.Second), maxBackoff)
+			wait = backoff
+			u.Logger.Error(err, "uploading span files failed; they stay on the volume and are tried again", "bucket", u.Bucket, "retryIn", wait.String())
+		} else {
+			backoff = 0
+		}
+		if u.MaxDelay > 0 && u.MaxDelay < wait && backoff == 0 {
+			wait = u.MaxDelay
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		case <-u.wake:
+			timer.Stop()
+			if backoff > 0 {
+				// Wait out the backoff all the same.
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(backoff):
+				}
+			}
+		}
+	}
+}
+
+// Pass ships every sealed file not yet confirmed, oldest first, and stops
+// at the first failure: the order keeps the store's gap-free prefix in
+// time, and the next pass starts again from that file.
+func (u *Uploader) Pass(ctx context.Context) error {
+	sealed, err := u.Files.Sealed()
+	if err != nil {
+		return u.failed(err)
+	}
+	var pending []rollingfile.Rotated
+	for _, f := range sealed {
+		if !u.Shipped(f.Name) {
+			pending = append(pending, f)
+		} else if u.DeleteAfterUpload {
+			// Confirmed before a restart that came ahead of the removal.
+			u.removeLocal(f.Name)
+		}
+	}
+	u.setPending(pending)
+	for i, f := range pending {
+		if err := u.ship(ctx, f.Name); err != nil {
+			return u.failed(err)
+		}
+		u.setPending(pending[i+1:])
+	}
+	u.mu.Lock()
+	u.status.LastError, u.status.FailingSince = "", time.Time{}
+	u.mu.Unlock()
+	u.Metrics.setFailing(false)
+	return nil
+}
+
+// ship uploads one sealed file, unless the store already holds it, and
+// records it.
+func (u *Uploader) ship(ctx context.Context, name string) error {
+	path := filepath.Join(u.dir, name)
+	key, err := u.Location.Key(name)
+	if err != nil {
+		return err
+	}
+	size, sum, err := digest(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // removed by retention meanwhile: nothing to ship
+	}
+	if err != nil {
+		return err
+	}
+	held, err := u.holds(ctx, key, size, sum)
+	if err != nil {
+		return err
+	}
+	if !held {
+		if err := u.upload(ctx, path, key, sum); err != nil {
+			return err
+		}
+		if held, err = u.holds(ctx, key, size, sum); err != nil {
+			return err
+		} else if !held {
+			return fmt.Errorf("the store answered the upload of %s to s3://%s/%s but does not hold it with size %d and SHA-256 %s", name, u.Bucket, key, size, sum)
+		}
+		u.Metrics.uploaded(size)
+		u.Logger.Info("uploaded a span file", "file", name, "bucket", u.Bucket, "key", key, "bytes", size)
+	} else {
+		u.Metrics.found()
+		u.Logger.Info("the store already holds a span file; recording it", "file", name, "key", key)
+	}
+	now := u.now()
+	u.mu.Lock()
+	err = u.manifest.add(manifestEntry{Name: name, Key: key, Size: size, SHA256: sum, UploadedAt: now})
+	if err == nil {
+		u.status.LastUpload = now
+	}
+	u.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	u.Metrics.lastUpload(now)
+	if u.DeleteAfterUpload {
+		u.removeLocal(name)
+	}
+	return nil
+}
+
+// holds reports whether the store has key with the file's size and
+// SHA-256. An object under the key with other content is an error, never
+// overwritten: it is another file's data (a shard whose claim was
+// recreated writes the same names again).
+func (u *Uploader) holds(ctx context.Context, key string, size int64, sum string) (bool, error) {
+	head, err := u.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(u.Bucket), Key: aws.String(key)})
+	if err != nil {
+		var apiErr smithy.APIError
+		if errors.As(err, &apiErr) && (apiErr.ErrorCode() == "NotFound" || apiErr.ErrorCode() == "NoSuchKey") {
+			return false, nil
+		}
+		return false, fmt.Errorf("look up s3://%s/%s: %w", u.Bucket, key, err)
+	}
+	have := head.Metadata[SHA256Metadata]
+	if aws.ToInt64(head.ContentLength) == size && have == sum {
+		return true, nil
+	}
+	if have == "" && aws.ToInt64(head.ContentLength) == 0 {
+		return false, nil
+	}
+	return false, fmt.Errorf("s3://%s/%s already holds other data (%d bytes, SHA-256 %q) than the file (%d bytes, %s); it is left alone and the file stays on the volume",
+		u.Bucket, key, aws.ToInt64(head.ContentLength), have, size, sum)
+}
+
+// upload sends the file through the transfer manager, which splits large
+// files into parts sent in parallel and checksums every request (the
+// store refuses a body that does not match).
+func (u *Uploader) upload(ctx context.Context, path, key, sum string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = u.transfer.UploadObject(ctx, &transfermanager.UploadObjectInput{
+		Bucket:   aws.String(u.Bucket),
+		Key:      aws.String(key),
+		Body:     f,
+		Metadata: map[string]string{SHA256Metadata: sum},
+	})
+	if err != nil {
+		u.Metrics.uploadFailed()
+		return fmt.Errorf("upload %s to s3://%s/%s: %w", filepath.Base(path), u.Bucket, key, err)
+	}
+	return nil
+}
+
+func (u *Uploader) removeLocal(name string) {
+	if err := os.Remove(filepath.Join(u.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		u.Logger.Error(err, "removing an uploaded span file", "file", name)
+		return
+	}
+	u.mu.Lock()
+	u.manifest.forget(name)
+	u.mu.Unlock()
+	u.Logger.Info("removed an uploaded span file from the volume", "file", name)
+}
+
+// failed records a failed pass and returns err.
+func (u *Uploader) failed(err error) error {
+	u.mu.Lock()
+	u.status.LastError = err.Error()
+	if u.status.FailingSince.IsZero() {
+		u.status.FailingSince = u.now()
+	}
+	u.mu.Unlock()
+	u.Metrics.setFailing(true)
+	return err
+}
+
+// setPending records the files still to ship.
+func (u *Uploader) setPending(pending []rollingfile.Rotated) {
+	var bytes int64
+	var oldest time.Time
+	for _, f := range pending {
+		info, err := os.Stat(filepath.Join(u.dir, f.Name))
+		if err != nil {
+			continue
+		}
+		bytes += info.Size()
+		if oldest.IsZero() || info.ModTime().Before(oldest) {
+			oldest = info.ModTime()
+		}
+	}
+	u.mu.Lock()
+	u.status.PendingFiles, u.status.PendingBytes, u.status.OldestPending = len(pending), bytes, oldest
+	u.mu.Unlock()
+	u.Metrics.setPending(len(pending), bytes, oldest)
+}
+
+func (u *Uploader) now() time.Time {
+	if u.Now != nil {
+		return u.Now()
+	}
+	return time.Now()
+}
+
+// digest is a file's size and lowercase hex SHA-256.
+func digest(path string) (int64, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return 0, "", fmt.Errorf("read %s: %w", filepath.Base(path), err)
+	}
+	return n, hex.EncodeToString(h.Sum(nil)), nil
+}

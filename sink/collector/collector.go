@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -300,16 +301,13 @@ func (c *Collector) openUploader(ctx context.Context) error {
 	if !store.Enabled() {
 		return nil
 	}
-	client, err := objectstore.NewClient(ctx, objectstore.Endpoint{
+	endpoint := objectstore.Endpoint{
 		URL: store.Endpoint, Region: store.Region, PathStyle: store.PathStyle,
 		AccessKeyIDFile: store.AccessKeyIDFile, SecretAccessKeyFile: store.SecretAccessKeyFile,
 		SessionTokenFile: store.SessionTokenFile, CAFile: store.CAFile,
-	})
-	if err != nil {
-		return err
 	}
 	c.uploader = &objectstore.Uploader{
-		S3:                client,
+		Connect:           func(ctx context.Context) (*s3.Client, error) { return objectstore.NewClient(ctx, endpoint) },
 		Bucket:            store.Bucket,
 		Location:          objectstore.Location{Prefix: store.Prefix, Namespace: store.Namespace, Sink: store.Sink, Shard: store.Shard},
 		Filename:          c.file.Filename,
@@ -319,10 +317,11 @@ func (c *Collector) openUploader(ctx context.Context) error {
 		Logger:            c.log.WithName("upload"),
 		Metrics:           objectstore.NewMetrics(c.registry),
 	}
-	if err := c.uploader.Open(); err != nil {
+	if err := c.uploader.Open(ctx); err != nil {
 		return err
 	}
 	c.file.Removable = c.uploader.Shipped
+	c.file.FirstFreeIndex = c.uploader.FirstFreeIndex
 	c.file.AfterMill = c.uploader.Wake
 	return nil
 }

@@ -156,9 +156,9 @@ func rotationOf(r config.Rotation) rollingfile.Rotation {
 		loc = time.Local
 	}
 	return rollingfile.Rotation{
-		Daily:       r.Daily,
-		MaxSize:     r.MaxSizeBytes,
-		MaxFiles:    r.MaxFiles,
+		Daily:        r.Daily,
+		MaxSize:      r.MaxSizeBytes,
+		MaxFiles:     r.MaxFiles,
 		MaxAge:       r.MaxAge.Std(),
 		MaxTotalSize: r.MaxTotalBytes,
 		Compression:  r.Compress,

@@ -41,8 +41,10 @@ type Endpoint struct {
 }
 
 // credentialsRefresh is how long credentials read from files are used
-// before they are read again.
-const credentialsRefresh = time.Minute
+// before they are read again: short, so that fixed credentials (a Secret
+// updated after uploads failed with AccessDenied) are picked up soon; three
+// small files every few seconds cost nothing.
+const credentialsRefresh = 10 * time.Second
 
 // DefaultRegion is the region of an Endpoint that names none.
 const DefaultRegion = "us-east-1"

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/spansink/spansink/sink/storage/rollingfile"
 )
 
 // manifest remembers which sealed files the store has confirmed, in a
@@ -42,11 +44,18 @@ func manifestName(base, ext string) string {
 	return "." + base + ext + ".uploaded"
 }
 
+// keptDays is how many of the newest days keep the entries of files that
+// left the volume (deleteAfterUpload, retention): their names stay taken,
+// so that a new rotated file of the same day never gets the name, and so
+// the key, of one already in the store (see Uploader.FirstFreeIndex). Lines
+// are only written on the current day, so older days need no such memory.
+const keptDays = 2
+
 // loadManifest reads the manifest at path (a missing file is an empty
 // manifest) and rewrites it without the entries of files no longer on the
-// volume, so it stays as small as the directory. A torn last line, left by
-// a crash while it was appended, is dropped: that upload is found in the
-// bucket again.
+// volume, except those of the newest keptDays days, so that it stays about
+// as small as the directory. A torn last line, left by a crash while it was
+// appended, is dropped: that upload is found in the bucket again.
 func loadManifest(path string, present func(name string) bool) (*manifest, error) {
 	m := &manifest{path: path, entries: map[string]manifestEntry{}}
 	f, err := os.Open(path)
@@ -64,15 +73,18 @@ func loadManifest(path string, present func(name string) bool) (*manifest, error
 			dropped = true
 			continue
 		}
-		if !present(e.Name) {
-			dropped = true
-			continue
-		}
 		m.entries[e.Name] = e
 	}
 	f.Close()
 	if err := scanner.Err(); err != nil {
 		return nil, fmt.Errorf("read the upload manifest: %w", err)
+	}
+	recent := m.newestDays(keptDays)
+	for name := range m.entries {
+		if !present(name) && !recent[dayOf(name)] {
+			delete(m.entries, name)
+			dropped = true
+		}
 	}
 	if dropped {
 		if err := m.rewrite(); err != nil {
@@ -108,10 +120,43 @@ func (m *manifest) add(e manifestEntry) error {
 	return nil
 }
 
-// forget drops the entry of a file removed from the volume. It is not
-// written at once: the next load drops entries of missing files anyway.
-func (m *manifest) forget(name string) {
-	delete(m.entries, name)
+// newestDays are the n newest days of the entries.
+func (m *manifest) newestDays(n int) map[string]bool {
+	var days []string
+	seen := map[string]bool{}
+	for name := range m.entries {
+		if day := dayOf(name); day != "" && !seen[day] {
+			seen[day] = true
+			days = append(days, day)
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(days)))
+	out := map[string]bool{}
+	for i := 0; i < n && i < len(days); i++ {
+		out[days[i]] = true
+	}
+	return out
+}
+
+// firstFreeIndex is one past the highest index of day's files the store
+// confirmed, 0 when there are none.
+func (m *manifest) firstFreeIndex(day string) int {
+	next := 0
+	for name := range m.entries {
+		if _, _, rotated, ok := rollingfile.ParseName(name); ok && rotated.Day == day && rotated.Index+1 > next {
+			next = rotated.Index + 1
+		}
+	}
+	return next
+}
+
+// dayOf is the day in a rotated file's name, "" for another name.
+func dayOf(name string) string {
+	_, _, rotated, ok := rollingfile.ParseName(name)
+	if !ok {
+		return ""
+	}
+	return rotated.Day
 }
 
 // rewrite replaces the file with the entries held, atomically.

@@ -45,8 +45,12 @@ type Files interface {
 // files stay on the volume and ingest goes on. Set the fields, call Open,
 // then Run.
 type Uploader struct {
-	// S3 is the store's client (NewClient).
-	S3 *s3.Client
+	// Connect makes the store's client (NewClient with the configured
+	// Endpoint). It is called at Open and again after every failed pass:
+	// the SDK's SigV4 signer caches the signing key it derived by access
+	// key id, so a corrected secret under the same id would otherwise be
+	// ignored until the next day.
+	Connect func(context.Context) (*s3.Client, error)
 	// Bucket receives the files.
 	Bucket string
 	// Location names the shard in the key layout.
@@ -76,8 +80,11 @@ type Uploader struct {
 
 	wake     chan struct{}
 	manifest *manifest
+	s3       *s3.Client
 	transfer *transfermanager.Client
 	dir      string
+	// stale is set by a failed pass: the next one connects afresh.
+	stale bool
 
 	mu     sync.Mutex
 	status Status
@@ -101,9 +108,12 @@ type Status struct {
 }
 
 // Open reads the manifest and prepares the transfers. It makes no request.
-func (u *Uploader) Open() error {
-	if u.S3 == nil || u.Bucket == "" || u.Files == nil {
-		return errors.New("uploader: S3, Bucket and Files must be set")
+func (u *Uploader) Open(ctx context.Context) error {
+	if u.Connect == nil || u.Bucket == "" || u.Files == nil {
+		return errors.New("uploader: Connect, Bucket and Files must be set")
+	}
+	if err := u.connect(ctx); err != nil {
+		return err
 	}
 	dir, base, ext := rollingfile.SplitPath(u.Filename)
 	u.dir = dir
@@ -115,9 +125,18 @@ func (u *Uploader) Open() error {
 		return err
 	}
 	u.manifest = m
-	u.transfer = transfermanager.New(u.S3)
 	u.wake = make(chan struct{}, 1)
 	u.status = Status{Bucket: u.Bucket}
+	return nil
+}
+
+// connect makes a new client and transfer manager.
+func (u *Uploader) connect(ctx context.Context) error {
+	client, err := u.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	u.s3, u.transfer, u.stale = client, transfermanager.New(client), false
 	return nil
 }
 
@@ -144,6 +163,15 @@ func (u *Uploader) Shipped(name string) bool {
 		}
 	}
 	return false
+}
+
+// FirstFreeIndex is the lowest index a new rotated file of day may take:
+// past every file of that day the store holds, including those no longer
+// on the volume, so that no name, and so no key, is used twice.
+func (u *Uploader) FirstFreeIndex(day string) int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.manifest.firstFreeIndex(day)
 }
 
 // Status returns the uploader's state.
@@ -212,6 +240,11 @@ func (u *Uploader) Run(ctx context.Context) {
 // at the first failure: the order keeps the store's gap-free prefix in
 // time, and the next pass starts again from that file.
 func (u *Uploader) Pass(ctx context.Context) error {
+	if u.stale {
+		if err := u.connect(ctx); err != nil {
+			return u.failed(err)
+		}
+	}
 	sealed, err := u.Files.Sealed()
 	if err != nil {
 		return u.failed(err)
@@ -295,7 +328,7 @@ func (u *Uploader) ship(ctx context.Context, name string) error {
 // overwritten: it is another file's data (a shard whose claim was
 // recreated writes the same names again).
 func (u *Uploader) holds(ctx context.Context, key string, size int64, sum string) (bool, error) {
-	head, err := u.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(u.Bucket), Key: aws.String(key)})
+	head, err := u.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(u.Bucket), Key: aws.String(key)})
 	if err != nil {
 		var apiErr smithy.APIError
 		if errors.As(err, &apiErr) && (apiErr.ErrorCode() == "NotFound" || apiErr.ErrorCode() == "NoSuchKey") {
@@ -341,14 +374,12 @@ func (u *Uploader) removeLocal(name string) {
 		u.Logger.Error(err, "removing an uploaded span file", "file", name)
 		return
 	}
-	u.mu.Lock()
-	u.manifest.forget(name)
-	u.mu.Unlock()
 	u.Logger.Info("removed an uploaded span file from the volume", "file", name)
 }
 
 // failed records a failed pass and returns err.
 func (u *Uploader) failed(err error) error {
+	u.stale = true
 	u.mu.Lock()
 	u.status.LastError = err.Error()
 	if u.status.FailingSince.IsZero() {

@@ -56,6 +56,10 @@ type RollingFile struct {
 	// stays. The uploader says no until the object store has confirmed
 	// the file, so retention never loses a span that is nowhere else.
 	Removable func(name string) bool
+	// FirstFreeIndex, when set, is the lowest index the next rotated file
+	// of a day may take, whatever the directory holds: files shipped
+	// elsewhere and removed from the volume keep their names taken.
+	FirstFreeIndex func(day string) int
 	// AfterMill, when set, is called after every retention and
 	// compression pass, which is when newly sealed files appear (see
 	// Sealed).
@@ -409,6 +413,9 @@ func (r *RollingFile) rotateLocked(reason string) error {
 	index, err := nextIndex(dir, base, ext, r.day)
 	if err != nil {
 		return err
+	}
+	if r.FirstFreeIndex != nil {
+		index = max(index, r.FirstFreeIndex(r.day))
 	}
 	rotated := filepath.Join(dir, RotatedName(base, ext, r.day, index))
 	// Make the lines durable before they move: after a power loss the

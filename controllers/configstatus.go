@@ -14,7 +14,9 @@ import (
 	"github.com/spansink/spansink/controllers/manifests"
 	"github.com/spansink/spansink/sink/collector"
 	"github.com/spansink/spansink/sink/config"
+	"github.com/spansink/spansink/sink/objectstore"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -109,6 +111,14 @@ type configReport struct {
 	// replacing is true while pods of an earlier template still run, or
 	// the Deployment is rolling out: a restart setting is on its way.
 	replacing bool
+	// uploads are the object store reports of the pods that answered.
+	uploads []podUpload
+}
+
+// podUpload is one pod's report on its uploads.
+type podUpload struct {
+	pod    string
+	status objectstore.Status
 }
 
 // observeConfigApplied asks each ready collector pod that runs the current
@@ -154,6 +164,9 @@ func (r *SpanSinkReconciler) observeConfigApplied(ctx context.Context, sink *v1a
 			continue
 		}
 		report.statuses = append(report.statuses, status)
+		if status.Upload != nil {
+			report.uploads = append(report.uploads, podUpload{pod: pod.Name, status: *status.Upload})
+		}
 	}
 	obs.config = report
 	return nil
@@ -245,11 +258,38 @@ func appliedConfig(report *configReport) (string, *metav1.Time) {
 	return hash, &at
 }
 
-// setConfigStatus fills the config part of status from the report.
-func setConfigStatus(status *v1alpha1.SpanSinkStatus, obs *observation, set func(condType string, state metav1.ConditionStatus, reason, message string)) {
+// setConfigStatus fills the config part of status from the report, and
+// the Uploaded condition when the SpanSink has an object store.
+func setConfigStatus(sink *v1alpha1.SpanSink, status *v1alpha1.SpanSinkStatus, obs *observation, set func(condType string, state metav1.ConditionStatus, reason, message string)) {
 	state, reason, message, _ := configVerdict(obs.config)
 	set(v1alpha1.ConditionConfigApplied, state, reason, message)
 	status.AppliedConfigHash, status.ConfigAppliedTime = appliedConfig(obs.config)
+	store := sink.Spec.Storage.ObjectStore
+	if store == nil {
+		meta.RemoveStatusCondition(&status.Conditions, v1alpha1.ConditionUploaded)
+		return
+	}
+	state, reason, message = uploadVerdict(store.Bucket, obs.config)
+	set(v1alpha1.ConditionUploaded, state, reason, message)
+}
+
+// uploadVerdict is the Uploaded condition: False while a pod reports an
+// upload error, naming the pod, the bucket and the store's answer; True
+// once every pod that answered uploads without one. The message holds
+// nothing that changes while the state holds, such as counts, so that it
+// does not rewrite the status on every pass.
+func uploadVerdict(bucket string, report *configReport) (metav1.ConditionStatus, string, string) {
+	if report == nil || len(report.uploads) == 0 {
+		return metav1.ConditionUnknown, v1alpha1.ReasonNoReadyCollector, "No ready collector pod reports on its uploads yet"
+	}
+	for _, u := range report.uploads {
+		if u.status.LastError != "" {
+			return metav1.ConditionFalse, v1alpha1.ReasonUploadFailing, fmt.Sprintf(
+				"Uploads from pod %s to bucket %s fail: %s. The sealed files wait on the volume and are tried again; see spansink_upload_pending_files and spansink_upload_oldest_pending_timestamp_seconds for the lag",
+				u.pod, bucket, u.status.LastError)
+		}
+	}
+	return metav1.ConditionTrue, v1alpha1.ReasonUploading, "Sealed files are uploaded to bucket " + bucket + " as they are sealed"
 }
 
 // configRecheckAfter is when to look at the collector's config again

@@ -137,7 +137,17 @@ func (r *SpanSinkReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	// A collector that is not ready yet gets the time to become so, and
 	// one that applies an older config the time to load the new one; no
 	// event says when that time is up.
-	return ctrl.Result{RequeueAfter: sooner(obs.recheckAfter, r.configRecheckAfter(&obs))}, nil
+	return ctrl.Result{RequeueAfter: sooner(sooner(obs.recheckAfter, r.configRecheckAfter(&obs)), r.uploadRecheckAfter(sink))}, nil
+}
+
+// uploadRecheckAfter is how often the collectors of a SpanSink with an
+// object store are asked how their uploads go: nothing the operator
+// watches changes when the store fails or comes back.
+func (r *SpanSinkReconciler) uploadRecheckAfter(sink *v1alpha1.SpanSink) time.Duration {
+	if sink.Spec.Storage.ObjectStore == nil {
+		return 0
+	}
+	return r.blockedRetry()
 }
 
 // sooner is the shorter of two waits, zero meaning none.

@@ -131,7 +131,7 @@ func computeStatus(sink *v1alpha1.SpanSink, obs *observation) v1alpha1.SpanSinkS
 	if obs.configMap != nil {
 		status.ConfigHash = configMapHash(obs.configMap)
 	}
-	setConfigStatus(&status, obs, set)
+	setConfigStatus(sink, &status, obs, set)
 	return status
 }
 

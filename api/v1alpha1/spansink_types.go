@@ -246,6 +246,10 @@ type StorageSpec struct {
 	// +kubebuilder:validation:XValidation:rule="has(self.existingClaimName) == has(oldSelf.existingClaimName) && (!has(self.existingClaimName) || self.existingClaimName == oldSelf.existingClaimName)",message="storage.volume.existingClaimName cannot be set, changed or removed after creation: the spans already written would be left behind"
 	// +kubebuilder:validation:XValidation:rule="!has(self.size) || !has(oldSelf.size) || !isQuantity(string(self.size)) || !isQuantity(string(oldSelf.size)) || quantity(string(self.size)).compareTo(quantity(string(oldSelf.size))) >= 0",message="storage.volume.size can only grow: a volume cannot be shrunk"
 	Volume VolumeSpec `json:"volume,omitzero"`
+
+	// objectStore ships every sealed file to an S3-compatible bucket.
+	// +optional
+	ObjectStore *ObjectStoreSpec `json:"objectStore,omitempty"`
 }
 
 // Compression is how rotated files are compressed.
@@ -288,6 +292,13 @@ type RotationSpec struct {
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$')",message="storage.rotation.maxAge must be a duration such as 168h or 30m; days are not a unit"
 	MaxAge *metav1.Duration `json:"maxAge,omitempty"`
+
+	// maxTotalSize removes the oldest rotated files while the span files
+	// on the volume take more than this, such as "8Gi"; with an object
+	// store, only files it confirmed. Unset sets no bound.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="!isQuantity(string(self)) || quantity(string(self)).isGreaterThan(quantity('0'))",message="storage.rotation.maxTotalSize must be positive"
+	MaxTotalSize *resource.Quantity `json:"maxTotalSize,omitempty"`
 
 	// compress is how rotated files are compressed: none, gzip or zstd.
 	// +optional
@@ -445,7 +456,8 @@ type SpanSinkStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions are Ready, Progressing, Degraded and ConfigApplied.
+	// conditions are Ready, Progressing, Degraded, ConfigApplied and, with
+	// an object store, Uploaded.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

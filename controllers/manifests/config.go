@@ -136,6 +136,10 @@ func CollectorConfig(sink *v1alpha1.SpanSink) (config.Config, error) {
 	if rot.Compress != "" {
 		cfg.Storage.Rotation.Compress = config.Compression(rot.Compress)
 	}
+	if rot.MaxTotalSize != nil {
+		cfg.Storage.Rotation.MaxTotalBytes = rot.MaxTotalSize.Value()
+	}
+	cfg.ObjectStore = objectStoreConfig(sink)
 
 	applySecurity(spec, &cfg)
 	cfg.ShutdownTimeout = config.Duration(shutdownTimeout(TerminationGracePeriodSeconds(sink)))
@@ -185,4 +189,34 @@ func RenderConfig(sink *v1alpha1.SpanSink) (RenderedConfig, error) {
 func sha256Hex(data []byte) string {
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
+}
+
+// objectStoreConfig is the collector's objectStore section: the spec's
+// store, the SpanSink's names for the keys, and the mounted Secret files.
+// The shard is not in it, since every shard reads the same config: each
+// shard's pod gets its own in config.ShardEnv.
+func objectStoreConfig(sink *v1alpha1.SpanSink) config.ObjectStore {
+	store := sink.Spec.Storage.ObjectStore
+	if store == nil {
+		return config.ObjectStore{}
+	}
+	out := config.ObjectStore{
+		Endpoint: store.Endpoint, Region: store.Region, Bucket: store.Bucket, Prefix: store.Prefix,
+		PathStyle: store.ForcePathStyle, Namespace: sink.Namespace, Sink: sink.Name,
+		DeleteAfterUpload: store.LocalRetention == v1alpha1.LocalRetentionDeleteAfterUpload,
+	}
+	if store.MaxDelay != nil {
+		out.MaxDelay = config.Duration(store.MaxDelay.Duration)
+	}
+	if creds := store.CredentialsSecretRef; creds != nil {
+		out.AccessKeyIDFile = secretFile(ObjectStoreCredentialsMountPath, AccessKeyIDFile)
+		out.SecretAccessKeyFile = secretFile(ObjectStoreCredentialsMountPath, SecretAccessKeyFile)
+		if creds.SessionTokenKey != "" {
+			out.SessionTokenFile = secretFile(ObjectStoreCredentialsMountPath, SessionTokenFile)
+		}
+	}
+	if store.CASecretRef != nil {
+		out.CAFile = secretFile(ObjectStoreCAMountPath, ClientCAFile)
+	}
+	return out
 }

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"maps"
 	"path"
+	"strconv"
 
+	"github.com/spansink/spansink/api/v1alpha1"
 	"github.com/spansink/spansink/sink/config"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -87,7 +89,7 @@ func Deployment(p Params, rendered RenderedConfig, shard int32) (*appsv1.Deploym
 			{Name: MetricsPortName, ContainerPort: MetricsPort, Protocol: corev1.ProtocolTCP},
 		},
 		Resources: resources,
-		Env:       runtimeEnv(resources),
+		Env:       append(runtimeEnv(resources), shardEnv(sink, shard)...),
 		VolumeMounts: append([]corev1.VolumeMount{
 			{Name: configVolume, MountPath: ConfigMountPath, ReadOnly: true},
 			{Name: dataVolume, MountPath: DataMountPath},
@@ -151,4 +153,14 @@ func Deployment(p Params, rendered RenderedConfig, shard int32) (*appsv1.Deploym
 		},
 	}
 	return deploy, nil
+}
+
+// shardEnv tells the collector its shard index for the object store's
+// keys (config.ShardEnv). Only with an object store: nothing else needs
+// it, and a SpanSink without one keeps the pod it had.
+func shardEnv(sink *v1alpha1.SpanSink, shard int32) []corev1.EnvVar {
+	if sink.Spec.Storage.ObjectStore == nil {
+		return nil
+	}
+	return []corev1.EnvVar{{Name: config.ShardEnv, Value: strconv.Itoa(int(shard))}}
 }

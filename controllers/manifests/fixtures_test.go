@@ -141,3 +141,23 @@ func securedSink() *v1alpha1.SpanSink {
 	sink.Spec.Debug.Enabled = true
 	return sink
 }
+
+// objectStoreSink ships its files to a bucket with static credentials, a
+// session token, a CA bundle, a bound on the wait and a size bound on the
+// volume.
+func objectStoreSink() *v1alpha1.SpanSink {
+	sink := defaultedSink()
+	sink.Spec.Replicas = ptr.To[int32](2)
+	sink.Spec.Storage.Rotation.Compress = v1alpha1.CompressionZstd
+	sink.Spec.Storage.Rotation.MaxTotalSize = ptr.To(resource.MustParse("8Gi"))
+	sink.Spec.Storage.ObjectStore = &v1alpha1.ObjectStoreSpec{
+		Endpoint: "https://s3.internal:9000", Bucket: "traces", Prefix: "prod", Region: "eu-west-1", ForcePathStyle: true,
+		CredentialsSecretRef: &v1alpha1.ObjectStoreCredentialsRef{
+			Name: "s3-creds", AccessKeyIDKey: "AWS_ACCESS_KEY_ID", SecretAccessKeyKey: "AWS_SECRET_ACCESS_KEY", SessionTokenKey: "AWS_SESSION_TOKEN",
+		},
+		CASecretRef:    &v1alpha1.ObjectStoreCARef{Name: "s3-ca", Key: "ca.crt"},
+		MaxDelay:       &metav1.Duration{Duration: 15 * time.Minute},
+		LocalRetention: v1alpha1.LocalRetentionDeleteAfterUpload,
+	}
+	return sink
+}

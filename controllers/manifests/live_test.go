@@ -50,6 +50,46 @@ var specSetters = map[string]func(*v1alpha1.SpanSink){
 		s.Spec.TLS = &v1alpha1.TLSSpec{SecretRef: v1alpha1.TLSSecretRef{Name: "cert"}}
 	},
 	"tls.clientCAFile": func(s *v1alpha1.SpanSink) { s.Spec.TLS = tlsSink().Spec.TLS },
+	"storage.rotation.maxTotalBytes": func(s *v1alpha1.SpanSink) {
+		s.Spec.Storage.Rotation.MaxTotalSize = ptr.To(resource.MustParse("8Gi"))
+	},
+	// An object store's fields come with its bucket (and the SpanSink's
+	// names), so each setter adds a store that sets its field.
+	"objectStore.endpoint":  withStore(func(o *v1alpha1.ObjectStoreSpec) { o.Endpoint = "https://s3.example.com" }),
+	"objectStore.region":    withStore(func(o *v1alpha1.ObjectStoreSpec) { o.Region = "eu-west-1" }),
+	"objectStore.bucket":    withStore(func(*v1alpha1.ObjectStoreSpec) {}),
+	"objectStore.prefix":    withStore(func(o *v1alpha1.ObjectStoreSpec) { o.Prefix = "prod" }),
+	"objectStore.pathStyle": withStore(func(o *v1alpha1.ObjectStoreSpec) { o.ForcePathStyle = true }),
+	"objectStore.accessKeyIdFile": withStore(func(o *v1alpha1.ObjectStoreSpec) {
+		o.CredentialsSecretRef = &v1alpha1.ObjectStoreCredentialsRef{Name: "s3"}
+	}),
+	"objectStore.secretAccessKeyFile": withStore(func(o *v1alpha1.ObjectStoreSpec) {
+		o.CredentialsSecretRef = &v1alpha1.ObjectStoreCredentialsRef{Name: "s3"}
+	}),
+	"objectStore.sessionTokenFile": withStore(func(o *v1alpha1.ObjectStoreSpec) {
+		o.CredentialsSecretRef = &v1alpha1.ObjectStoreCredentialsRef{Name: "s3", SessionTokenKey: "AWS_SESSION_TOKEN"}
+	}),
+	"objectStore.caFile": withStore(func(o *v1alpha1.ObjectStoreSpec) {
+		o.Endpoint, o.CASecretRef = "https://s3.internal", &v1alpha1.ObjectStoreCARef{Name: "s3-ca"}
+	}),
+	"objectStore.namespace": withStore(func(*v1alpha1.ObjectStoreSpec) {}),
+	"objectStore.sink":      withStore(func(*v1alpha1.ObjectStoreSpec) {}),
+	"objectStore.maxDelay": withStore(func(o *v1alpha1.ObjectStoreSpec) {
+		o.MaxDelay = &metav1.Duration{Duration: 15 * time.Minute}
+	}),
+	"objectStore.deleteAfterUpload": withStore(func(o *v1alpha1.ObjectStoreSpec) {
+		o.LocalRetention = v1alpha1.LocalRetentionDeleteAfterUpload
+	}),
+}
+
+// withStore is a setter that gives the SpanSink an object store, changed
+// by change.
+func withStore(change func(*v1alpha1.ObjectStoreSpec)) func(*v1alpha1.SpanSink) {
+	return func(s *v1alpha1.SpanSink) {
+		store := &v1alpha1.ObjectStoreSpec{Bucket: "spans", LocalRetention: v1alpha1.LocalRetentionKeep}
+		change(store)
+		s.Spec.Storage.ObjectStore = store
+	}
 }
 
 // notFromSpec are the config fields no spec field sets on its own, and why.
@@ -63,6 +103,7 @@ var notFromSpec = map[string]string{
 	"limits.maxHeaderBytes":  "the collector's default; the API has no field",
 	"debug.recentSpansBytes": "the collector's default; the API has no field",
 	"shutdownTimeout":        "follows terminationGracePeriodSeconds, a pod field, which rolls the pod by itself",
+	"objectStore.shard":      "each shard's own index, given in config.ShardEnv on its pod since the shards share the config",
 }
 
 // Every field of the collector config is either set by a setter here or

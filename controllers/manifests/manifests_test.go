@@ -20,6 +20,7 @@ func TestBuildersGolden(t *testing.T) {
 		{"tls", tlsSink()},
 		{"networkpolicy", networkPolicySink()},
 		{"limits", limitsSink()},
+		{"objectstore", objectStoreSink()},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

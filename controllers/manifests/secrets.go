@@ -26,14 +26,31 @@ const (
 	// Secret key is mounted as.
 	ClientCAFile = "ca.crt"
 
+	// ObjectStoreCredentialsMountPath holds the object store's access key
+	// id, secret access key and session token, in the files below.
+	ObjectStoreCredentialsMountPath = "/var/run/secrets/spansink/object-store"
+	// ObjectStoreCAMountPath holds the object store's CA bundle, in ClientCAFile's name.
+	ObjectStoreCAMountPath = "/var/run/secrets/spansink/object-store-ca"
+	// Files under ObjectStoreCredentialsMountPath.
+	AccessKeyIDFile     = "access-key-id"
+	SecretAccessKeyFile = "secret-access-key"
+	SessionTokenFile    = "session-token"
+
+	// DefaultAccessKeyIDKey and DefaultSecretAccessKeyKey are the usual
+	// keys of an AWS credentials Secret, the CRD's defaults.
+	DefaultAccessKeyIDKey     = "AWS_ACCESS_KEY_ID"
+	DefaultSecretAccessKeyKey = "AWS_SECRET_ACCESS_KEY"
+
 	// DefaultTokenKey is the key of spec.auth.bearerTokenSecretRef when it names none.
 	DefaultTokenKey = "token"
 	// DefaultClientCAKey is the key of spec.tls.clientCASecretRef when it names none.
 	DefaultClientCAKey = "ca.crt"
 
-	authVolume     = "auth-token"
-	tlsVolume      = "tls"
-	clientCAVolume = "client-ca"
+	authVolume          = "auth-token"
+	tlsVolume           = "tls"
+	clientCAVolume      = "client-ca"
+	objectStoreVolume   = "object-store"
+	objectStoreCAVolume = "object-store-ca"
 
 	// secretFileMode is read-only for the owner (root) and the group, which
 	// the kubelet sets to the pod's fsGroup, the collector's group.
@@ -89,6 +106,34 @@ func SecretUses(sink *v1alpha1.SpanSink) []SecretUse {
 				Files:  []string{ClientCAFile},
 				Holds:  "the PEM CA certificates that sign client certificates",
 				volume: clientCAVolume, mountPath: ClientCAMountPath,
+			})
+		}
+	}
+	if store := sink.Spec.Storage.ObjectStore; store != nil {
+		if creds := store.CredentialsSecretRef; creds != nil {
+			use := SecretUse{
+				Field: "spec.storage.objectStore.credentialsSecretRef",
+				Name:  string(creds.Name),
+				Keys: []string{orDefault(string(creds.AccessKeyIDKey), DefaultAccessKeyIDKey),
+					orDefault(string(creds.SecretAccessKeyKey), DefaultSecretAccessKeyKey)},
+				Files:  []string{AccessKeyIDFile, SecretAccessKeyFile},
+				Holds:  "the object store's access key id and secret access key",
+				volume: objectStoreVolume, mountPath: ObjectStoreCredentialsMountPath,
+			}
+			if creds.SessionTokenKey != "" {
+				use.Keys = append(use.Keys, string(creds.SessionTokenKey))
+				use.Files = append(use.Files, SessionTokenFile)
+			}
+			uses = append(uses, use)
+		}
+		if ca := store.CASecretRef; ca != nil {
+			uses = append(uses, SecretUse{
+				Field:  "spec.storage.objectStore.caSecretRef",
+				Name:   string(ca.Name),
+				Keys:   []string{orDefault(string(ca.Key), DefaultClientCAKey)},
+				Files:  []string{ClientCAFile},
+				Holds:  "the PEM CA certificates the object store's certificate chains to",
+				volume: objectStoreCAVolume, mountPath: ObjectStoreCAMountPath,
 			})
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/spansink/spansink/api/v1alpha1"
+	"github.com/spansink/spansink/sink/config"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 )
@@ -189,5 +190,39 @@ func TestShardNames(t *testing.T) {
 	unlabelled.Labels[LabelShard] = "x"
 	if _, ok := ShardIndex(unlabelled); ok {
 		t.Errorf("a bad %s value reads as a shard index", LabelShard)
+	}
+}
+
+// With an object store, each shard's pod is told its index for the keys;
+// without one, the pod carries no such variable (and so keeps the template
+// it had).
+func TestShardEnvOnlyWithAnObjectStore(t *testing.T) {
+	desired, err := Build(Params{Sink: objectStoreSink(), DefaultImage: testImage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, shard := range desired.Shards {
+		var value string
+		for _, env := range shard.Deployment.Spec.Template.Spec.Containers[0].Env {
+			if env.Name == config.ShardEnv {
+				value = env.Value
+			}
+		}
+		if value != fmt.Sprint(i) {
+			t.Errorf("shard %d's pod has %s=%q", i, config.ShardEnv, value)
+		}
+	}
+	plain, err := Build(Params{Sink: threeShardSink(), DefaultImage: testImage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range plain.Shards[2].Deployment.Spec.Template.Spec.Containers[0].Env {
+		if env.Name == config.ShardEnv {
+			t.Errorf("a SpanSink without an object store got %s", config.ShardEnv)
+		}
+	}
+	if got := desired.Config.Config.ObjectStore; got.Namespace != "observability" || got.Sink != "traces" || got.Shard != 0 ||
+		got.AccessKeyIDFile == "" || got.SessionTokenFile == "" || got.CAFile == "" || !got.DeleteAfterUpload {
+		t.Errorf("objectStore config %+v", got)
 	}
 }

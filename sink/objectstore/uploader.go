@@ -9,10 +9,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
@@ -381,7 +383,7 @@ func (u *Uploader) removeLocal(name string) {
 func (u *Uploader) failed(err error) error {
 	u.stale = true
 	u.mu.Lock()
-	u.status.LastError = err.Error()
+	u.status.LastError = errorSummary(err)
 	if u.status.FailingSince.IsZero() {
 		u.status.FailingSince = u.now()
 	}
@@ -430,4 +432,22 @@ func digest(path string) (int64, string, error) {
 		return 0, "", fmt.Errorf("read %s: %w", filepath.Base(path), err)
 	}
 	return n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// errorSummary is err in words that stay the same while its cause does,
+// for the status the operator copies into a condition: the store's request
+// ids, new with every attempt, are left out.
+func errorSummary(err error) string {
+	msg := err.Error()
+	var apiErr smithy.APIError
+	var respErr *awshttp.ResponseError
+	if !errors.As(err, &apiErr) || !errors.As(err, &respErr) {
+		return msg
+	}
+	context, _, _ := strings.Cut(msg, "operation error ")
+	answer := apiErr.ErrorCode()
+	if m := apiErr.ErrorMessage(); m != "" && m != answer {
+		answer += ": " + m
+	}
+	return fmt.Sprintf("%sthe store answered %d %s", context, respErr.HTTPStatusCode(), answer)
 }

@@ -200,15 +200,10 @@ and fsynced, and it exits 0 when every accepted span is stored.`,
 	fs.StringVar(&f.tlsKeyFile, "tls-key-file", "", "PEM private key of --tls-cert-file")
 	fs.StringVar(&f.tlsClientCAFile, "tls-client-ca-file", "", "PEM CA certificates: clients must present a certificate they signed (mutual TLS); re-read when it changes")
 	fs.BoolVar(&f.debugEndpoints, "debug-endpoints", def.Debug.Enabled, "serve /debug/spans (recent span contents) and /debug/pprof/ on the admin port, behind the bearer tokens when set")
-	fs.IntVar(&f.shard, "shard", 0, "this collector's shard index in the object store's keys (default $"+ShardEnv+", which the operator sets on each shard's pod)")
+	fs.IntVar(&f.shard, "shard", 0, "this collector's shard index in the object store's keys (default $"+config.ShardEnv+", which the operator sets on each shard's pod)")
 	fs.StringVar(&f.recentSpansBytes, "recent-spans-bytes", strconv.FormatInt(def.Debug.RecentSpansBytes, 10), "memory for the recent spans /debug/spans shows (bytes, or with a KiB/MiB/GiB suffix); bounds its answer too")
 	return cmd, f
 }
-
-// ShardEnv names the environment variable that gives a collector its shard
-// index when --shard is not set: the operator sets it on each shard's pod,
-// whose config is shared with the other shards.
-const ShardEnv = "SPANSINK_SHARD"
 
 // config builds the configuration: the file (or the defaults), then every
 // flag that was set, then validation.
@@ -283,10 +278,10 @@ func (f *flags) build(fs *pflag.FlagSet, data []byte) (config.Config, error) {
 	set("recent-spans-bytes", func() (err error) { cfg.Debug.RecentSpansBytes, err = parseBytes(f.recentSpansBytes); return err })
 	// The operator sets the variable on every shard; it means something
 	// only to the keys of an object store.
-	if value, ok := os.LookupEnv(ShardEnv); ok && !fs.Changed("shard") && cfg.ObjectStore.Enabled() {
+	if value, ok := os.LookupEnv(config.ShardEnv); ok && !fs.Changed("shard") && cfg.ObjectStore.Enabled() {
 		shard, err := strconv.Atoi(value)
 		if err != nil || shard < 0 {
-			errs = append(errs, fmt.Errorf("$%s must be a shard index (0, 1, ...), got %q", ShardEnv, value))
+			errs = append(errs, fmt.Errorf("$%s must be a shard index (0, 1, ...), got %q", config.ShardEnv, value))
 		}
 		cfg.ObjectStore.Shard = shard
 	}

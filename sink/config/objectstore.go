@@ -8,6 +8,11 @@ import (
 	"strings"
 )
 
+// ShardEnv names the environment variable that gives a collector its shard
+// index (objectStore.shard) when its --shard flag is not set: the operator
+// sets it on each shard's pod, whose config the shards share.
+const ShardEnv = "SPANSINK_SHARD"
+
 // ObjectStore ships every sealed span file to an S3-compatible bucket.
 // The zero value ships nothing.
 type ObjectStore struct {

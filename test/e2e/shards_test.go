@@ -97,7 +97,7 @@ var _ = Describe("a SpanSink with three shards", func() {
 		Eventually(func(g Gomega) {
 			pod := shardPod(ctx, ns, 1)
 			g.Expect(pod.Status.ContainerStatuses).To(ContainElement(HaveField("State.Running", BeNil())))
-		}).WithContext(ctx).WithTimeout(30*time.Second).WithPolling(100*time.Millisecond).Should(Succeed())
+		}).WithContext(ctx).WithTimeout(30 * time.Second).WithPolling(100 * time.Millisecond).Should(Succeed())
 		atKill := acked()
 		Eventually(acked).WithContext(ctx).WithTimeout(5*time.Second).Should(BeNumerically(">=", atKill+300), "the other shards stopped taking spans")
 		Expect(suite.local.Node.ContainerPID(victim.UID, "collector")).To(BeZero(), "the killed shard came back before the others had shown they take spans")

@@ -106,6 +106,11 @@ e2e: manifests telemetrygen ## Run the end-to-end suite (needs root, ~3 min): a 
 	SPANSINK_CONTROL_PLANE_BIN="$$(hack/control-plane.sh etcd kube-apiserver kube-controller-manager kube-scheduler | tail -n1)" \
 		go test -tags e2e ./test/e2e/ -timeout 30m -v -ginkgo.v
 
+.PHONY: test-servers
+test-servers: ## Build the real servers tests run, SeaweedFS (weed, S3) and Jaeger v2, from the Go module proxy into the cache (hack/test-servers.sh; ~20 min cold), then run the harness tests of test/s3server and test/jaegerproc on them.
+	SPANSINK_TEST_SERVERS_BIN="$$(hack/test-servers.sh seaweedfs jaeger | tail -n1)" \
+		go test ./test/s3server/ ./test/jaegerproc/ -count=1 -v
+
 ##@ Build
 
 .PHONY: build

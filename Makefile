@@ -53,8 +53,9 @@ vet: ## Run go vet.
 RACE_PACKAGES ?= ./sink/batch/... ./sink/storage/... ./sink/ingest/... ./sink/collector/... ./sink/reader/...
 
 .PHONY: test
-test: manifests generate fmt vet ## Run every test: unit tests and the envtest suite on a real kube-apiserver and etcd (built once by hack/control-plane.sh).
+test: manifests generate fmt vet ## Run every test: unit tests, the envtest suite on a real kube-apiserver and etcd (built once by hack/control-plane.sh), and the object store and replay tests on a real SeaweedFS and Jaeger (built once by hack/test-servers.sh).
 	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh etcd kube-apiserver | tail -n1)" \
+	SPANSINK_TEST_SERVERS_BIN="$$(hack/test-servers.sh seaweedfs jaeger | tail -n1)" \
 		go test ./... -coverprofile cover.out
 	go test -race $(RACE_PACKAGES)
 
@@ -104,6 +105,7 @@ fuzz: ## Run every decoder fuzz target for FUZZTIME each (15s), starting from th
 .PHONY: e2e
 e2e: manifests telemetrygen ## Run the end-to-end suite (needs root, ~3 min): a real control plane with kube-controller-manager and kube-scheduler, a local node that runs collector pods as processes, the operator, kubectl and the samples (test/e2e).
 	SPANSINK_CONTROL_PLANE_BIN="$$(hack/control-plane.sh etcd kube-apiserver kube-controller-manager kube-scheduler | tail -n1)" \
+	SPANSINK_TEST_SERVERS_BIN="$$(hack/test-servers.sh seaweedfs | tail -n1)" \
 		go test -tags e2e ./test/e2e/ -timeout 30m -v -ginkgo.v
 
 .PHONY: test-servers

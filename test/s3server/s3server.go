@@ -64,7 +64,10 @@ type Options struct {
 	// BindAddress is the IP address the server listens on and Endpoint
 	// names; default 127.0.0.1. Set it when the clients are not on this
 	// host's loopback, e.g. pods that reach the store at their node's
-	// address as they would reach one outside the cluster.
+	// address as they would reach one outside the cluster. "0.0.0.0"
+	// listens on every address, also those that appear later (a local
+	// node's gateway exists only while it runs pods), and Endpoint then
+	// names loopback: clients elsewhere use Port with an address of theirs.
 	BindAddress string
 }
 
@@ -83,7 +86,8 @@ type Server struct {
 	root         string // the temp dir we made (Dir and the log live in it), "" if none
 	configPath   string // the S3 identities file
 	startTimeout time.Duration
-	host         string // the IP address every port is on
+	host         string // the IP address weed announces and Endpoint names
+	bind         string // the IP address every port listens on
 	ports        ports
 
 	mu     sync.Mutex // serialises Start and Stop
@@ -129,9 +133,13 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		bin:          bin,
 		startTimeout: opts.StartTimeout,
 		host:         opts.BindAddress,
+		bind:         opts.BindAddress,
 	}
-	if s.host == "" {
+	if s.host == "" || s.host == "0.0.0.0" {
 		s.host = "127.0.0.1"
+	}
+	if s.bind == "" {
+		s.bind = s.host
 	}
 	if s.AccessKey == "" {
 		s.AccessKey = DefaultAccessKey
@@ -165,7 +173,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	// fresh server simply tries again on new ports.
 	const attempts = 3
 	for i := 1; ; i++ {
-		if s.ports, err = freePorts(s.host); err != nil {
+		if s.ports, err = freePorts(s.bind); err != nil {
 			s.Close()
 			return nil, err
 		}
@@ -190,6 +198,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 	}
 }
+
+// Port is the S3 gateway's port.
+func (s *Server) Port() int { return s.ports.s3 }
 
 // Endpoint is the S3 endpoint, http://127.0.0.1:port (or BindAddress),
 // for path-style requests.
@@ -260,7 +271,7 @@ func (s *Server) Start(ctx context.Context) error {
 		// to rule out peers, and S3 writes wait for it), so the first PUT
 		// of a fresh server takes ~1 s instead of ~8 s.
 		"mini",
-		"-ip=" + s.host, "-ip.bind=" + s.host,
+		"-ip=" + s.host, "-ip.bind=" + s.bind,
 		"-dir=" + s.Dir,
 		port("master.port", p.master), port("master.port.grpc", p.masterGRPC),
 		port("volume.port", p.volume), port("volume.port.grpc", p.volumeGRPC),
@@ -520,7 +531,7 @@ func freePorts(host string) (ports, error) {
 		}
 		ls = append(ls, l)
 		port := l.Addr().(*net.TCPAddr).Port
-		if host != "127.0.0.1" {
+		if host != "127.0.0.1" && host != "0.0.0.0" {
 			lo, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 			if err != nil {
 				continue // taken on loopback: keep holding it, pick another

@@ -13,8 +13,9 @@ import (
 )
 
 // ConfigStatusPath is the admin endpoint that tells which config the
-// collector applies. It is open like /metrics: it shows hashes, never
-// contents.
+// collector applies and how its uploads go. It is open like /metrics: it
+// shows hashes, the bucket, counts and the last upload error, never span
+// contents or credentials.
 const ConfigStatusPath = "/config"
 
 // ConfigStatus is the answer of GET /config on the admin port. The

@@ -28,6 +28,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/spansink/spansink/test/testservers"
 )
 
 // Options configure Start. The zero value is what most tests want.
@@ -199,9 +201,9 @@ func (j *Jaeger) waitReady(ctx context.Context, timeout time.Duration) error {
 		}
 		select {
 		case <-j.exited:
-			return fmt.Errorf("%w before serving (%v); log %s:\n%s", errExited, j.waitErr, j.LogPath, tail(j.LogPath, 3000))
+			return fmt.Errorf("%w before serving (%v); log %s:\n%s", errExited, j.waitErr, j.LogPath, testservers.Tail(j.LogPath, 3000))
 		case <-ctx.Done():
-			return fmt.Errorf("jaegerproc: not ready within %s (last: %v); log %s:\n%s", timeout, last, j.LogPath, tail(j.LogPath, 3000))
+			return fmt.Errorf("jaegerproc: not ready within %s (last: %v); log %s:\n%s", timeout, last, j.LogPath, testservers.Tail(j.LogPath, 3000))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

@@ -37,6 +37,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/spansink/spansink/test/testservers"
 )
 
 // Defaults of Options; any access key and secret work, these are only
@@ -336,9 +338,9 @@ func (s *Server) waitReady(ctx context.Context, r *run) error {
 		}
 		select {
 		case <-r.exited:
-			return fmt.Errorf("%w before serving S3 (%v); log %s:\n%s", errExited, r.err, s.LogPath, tail(s.LogPath, 3000))
+			return fmt.Errorf("%w before serving S3 (%v); log %s:\n%s", errExited, r.err, s.LogPath, testservers.Tail(s.LogPath, 3000))
 		case <-ctx.Done():
-			return fmt.Errorf("s3server: not ready within %s (last: %v); log %s:\n%s", s.startTimeout, last, s.LogPath, tail(s.LogPath, 3000))
+			return fmt.Errorf("s3server: not ready within %s (last: %v); log %s:\n%s", s.startTimeout, last, s.LogPath, testservers.Tail(s.LogPath, 3000))
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

@@ -17,6 +17,7 @@ type decoder struct {
 	searchParser fastjson.Parser
 	filter       *Filter
 	needMetadata bool
+	keepOTLP     bool
 }
 
 // errSkipped marks a line the prefilter ruled out without decoding it.

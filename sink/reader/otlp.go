@@ -23,7 +23,9 @@ func (d *decoder) decodeOTLPLine(line []byte, file string, lineNo int, out []Spa
 	if err != nil {
 		return out, fmt.Errorf("corrupt OTLP JSON: %w", err)
 	}
-	wantMetadata := d.needMetadata || d.filter.Search != ""
+	// A kept pdata span is the metadata's source: building the metadata
+	// too is only needed to search it.
+	wantMetadata := (d.needMetadata && !d.keepOTLP) || d.filter.Search != ""
 	resources := traces.ResourceSpans()
 	for i := 0; i < resources.Len(); i++ {
 		rs := resources.At(i)
@@ -78,8 +80,11 @@ func (d *decoder) decodeOTLPLine(line []byte, file string, lineNo int, out []Spa
 						continue
 					}
 				}
-				if !d.needMetadata {
+				if !d.needMetadata || d.keepOTLP {
 					span.Metadata = nil
+				}
+				if d.keepOTLP {
+					span.OTLP = &OTLPSpan{Resource: rs, Scope: ss, Span: ps}
 				}
 				out = append(out, span)
 			}

@@ -2,6 +2,9 @@ package reader
 
 import (
 	"github.com/valyala/fastjson"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/spansink/spansink/sink/format"
 )
 
 // DefaultMaxPending bounds the DB-GPT start records held while waiting for
@@ -180,7 +183,39 @@ func (p *Pairer) merge(start, end *Span) Span {
 	if p.mergeMetadata {
 		merged.Metadata = p.mergeObjects(start.Metadata, end.Metadata)
 	}
+	if start.OTLP != nil && end.OTLP != nil {
+		merged.OTLP = mergeOTLPRecords(start.OTLP, end.OTLP)
+	}
 	return merged
+}
+
+// mergeOTLPRecords joins a DB-GPT start and end record stored as otlp-json
+// spans as mergeObjects joins their metadata: the end record's span, with
+// the attributes of both in the start's order, the end's values winning,
+// then the end's own, without the mark of a start record. The joined span
+// is a copy; the resource and scope stay the end record's, so it is still
+// sent under them.
+func mergeOTLPRecords(start, end *OTLPSpan) *OTLPSpan {
+	span := ptrace.NewSpan()
+	end.Span.CopyTo(span)
+	merged := span.Attributes()
+	merged.Clear()
+	endAttrs := end.Span.Attributes()
+	for key, value := range start.Span.Attributes().All() {
+		if key == format.DBGPTRecordAttribute {
+			continue
+		}
+		if endValue, ok := endAttrs.Get(key); ok {
+			value = endValue
+		}
+		value.CopyTo(merged.PutEmpty(key))
+	}
+	for key, value := range endAttrs.All() {
+		if _, ok := merged.Get(key); !ok {
+			value.CopyTo(merged.PutEmpty(key))
+		}
+	}
+	return &OTLPSpan{Resource: end.Resource, Scope: end.Scope, Span: span}
 }
 
 // mergeObjects overlays the end record's metadata keys on the start's.
@@ -200,10 +235,34 @@ func (p *Pairer) mergeObjects(start, end []byte) []byte {
 	if err != nil || endValue.Type() != fastjson.TypeObject {
 		return end
 	}
+	startAttrs, endAttrs := dbgptAttributes(startValue), dbgptAttributes(endValue)
 	endValue.GetObject().Visit(func(key []byte, value *fastjson.Value) {
 		startValue.Set(string(key), value)
 	})
+	if startAttrs != nil && endAttrs != nil {
+		// DB-GPT records stored as otlp-json keep DB-GPT's metadata one
+		// level down, as attributes: join those as a dbgpt line's are.
+		endAttrs.GetObject().Visit(func(key []byte, value *fastjson.Value) {
+			startAttrs.Set(string(key), value)
+		})
+		startAttrs.Del(format.DBGPTRecordAttribute)
+		startValue.Set("attributes", startAttrs)
+	}
 	return appendJSONValue(nil, startValue)
+}
+
+// dbgptAttributes is the attributes object of metadata in the OTLP layout
+// of a span converted from a DB-GPT record (scope spansink/dbgpt), nil for
+// any other metadata.
+func dbgptAttributes(meta *fastjson.Value) *fastjson.Value {
+	if string(meta.GetStringBytes("scope", "name")) != format.DBGPTScopeName {
+		return nil
+	}
+	attrs := meta.Get("attributes")
+	if attrs == nil || attrs.Type() != fastjson.TypeObject {
+		return nil
+	}
+	return attrs
 }
 
 // recentKeys keeps the latest keys added, up to a limit, in a ring: a

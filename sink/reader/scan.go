@@ -71,6 +71,13 @@ type Scanner struct {
 	// Warn is told about every skipped file or line, in file order within
 	// a stream. Nil discards them.
 	Warn func(Warning)
+	// Open opens the inputs by the names in the streams; nil means OpenFile
+	// (files on disk). What it returns is decompressed by content.
+	Open OpenFunc
+	// KeepOTLP gives every span read from an otlp-json line its span as
+	// pdata decoded it (Span.OTLP), whole, in place of the metadata built
+	// from it, so that it can be sent on unchanged (spansink spans replay).
+	KeepOTLP bool
 }
 
 // block is a run of whole lines from one file, or a file-level problem.
@@ -156,7 +163,7 @@ func (s *Scanner) ScanStreams(ctx context.Context, streams [][]string, emit func
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
-			readBlocks(ctx, i, files, stream.tokens, jobs)
+			readBlocks(ctx, s.opener(), i, files, stream.tokens, jobs)
 		}()
 	}
 	go func() {
@@ -168,7 +175,7 @@ func (s *Scanner) ScanStreams(ctx context.Context, streams [][]string, emit func
 		workerWG.Add(1)
 		go func() {
 			defer workerWG.Done()
-			dec := &decoder{filter: orAll(s.Filter), needMetadata: s.NeedMetadata}
+			dec := &decoder{filter: orAll(s.Filter), needMetadata: s.NeedMetadata, keepOTLP: s.KeepOTLP}
 			for job := range jobs {
 				res := decodeBlock(dec, job)
 				select {
@@ -202,6 +209,14 @@ func (s *Scanner) ScanStreams(ctx context.Context, streams [][]string, emit func
 		emitErr = ctx.Err()
 	}
 	return merge.summary, emitErr
+}
+
+// opener is the Scanner's OpenFunc with its default.
+func (s *Scanner) opener() OpenFunc {
+	if s.Open == nil {
+		return OpenFile
+	}
+	return s.Open
 }
 
 // blocksPerStream is how many blocks a stream may have in flight: the scan's
@@ -399,10 +414,19 @@ func decodeBlock(dec *decoder, job block) result {
 	return res
 }
 
+// openDecompressed opens an input and decompresses it.
+func openDecompressed(ctx context.Context, open OpenFunc, name string) (io.ReadCloser, error) {
+	raw, err := open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return Decompress(name, raw)
+}
+
 // readBlocks cuts one stream's files into blocks of whole lines and hands
 // them out in sequence, waiting for a token before each so that no more than
 // a few blocks are ever in memory, and ends with a last, empty block.
-func readBlocks(ctx context.Context, stream int, files []string, tokens chan struct{}, jobs chan<- block) {
+func readBlocks(ctx context.Context, open OpenFunc, stream int, files []string, tokens chan struct{}, jobs chan<- block) {
 	seq := 0
 	send := func(b block) bool {
 		select {
@@ -420,7 +444,7 @@ func readBlocks(ctx context.Context, stream int, files []string, tokens chan str
 		}
 	}
 	for _, path := range files {
-		if !readFile(ctx, path, send) {
+		if !readFile(ctx, open, path, send) {
 			return
 		}
 	}
@@ -428,8 +452,8 @@ func readBlocks(ctx context.Context, stream int, files []string, tokens chan str
 }
 
 // readFile sends one file's blocks; false means the scan was cancelled.
-func readFile(ctx context.Context, path string, send func(block) bool) bool {
-	rc, err := Open(path)
+func readFile(ctx context.Context, open OpenFunc, path string, send func(block) bool) bool {
+	rc, err := openDecompressed(ctx, open, path)
 	if err != nil {
 		return send(block{file: path, fileErr: err, openFailed: true})
 	}

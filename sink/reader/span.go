@@ -7,6 +7,8 @@ package reader
 import (
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
 	"github.com/spansink/spansink/sink/format"
 )
 
@@ -47,9 +49,21 @@ type Span struct {
 	// filled when the scan asks for it, since copying it costs more than
 	// everything else together.
 	Metadata []byte
+	// OTLP is the span as pdata decoded it from an otlp-json line, when
+	// the scan keeps it (Scanner.KeepOTLP); Metadata is nil then.
+	OTLP *OTLPSpan
 	// File and Line say where the span's (last) record was read.
 	File string
 	Line int
+}
+
+// OTLPSpan is a span of an otlp-json line with the resource and scope it is
+// under. The three share the line's decoded request, which is only read
+// after decoding, so spans of one line may be handled on any goroutine.
+type OTLPSpan struct {
+	Resource ptrace.ResourceSpans
+	Scope    ptrace.ScopeSpans
+	Span     ptrace.Span
 }
 
 // Duration is End-Start, and false when either end is unknown.

@@ -4,6 +4,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/spansink/spansink/sink/config"
 	"github.com/spansink/spansink/sink/reader"
+	"github.com/spansink/spansink/sink/reader/s3read"
 	"github.com/spansink/spansink/sink/storage/rollingfile"
 )
 
@@ -37,6 +39,7 @@ type options struct {
 	paths      []string
 	workers    int
 	pathSet    bool
+	store      storeFlags
 }
 
 // NewCommand returns the `spans` command.
@@ -48,14 +51,20 @@ func newCommand(e env) *cobra.Command {
 	opts := &options{env: e}
 	cmd := &cobra.Command{
 		Use:   "spans",
-		Short: "Read span files: list, tree, show, tail, stats",
+		Short: "Read span files: list, tree, show, tail, stats; replay them to an OTLP receiver",
 		Long: `Read the span files the collector writes: the active file, its rotated
-siblings and their gzip/zstd forms, in the "dbgpt" and "otlp-json" formats.
+siblings and their gzip/zstd forms, in the "dbgpt" and "otlp-json" formats,
+on disk or in the object store the collector uploads them to.
 
-Inputs are files, directories or glob patterns given as arguments; without
-any, the configured span file and its rotated siblings are read (from --path,
-or from the config file: --config, else ` + PodConfigPath + ` when it exists,
-else the default config).
+Inputs are files, directories, glob patterns or s3://BUCKET[/PREFIX] URLs
+given as arguments; without any, the configured span file and its rotated
+siblings are read (from --path, or from the config file: --config, else
+` + PodConfigPath + ` when it exists, else the default config). An s3:// prefix
+may stop at any segment of the key layout
+(<prefix>/<namespace>/<sink>/<shard>/year=YYYY/month=MM/day=DD/<file>); day
+partitions outside --since/--until are skipped unlisted. Credentials come
+from the AWS SDK's default chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, web
+identity, ...).
 
 Several shards' directories (or --path given once per shard) are read as one
 set: their spans are merged by time, and a DB-GPT span whose start record is
@@ -69,11 +78,12 @@ Unreadable lines are reported on stderr as file:line and skipped.`,
 	flags.StringVar(&opts.configPath, "config", "", "collector config file naming the span file (default "+PodConfigPath+" when it exists)")
 	flags.StringArrayVar(&opts.paths, "path", []string{filepath.Join(defaults.Storage.Dir, defaults.Storage.Path)}, "active span file whose rotated siblings are read too, when no inputs are given; repeat it for several shards, read as one set")
 	flags.IntVar(&opts.workers, "workers", 0, "decoding goroutines (0: one per CPU)")
+	opts.store.register(flags)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
 	cmd.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
 		opts.pathSet = cmd.Flags().Changed("path")
 	}
-	cmd.AddCommand(newListCommand(opts), newTreeCommand(opts), newShowCommand(opts), newTailCommand(opts), newStatsCommand(opts))
+	cmd.AddCommand(newListCommand(opts), newTreeCommand(opts), newShowCommand(opts), newTailCommand(opts), newStatsCommand(opts), newReplayCommand(opts))
 	return cmd
 }
 
@@ -110,6 +120,11 @@ func ExitCode(err error) int {
 // shard), else the one the config file names.
 func (o *options) activePaths() ([]string, error) {
 	if o.pathSet {
+		for _, path := range o.paths {
+			if s3read.IsURL(path) {
+				return nil, usageErrorf("--path %s: --path names span files on disk; give s3:// URLs as arguments", path)
+			}
+		}
 		return activePathsOf(o.paths), nil
 	}
 	active, err := o.configuredActivePath()
@@ -158,16 +173,19 @@ func (o *options) configuredActivePath() (string, error) {
 }
 
 // files resolves the inputs to read into streams, one per writer (shard),
-// each in the order written; the Scanner merges them by time.
-func (o *options) files(args []string) ([][]string, error) {
+// each in the order written; the Scanner merges them by time. Arguments
+// are files, directories, globs and s3:// URLs; without any, the
+// configured span files. filter's --since/--until (filter may be nil)
+// choose the object store's day partitions.
+func (o *options) files(cmd *cobra.Command, args []string, filter *reader.Filter) (*inputSet, error) {
 	if len(args) > 0 {
-		return reader.Resolve(args)
+		return o.resolveArgs(cmd, args, filter)
 	}
 	actives, err := o.activePaths()
 	if err != nil {
 		return nil, err
 	}
-	streams := make([][]string, 0, len(actives))
+	in := &inputSet{}
 	for _, active := range actives {
 		files, err := reader.Siblings(active)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -176,9 +194,28 @@ func (o *options) files(args []string) ([][]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		streams = append(streams, files)
+		in.streams = append(in.streams, files)
 	}
-	return streams, nil
+	return in, nil
+}
+
+// inputSet is what a command reads: streams of input names, and how to
+// open the names that are objects.
+type inputSet struct {
+	streams [][]string
+	// store opens s3:// names; nil when no input is one.
+	store *s3read.Store
+	// outOfRange is set when the inputs held span objects, but none of a
+	// day that --since/--until can match: nothing matched, nothing failed.
+	outOfRange bool
+}
+
+// open is the Scanner's OpenFunc: objects from the store, files from disk.
+func (in *inputSet) open(ctx context.Context, name string) (io.ReadCloser, error) {
+	if in.store != nil && s3read.IsURL(name) {
+		return in.store.Open(ctx, name)
+	}
+	return reader.OpenFile(ctx, name)
 }
 
 // fileCount is the number of files in the streams.
@@ -194,13 +231,15 @@ func fileCount(streams [][]string) int {
 // file of garbage does not bury the output; the rest are counted.
 const maxWarnings = 100
 
-// scanner returns a Scanner that reports skipped lines on stderr.
-func (o *options) scanner(stderr io.Writer, filter *reader.Filter, needMetadata bool) *reader.Scanner {
+// scanner returns a Scanner of the inputs that reports skipped lines on
+// stderr.
+func (o *options) scanner(stderr io.Writer, filter *reader.Filter, needMetadata bool, in *inputSet) *reader.Scanner {
 	printed := 0
 	return &reader.Scanner{
 		Filter:       filter,
 		NeedMetadata: needMetadata,
 		Workers:      o.workers,
+		Open:         in.open,
 		Warn: func(w reader.Warning) {
 			printed++
 			switch {
@@ -215,13 +254,13 @@ func (o *options) scanner(stderr io.Writer, filter *reader.Filter, needMetadata 
 
 // checkReadable turns "nothing could be read" into an error, so scripts can
 // tell it from "nothing matched".
-func checkReadable(summary reader.Summary, streams [][]string) error {
-	if summary.Readable() > 0 {
+func checkReadable(summary reader.Summary, in *inputSet) error {
+	if summary.Readable() > 0 || in.outOfRange {
 		return nil
 	}
 	switch {
 	case summary.Files == 0:
-		return fmt.Errorf("none of the %d span file(s) could be opened", fileCount(streams))
+		return fmt.Errorf("none of the %d span file(s) could be opened", fileCount(in.streams))
 	case summary.Lines == 0:
 		return fmt.Errorf("no spans read: the %d span file(s) are empty", summary.Files)
 	}

@@ -45,12 +45,12 @@ came is listed at the end without a duration.`,
 			if err != nil {
 				return err
 			}
-			streams, err := opts.files(args)
+			in, err := opts.files(cmd, args, filter)
 			if err != nil {
 				return err
 			}
 			writer := newSpanWriter(cmd.OutOrStdout(), output, false)
-			scanner := opts.scanner(cmd.ErrOrStderr(), filter, output == outputJSON)
+			scanner := opts.scanner(cmd.ErrOrStderr(), filter, output == outputJSON, in)
 			matched := 0
 			var emit func(*reader.Span) error
 			var ring *spanRing
@@ -70,11 +70,11 @@ came is listed at the end without a duration.`,
 					return nil
 				}
 			}
-			summary, err := scanner.ScanStreams(cmd.Context(), streams, emit)
+			summary, err := scanner.ScanStreams(cmd.Context(), in.streams, emit)
 			if err != nil {
 				return err
 			}
-			if err := checkReadable(summary, streams); err != nil {
+			if err := checkReadable(summary, in); err != nil {
 				return err
 			}
 			if ring != nil {

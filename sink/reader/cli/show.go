@@ -27,20 +27,20 @@ id, each is printed; --trace-id picks one.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			spanID := args[0]
-			streams, err := opts.files(args[1:])
+			in, err := opts.files(cmd, args[1:], nil)
 			if err != nil {
 				return err
 			}
 			var found []reader.Span
-			scanner := opts.scanner(cmd.ErrOrStderr(), &reader.Filter{SpanID: spanID, TraceID: traceID}, true)
-			summary, err := scanner.ScanStreams(cmd.Context(), streams, func(s *reader.Span) error {
+			scanner := opts.scanner(cmd.ErrOrStderr(), &reader.Filter{SpanID: spanID, TraceID: traceID}, true, in)
+			summary, err := scanner.ScanStreams(cmd.Context(), in.streams, func(s *reader.Span) error {
 				found = append(found, *s)
 				return nil
 			})
 			if err != nil {
 				return err
 			}
-			if err := checkReadable(summary, streams); err != nil {
+			if err := checkReadable(summary, in); err != nil {
 				return err
 			}
 			if len(found) == 0 {

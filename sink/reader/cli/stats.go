@@ -45,20 +45,20 @@ and estimated within about 1% beyond.`,
 			if err != nil {
 				return err
 			}
-			streams, err := opts.files(args)
+			in, err := opts.files(cmd, args, filter)
 			if err != nil {
 				return err
 			}
 			report := stats.NewReport()
-			scanner := opts.scanner(cmd.ErrOrStderr(), filter, false)
-			summary, err := scanner.ScanStreams(cmd.Context(), streams, func(s *reader.Span) error {
+			scanner := opts.scanner(cmd.ErrOrStderr(), filter, false, in)
+			summary, err := scanner.ScanStreams(cmd.Context(), in.streams, func(s *reader.Span) error {
 				report.Add(s)
 				return nil
 			})
 			if err != nil {
 				return err
 			}
-			if err := checkReadable(summary, streams); err != nil {
+			if err := checkReadable(summary, in); err != nil {
 				return err
 			}
 			switch output {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spansink/spansink/sink/reader"
+	"github.com/spansink/spansink/sink/reader/s3read"
 )
 
 func newTailCommand(opts *options) *cobra.Command {
@@ -97,7 +98,7 @@ active file at a time.`,
 
 // tailOnce prints the last n matching spans of the inputs, oldest first.
 func tailOnce(cmd *cobra.Command, opts *options, args []string, filter *reader.Filter, lines int, output string) error {
-	streams, err := opts.files(args)
+	in, err := opts.files(cmd, args, filter)
 	if err != nil {
 		return err
 	}
@@ -105,12 +106,12 @@ func tailOnce(cmd *cobra.Command, opts *options, args []string, filter *reader.F
 		return nil
 	}
 	ring := newSpanRing(lines)
-	scanner := opts.scanner(cmd.ErrOrStderr(), filter, output == outputJSON)
-	summary, err := scanner.ScanStreams(cmd.Context(), streams, func(s *reader.Span) error { ring.push(s); return nil })
+	scanner := opts.scanner(cmd.ErrOrStderr(), filter, output == outputJSON, in)
+	summary, err := scanner.ScanStreams(cmd.Context(), in.streams, func(s *reader.Span) error { ring.push(s); return nil })
 	if err != nil {
 		return err
 	}
-	if err := checkReadable(summary, streams); err != nil {
+	if err := checkReadable(summary, in); err != nil {
 		return err
 	}
 	writer := newSpanWriter(cmd.OutOrStdout(), output, false)
@@ -132,6 +133,11 @@ func tailOnce(cmd *cobra.Command, opts *options, args []string, filter *reader.F
 // whose start and end records are in two shards would need one pairer
 // across the files; a follower per file gives neither.
 func followPath(opts *options, args []string) (string, error) {
+	for _, arg := range args {
+		if s3read.IsURL(arg) {
+			return "", usageErrorf("tail -f cannot follow %s: the object store holds sealed files, which nothing is appended to; run tail without -f to print the latest spans there", arg)
+		}
+	}
 	switch len(args) {
 	case 0:
 		actives, err := opts.activePaths()

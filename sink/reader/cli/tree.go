@@ -36,20 +36,20 @@ Only the trace's spans are kept in memory, however large the files.`,
 			if err := checkOutput(output, outputText, outputJSON); err != nil {
 				return err
 			}
-			streams, err := opts.files(args)
+			in, err := opts.files(cmd, args, nil)
 			if err != nil {
 				return err
 			}
 			var spans []reader.Span
-			scanner := opts.scanner(cmd.ErrOrStderr(), &reader.Filter{TraceID: traceID}, output == outputJSON)
-			summary, err := scanner.ScanStreams(cmd.Context(), streams, func(s *reader.Span) error {
+			scanner := opts.scanner(cmd.ErrOrStderr(), &reader.Filter{TraceID: traceID}, output == outputJSON, in)
+			summary, err := scanner.ScanStreams(cmd.Context(), in.streams, func(s *reader.Span) error {
 				spans = append(spans, *s)
 				return nil
 			})
 			if err != nil {
 				return err
 			}
-			if err := checkReadable(summary, streams); err != nil {
+			if err := checkReadable(summary, in); err != nil {
 				return err
 			}
 			if len(spans) == 0 {

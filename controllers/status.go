@@ -194,10 +194,7 @@ func summarize(shards []shardObservation) rolloutSummary {
 
 // verbFor is "shard 1 is" or "shards 0, 2 are".
 func verbFor(indexes []int32, one, many string) string {
-	if len(indexes) == 1 {
-		return shardList(indexes) + " " + one
-	}
-	return shardList(indexes) + " " + many
+	return shardList(indexes) + " " + pluralVerb(indexes, one, many)
 }
 
 // shardsDownMessage is the Degraded message for shards without a pod.

@@ -15,12 +15,13 @@ import (
 // suite both use them, so the suite sees what production sees.
 //
 // The child kinds, and the collector pods, are cached only when they carry
-// the managed-by label the builders put on every child and pod template. Without the selector the operator would hold
-// every ConfigMap, Service, ServiceAccount, claim, Deployment,
-// NetworkPolicy and PodDisruptionBudget of the cluster in memory. The price: an object under a
-// child's name that lacks the label is invisible to the cached client, so
-// the reconciler looks such names up with the uncached APIReader before it
-// decides anything. Secrets are not cached at all (see checkSecrets).
+// the managed-by label the builders put on every child and pod template.
+// Without the selector the operator would hold every ConfigMap, Service,
+// ServiceAccount, claim, Deployment, NetworkPolicy and PodDisruptionBudget
+// of the cluster in memory. The price: an object under a child's name that
+// lacks the label is invisible to the cached client, so the reconciler
+// looks such names up with the uncached APIReader before it decides
+// anything. Secrets are not cached at all (see checkSecrets).
 func CacheOptions() cache.Options {
 	managed := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{
 		manifests.LabelManagedBy: manifests.ManagedByValue,

@@ -92,15 +92,21 @@ var _ = Describe("a SpanSink with three shards", func() {
 		pid := suite.local.Node.ContainerPID(victim.UID, "collector")
 		Expect(pid).NotTo(BeZero())
 		Expect(syscall.Kill(pid, syscall.SIGKILL)).To(Succeed())
+		killedAt := time.Now()
 		// The node restarts the container after its crash back-off (10 s),
 		// so the shard is down for that long at least.
 		Eventually(func(g Gomega) {
 			pod := shardPod(ctx, ns, 1)
 			g.Expect(pod.Status.ContainerStatuses).To(ContainElement(HaveField("State.Running", BeNil())))
 		}).WithContext(ctx).WithTimeout(30 * time.Second).WithPolling(100 * time.Millisecond).Should(Succeed())
-		atKill := acked()
-		Eventually(acked).WithContext(ctx).WithTimeout(5*time.Second).Should(BeNumerically(">=", atKill+300), "the other shards stopped taking spans")
+		// A fresh connection goes to a ready shard: the prober's spans go
+		// on being taken while the killed one is down.
+		atKill, probedAtKill := acked(), prober.accepted()
+		Eventually(prober.accepted).WithContext(ctx).WithTimeout(5*time.Second).Should(BeNumerically(">=", probedAtKill+20), "fresh connections were not taken by the other shards")
 		Expect(suite.local.Node.ContainerPID(victim.UID, "collector")).To(BeZero(), "the killed shard came back before the others had shown they take spans")
+		// The clients that were on the killed shard reconnect elsewhere.
+		Eventually(acked).WithContext(ctx).WithTimeout(time.Minute).Should(BeNumerically(">=", atKill+300), "the clients did not get their spans in again")
+		clientsBack := time.Since(killedAt)
 		Eventually(func(g Gomega) {
 			pod := shardPod(ctx, ns, 1)
 			g.Expect(pod.UID).To(Equal(victim.UID))
@@ -204,8 +210,8 @@ var _ = Describe("a SpanSink with three shards", func() {
 		GinkgoWriter.Printf("shards: %d spans acknowledged by %d clients, %d stored twice (a retry after a lost acknowledgement); "+
 			"%d retries (%d asked for by the collector); "+
 			"rolling change: fewest ready endpoints %d, longest run of refused fresh connections %s (%d of %d probes refused); "+
-			"killed shard: longest run %s (%d of %d probes refused)\n",
-			len(want), len(senders), duplicates, retries, refused, lowest, rollWindow, rollRefused, rollProbes, killWindow, killRefused, killProbes)
+			"killed shard: longest run %s (%d of %d probes refused), the clients' acknowledgements 300 spans further %s after the kill\n",
+			len(want), len(senders), duplicates, retries, refused, lowest, rollWindow, rollRefused, rollProbes, killWindow, killRefused, killProbes, clientsBack.Round(time.Millisecond))
 		AddReportEntry("shards", fmt.Sprintf("roll: min ready endpoints %d, longest refused run %s; kill: longest refused run %s", lowest, rollWindow, killWindow))
 	})
 })
@@ -402,6 +408,13 @@ func (p *freshConnectionProber) record(at time.Time, ok bool) {
 	if !p.lastRefusals {
 		p.runStart, p.lastRefusals = at, true
 	}
+}
+
+// accepted is how many probes the collectors took since the last reset.
+func (p *freshConnectionProber) accepted() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.probes - p.refused
 }
 
 // reset returns the longest run of refusals and the counts since the last

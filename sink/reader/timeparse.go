@@ -32,9 +32,15 @@ func parseSpanTime(s []byte) (time.Time, error) {
 				}
 			}
 		}
-		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && month >= 1 && month <= 12 && day >= 1 && day <= 31 &&
-			hour < 24 && minute < 60 && second < 61 {
-			return time.Date(year, time.Month(month), day, hour, minute, second, nanos, time.UTC), nil
+		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && month >= 1 && month <= 12 && day >= 1 &&
+			hour < 24 && minute < 60 && second < 60 {
+			// time.Date would carry 2024-02-30 over to 1 March; the day must
+			// exist in its month, as time.Parse (and so ingest) requires.
+			t := time.Date(year, time.Month(month), day, hour, minute, second, nanos, time.UTC)
+			if t.Day() == day {
+				return t, nil
+			}
+			return time.Time{}, fmt.Errorf("unreadable time %q: %04d-%02d has no day %d", s, year, month, day)
 		}
 	}
 	text := string(s)

@@ -124,6 +124,9 @@ func (o *options) activePaths() ([]string, error) {
 			if s3read.IsURL(path) {
 				return nil, usageErrorf("--path %s: --path names span files on disk; give s3:// URLs as arguments", path)
 			}
+			if isDir(path) {
+				return nil, usageErrorf("--path %s is a directory: name the active span file in it (such as %s)", path, filepath.Join(path, config.DefaultPath))
+			}
 		}
 		return activePathsOf(o.paths), nil
 	}
@@ -132,6 +135,25 @@ func (o *options) activePaths() ([]string, error) {
 		return nil, err
 	}
 	return []string{active}, nil
+}
+
+// pathDirs are the --path values that name directories.
+func (o *options) pathDirs() []string {
+	if !o.pathSet {
+		return nil
+	}
+	var dirs []string
+	for _, path := range o.paths {
+		if isDir(path) {
+			dirs = append(dirs, path)
+		}
+	}
+	return dirs
+}
+
+func isDir(path string) bool {
+	info, err := os.Stat(path)
+	return err == nil && info.IsDir()
 }
 
 // activePathsOf turns --path values into active files, each once: the same
@@ -180,6 +202,14 @@ func (o *options) configuredActivePath() (string, error) {
 func (o *options) files(cmd *cobra.Command, args []string, filter *reader.Filter) (*inputSet, error) {
 	if len(args) > 0 {
 		return o.resolveArgs(cmd, args, filter)
+	}
+	if dirs := o.pathDirs(); len(dirs) > 0 {
+		// --path names directories: read them as the same arguments
+		// would be, every span file in them.
+		if len(dirs) != len(o.paths) {
+			return nil, usageErrorf("--path names both directories and files; give either, or the directories as arguments")
+		}
+		return o.resolveArgs(cmd, dirs, filter)
 	}
 	actives, err := o.activePaths()
 	if err != nil {

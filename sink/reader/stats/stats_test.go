@@ -3,6 +3,7 @@ package stats
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -64,5 +65,40 @@ func TestDistinct(t *testing.T) {
 				t.Errorf("Count = %d, want %d within 3%%", got, n)
 			}
 		})
+	}
+}
+
+// The estimate is unbiased from a thousand to a million trace ids: over
+// several sets of ids its mean error stays within 1%, as `spans stats`
+// promises, and no single set is off by more than 3% (about 3.5 standard
+// errors at 2^14 registers). The old estimator was +1.7% on average around
+// 40k, where the classic one switches from linear counting.
+func TestDistinctIsUnbiased(t *testing.T) {
+	sizes := []int{1000, 5000, 20000, 40000, 60000, 100000, 300000, 1000000}
+	if testing.Short() {
+		sizes = sizes[:5]
+	}
+	for _, n := range sizes {
+		sets := 8
+		if n >= 300000 {
+			sets = 3
+		}
+		var sum float64
+		for set := range sets {
+			var d Distinct
+			id := make([]byte, 0, 32)
+			for i := range n {
+				id = strconv.AppendUint(append(strconv.AppendUint(id[:0], uint64(set), 16), '-'), uint64(i), 16)
+				d.Add(string(id))
+			}
+			rel := (float64(d.Count()) - float64(n)) / float64(n)
+			if math.Abs(rel) > 0.03 {
+				t.Errorf("%d ids (set %d): Count = %d, off by %.2f%%", n, set, d.Count(), 100*rel)
+			}
+			sum += rel
+		}
+		if mean := sum / float64(sets); math.Abs(mean) > 0.01 {
+			t.Errorf("%d ids: mean error %+.2f%% over %d sets, want within 1%%", n, 100*mean, sets)
+		}
 	}
 }

@@ -3,9 +3,9 @@ package stats
 import (
 	"fmt"
 	"math"
-	"strconv"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 )

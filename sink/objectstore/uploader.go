@@ -251,21 +251,22 @@ func (u *Uploader) Pass(ctx context.Context) error {
 	if err != nil {
 		return u.failed(err)
 	}
-	var pending []rollingfile.Rotated
+	var names []string
 	for _, f := range sealed {
 		if !u.Shipped(f.Name) {
-			pending = append(pending, f)
+			names = append(names, f.Name)
 		} else if u.DeleteAfterUpload {
 			// Confirmed before a restart that came ahead of the removal.
 			u.removeLocal(f.Name)
 		}
 	}
-	u.setPending(pending)
-	for i, f := range pending {
-		if err := u.ship(ctx, f.Name); err != nil {
+	backlog := u.backlogOf(names)
+	u.setPending(backlog[0])
+	for i, name := range names {
+		if err := u.ship(ctx, name); err != nil {
 			return u.failed(err)
 		}
-		u.setPending(pending[i+1:])
+		u.setPending(backlog[i+1])
 	}
 	u.mu.Lock()
 	u.status.LastError, u.status.FailingSince = "", time.Time{}
@@ -392,24 +393,39 @@ func (u *Uploader) failed(err error) error {
 	return err
 }
 
-// setPending records the files still to ship.
-func (u *Uploader) setPending(pending []rollingfile.Rotated) {
-	var bytes int64
-	var oldest time.Time
-	for _, f := range pending {
-		info, err := os.Stat(filepath.Join(u.dir, f.Name))
-		if err != nil {
-			continue
+// backlog is what waits from one pending file on: how many files, their
+// bytes, and when the oldest of them was sealed.
+type backlog struct {
+	files  int
+	bytes  int64
+	oldest time.Time
+}
+
+// backlogOf is the backlog from each of the pending files on, and an
+// empty one past the last, so that a pass stats each file once however
+// many it ships.
+func (u *Uploader) backlogOf(names []string) []backlog {
+	out := make([]backlog, len(names)+1)
+	for i := len(names) - 1; i >= 0; i-- {
+		b := out[i+1]
+		b.files++
+		if info, err := os.Stat(filepath.Join(u.dir, names[i])); err == nil {
+			b.bytes += info.Size()
+			if b.oldest.IsZero() || info.ModTime().Before(b.oldest) {
+				b.oldest = info.ModTime()
+			}
 		}
-		bytes += info.Size()
-		if oldest.IsZero() || info.ModTime().Before(oldest) {
-			oldest = info.ModTime()
-		}
+		out[i] = b
 	}
+	return out
+}
+
+// setPending records the files still to ship.
+func (u *Uploader) setPending(b backlog) {
 	u.mu.Lock()
-	u.status.PendingFiles, u.status.PendingBytes, u.status.OldestPending = len(pending), bytes, oldest
+	u.status.PendingFiles, u.status.PendingBytes, u.status.OldestPending = b.files, b.bytes, b.oldest
 	u.mu.Unlock()
-	u.Metrics.setPending(len(pending), bytes, oldest)
+	u.Metrics.setPending(b.files, b.bytes, b.oldest)
 }
 
 func (u *Uploader) now() time.Time {

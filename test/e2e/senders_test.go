@@ -117,6 +117,11 @@ type retryingClient struct {
 	// the rest of retries are the client's own (a timeout, a reset).
 	refused int
 	seq     uint64
+	// lastErr is the latest failed attempt, and exited what ended send
+	// early (a permanent error), for the message of a check that finds the
+	// client stalled.
+	lastErr error
+	exited  error
 }
 
 // run sends until ctx ends, finishing (or abandoning, unacknowledged) the
@@ -129,7 +134,12 @@ func (c *retryingClient) run(ctx context.Context) error {
 // until it is acknowledged, as an exporter flushes when it shuts down, so
 // that what was sent and what was acknowledged are the same set; only the
 // end of ctx abandons it.
-func (c *retryingClient) send(ctx context.Context, stop <-chan struct{}) error {
+func (c *retryingClient) send(ctx context.Context, stop <-chan struct{}) (err error) {
+	defer func() {
+		c.mu.Lock()
+		c.exited = err
+		c.mu.Unlock()
+	}()
 	httpClient := &http.Client{Timeout: 5 * time.Second}
 	stopped := func() bool {
 		select {
@@ -161,6 +171,7 @@ func (c *retryingClient) send(ctx context.Context, stop <-chan struct{}) error {
 			}
 			var refusal refusedError
 			c.mu.Lock()
+			c.lastErr = err
 			c.retries++
 			if errors.As(err, &refusal) {
 				c.refused++
@@ -240,6 +251,20 @@ func (c *retryingClient) nextBatch() (ptraceotlp.ExportRequest, []spanKey) {
 		keys = append(keys, spanKey{traceID.String(), spanID.String()})
 	}
 	return ptraceotlp.NewExportRequestFromTraces(td), keys
+}
+
+// count is how many spans were acknowledged so far.
+func (c *retryingClient) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.acked)
+}
+
+// String tells how the client fares: what a stalled client's check prints.
+func (c *retryingClient) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return fmt.Sprintf("%d acknowledged, %d retries (%d refused), last error: %v, exited: %v", len(c.acked), c.retries, c.refused, c.lastErr, c.exited)
 }
 
 func (c *retryingClient) acknowledged() map[spanKey]bool {

@@ -57,15 +57,22 @@ var _ = Describe("a SpanSink with three shards", func() {
 		acked := func() int {
 			n := 0
 			for _, c := range senders {
-				n += len(c.acknowledged())
+				n += c.count()
 			}
 			return n
+		}
+		clients := func() string {
+			var b bytes.Buffer
+			for i, c := range senders {
+				fmt.Fprintf(&b, "client %d: %s\n", i, c)
+			}
+			return b.String()
 		}
 		prober := newFreshConnectionProber(addr)
 		probeCtx, stopProbing := context.WithCancel(ctx)
 		defer stopProbing()
 		go prober.run(probeCtx)
-		Eventually(acked).WithContext(ctx).Should(BeNumerically(">=", 500))
+		Eventually(acked).WithContext(ctx).Should(BeNumerically(">=", 500), clients)
 
 		By("rolling a pod template change: one shard at a time, never all down")
 		before := podUIDs(ctx, ns)
@@ -83,6 +90,7 @@ var _ = Describe("a SpanSink with three shards", func() {
 		waitShardsServing(ctx, ns, 3)
 		stopWatching()
 		rollWindow, rollRefused, rollProbes := prober.reset()
+		GinkgoWriter.Printf("after the roll:\n%s", clients())
 		lowest := <-minReady
 		Expect(lowest).To(BeNumerically(">=", 1), "every shard was out of the Service at once during the roll")
 		Expect(rollWindow).To(BeNumerically("<", 2*time.Second), "fresh connections were refused for %s in a row during the roll", rollWindow)
@@ -105,7 +113,7 @@ var _ = Describe("a SpanSink with three shards", func() {
 		Eventually(prober.accepted).WithContext(ctx).WithTimeout(5*time.Second).Should(BeNumerically(">=", probedAtKill+20), "fresh connections were not taken by the other shards")
 		Expect(suite.local.Node.ContainerPID(victim.UID, "collector")).To(BeZero(), "the killed shard came back before the others had shown they take spans")
 		// The clients that were on the killed shard reconnect elsewhere.
-		Eventually(acked).WithContext(ctx).WithTimeout(time.Minute).Should(BeNumerically(">=", atKill+300), "the clients did not get their spans in again")
+		Eventually(acked).WithContext(ctx).WithTimeout(time.Minute).Should(BeNumerically(">=", atKill+300), func() string { return "the clients did not get their spans in again:\n" + clients() })
 		clientsBack := time.Since(killedAt)
 		Eventually(func(g Gomega) {
 			pod := shardPod(ctx, ns, 1)
@@ -128,12 +136,12 @@ var _ = Describe("a SpanSink with three shards", func() {
 			g.Expect(deployments.Items).To(HaveLen(1))
 		}).WithContext(ctx).WithTimeout(2*time.Minute).WithPolling(500*time.Millisecond).Should(Succeed(), func() string { return describe(ctx, ns) })
 		atOne := acked()
-		Eventually(acked).WithContext(ctx).Should(BeNumerically(">=", atOne+200), "one shard does not take spans")
+		Eventually(acked).WithContext(ctx).Should(BeNumerically(">=", atOne+200), func() string { return "one shard does not take spans:\n" + clients() })
 		kubectl("scale", "spansink/"+sampleName, "-n", ns, "--replicas", "3")
 		sink = waitShardsServing(ctx, ns, 3)
 		Expect(claimNames(sink)).To(Equal(claims), "scaling up again made other claims")
 		atThree := acked()
-		Eventually(acked).WithContext(ctx).Should(BeNumerically(">=", atThree+200))
+		Eventually(acked).WithContext(ctx).Should(BeNumerically(">=", atThree+200), clients)
 
 		close(stop)
 		sending.Wait()

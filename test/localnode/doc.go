@@ -13,7 +13,9 @@
 //   - Network: its own network namespace with a veth pair and an IP from the
 //     node's pod CIDR, reported as status.podIP. The containers listen on
 //     their real ports; probes and clients reach them at podIP:port, as in a
-//     cluster. There is no kube-proxy: Service cluster IPs are reachable only
+//     cluster. An address of the pod CIDR that no pod holds is unreachable
+//     (a route of type unreachable), so a stale endpoint fails at once and
+//     never leaves the machine. There is no kube-proxy: Service cluster IPs are reachable only
 //     through the optional ServiceProxy in this package, and cluster DNS
 //     names do not resolve.
 //   - Filesystem: each container is chrooted into a directory that holds the

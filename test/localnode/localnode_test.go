@@ -2,6 +2,9 @@ package localnode
 
 import (
 	"bufio"
+	"errors"
+	"net"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -148,5 +151,37 @@ func TestKillTakesAShorterGraceLater(t *testing.T) {
 	}
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
 		t.Fatalf("container ended with %v, want SIGKILL", cmd.ProcessState)
+	}
+}
+
+// TestUnusedPodAddressIsUnreachable dials an address of the node's pod
+// subnet that no pod holds, as the service proxy does when an endpoint
+// outlives its pod: the dial must fail with "no route to host" from this
+// machine, not leave it by the default route (where an intercepting
+// egress proxy would answer), and a pod's own address must still route.
+func TestUnusedPodAddressIsUnreachable(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("pod networks need root")
+	}
+	n, err := acquireNetwork(testr.New(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.release()
+	pod, err := n.setup()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pod.teardown()
+
+	unused := net.IPv4(10, 244, byte(n.index), 254).String()
+	_, err = net.DialTimeout("tcp", net.JoinHostPort(unused, "4318"), 5*time.Second)
+	if !errors.Is(err, syscall.EHOSTUNREACH) {
+		t.Fatalf("dial of the unused pod address %s: %v, want no route to host", unused, err)
+	}
+	// Nothing listens in the pod: its kernel refuses the connection.
+	_, err = net.DialTimeout("tcp", net.JoinHostPort(pod.ip.String(), "4318"), 5*time.Second)
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial of the pod address %s: %v, want connection refused", pod.ip, err)
 	}
 }

@@ -53,6 +53,17 @@ func acquireNetwork(log logr.Logger) (*network, error) {
 			f.Close()
 			return nil, err
 		}
+		// An address of the subnet that no pod holds (a pod just deleted,
+		// whose endpoint a Service still lists) must fail at once, as an
+		// unused pod IP does on a cluster's node. Without this route the
+		// host's default route takes it, and on a machine behind an
+		// intercepting egress proxy a foreign server answers: a 403 where a
+		// client expects a refused or timed-out connection. The pods' own
+		// /32 routes are more specific and win.
+		if err := ip("route", "replace", "unreachable", n.cidr()); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("pod subnet route: %w", err)
+		}
 		return n, nil
 	}
 	return nil, errors.New("no free pod subnet in 10.244.0.0/16: 256 local nodes are running")
@@ -84,6 +95,9 @@ func (n *network) removeLeftovers() error {
 
 // release gives the subnet back to other local nodes.
 func (n *network) release() {
+	if err := ip("route", "del", "unreachable", n.cidr()); err != nil {
+		n.log.Error(err, "remove the pod subnet's route")
+	}
 	n.lock.Close()
 }
 

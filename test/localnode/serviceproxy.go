@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -140,6 +141,9 @@ func (s *ServiceProxy) serve(l net.Listener, key servicePort) {
 	}
 }
 
+// upstreamDialTimeout bounds the connection to an endpoint.
+const upstreamDialTimeout = 3 * time.Second
+
 // forward copies one connection to a ready endpoint and back.
 func (s *ServiceProxy) forward(conn net.Conn, key servicePort) {
 	defer conn.Close()
@@ -147,7 +151,11 @@ func (s *ServiceProxy) forward(conn net.Conn, key servicePort) {
 	if len(endpoints) == 0 {
 		return
 	}
-	upstream, err := net.Dial("tcp", endpoints[rand.IntN(len(endpoints))])
+	// The bound stands in for the client's own connect timeout, which
+	// cannot apply once the proxy has accepted: an endpoint that does not
+	// answer the handshake closes the client's connection instead of
+	// leaving it hanging.
+	upstream, err := net.DialTimeout("tcp", endpoints[rand.IntN(len(endpoints))], upstreamDialTimeout)
 	if err != nil {
 		return
 	}

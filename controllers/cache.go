@@ -1,11 +1,15 @@
 package controllers
 
 import (
+	"context"
+
 	"github.com/spansink/spansink/controllers/manifests"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -22,11 +26,19 @@ import (
 // lacks the label is invisible to the cached client, so the reconciler
 // looks such names up with the uncached APIReader before it decides
 // anything. Secrets are not cached at all (see checkSecrets).
+//
+// StorageClasses (few, cluster-wide) and the Events of claims are cached
+// too: while a claim is Pending each pass looks at its class and at the
+// PersistentVolume controller's latest Event on it (observeClaim), and
+// reading those from the API server cost two requests per Pending SpanSink
+// per pass, thousands at a resync.
 func CacheOptions() cache.Options {
 	managed := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{
 		manifests.LabelManagedBy: manifests.ManagedByValue,
 	})}
 	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&storagev1.StorageClass{}:       {},
+		&corev1.Event{}:                 {Field: fields.OneTermEqualSelector("involvedObject.kind", "PersistentVolumeClaim")},
 		&corev1.ConfigMap{}:             managed,
 		&corev1.Service{}:               managed,
 		&corev1.ServiceAccount{}:        managed,
@@ -36,4 +48,17 @@ func CacheOptions() cache.Options {
 		&policyv1.PodDisruptionBudget{}: managed,
 		&corev1.Pod{}:                   managed,
 	}}
+}
+
+// eventObjectUIDField indexes cached Events by the object they are about,
+// so that a claim's Events are found without scanning every claim's.
+const eventObjectUIDField = "involvedObject.uid"
+
+// indexEvents registers eventObjectUIDField with the manager's cache. The
+// name is also a field selector the API server knows, so a reconciler
+// reading Events from the API server (no manager) lists them the same way.
+func indexEvents(ctx context.Context, indexer client.FieldIndexer) error {
+	return indexer.IndexField(ctx, &corev1.Event{}, eventObjectUIDField, func(obj client.Object) []string {
+		return []string{string(obj.(*corev1.Event).InvolvedObject.UID)}
+	})
 }

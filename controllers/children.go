@@ -65,6 +65,9 @@ type observation struct {
 	volumeFailingPod string
 	// recheckAfter is when to look at a not-ready collector pod again.
 	recheckAfter time.Duration
+	// created and updated name the children ("ConfigMap x") this pass
+	// created or changed, for the one Event that tells of them.
+	created, updated []string
 	// err is the first API error of the pass.
 	err error
 }
@@ -184,6 +187,7 @@ var (
 // running collectors keep their config and serve on until the Secret is
 // there, and the SpanSink says Degraded meanwhile.
 func (r *SpanSinkReconciler) ensureChildren(ctx context.Context, sink *v1alpha1.SpanSink, desired manifests.Desired, obs *observation) error {
+	defer r.announceChildChanges(sink, obs)
 	obs.shards = make([]shardObservation, len(desired.Shards))
 	for i := range obs.shards {
 		obs.shards[i].index = int32(i)
@@ -193,7 +197,7 @@ func (r *SpanSinkReconciler) ensureChildren(ctx context.Context, sink *v1alpha1.
 	}
 	podInputsOK := len(obs.secretProblems) == 0
 	step := func(k kind, obj client.Object) (client.Object, bool, error) {
-		live, conflict, err := r.ensure(ctx, sink, k, obj)
+		live, conflict, err := r.ensure(ctx, sink, obs, k, obj)
 		if conflict {
 			obs.conflicts = append(obs.conflicts, k.name+" "+obj.GetName())
 		}
@@ -333,7 +337,7 @@ func (r *SpanSinkReconciler) checkExistingClaim(ctx context.Context, sink *v1alp
 // and conflict=true when the name is held by an object this SpanSink does
 // not control, which it leaves untouched. A child that already matches costs
 // no write.
-func (r *SpanSinkReconciler) ensure(ctx context.Context, sink *v1alpha1.SpanSink, k kind, desired client.Object) (client.Object, bool, error) {
+func (r *SpanSinkReconciler) ensure(ctx context.Context, sink *v1alpha1.SpanSink, obs *observation, k kind, desired client.Object) (client.Object, bool, error) {
 	log := logf.FromContext(ctx).WithValues("kind", k.name, "name", desired.GetName())
 	live := k.newObject()
 	err := r.Get(ctx, client.ObjectKeyFromObject(desired), live)
@@ -341,7 +345,7 @@ func (r *SpanSinkReconciler) ensure(ctx context.Context, sink *v1alpha1.SpanSink
 		err = r.Create(ctx, desired)
 		if err == nil {
 			log.Info("created child")
-			r.event(sink, desired, corev1.EventTypeNormal, "Created", "Create", "Created %s %s", k.name, desired.GetName())
+			obs.created = append(obs.created, k.name+" "+desired.GetName())
 			return desired, false, nil
 		}
 		if !apierrors.IsAlreadyExists(err) {
@@ -381,7 +385,7 @@ func (r *SpanSinkReconciler) ensure(ctx context.Context, sink *v1alpha1.SpanSink
 		return live, false, &specUpdateError{kind: k.name, name: desired.GetName(), err: err}
 	}
 	log.Info("updated child")
-	r.event(sink, updated, corev1.EventTypeNormal, "Updated", "Update", "Updated %s %s", k.name, desired.GetName())
+	obs.updated = append(obs.updated, k.name+" "+desired.GetName())
 	return updated, false, nil
 }
 
@@ -487,6 +491,42 @@ func specHash(spec any) (string, error) {
 	}
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// maxEventNote bounds an Event's note below the API's 1 kB limit.
+const maxEventNote = 1000
+
+// announceChildChanges records one Event for the children a pass created
+// and one for those it changed, however many there are: a person reading
+// `kubectl describe` learns what the operator did, and a thousand new
+// SpanSinks cost a thousand Event writes rather than one per child.
+func (r *SpanSinkReconciler) announceChildChanges(sink *v1alpha1.SpanSink, obs *observation) {
+	if len(obs.created) > 0 {
+		r.event(sink, nil, corev1.EventTypeNormal, "Created", "Create", "%s", childrenNote("Created", obs.created))
+	}
+	if len(obs.updated) > 0 {
+		r.event(sink, nil, corev1.EventTypeNormal, "Updated", "Update", "%s", childrenNote("Updated", obs.updated))
+	}
+}
+
+// childrenNote is "<verb> Kind a, Kind b", cut to maxEventNote with a
+// count of the children it leaves out.
+func childrenNote(verb string, children []string) string {
+	note := verb + " " + children[0]
+	for i, child := range children[1:] {
+		left := len(children) - 1 - i // child and those after it
+		need := len(note) + len(", ") + len(child)
+		rest := fmt.Sprintf(" and %d more", left)
+		if left > 1 {
+			// Room for the count of those after child, should they not fit.
+			need += len(fmt.Sprintf(" and %d more", left-1))
+		}
+		if need > maxEventNote {
+			return note + rest
+		}
+		note += ", " + child
+	}
+	return note
 }
 
 // event records an Event on the SpanSink about a child.

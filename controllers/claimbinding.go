@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spansink/spansink/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
@@ -12,8 +13,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// +kubebuilder:rbac:groups=core,resources=events,verbs=list
-// +kubebuilder:rbac:groups=storage.k8s.io,resources=storageclasses,verbs=get
+// Both are read from the cache (see CacheOptions).
+// +kubebuilder:rbac:groups=core,resources=events,verbs=list;watch
+// +kubebuilder:rbac:groups=storage.k8s.io,resources=storageclasses,verbs=list;watch
 
 // unbindableEventReasons are the Warning events the PersistentVolume
 // controller records on a claim it cannot bind or provision for: no volume
@@ -39,6 +41,8 @@ type claimWait struct {
 	// unbindable says why the claim will not bind without help, "" when
 	// nothing says so (yet): it may just be waiting for its provisioner.
 	unbindable string
+	// since is when the claim was created: how long it has waited.
+	since time.Time
 }
 
 // observeClaim finds out whether the collector waits for a claim that is
@@ -48,23 +52,23 @@ type claimWait struct {
 // the Deployment is rolling out, forever.
 //
 // It looks only at shards without an available pod: a pod that runs has
-// its volume. The claim is the one ensureChildren already read, so only
-// StorageClasses and Events, which the operator does not watch, are read
-// here, from the API server.
+// its volume. The claim is the one ensureChildren already read; the
+// StorageClass and the Events come from the cache, which holds every class
+// and the Events of claims.
 func (r *SpanSinkReconciler) observeClaim(ctx context.Context, sink *v1alpha1.SpanSink, obs *observation) error {
 	claim := pendingClaim(obs.shards)
 	if claim == nil {
 		return nil
 	}
 	existing := sink.Spec.Storage.Volume.ExistingClaimName != ""
-	wait := &claimWait{name: claim.Name, existing: existing}
+	wait := &claimWait{name: claim.Name, existing: existing, since: claim.CreationTimestamp.Time}
 	if claim.Spec.StorageClassName != nil {
 		wait.class = *claim.Spec.StorageClassName
 	}
 	obs.claimWait = wait
 
 	if wait.class != "" {
-		err := r.apiReader().Get(ctx, client.ObjectKey{Name: wait.class}, &storagev1.StorageClass{})
+		err := r.Get(ctx, client.ObjectKey{Name: wait.class}, &storagev1.StorageClass{})
 		switch {
 		case apierrors.IsNotFound(err):
 			wait.classMissing = true
@@ -76,8 +80,8 @@ func (r *SpanSinkReconciler) observeClaim(ctx context.Context, sink *v1alpha1.Sp
 	}
 
 	events := &corev1.EventList{}
-	if err := r.apiReader().List(ctx, events, client.InNamespace(claim.Namespace),
-		client.MatchingFields{"involvedObject.uid": string(claim.UID)}); err != nil {
+	if err := r.List(ctx, events, client.InNamespace(claim.Namespace),
+		client.MatchingFields{eventObjectUIDField: string(claim.UID)}); err != nil {
 		return fmt.Errorf("list events of claim %s: %w", claim.Name, err)
 	}
 	if latest := latestEvent(events.Items); latest != nil &&
@@ -168,4 +172,33 @@ func (w *claimWait) unbindableMessage() string {
 		fix = "check the StorageClass's provisioner; the claim binds by itself once it succeeds"
 	}
 	return fmt.Sprintf("%s cannot bind: %s. To fix it, %s", w.describe(), w.unbindable, fix)
+}
+
+// pendingRetryCap bounds, in blocked retries, how long a SpanSink whose
+// claim stays Pending waits between two looks.
+const pendingRetryCap = 10
+
+// blockedJitter spreads the retries of SpanSinks blocked at the same time
+// (an operator restart, a storage class that provisions nothing) by up to
+// this fraction of the wait, so they do not come back in step.
+const blockedJitter = 0.2
+
+// blockedWait is how long a blocked SpanSink waits for its next look.
+// A claim that stays Pending is looked at less and less often, a quarter
+// of the time it has waited, from one blocked retry up to pendingRetryCap
+// of them: its binding is announced by the claim's own watch event, so
+// the polls only refresh the reason, and on a cluster where a thousand
+// claims wait for storage they would otherwise keep the operator busy.
+// Whatever else blocks keeps the base wait, since a person is likely
+// fixing it right now.
+func blockedWait(base time.Duration, obs *observation, now time.Time) time.Duration {
+	if obs.claimWait == nil || len(obs.conflicts) > 0 || obs.claimMissing || obs.resizeRefused || len(obs.secretProblems) > 0 {
+		return base
+	}
+	return min(max(now.Sub(obs.claimWait.since)/4, base), pendingRetryCap*base)
+}
+
+// jittered lengthens d by up to blockedJitter of it; r is in [0, 1).
+func jittered(d time.Duration, r float64) time.Duration {
+	return d + time.Duration(r*blockedJitter*float64(d))
 }

@@ -127,7 +127,7 @@ func (r *SpanSinkReconciler) ensureShardDeployments(ctx context.Context, sink *v
 			shard.held = lives[i] != nil && states[i].outdated
 			continue
 		}
-		live, conflict, err := r.ensure(ctx, sink, deploymentKind, wanted[i])
+		live, conflict, err := r.ensure(ctx, sink, obs, deploymentKind, wanted[i])
 		if conflict {
 			obs.conflicts = append(obs.conflicts, deploymentKind.name+" "+wanted[i].Name)
 		}

@@ -8,6 +8,8 @@ package controllers
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/spansink/spansink/api/v1alpha1"
@@ -132,7 +134,7 @@ func (r *SpanSinkReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		logf.FromContext(ctx).Info("waiting for a blocked child",
 			"conflicts", obs.conflicts, "claimMissing", obs.claimMissing, "resizeRefused", obs.resizeRefused,
 			"claimPending", obs.claimWait != nil, "secretProblems", len(obs.secretProblems))
-		return ctrl.Result{RequeueAfter: r.blockedRetry()}, nil
+		return ctrl.Result{RequeueAfter: jittered(blockedWait(r.blockedRetry(), &obs, time.Now()), rand.Float64())}, nil
 	}
 	// A collector that is not ready yet gets the time to become so, and
 	// one that applies an older config the time to load the new one; no
@@ -147,7 +149,7 @@ func (r *SpanSinkReconciler) uploadRecheckAfter(sink *v1alpha1.SpanSink) time.Du
 	if sink.Spec.Storage.ObjectStore == nil {
 		return 0
 	}
-	return r.blockedRetry()
+	return jittered(r.blockedRetry(), rand.Float64())
 }
 
 // sooner is the shorter of two waits, zero meaning none.
@@ -177,6 +179,9 @@ func isTransient(err error) bool {
 func (r *SpanSinkReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrentReconciles int) error {
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
+	}
+	if err := indexEvents(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return fmt.Errorf("index Events by object: %w", err)
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.SpanSink{}).

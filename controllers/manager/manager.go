@@ -12,6 +12,7 @@ import (
 
 	"github.com/spansink/spansink/controllers"
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -34,6 +35,14 @@ var DefaultImage = "ghcr.io/spansink/spansink:v0.1.0"
 // it is unset and no such peer is added.
 const NamespaceEnv = "POD_NAMESPACE"
 
+// DefaultKubeAPIQPS and DefaultKubeAPIBurst are the manager's API client
+// limits unless flags say otherwise; docs/benchmarks.md has the
+// measurements they come from.
+const (
+	DefaultKubeAPIQPS   = 100
+	DefaultKubeAPIBurst = 200
+)
+
 // leaderElectionID names the Lease that makes one operator replica active.
 const leaderElectionID = "spansink-operator.tracing.spansink.dev"
 
@@ -53,6 +62,10 @@ type Options struct {
 	CollectorImage string
 	// MaxConcurrentReconciles bounds how many SpanSinks are reconciled at once.
 	MaxConcurrentReconciles int
+	// KubeAPIQPS and KubeAPIBurst bound the manager's requests to the API
+	// server (a token bucket: QPS sustained, Burst at once).
+	KubeAPIQPS   float32
+	KubeAPIBurst int
 	// Zap configures logging.
 	Zap zap.Options
 }
@@ -78,11 +91,21 @@ func NewCommand() *cobra.Command {
 	fs.BoolVar(&opts.LeaderElect, "leader-elect", false, "elect one active manager through a Lease, for running more than one replica")
 	fs.StringVar(&opts.CollectorImage, "collector-image", defaultCollectorImage(), "collector image for SpanSinks that name none (default from $"+ImageEnv+")")
 	fs.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", 2, "how many SpanSinks are reconciled at once")
+	fs.Float32Var(&opts.KubeAPIQPS, "kube-api-qps", DefaultKubeAPIQPS, "requests per second the manager sends to the API server at most, sustained")
+	fs.IntVar(&opts.KubeAPIBurst, "kube-api-burst", DefaultKubeAPIBurst, "requests the manager may send to the API server at once, above --kube-api-qps")
 	goFlags := flag.NewFlagSet("manager", flag.ContinueOnError)
 	opts.Zap.BindFlags(goFlags)
 	ctrl.RegisterFlags(goFlags)
 	fs.AddGoFlagSet(goFlags)
 	return cmd
+}
+
+// limitClient sets the flags' rate limits on the manager's API client.
+// controller-runtime leaves client-side rate limiting off unless the
+// config sets it; without a bound, a resync or a mass change reaches the
+// API server as fast as the workers can send.
+func limitClient(cfg *rest.Config, opts Options) {
+	cfg.QPS, cfg.Burst = opts.KubeAPIQPS, opts.KubeAPIBurst
 }
 
 func defaultCollectorImage() string {
@@ -101,6 +124,12 @@ func Run(cmd *cobra.Command, opts Options) error {
 	if opts.MaxConcurrentReconciles < 1 {
 		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", opts.MaxConcurrentReconciles)
 	}
+	if !(opts.KubeAPIQPS > 0) {
+		return fmt.Errorf("--kube-api-qps must be more than 0, got %v", opts.KubeAPIQPS)
+	}
+	if float32(opts.KubeAPIBurst) < opts.KubeAPIQPS {
+		return fmt.Errorf("--kube-api-burst must be at least --kube-api-qps (%v), got %d", opts.KubeAPIQPS, opts.KubeAPIBurst)
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.Zap)))
 	log := ctrl.Log.WithName("manager")
 
@@ -108,6 +137,7 @@ func Run(cmd *cobra.Command, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("load kubeconfig: %w", err)
 	}
+	limitClient(cfg, opts)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        controllers.NewScheme(),
 		Cache:                         controllers.CacheOptions(),
@@ -140,7 +170,7 @@ func Run(cmd *cobra.Command, opts Options) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log.Info("starting manager", "collectorImage", opts.CollectorImage, "host", cfg.Host, "namespace", reconciler.OperatorNamespace,
-		"metricsAddr", opts.MetricsAddr, "metricsSecure", opts.MetricsSecure)
+		"metricsAddr", opts.MetricsAddr, "metricsSecure", opts.MetricsSecure, "kubeAPIQPS", opts.KubeAPIQPS, "kubeAPIBurst", opts.KubeAPIBurst)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("run manager: %w", err)
 	}

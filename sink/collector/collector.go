@@ -199,6 +199,16 @@ func (c *Collector) Addrs() Addrs {
 // storages, and finally stops the servers, all within ShutdownTimeout. It
 // returns nil when every accepted span was stored.
 func (c *Collector) Run(ctx context.Context) error {
+	// The config directory is watched before anything serves: a kubelet
+	// update made once the collector answers must raise an event, and a
+	// watch set up later on another goroutine could miss it for a whole
+	// poll interval.
+	stopWatch, watchDone := make(chan struct{}), make(chan struct{})
+	if c.watching() {
+		go c.watchConfig(c.startConfigWatch(), stopWatch, watchDone)
+	} else {
+		close(watchDone)
+	}
 	served := make(chan error, 3)
 	serve := func(name string, run func() error) {
 		go func() {
@@ -216,12 +226,6 @@ func (c *Collector) Run(ctx context.Context) error {
 		go func() { defer close(uploadsDone); c.uploader.Run(uploadCtx) }()
 	} else {
 		close(uploadsDone)
-	}
-	stopWatch, watchDone := make(chan struct{}), make(chan struct{})
-	if c.watching() {
-		go c.watchConfig(stopWatch, watchDone)
-	} else {
-		close(watchDone)
 	}
 	addrs := c.Addrs()
 	c.log.Info("collector serving", "otlpGrpc", addrs.OTLPGRPC, "otlpHttp", addrs.OTLPHTTP, "admin", addrs.Admin,

@@ -178,15 +178,21 @@ func ingestLimitsOf(cfg config.Config) ingest.Limits {
 	}
 }
 
-// watchConfig reads the config file again when its directory changes and
-// every poll interval, until stop is closed.
-func (c *Collector) watchConfig(stop <-chan struct{}, done chan<- struct{}) {
+// startConfigWatch watches the config file's directory from now on.
+func (c *Collector) startConfigWatch() *filewatch.Watcher {
+	c.reload.mu.Lock()
+	defer c.reload.mu.Unlock()
+	return filewatch.Start([]string{filepath.Dir(c.reload.src.Path)}, "the config file", c.log)
+}
+
+// watchConfig reads the config file again when w sees its directory change
+// and every poll interval, until stop is closed.
+func (c *Collector) watchConfig(w *filewatch.Watcher, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	c.reload.mu.Lock()
-	src := c.reload.src
+	poll := c.reload.src.PollInterval
 	c.reload.mu.Unlock()
-	filewatch.Start([]string{filepath.Dir(src.Path)}, "the config file", c.log).
-		Run(src.PollInterval, stop, func(trigger string) { c.ReloadConfig(trigger) })
+	w.Run(poll, stop, func(trigger string) { c.ReloadConfig(trigger) })
 }
 
 // reloadState is the config status and what serialises reloads.

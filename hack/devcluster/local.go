@@ -12,8 +12,9 @@ import (
 
 	"github.com/spansink/spansink/api/v1alpha1"
 	"github.com/spansink/spansink/controllers/manifests"
-	"github.com/spansink/spansink/test/cluster"
-	"github.com/spansink/spansink/test/localnode"
+	"github.com/spansink/spansink/internal/devcluster"
+	"github.com/spansink/spansink/internal/devcluster/controlplane"
+	"github.com/spansink/spansink/internal/devcluster/localnode"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -81,13 +82,13 @@ func runLocal(ctx context.Context, managerArgs []string) (err error) {
 	binDir := os.Getenv(controlPlaneBinEnv)
 	if binDir == "" {
 		say("building or locating etcd, kube-apiserver, kube-controller-manager and kube-scheduler with hack/control-plane.sh (the first build takes about 12 minutes on two cores)")
-		if binDir, err = cluster.ControlPlaneBinaries(ctx, root, os.Stderr); err != nil {
+		if binDir, err = controlplane.Binaries(ctx, root, os.Stderr); err != nil {
 			return err
 		}
 	}
 	binary := filepath.Join(work, "bin", "spansink")
 	say("building the spansink binary the local node runs as %s", localImage)
-	if err := cluster.BuildSpansink(ctx, root, binary); err != nil {
+	if err := devcluster.BuildSpansink(ctx, root, binary); err != nil {
 		return err
 	}
 
@@ -96,14 +97,14 @@ func runLocal(ctx context.Context, managerArgs []string) (err error) {
 		return fmt.Errorf("create node log: %w", err)
 	}
 	defer logFile.Close()
-	local, err := cluster.StartLocal(ctx, cluster.LocalOptions{
-		Options: cluster.Options{
+	local, err := devcluster.Start(ctx, devcluster.Options{
+		Options: controlplane.Options{
 			BinaryDir:         binDir,
 			WorkDir:           work,
 			CRDDirectoryPaths: []string{filepath.Join(root, crdDir)},
 			Logf:              say,
 		},
-		Images: map[string]localnode.Image{localImage: cluster.SpansinkImage(binary)},
+		Images: map[string]localnode.Image{localImage: devcluster.SpansinkImage(binary)},
 		Log:    zap.New(zap.WriteTo(logFile)),
 	})
 	started = true
@@ -291,7 +292,7 @@ type localInfo struct {
 
 // describeLocal finds the collector's addresses on the service proxy and
 // the directory of the sink's span file on the host.
-func describeLocal(ctx context.Context, local *cluster.Local, sink *v1alpha1.SpanSink, kubeconfig, telemetrygen string) (*localInfo, error) {
+func describeLocal(ctx context.Context, local *devcluster.Cluster, sink *v1alpha1.SpanSink, kubeconfig, telemetrygen string) (*localInfo, error) {
 	service := manifests.CollectorName(sink)
 	info := &localInfo{kubeconfig: kubeconfig, sink: sink, telemetrygen: telemetrygen}
 	deadline := time.Now().Add(30 * time.Second)

@@ -1,11 +1,11 @@
 // Command devcluster is what `make run` runs. With a kubeconfig whose
 // cluster answers, it installs the SpanSink CRD there and runs the operator
-// against it. Otherwise, as root, it brings up a whole local cluster (see
-// local.go): the control plane with kube-controller-manager and
-// kube-scheduler, a local node that runs collector pods as processes of a
-// freshly built spansink binary, a volume provisioner and a service proxy;
-// then the operator and the sample SpanSink, and prints how to send spans
-// and where they land. Without root it falls back to an API server alone
+// against it. Otherwise, as root, it brings up a whole local cluster
+// (package internal/devcluster, driven from local.go): the control plane
+// with kube-controller-manager and kube-scheduler, a local node that runs
+// collector pods as processes of a freshly built spansink binary, a volume
+// provisioner and a service proxy; then the operator and the sample
+// SpanSink, and prints how to send spans and where they land. Without root it falls back to an API server alone
 // (etcd and kube-apiserver built by hack/control-plane.sh), where SpanSinks
 // get their objects but no pod runs. Everything stops on Ctrl-C.
 //
@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/spansink/spansink/controllers/manager"
-	"github.com/spansink/spansink/test/cluster"
+	"github.com/spansink/spansink/internal/devcluster/controlplane"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -149,7 +149,7 @@ func controlPlaneBinaries(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("working directory: %w", err)
 	}
-	return cluster.ControlPlaneBinaries(ctx, root, os.Stderr, "etcd", "kube-apiserver")
+	return controlplane.Binaries(ctx, root, os.Stderr, "etcd", "kube-apiserver")
 }
 
 // writeKubeconfig gives kubectl an admin user on the embedded control plane.

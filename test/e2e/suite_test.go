@@ -4,8 +4,9 @@
 // kube-apiserver, kube-controller-manager, kube-scheduler) with a local node
 // that runs the collector pods as processes of the freshly built spansink
 // binary: `kubectl apply` a SpanSink, send spans, read them from the
-// volume's files. See package test/localnode for what the node does and
-// does not do like a kubelet. The suite needs root.
+// volume's files. The cluster is the one `make run` brings up, package
+// internal/devcluster; see its package localnode for what the node does
+// and does not do like a kubelet. The suite needs root.
 package e2e
 
 import (
@@ -30,8 +31,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	tracingv1alpha1 "github.com/spansink/spansink/api/v1alpha1"
-	"github.com/spansink/spansink/test/cluster"
-	"github.com/spansink/spansink/test/localnode"
+	"github.com/spansink/spansink/internal/devcluster"
+	"github.com/spansink/spansink/internal/devcluster/controlplane"
+	"github.com/spansink/spansink/internal/devcluster/localnode"
 )
 
 // collectorImage is the image name the operator gives collector pods and
@@ -52,7 +54,7 @@ var suite struct {
 	kubectl      string
 	// controlPlaneBin holds the control-plane binaries.
 	controlPlaneBin string
-	local           *cluster.Local
+	local           *devcluster.Cluster
 	k8s             client.Client
 	operator        *exec.Cmd
 	operatorDone    chan error
@@ -90,25 +92,25 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 
 	binDir := os.Getenv("SPANSINK_CONTROL_PLANE_BIN")
 	if binDir == "" {
-		binDir, err = cluster.ControlPlaneBinaries(ctx, suite.root, os.Stderr)
+		binDir, err = controlplane.Binaries(ctx, suite.root, os.Stderr)
 		Expect(err).NotTo(HaveOccurred())
 	}
 	suite.controlPlaneBin = binDir
 	suite.binary = filepath.Join(suite.work, "bin", "spansink")
-	Expect(cluster.BuildSpansink(ctx, suite.root, suite.binary)).To(Succeed())
+	Expect(devcluster.BuildSpansink(ctx, suite.root, suite.binary)).To(Succeed())
 	suite.telemetrygen = filepath.Join(suite.work, "bin", "telemetrygen")
 	run(ctx, suite.root, nil, "go", "build", "-C", "hack/tools/telemetrygen", "-o", suite.telemetrygen,
 		"github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen")
 
-	suite.local, err = cluster.StartLocal(ctx, cluster.LocalOptions{
+	suite.local, err = devcluster.Start(ctx, devcluster.Options{
 		VolumeSyncPeriod: localNodeVolumeSync,
-		Options: cluster.Options{
+		Options: controlplane.Options{
 			BinaryDir:         binDir,
 			WorkDir:           suite.work,
 			CRDDirectoryPaths: []string{filepath.Join(suite.root, "config", "crd", "bases")},
 			Logf:              func(format string, args ...any) { GinkgoWriter.Printf(format+"\n", args...) },
 		},
-		Images: map[string]localnode.Image{collectorImage: cluster.SpansinkImage(suite.binary)},
+		Images: map[string]localnode.Image{collectorImage: devcluster.SpansinkImage(suite.binary)},
 		Log:    log,
 	})
 	Expect(err).NotTo(HaveOccurred())

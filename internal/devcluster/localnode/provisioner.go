@@ -39,8 +39,8 @@ const (
 // Provisioner creates a hostPath PersistentVolume under its directory for
 // every pending claim of its StorageClass, and removes the directory and
 // the volume once a claim with reclaimPolicy Delete is gone, like the
-// local-path provisioners of small clusters. It is test-only: the volumes
-// are plain directories on this machine.
+// local-path provisioners of small clusters. It is for development and
+// tests only: the volumes are plain directories on this machine.
 type Provisioner struct {
 	client   kubernetes.Interface
 	dir      string

@@ -1,4 +1,10 @@
-package cluster
+// Package devcluster is the small Kubernetes cluster `make run` brings up on
+// this machine, and the e2e suite runs on: the control plane of package
+// controlplane with one node of package localnode, which runs pods as local
+// processes, its hostPath volume provisioner (the default StorageClass) and
+// its service proxy standing in for kube-proxy. It needs no Docker or kind,
+// but root (see package localnode), and is for development and tests only.
+package devcluster
 
 import (
 	"context"
@@ -10,7 +16,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/spansink/spansink/test/localnode"
+	"github.com/spansink/spansink/internal/devcluster/controlplane"
+	"github.com/spansink/spansink/internal/devcluster/localnode"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -31,9 +38,9 @@ func SpansinkImage(binary string) localnode.Image {
 	}
 }
 
-// LocalOptions configure a control plane with one local node.
-type LocalOptions struct {
-	Options
+// Options configure a control plane with one local node.
+type Options struct {
+	controlplane.Options
 	// NodeName is the local node's name; default "spansink-local".
 	NodeName string
 	// Images are what the node runs, by image name.
@@ -45,11 +52,11 @@ type LocalOptions struct {
 	VolumeSyncPeriod time.Duration
 }
 
-// Local is a control plane with a local node that runs pods as processes,
+// Cluster is a control plane with a local node that runs pods as processes,
 // a hostPath volume provisioner (the default StorageClass) and a service
 // proxy standing in for kube-proxy.
-type Local struct {
-	*Cluster
+type Cluster struct {
+	*controlplane.Cluster
 	Node        *localnode.Node
 	Provisioner *localnode.Provisioner
 	Proxy       *localnode.ServiceProxy
@@ -62,23 +69,23 @@ type Local struct {
 	errs   []error
 }
 
-// StartLocal starts the control plane, then the node, the provisioner and
-// the proxy. Its state (logs, pod roots, volumes) lives under opts.WorkDir.
-func StartLocal(ctx context.Context, opts LocalOptions) (_ *Local, err error) {
+// Start starts the control plane, then the node, the provisioner and the
+// proxy. Its state (logs, pod roots, volumes) lives under opts.WorkDir.
+func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if opts.NodeName == "" {
 		opts.NodeName = "spansink-local"
 	}
-	c, err := Start(ctx, opts.Options)
+	cp, err := controlplane.Start(ctx, opts.Options)
 	if err != nil {
 		return nil, err
 	}
-	l := &Local{Cluster: c, VolumeDir: filepath.Join(opts.WorkDir, "volumes")}
+	c := &Cluster{Cluster: cp, VolumeDir: filepath.Join(opts.WorkDir, "volumes")}
 	defer func() {
 		if err != nil {
-			err = errors.Join(err, l.Stop())
+			err = errors.Join(err, c.Stop())
 		}
 	}()
-	nodeConfig, err := c.AddUser("system:node:"+opts.NodeName, []string{"system:masters"})
+	nodeConfig, err := cp.AddUser("system:node:"+opts.NodeName, []string{"system:masters"})
 	if err != nil {
 		return nil, err
 	}
@@ -86,44 +93,44 @@ func StartLocal(ctx context.Context, opts LocalOptions) (_ *Local, err error) {
 	if err := os.MkdirAll(stateDir, 0o755); err != nil {
 		return nil, fmt.Errorf("node state directory: %w", err)
 	}
-	if l.Node, err = localnode.New(nodeConfig, localnode.Options{
+	if c.Node, err = localnode.New(nodeConfig, localnode.Options{
 		Name: opts.NodeName, Images: opts.Images, StateDir: stateDir, Log: opts.Log.WithName("localnode"),
 		VolumeSyncPeriod: opts.VolumeSyncPeriod,
 	}); err != nil {
 		return nil, err
 	}
-	if l.Provisioner, err = localnode.NewProvisioner(nodeConfig, l.VolumeDir, opts.NodeName, opts.Log); err != nil {
+	if c.Provisioner, err = localnode.NewProvisioner(nodeConfig, c.VolumeDir, opts.NodeName, opts.Log); err != nil {
 		return nil, err
 	}
-	if l.Proxy, err = localnode.NewServiceProxy(nodeConfig, opts.Log); err != nil {
+	if c.Proxy, err = localnode.NewServiceProxy(nodeConfig, opts.Log); err != nil {
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	l.cancel = cancel
-	l.run(runCtx, "local node", l.Node.Run)
-	l.run(runCtx, "volume provisioner", l.Provisioner.Run)
-	l.run(runCtx, "service proxy", l.Proxy.Run)
-	if err := l.waitUsable(ctx, opts.NodeName); err != nil {
+	c.cancel = cancel
+	c.run(runCtx, "local node", c.Node.Run)
+	c.run(runCtx, "volume provisioner", c.Provisioner.Run)
+	c.run(runCtx, "service proxy", c.Proxy.Run)
+	if err := c.waitUsable(ctx, opts.NodeName); err != nil {
 		return nil, err
 	}
-	opts.Logf("local node %s running, pods get IPs from %s", opts.NodeName, l.Node.PodCIDR())
-	return l, nil
+	opts.Logf("local node %s running, pods get IPs from %s", opts.NodeName, c.Node.PodCIDR())
+	return c, nil
 }
 
 // waitUsable waits until the Node reports Ready and the default
 // StorageClass exists, so that what is applied next is scheduled and
 // provisioned, and reports the first failure of a component instead.
-func (l *Local) waitUsable(ctx context.Context, nodeName string) error {
-	client, err := kubernetes.NewForConfig(l.Config)
+func (c *Cluster) waitUsable(ctx context.Context, nodeName string) error {
+	client, err := kubernetes.NewForConfig(c.Config)
 	if err != nil {
 		return fmt.Errorf("client: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	for {
-		l.mu.Lock()
-		failed := errors.Join(l.errs...)
-		l.mu.Unlock()
+		c.mu.Lock()
+		failed := errors.Join(c.errs...)
+		c.mu.Unlock()
 		if failed != nil {
 			return failed
 		}
@@ -150,28 +157,28 @@ func nodeReady(node *corev1.Node) bool {
 	return false
 }
 
-func (l *Local) run(ctx context.Context, name string, fn func(context.Context) error) {
-	l.wg.Add(1)
+func (c *Cluster) run(ctx context.Context, name string, fn func(context.Context) error) {
+	c.wg.Add(1)
 	go func() {
-		defer l.wg.Done()
+		defer c.wg.Done()
 		if err := fn(ctx); err != nil {
-			l.mu.Lock()
-			l.errs = append(l.errs, fmt.Errorf("%s: %w", name, err))
-			l.mu.Unlock()
+			c.mu.Lock()
+			c.errs = append(c.errs, fmt.Errorf("%s: %w", name, err))
+			c.mu.Unlock()
 		}
 	}()
 }
 
 // Stop stops the node (and so its pods, gracefully), the provisioner and
 // the proxy, then the control plane.
-func (l *Local) Stop() error {
-	if l.cancel != nil {
-		l.cancel()
-		l.wg.Wait()
-		l.cancel = nil
+func (c *Cluster) Stop() error {
+	if c.cancel != nil {
+		c.cancel()
+		c.wg.Wait()
+		c.cancel = nil
 	}
-	l.mu.Lock()
-	errs := append([]error{}, l.errs...)
-	l.mu.Unlock()
-	return errors.Join(append(errs, l.Cluster.Stop())...)
+	c.mu.Lock()
+	errs := append([]error{}, c.errs...)
+	c.mu.Unlock()
+	return errors.Join(append(errs, c.Cluster.Stop())...)
 }

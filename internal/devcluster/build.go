@@ -1,40 +1,15 @@
-package cluster
+package devcluster
 
 import (
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 )
-
-// ControlPlaneBinaries builds, or finds in its cache, the given components
-// (default: every binary this package runs) with hack/control-plane.sh in
-// the checkout at root, and returns their directory. Progress goes to
-// progress (the first build of kube-apiserver takes about nine minutes on
-// two cores).
-func ControlPlaneBinaries(ctx context.Context, root string, progress *os.File, components ...string) (string, error) {
-	if len(components) == 0 {
-		components = Components
-	}
-	cmd := exec.CommandContext(ctx, filepath.Join(root, "hack", "control-plane.sh"), components...)
-	cmd.Stderr = progress
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("hack/control-plane.sh: %w", err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	dir := strings.TrimSpace(lines[len(lines)-1])
-	if dir == "" {
-		return "", fmt.Errorf("hack/control-plane.sh printed no binary directory")
-	}
-	return dir, nil
-}
 
 // BuildSpansink builds the spansink binary of the checkout at root as a
 // static executable at out, the form the local node runs as the image.
@@ -50,8 +25,8 @@ func BuildSpansink(ctx context.Context, root, out string) error {
 
 // ClaimDir is the host directory behind a bound claim: the hostPath of its
 // PersistentVolume, where a collector's span files appear.
-func (l *Local) ClaimDir(ctx context.Context, namespace, claim string) (string, error) {
-	client, err := kubernetes.NewForConfig(l.Config)
+func (c *Cluster) ClaimDir(ctx context.Context, namespace, claim string) (string, error) {
+	client, err := kubernetes.NewForConfig(c.Config)
 	if err != nil {
 		return "", fmt.Errorf("client: %w", err)
 	}

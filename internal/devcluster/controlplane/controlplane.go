@@ -1,15 +1,15 @@
-// Package cluster starts a real, test-only Kubernetes control plane on this
-// machine: etcd and kube-apiserver through controller-runtime's envtest, plus
-// kube-controller-manager and kube-scheduler as processes of their own, all
-// built from the Go module proxy by hack/control-plane.sh.
+// Package controlplane starts a real Kubernetes control plane on this
+// machine, for `make run` and the e2e suite: etcd and kube-apiserver through
+// controller-runtime's envtest, plus kube-controller-manager and
+// kube-scheduler as processes of their own, all built from the Go module
+// proxy by hack/control-plane.sh.
 //
 // envtest alone proves what is written to the API server; with the controller
 // manager and the scheduler, Deployments become ReplicaSets and Pods, Pods are
 // bound to a node, claims bind to volumes and garbage collection follows owner
-// references. Together with package localnode, which runs the bound pods, this
-// is a small cluster without Docker or kind. The e2e suite and `make run` both
-// start it through this package.
-package cluster
+// references. Package devcluster adds package localnode, which runs the bound
+// pods, to make a small cluster without Docker or kind.
+package controlplane
 
 import (
 	"context"

@@ -1,5 +1,6 @@
-// Package localnode is a test-only kubelet: it registers one Node with the
-// API server and runs the pods bound to it as local processes, so that an
+// Package localnode is a kubelet for development and tests only (`make run`
+// and the e2e suite, through package devcluster): it registers one Node with
+// the API server and runs the pods bound to it as local processes, so that an
 // operator's Deployments really run on a machine without Docker or kind.
 //
 // It runs only pods whose every container uses an image it was given (an

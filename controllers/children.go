@@ -497,11 +497,14 @@ func specHash(spec any) (string, error) {
 const maxEventNote = 1000
 
 // announceChildChanges records one Event for the children a pass created
-// and one for those it changed, however many there are: a person reading
-// `kubectl describe` learns what the operator did, and a thousand new
-// SpanSinks cost a thousand Event writes rather than one per child.
+// and one for those it changed, however many there are, so that a person
+// reading `kubectl describe` learns what the operator did. The children
+// of a new SpanSink are not announced: making them is what was asked, and
+// its status tells how that goes; a child made again later (someone
+// deleted it, a shard was added) is news. So a thousand new SpanSinks
+// cost no Event write at all, where they cost one per child.
 func (r *SpanSinkReconciler) announceChildChanges(sink *v1alpha1.SpanSink, obs *observation) {
-	if len(obs.created) > 0 {
+	if len(obs.created) > 0 && sink.Status.ObservedGeneration > 0 {
 		r.event(sink, nil, corev1.EventTypeNormal, "Created", "Create", "%s", childrenNote("Created", obs.created))
 	}
 	if len(obs.updated) > 0 {

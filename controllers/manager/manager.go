@@ -13,6 +13,7 @@ import (
 	"github.com/spansink/spansink/controllers"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/flowcontrol"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -39,8 +40,8 @@ const NamespaceEnv = "POD_NAMESPACE"
 // limits unless flags say otherwise; docs/benchmarks.md has the
 // measurements they come from.
 const (
-	DefaultKubeAPIQPS   = 100
-	DefaultKubeAPIBurst = 200
+	DefaultKubeAPIQPS   = 300
+	DefaultKubeAPIBurst = 600
 )
 
 // leaderElectionID names the Lease that makes one operator replica active.
@@ -100,12 +101,16 @@ func NewCommand() *cobra.Command {
 	return cmd
 }
 
-// limitClient sets the flags' rate limits on the manager's API client.
+// limitClient bounds all of the manager's requests by the flags' limits.
 // controller-runtime leaves client-side rate limiting off unless the
-// config sets it; without a bound, a resync or a mass change reaches the
-// API server as fast as the workers can send.
+// config sets it; without a bound, a mass change reaches the API server as
+// fast as the workers can send. QPS and Burst alone would not do: every
+// REST client made from the config (controller-runtime makes one per
+// resource kind, the Event recorder its own) would get a bucket of its
+// own, so the bucket itself is shared.
 func limitClient(cfg *rest.Config, opts Options) {
 	cfg.QPS, cfg.Burst = opts.KubeAPIQPS, opts.KubeAPIBurst
+	cfg.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(opts.KubeAPIQPS, opts.KubeAPIBurst)
 }
 
 func defaultCollectorImage() string {

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 )
 
@@ -74,8 +76,35 @@ func TestClientLimits(t *testing.T) {
 		burst, _ := cmd.Flags().GetInt("kube-api-burst")
 		cfg := &rest.Config{}
 		limitClient(cfg, Options{KubeAPIQPS: qps, KubeAPIBurst: burst})
-		if cfg.QPS != tc.qps || cfg.Burst != tc.burst {
-			t.Errorf("%v: client limits %v/%d, want %v/%d", tc.args, cfg.QPS, cfg.Burst, tc.qps, tc.burst)
+		if cfg.QPS != tc.qps || cfg.Burst != tc.burst || cfg.RateLimiter == nil || cfg.RateLimiter.QPS() != tc.qps {
+			t.Errorf("%v: client limits %v/%d (shared limiter %v), want %v/%d", tc.args, cfg.QPS, cfg.Burst, cfg.RateLimiter, tc.qps, tc.burst)
+		}
+		// Two clients made from the config draw from one bucket: the
+		// burst spent through one leaves none for the other.
+		first, err := rest.RESTClientFor(withCodec(cfg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := rest.RESTClientFor(withCodec(cfg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range tc.burst {
+			if !first.GetRateLimiter().TryAccept() {
+				t.Fatalf("%v: the first client's burst ran out early", tc.args)
+			}
+		}
+		if second.GetRateLimiter().TryAccept() {
+			t.Errorf("%v: a second client has a bucket of its own", tc.args)
 		}
 	}
+}
+
+// withCodec is cfg with what rest.RESTClientFor needs besides the host.
+func withCodec(cfg *rest.Config) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.Host = "https://127.0.0.1:1"
+	c.GroupVersion = &corev1.SchemeGroupVersion
+	c.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
+	return c
 }

@@ -144,6 +144,18 @@ bench: ## Go benchmarks of the hot path and the span reader's scan rate, then a 
 bench-durable: ## Durable mode on this disk: acknowledged spans/s and p50/p99 ack latency at 1k, 10k, 50k spans/s and max (docs/benchmarks.md).
 	go test ./test/durability/ -run '^$$' -bench DurableAck -benchtime 5s -timeout 30m
 
+# BENCH_OPERATOR_ARGS are passed to both runs of bench-operator, e.g.
+# "-binary /tmp/spansink-old" to measure another build, or
+# "-manager-args '--max-concurrent-reconciles 8'".
+BENCH_OPERATOR_ARGS ?=
+
+.PHONY: bench-operator
+bench-operator: ## The real manager binary against envtest's kube-apiserver: 1,000 SpanSinks in 100 namespaces, then 10,000 in 1,000; convergence time, API writes and reads per SpanSink, resync, a batch.size change on all, idle, the manager's CPU and peak RSS (docs/benchmarks.md).
+	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh etcd kube-apiserver | tail -n1)" \
+		go run ./test/bench/operator -sinks 1000 -namespaces 100 $(BENCH_OPERATOR_ARGS)
+	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh etcd kube-apiserver | tail -n1)" \
+		go run ./test/bench/operator -sinks 10000 -namespaces 1000 -converge-timeout 30m $(BENCH_OPERATOR_ARGS)
+
 ##@ Durability
 
 .PHONY: durability

@@ -319,6 +319,9 @@ func patchBatchSize(ctx context.Context, k8s client.Client, opts options, size i
 // ConfigMap carries it.
 func waitConverged(ctx context.Context, k8s client.Client, opts options, batchSize int32) error {
 	deadline := time.Now().Add(opts.timeout)
+	// Listing every SpanSink loads the API server the manager is measured
+	// against: the more there are, the less often.
+	poll := max(time.Second, time.Duration(opts.sinks/2000)*time.Second)
 	for {
 		pending, err := unconverged(ctx, k8s)
 		if err != nil {
@@ -330,7 +333,7 @@ func waitConverged(ctx context.Context, k8s client.Client, opts options, batchSi
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%d SpanSinks have no status for their generation after %s", pending, opts.timeout)
 		}
-		time.Sleep(time.Second)
+		time.Sleep(poll)
 	}
 	// Children are counted once the statuses are there: a status is written
 	// after the children, so this rarely waits.

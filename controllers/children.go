@@ -2,30 +2,18 @@ package controllers
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"time"
 
 	"github.com/spansink/spansink/api/v1alpha1"
+	"github.com/spansink/spansink/controllers/apply"
 	"github.com/spansink/spansink/controllers/manifests"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
 )
-
-// SpecHashAnnotation on the Deployment records the hash of the spec the
-// operator last wrote. The operator compares live objects only with the
-// fields it sets, so a field it stops setting (a removed nodeSelector, say)
-// would otherwise go unnoticed.
-const SpecHashAnnotation = "tracing.spansink.dev/spec-sha256"
 
 // observation is what one pass learned, for the status.
 type observation struct {
@@ -81,99 +69,6 @@ func (o *observation) blocked() bool {
 	return len(o.conflicts) > 0 || o.claimMissing || o.resizeRefused || o.claimWait != nil || len(o.secretProblems) > 0
 }
 
-// kind says how to reconcile one kind of child. Only the fields the operator
-// sets are compared, so that defaults the API server fills in, and fields
-// other controllers own, never cause a write.
-type kind struct {
-	name      string
-	newObject func() client.Object
-	// adoptable children are taken over without a controller reference when
-	// they carry this SpanSink's labels: the claim a Retain policy left behind.
-	adoptable bool
-	// synced reports whether live already has what desired sets.
-	synced func(live, desired client.Object) bool
-	// sync copies what desired sets onto live.
-	sync func(live, desired client.Object)
-}
-
-var (
-	serviceAccountKind = kind{
-		name:      "ServiceAccount",
-		newObject: func() client.Object { return &corev1.ServiceAccount{} },
-		synced: func(live, desired client.Object) bool {
-			return equalBoolPtr(live.(*corev1.ServiceAccount).AutomountServiceAccountToken, desired.(*corev1.ServiceAccount).AutomountServiceAccountToken)
-		},
-		sync: func(live, desired client.Object) {
-			live.(*corev1.ServiceAccount).AutomountServiceAccountToken = desired.(*corev1.ServiceAccount).AutomountServiceAccountToken
-		},
-	}
-	configMapKind = kind{
-		name:      "ConfigMap",
-		newObject: func() client.Object { return &corev1.ConfigMap{} },
-		synced: func(live, desired client.Object) bool {
-			return maps.Equal(live.(*corev1.ConfigMap).Data, desired.(*corev1.ConfigMap).Data)
-		},
-		sync: func(live, desired client.Object) {
-			live.(*corev1.ConfigMap).Data = desired.(*corev1.ConfigMap).Data
-		},
-	}
-	claimKind = kind{
-		name:      "PersistentVolumeClaim",
-		newObject: func() client.Object { return &corev1.PersistentVolumeClaim{} },
-		adoptable: true,
-		// A claim's class and access modes are immutable and the CRD refuses
-		// to change them; only the requested size is kept up, and only upward.
-		synced: func(live, desired client.Object) bool {
-			have := live.(*corev1.PersistentVolumeClaim).Spec.Resources.Requests[corev1.ResourceStorage]
-			want := desired.(*corev1.PersistentVolumeClaim).Spec.Resources.Requests[corev1.ResourceStorage]
-			return have.Cmp(want) >= 0
-		},
-		sync: func(live, desired client.Object) {
-			l := live.(*corev1.PersistentVolumeClaim)
-			if l.Spec.Resources.Requests == nil {
-				l.Spec.Resources.Requests = corev1.ResourceList{}
-			}
-			l.Spec.Resources.Requests[corev1.ResourceStorage] = desired.(*corev1.PersistentVolumeClaim).Spec.Resources.Requests[corev1.ResourceStorage]
-		},
-	}
-	serviceKind = kind{
-		name:      "Service",
-		newObject: func() client.Object { return &corev1.Service{} },
-		synced: func(live, desired client.Object) bool {
-			l, d := live.(*corev1.Service), desired.(*corev1.Service)
-			return l.Spec.Type == d.Spec.Type && maps.Equal(l.Spec.Selector, d.Spec.Selector) && subsetOf(d.Spec.Ports, l.Spec.Ports)
-		},
-		// Only these fields: the cluster IP and its relatives are assigned by
-		// the API server and cannot be cleared.
-		sync: func(live, desired client.Object) {
-			l, d := live.(*corev1.Service), desired.(*corev1.Service)
-			l.Spec.Type, l.Spec.Selector, l.Spec.Ports = d.Spec.Type, d.Spec.Selector, d.Spec.Ports
-		},
-	}
-	deploymentKind = kind{
-		name:      "Deployment",
-		newObject: func() client.Object { return &appsv1.Deployment{} },
-		synced: func(live, desired client.Object) bool {
-			l, d := live.(*appsv1.Deployment), desired.(*appsv1.Deployment)
-			return l.Annotations[SpecHashAnnotation] == d.Annotations[SpecHashAnnotation] &&
-				l.Annotations[PodTemplateKeysAnnotation] == d.Annotations[PodTemplateKeysAnnotation] &&
-				subsetOf(d.Spec, l.Spec)
-		},
-		// The selector is left alone: it is immutable and never depends on the
-		// spec. The pod template's labels and annotations are merged, not
-		// replaced, so keys others set (kubectl rollout restart's restartedAt)
-		// survive. The spec hash and template keys are written with the spec
-		// they describe.
-		sync: func(live, desired client.Object) {
-			l, d := live.(*appsv1.Deployment), desired.(*appsv1.Deployment)
-			l.Spec.Replicas, l.Spec.Strategy = d.Spec.Replicas, d.Spec.Strategy
-			mergeTemplate(l, d)
-			metav1.SetMetaDataAnnotation(&l.ObjectMeta, SpecHashAnnotation, d.Annotations[SpecHashAnnotation])
-			metav1.SetMetaDataAnnotation(&l.ObjectMeta, PodTemplateKeysAnnotation, d.Annotations[PodTemplateKeysAnnotation])
-		},
-	}
-)
-
 // ensureChildren creates or updates every child, filling obs. It stops at
 // the first API error; conflicts do not stop it, but a conflict on anything
 // the pods mount keeps the Deployments from being touched, so that no pod is
@@ -196,50 +91,43 @@ func (r *SpanSinkReconciler) ensureChildren(ctx context.Context, sink *v1alpha1.
 		return err
 	}
 	podInputsOK := len(obs.secretProblems) == 0
-	step := func(k kind, obj client.Object) (client.Object, bool, error) {
-		live, conflict, err := r.ensure(ctx, sink, obs, k, obj)
-		if conflict {
-			obs.conflicts = append(obs.conflicts, k.name+" "+obj.GetName())
-		}
-		return live, live != nil, err
-	}
 
-	if _, ok, err := step(serviceAccountKind, desired.ServiceAccount); err != nil {
+	if sa, err := ensureChild(ctx, r, sink, obs, apply.ServiceAccounts, desired.ServiceAccount); err != nil {
 		return err
-	} else if !ok {
+	} else if !sa.Ours() {
 		podInputsOK = false
 	}
 	if podInputsOK {
-		if live, ok, err := step(configMapKind, desired.ConfigMap); err != nil {
+		if cm, err := ensureChild(ctx, r, sink, obs, apply.ConfigMaps, desired.ConfigMap); err != nil {
 			return err
-		} else if !ok {
+		} else if !cm.Ours() {
 			podInputsOK = false
 		} else {
-			obs.configMap = live.(*corev1.ConfigMap)
+			obs.configMap = cm.Live
 		}
 	}
 	// The policy goes in before the pods, so a new collector never starts open.
 	if desired.NetworkPolicy != nil {
-		if _, _, err := step(networkPolicyKind, desired.NetworkPolicy); err != nil {
+		if _, err := ensureChild(ctx, r, sink, obs, apply.NetworkPolicies, desired.NetworkPolicy); err != nil {
 			return err
 		}
 	} else if err := r.removeNetworkPolicy(ctx, sink); err != nil {
 		return err
 	}
-	claimsOK, err := r.ensureClaims(ctx, sink, desired, obs, step)
+	claimsOK, err := r.ensureClaims(ctx, sink, desired, obs)
 	if err != nil {
 		return err
 	}
-	_, serviceOK, err := step(serviceKind, desired.Service)
+	service, err := ensureChild(ctx, r, sink, obs, apply.Services, desired.Service)
 	if err != nil {
 		return err
 	}
-	obs.serviceReady = serviceOK
-	if _, _, err := step(serviceKind, desired.HeadlessService); err != nil {
+	obs.serviceReady = service.Ours()
+	if _, err := ensureChild(ctx, r, sink, obs, apply.Services, desired.HeadlessService); err != nil {
 		return err
 	}
 	if desired.PodDisruptionBudget != nil {
-		if _, _, err := step(podDisruptionBudgetKind, desired.PodDisruptionBudget); err != nil {
+		if _, err := ensureChild(ctx, r, sink, obs, apply.PodDisruptionBudgets, desired.PodDisruptionBudget); err != nil {
 			return err
 		}
 	} else if err := r.removePodDisruptionBudget(ctx, sink); err != nil {
@@ -262,8 +150,7 @@ func (r *SpanSinkReconciler) ensureChildren(ctx context.Context, sink *v1alpha1.
 
 // ensureClaims creates or grows each shard's claim, or checks the existing
 // claim the spec names, and reports per shard whether its pod can mount one.
-func (r *SpanSinkReconciler) ensureClaims(ctx context.Context, sink *v1alpha1.SpanSink, desired manifests.Desired, obs *observation,
-	step func(kind, client.Object) (client.Object, bool, error)) ([]bool, error) {
+func (r *SpanSinkReconciler) ensureClaims(ctx context.Context, sink *v1alpha1.SpanSink, desired manifests.Desired, obs *observation) ([]bool, error) {
 	claimsOK := make([]bool, len(desired.Shards))
 	for i, shard := range desired.Shards {
 		if shard.Claim == nil {
@@ -277,41 +164,22 @@ func (r *SpanSinkReconciler) ensureClaims(ctx context.Context, sink *v1alpha1.Sp
 			claimsOK[i] = true
 			continue
 		}
-		live, ok, err := step(claimKind, shard.Claim)
-		var refused *specUpdateError
+		claim, err := ensureChild(ctx, r, sink, obs, apply.Claims, shard.Claim)
+		var refused *apply.SpecUpdateError
 		if errors.As(err, &refused) && (apierrors.IsInvalid(err) || apierrors.IsForbidden(err)) {
 			// The claim is ours and usable; it just cannot grow (yet).
 			obs.resizeRefused = true
-			ok, err = true, nil
+			err = nil
 		}
 		if err != nil {
 			return nil, err
 		}
-		if ok {
-			obs.shards[i].claim = live.(*corev1.PersistentVolumeClaim)
+		if claim.Ours() {
+			obs.shards[i].claim = claim.Live
 		}
-		claimsOK[i] = ok
+		claimsOK[i] = claim.Ours()
 	}
 	return claimsOK, nil
-}
-
-// withSpecRecord is a copy of the desired Deployment annotated with the
-// hash of its spec and the pod template keys it sets, which the next
-// passes compare and merge by (see SpecHashAnnotation and
-// PodTemplateKeysAnnotation).
-func withSpecRecord(desired *appsv1.Deployment) (*appsv1.Deployment, error) {
-	deploy := desired.DeepCopy()
-	hash, err := specHash(deploy.Spec)
-	if err != nil {
-		return nil, err
-	}
-	metav1.SetMetaDataAnnotation(&deploy.ObjectMeta, SpecHashAnnotation, hash)
-	keys, err := templateKeysOf(&deploy.Spec.Template)
-	if err != nil {
-		return nil, err
-	}
-	metav1.SetMetaDataAnnotation(&deploy.ObjectMeta, PodTemplateKeysAnnotation, keys)
-	return deploy, nil
 }
 
 // checkExistingClaim looks for the claim the user named; the pod would
@@ -333,164 +201,42 @@ func (r *SpanSinkReconciler) checkExistingClaim(ctx context.Context, sink *v1alp
 	return claim, nil
 }
 
-// ensure makes one child match desired. It returns the live object, or nil
-// and conflict=true when the name is held by an object this SpanSink does
-// not control, which it leaves untouched. A child that already matches costs
-// no write.
-func (r *SpanSinkReconciler) ensure(ctx context.Context, sink *v1alpha1.SpanSink, obs *observation, k kind, desired client.Object) (client.Object, bool, error) {
-	log := logf.FromContext(ctx).WithValues("kind", k.name, "name", desired.GetName())
-	live := k.newObject()
-	err := r.Get(ctx, client.ObjectKeyFromObject(desired), live)
-	if apierrors.IsNotFound(err) {
-		err = r.Create(ctx, desired)
-		if err == nil {
-			log.Info("created child")
-			obs.created = append(obs.created, k.name+" "+desired.GetName())
-			return desired, false, nil
-		}
-		if !apierrors.IsAlreadyExists(err) {
-			return nil, false, fmt.Errorf("create %s %s: %w", k.name, desired.GetName(), err)
-		}
-		// The cache holds only objects with the operator's managed-by label
-		// (see CacheOptions): one without it is there all the same. Read it
-		// from the API server and judge it like any other, or the pass would
-		// retry the create forever.
-		live = k.newObject()
-		err = r.apiReader().Get(ctx, client.ObjectKeyFromObject(desired), live)
+// ensureChild keeps one child through apply.Ensure and notes in obs what
+// it did: a creation or spec update for the pass's Event, a name held by a
+// foreign object as a conflict.
+func ensureChild[T client.Object](ctx context.Context, r *SpanSinkReconciler, sink *v1alpha1.SpanSink, obs *observation,
+	kind apply.Kind[T], desired T) (apply.Result[T], error) {
+	result, err := apply.Ensure(ctx, r.applyClients(), childOwner(sink), kind, desired)
+	child := kind.Name + " " + desired.GetName()
+	switch result.Action {
+	case apply.Created:
+		obs.created = append(obs.created, child)
+	case apply.Updated:
+		obs.updated = append(obs.updated, child)
+	case apply.Conflict:
+		obs.conflicts = append(obs.conflicts, child)
 	}
-	if err != nil {
-		return nil, false, fmt.Errorf("get %s %s: %w", k.name, desired.GetName(), err)
-	}
-	if !controlledBy(live, sink, k.adoptable) {
-		return nil, true, nil
-	}
-	// Metadata and spec are written separately: the API server may refuse a
-	// spec change (a claim that cannot grow yet) and that must not hold back
-	// labels or owner references.
-	if !metadataSynced(live, desired, sink) {
-		updated := live.DeepCopyObject().(client.Object)
-		syncMetadata(updated, desired, sink)
-		if err := r.Update(ctx, updated); err != nil {
-			return nil, false, fmt.Errorf("update metadata of %s %s: %w", k.name, desired.GetName(), err)
-		}
-		log.Info("updated child metadata")
-		live = updated
-	}
-	if k.synced(live, desired) {
-		return live, false, nil
-	}
-	updated := live.DeepCopyObject().(client.Object)
-	k.sync(updated, desired)
-	if err := r.Update(ctx, updated); err != nil {
-		return live, false, &specUpdateError{kind: k.name, name: desired.GetName(), err: err}
-	}
-	log.Info("updated child")
-	obs.updated = append(obs.updated, k.name+" "+desired.GetName())
-	return updated, false, nil
+	return result, err
 }
 
-// specUpdateError is a refused spec update of a child that is otherwise ours.
-type specUpdateError struct {
-	kind, name string
-	err        error
+// applyClients are the clients apply.Ensure reads and writes with.
+func (r *SpanSinkReconciler) applyClients() apply.Clients {
+	return apply.Clients{Client: r.Client, Uncached: r.apiReader()}
 }
 
-func (e *specUpdateError) Error() string {
-	return fmt.Sprintf("update %s %s: %v", e.kind, e.name, e.err)
+// childOwner is sink as the owner of its children. The adoption labels are
+// those the builders put on every child: a claim a Retain policy left
+// behind still carries them.
+func childOwner(sink *v1alpha1.SpanSink) apply.Owner {
+	return apply.Owner{UID: sink.UID, AdoptionLabels: map[string]string{
+		manifests.LabelInstance:  sink.Name,
+		manifests.LabelManagedBy: manifests.ManagedByValue,
+	}}
 }
 
-func (e *specUpdateError) Unwrap() error { return e.err }
-
-// controlledBy reports whether obj belongs to sink: it names sink as its
-// controller or, for an adoptable kind, it has no controller and carries
-// the labels this operator puts on sink's children.
+// controlledBy reports whether obj belongs to sink (see apply.Owner.Controls).
 func controlledBy(obj client.Object, sink *v1alpha1.SpanSink, adoptable bool) bool {
-	if ref := metav1.GetControllerOf(obj); ref != nil {
-		return ref.UID == sink.UID
-	}
-	labels := obj.GetLabels()
-	return adoptable &&
-		labels[manifests.LabelInstance] == sink.Name &&
-		labels[manifests.LabelManagedBy] == manifests.ManagedByValue
-}
-
-// metadataSynced reports whether live carries desired's labels and
-// annotations, and is owned by sink exactly when desired says so.
-func metadataSynced(live, desired client.Object, sink *v1alpha1.SpanSink) bool {
-	return subsetOf(desired.GetLabels(), live.GetLabels()) &&
-		subsetOf(metadataAnnotations(desired), live.GetAnnotations()) &&
-		ownedBy(live, sink) == ownedBy(desired, sink)
-}
-
-// syncMetadata adds desired's labels and annotations to live, keeping other
-// writers' keys, and sets sink's owner reference as desired has it.
-func syncMetadata(live, desired client.Object, sink *v1alpha1.SpanSink) {
-	live.SetLabels(mergeMaps(live.GetLabels(), desired.GetLabels()))
-	live.SetAnnotations(mergeMaps(live.GetAnnotations(), metadataAnnotations(desired)))
-	var refs []metav1.OwnerReference
-	for _, ref := range live.GetOwnerReferences() {
-		if ref.UID != sink.UID {
-			refs = append(refs, ref)
-		}
-	}
-	for _, ref := range desired.GetOwnerReferences() {
-		if ref.UID == sink.UID {
-			refs = append(refs, ref)
-		}
-	}
-	live.SetOwnerReferences(refs)
-}
-
-// metadataAnnotations are desired's annotations except the spec hash and
-// the pod template keys, which belong to the spec update: written early,
-// they would claim a spec the object does not have yet.
-func metadataAnnotations(desired client.Object) map[string]string {
-	annotations := desired.GetAnnotations()
-	_, hasHash := annotations[SpecHashAnnotation]
-	_, hasKeys := annotations[PodTemplateKeysAnnotation]
-	if !hasHash && !hasKeys {
-		return annotations
-	}
-	annotations = maps.Clone(annotations)
-	delete(annotations, SpecHashAnnotation)
-	delete(annotations, PodTemplateKeysAnnotation)
-	return annotations
-}
-
-func ownedBy(obj client.Object, sink *v1alpha1.SpanSink) bool {
-	for _, ref := range obj.GetOwnerReferences() {
-		if ref.UID == sink.UID {
-			return true
-		}
-	}
-	return false
-}
-
-func mergeMaps(base, overlay map[string]string) map[string]string {
-	if len(overlay) == 0 {
-		return base
-	}
-	out := maps.Clone(base)
-	if out == nil {
-		out = make(map[string]string, len(overlay))
-	}
-	maps.Copy(out, overlay)
-	return out
-}
-
-func equalBoolPtr(a, b *bool) bool {
-	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
-}
-
-// specHash is the SHA-256 of a spec's JSON form (maps are written with
-// sorted keys, so equal specs hash equally).
-func specHash(spec any) (string, error) {
-	data, err := json.Marshal(spec)
-	if err != nil {
-		return "", fmt.Errorf("hash spec: %w", err)
-	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:]), nil
+	return childOwner(sink).Controls(obj, adoptable)
 }
 
 // maxEventNote bounds an Event's note below the API's 1 kB limit.

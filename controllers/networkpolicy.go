@@ -8,27 +8,10 @@ import (
 	"github.com/spansink/spansink/controllers/manifests"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 )
-
-// networkPolicyKind compares and copies the whole spec, unlike the other
-// kinds: the operator owns every field of it, and a peer it stops
-// admitting must go. A subset check would keep a removed selector, and so
-// admit what the SpanSink no longer does. The API server defaults only the
-// fields the builder sets itself (policyTypes, each port's protocol).
-var networkPolicyKind = kind{
-	name:      "NetworkPolicy",
-	newObject: func() client.Object { return &networkingv1.NetworkPolicy{} },
-	synced: func(live, desired client.Object) bool {
-		return equality.Semantic.DeepEqual(live.(*networkingv1.NetworkPolicy).Spec, desired.(*networkingv1.NetworkPolicy).Spec)
-	},
-	sync: func(live, desired client.Object) {
-		live.(*networkingv1.NetworkPolicy).Spec = *desired.(*networkingv1.NetworkPolicy).Spec.DeepCopy()
-	},
-}
 
 // removeNetworkPolicy deletes the SpanSink's NetworkPolicy once the spec no
 // longer asks for one. It reads from the cache, so a SpanSink that never

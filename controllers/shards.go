@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/spansink/spansink/api/v1alpha1"
+	"github.com/spansink/spansink/controllers/apply"
 	"github.com/spansink/spansink/controllers/manifests"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -102,7 +102,7 @@ func (r *SpanSinkReconciler) ensureShardDeployments(ctx context.Context, sink *v
 	lives := make([]*appsv1.Deployment, len(desired.Shards))
 	states := make([]shardRollout, len(desired.Shards))
 	for i, shard := range desired.Shards {
-		deploy, err := withSpecRecord(shard.Deployment)
+		deploy, err := apply.WithSpecRecord(shard.Deployment)
 		if err != nil {
 			return err
 		}
@@ -116,7 +116,7 @@ func (r *SpanSinkReconciler) ensureShardDeployments(ctx context.Context, sink *v
 		// ensure reports the conflict, and the shard serves nothing.
 		if found {
 			lives[i] = live
-			states[i] = shardRollout{exists: true, outdated: !deploymentKind.synced(live, deploy), serving: rolledOut(live) && available(live)}
+			states[i] = shardRollout{exists: true, outdated: !apply.DeploymentSynced(live, deploy), serving: rolledOut(live) && available(live)}
 		}
 	}
 	plan := rolloutPlan(states)
@@ -127,15 +127,12 @@ func (r *SpanSinkReconciler) ensureShardDeployments(ctx context.Context, sink *v
 			shard.held = lives[i] != nil && states[i].outdated
 			continue
 		}
-		live, conflict, err := r.ensure(ctx, sink, obs, deploymentKind, wanted[i])
-		if conflict {
-			obs.conflicts = append(obs.conflicts, deploymentKind.name+" "+wanted[i].Name)
-		}
+		deploy, err := ensureChild(ctx, r, sink, obs, apply.Deployments, wanted[i])
 		if err != nil {
 			return err
 		}
-		if live != nil {
-			shard.deployment = live.(*appsv1.Deployment)
+		if deploy.Ours() {
+			shard.deployment = deploy.Live
 		}
 	}
 	return nil
@@ -179,28 +176,13 @@ func (r *SpanSinkReconciler) observeRetiredClaims(ctx context.Context, sink *v1a
 	for i := range claims.Items {
 		claim := &claims.Items[i]
 		index, ok := manifests.ShardIndex(claim)
-		if !ok || index < count || claim.DeletionTimestamp != nil || !controlledBy(claim, sink, claimKind.adoptable) {
+		if !ok || index < count || claim.DeletionTimestamp != nil || !controlledBy(claim, sink, apply.Claims.Adoptable) {
 			continue
 		}
 		obs.retired = append(obs.retired, v1alpha1.RetiredShard{Index: index, Claim: claim.Name})
 	}
 	slices.SortFunc(obs.retired, func(a, b v1alpha1.RetiredShard) int { return int(a.Index - b.Index) })
 	return nil
-}
-
-// podDisruptionBudgetKind keeps the budget's spec as the builder makes it.
-var podDisruptionBudgetKind = kind{
-	name:      "PodDisruptionBudget",
-	newObject: func() client.Object { return &policyv1.PodDisruptionBudget{} },
-	synced: func(live, desired client.Object) bool {
-		l, d := live.(*policyv1.PodDisruptionBudget), desired.(*policyv1.PodDisruptionBudget)
-		return equality.Semantic.DeepEqual(l.Spec.MaxUnavailable, d.Spec.MaxUnavailable) &&
-			equality.Semantic.DeepEqual(l.Spec.Selector, d.Spec.Selector) && l.Spec.MinAvailable == nil
-	},
-	sync: func(live, desired client.Object) {
-		l, d := live.(*policyv1.PodDisruptionBudget), desired.(*policyv1.PodDisruptionBudget)
-		l.Spec.MaxUnavailable, l.Spec.Selector, l.Spec.MinAvailable = d.Spec.MaxUnavailable, d.Spec.Selector, nil
-	},
 }
 
 // removePodDisruptionBudget deletes the SpanSink's budget once it runs a

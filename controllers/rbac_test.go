@@ -49,10 +49,15 @@ func (u rbacUse) String() string {
 	return fmt.Sprintf("%s %s.%s", u.verb, resource, group)
 }
 
-// requestRecorder records the permissions the manager's requests need.
+// requestRecorder records the permissions the manager's requests need,
+// and its writes by namespace, so that a spec can prove a pass wrote
+// nothing to its objects while other specs' SpanSinks are still reconciled.
 type requestRecorder struct {
 	mu   sync.Mutex
 	used map[rbacUse]int
+	// writes counts the create, update, patch and delete requests on each
+	// namespace's resources (subresources included).
+	writes map[writeTarget]int
 	// resolver reads requests as the API server's authorizer does.
 	resolver *request.RequestInfoFactory
 	// admin reads stored objects with the suite's credentials.
@@ -62,6 +67,7 @@ type requestRecorder struct {
 func newRequestRecorder(admin *http.Client) *requestRecorder {
 	return &requestRecorder{
 		used:     map[rbacUse]int{},
+		writes:   map[writeTarget]int{},
 		admin:    admin,
 		resolver: &request.RequestInfoFactory{APIPrefixes: sets.NewString("api", "apis"), GrouplessAPIPrefixes: sets.NewString("api")},
 	}
@@ -98,7 +104,24 @@ func (r *requestRecorder) record(req *http.Request) error {
 	for _, u := range uses {
 		r.used[u]++
 	}
+	switch info.Verb {
+	case "create", "update", "patch", "delete":
+		r.writes[writeTarget{namespace: info.Namespace, group: info.APIGroup, resource: info.Resource}]++
+	}
 	return nil
+}
+
+// writeTarget is where a write went.
+type writeTarget struct {
+	namespace, group, resource string
+}
+
+// writesTo is how many writes the manager has sent to the resource of
+// group in namespace so far.
+func (r *requestRecorder) writesTo(namespace, group, resource string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.writes[writeTarget{namespace: namespace, group: group, resource: resource}]
 }
 
 // ownerChecks are the permissions OwnerReferencesPermissionEnforcement

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -40,6 +41,10 @@ var (
 	// managerEvents is the suite manager's Event recorder, the one the
 	// reconciler records with.
 	managerEvents events.EventRecorder
+	// recordedEvents counts what the reconciler asks managerEvents to
+	// record. The API server sees less: the recorder folds repeats of an
+	// Event into its series, counted in memory.
+	recordedEvents = &eventCounter{counts: map[eventKey]int{}}
 	// suiteFailed is set by a failed spec; the RBAC usage check then
 	// cannot tell an unused rule from an untested one.
 	suiteFailed atomic.Bool
@@ -90,6 +95,8 @@ var _ = BeforeSuite(func() {
 	testEnv = &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
+		// A service mesh's injector, for the specs in webhook_test.go.
+		WebhookInstallOptions: meshWebhookOptions(),
 	}
 	// What OpenShift and other hardened clusters enforce: setting
 	// blockOwnerDeletion needs update on the owner's finalizers.
@@ -122,7 +129,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	reconciler := &SpanSinkReconciler{
 		Client:         mgr.GetClient(),
-		Recorder:       mgr.GetEventRecorder("spansink-operator"),
+		Recorder:       recordedEvents.wrap(mgr.GetEventRecorder("spansink-operator")),
 		CollectorImage: testImage,
 		BlockedRetry:   500 * time.Millisecond,
 		// The collectors' GET /config is served by the specs' fake
@@ -135,6 +142,7 @@ var _ = BeforeSuite(func() {
 
 	var ctx context.Context
 	ctx, cancelMgr = context.WithCancel(context.Background())
+	startMeshWebhook(ctx, testEnv.WebhookInstallOptions)
 	go func() {
 		defer GinkgoRecover()
 		Expect(mgr.Start(ctx)).To(Succeed())
@@ -166,4 +174,42 @@ func newNamespace(ctx context.Context) string {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "spansink-test-"}}
 	Expect(k8sClient.Create(ctx, ns)).To(Succeed())
 	return ns.Name
+}
+
+// eventKey is the SpanSink an Event is about and its reason.
+type eventKey struct {
+	namespace, name, reason string
+}
+
+// eventCounter counts the Events recorded through the recorders it wraps.
+type eventCounter struct {
+	mu     sync.Mutex
+	counts map[eventKey]int
+}
+
+// wrap is next counting each Event recorded through it.
+func (c *eventCounter) wrap(next events.EventRecorder) events.EventRecorder {
+	return countingEventRecorder{counter: c, next: next}
+}
+
+// count is how many Events with reason have been recorded about the
+// SpanSink namespace/name.
+func (c *eventCounter) count(namespace, name, reason string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.counts[eventKey{namespace: namespace, name: name, reason: reason}]
+}
+
+type countingEventRecorder struct {
+	counter *eventCounter
+	next    events.EventRecorder
+}
+
+func (r countingEventRecorder) Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...any) {
+	if obj, ok := regarding.(client.Object); ok {
+		r.counter.mu.Lock()
+		r.counter.counts[eventKey{namespace: obj.GetNamespace(), name: obj.GetName(), reason: reason}]++
+		r.counter.mu.Unlock()
+	}
+	r.next.Eventf(regarding, related, eventtype, reason, action, note, args...)
 }

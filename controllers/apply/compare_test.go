@@ -3,6 +3,7 @@ package apply
 import (
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -34,6 +35,52 @@ func TestSubsetOf(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := subsetOf(tc.want, tc.have); got != tc.subset {
 				t.Errorf("subsetOf = %v, want %v", got, tc.subset)
+			}
+		})
+	}
+}
+
+// subsetOfKeyed lets a mutating webhook add entries to the pod template's
+// named lists; each way it can answer is pinned here.
+func TestSubsetOfKeyed(t *testing.T) {
+	env := func(names ...string) []corev1.EnvVar {
+		var out []corev1.EnvVar
+		for _, name := range names {
+			out = append(out, corev1.EnvVar{Name: name, Value: "v-" + name})
+		}
+		return out
+	}
+	pod := func(containers ...corev1.Container) appsv1.DeploymentSpec {
+		return appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: containers}}}
+	}
+	collector := func(names ...string) corev1.Container {
+		return corev1.Container{Name: "collector", Image: "i", Env: env(names...)}
+	}
+	sidecar := corev1.Container{Name: "mesh-proxy", Image: "proxy"}
+	changed := collector("A")
+	changed.Env[0].Value = "other"
+	cases := []struct {
+		name       string
+		want, have any
+		subset     bool
+	}{
+		{"identical", pod(collector("A", "B")), pod(collector("A", "B")), true},
+		{"an env var appended by another writer", pod(collector("A", "B")), pod(collector("A", "B", "MESH")), true},
+		{"an env var inserted between the operator's", pod(collector("A", "B")), pod(collector("A", "MESH", "B")), true},
+		{"a sidecar after the operator's container", pod(collector("A")), pod(collector("A"), sidecar), true},
+		{"a sidecar before it", pod(collector("A")), pod(sidecar, collector("A")), true},
+		{"an env var of the operator's missing", pod(collector("A", "B")), pod(collector("A", "MESH")), false},
+		{"an env var of the operator's changed", pod(collector("A")), pod(changed), false},
+		{"the operator's env vars reordered", pod(collector("A", "B")), pod(collector("B", "A")), false},
+		{"the operator's container missing", pod(collector("A")), pod(sidecar), false},
+		// Lists not named in podTemplateListKeys keep the strict rule.
+		{"a service port another writer added", corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "a", Port: 1}}},
+			corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "a", Port: 1}, {Name: "b", Port: 2}}}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := subsetOfKeyed(tc.want, tc.have, podTemplateListKeys); got != tc.subset {
+				t.Errorf("subsetOfKeyed = %v, want %v", got, tc.subset)
 			}
 		})
 	}

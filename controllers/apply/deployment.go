@@ -27,12 +27,13 @@ var Deployments = Kind[*appsv1.Deployment]{
 }
 
 // DeploymentSynced reports whether live runs desired: the same spec record
-// and every field desired sets. desired carries its record
+// and every field desired sets, the pod template's named lists allowing
+// entries others added (podTemplateListKeys). desired carries its record
 // (WithSpecRecord).
 func DeploymentSynced(live, desired *appsv1.Deployment) bool {
 	return live.Annotations[SpecHashAnnotation] == desired.Annotations[SpecHashAnnotation] &&
 		live.Annotations[PodTemplateKeysAnnotation] == desired.Annotations[PodTemplateKeysAnnotation] &&
-		subsetOf(desired.Spec, live.Spec)
+		subsetOfKeyed(desired.Spec, live.Spec, podTemplateListKeys)
 }
 
 // mutateDeployment gives live desired's spec. The pod template's labels and

@@ -25,4 +25,11 @@
 // to merge. Typed mutate functions keep the current behaviour, are read
 // and unit-tested without a cluster, and make the change of one kind the
 // change of one file.
+//
+// What "holds every field the operator sets" means is in compare.go: maps
+// may carry others' keys, and in a Deployment's pod template the named
+// lists (containers, env, volumes, mounts) may carry others' entries, which
+// is what a mutating webhook (a service mesh's sidecar, a policy engine's
+// env var) adds on every write; a comparison by position would see it as a
+// difference and write, and the webhook would add it again, on every pass.
 package apply

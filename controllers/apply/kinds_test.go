@@ -177,11 +177,23 @@ func TestDeployments(t *testing.T) {
 	defaulted.Spec.Template.Spec.Containers[0].TerminationMessagePath = "/dev/termination-log"
 	restarted := deployment("a", nil)
 	restarted.Spec.Template.Annotations = map[string]string{"kubectl.kubernetes.io/restartedAt": "t"}
+	// What a service mesh's injector adds on every write.
+	injected := deployment("a", nil)
+	injected.Spec.Template.Annotations = map[string]string{"mesh.example.com/injected": "true"}
+	injected.Spec.Template.Labels["mesh.example.com/injected"] = "true"
+	injected.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "MESH_PROXY_ADDR", Value: "127.0.0.1:15001"}}
+	injected.Spec.Template.Spec.Containers = append(injected.Spec.Template.Spec.Containers, corev1.Container{Name: "mesh-proxy", Image: "proxy"})
+	injected.Spec.Template.Spec.InitContainers = []corev1.Container{{Name: "mesh-init", Image: "proxy"}}
+	injected.Spec.Template.Spec.Volumes = []corev1.Volume{{Name: "mesh-certs"}}
+	injectedAndChanged := injected.DeepCopy()
+	injectedAndChanged.Spec.Template.Spec.Containers[0].Image = "b"
 	unrecorded := deployment("a", nil)
 	delete(unrecorded.Annotations, SpecHashAnnotation)
 	checkKind(t, Deployments, []kindCase[*appsv1.Deployment]{
 		{"API server defaults", defaulted, deployment("a", nil), true},
 		{"a template annotation someone else set", restarted, deployment("a", nil), true},
+		{"a mutating webhook's sidecar, env var and volume", injected, deployment("a", nil), true},
+		{"a webhook's additions and another image", injectedAndChanged, deployment("a", nil), false},
 		{"another image", deployment("b", nil), deployment("a", nil), false},
 		// Only the spec hash tells this from "unchanged".
 		{"a field the operator stopped setting", deployment("a", map[string]string{"os": "linux"}), deployment("a", nil), false},

@@ -73,7 +73,7 @@ func New(cfg config.Config, log logr.Logger) (*Collector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid collector config: %w", err)
 	}
-	encoder, err := format.NewEncoder(cfg.Storage.Format)
+	encoder, err := format.EncoderFor(cfg.Storage)
 	if err != nil {
 		return nil, err
 	}

@@ -64,6 +64,22 @@ const (
 	FormatOTLPJSON Format = "otlp-json"
 )
 
+// DBGPTRecords says how the dbgpt format writes a span that arrives
+// finished, as every OTLP span does.
+type DBGPTRecords string
+
+const (
+	// DBGPTRecordsFinished writes such a span as one line, its end record.
+	// It is what an empty value means, so that configs written before the
+	// option existed render and hash as they did.
+	DBGPTRecordsFinished DBGPTRecords = "finished"
+	// DBGPTRecordsStartEnd writes such a span as DB-GPT's own tracer does:
+	// its start record (end_time null, nothing only the end knows), then
+	// its end record. DB-GPT's `dbgpt trace` CLI builds its trees from
+	// start records, and shows nothing of a span without one.
+	DBGPTRecordsStartEnd DBGPTRecords = "startEnd"
+)
+
 // Compression is what rotated files are compressed with.
 type Compression string
 
@@ -147,9 +163,23 @@ type Storage struct {
 	Path string `json:"path"`
 	// Format is the on-disk line format.
 	Format Format `json:"format"`
+	// DBGPT tunes the dbgpt format; it applies to no other.
+	DBGPT DBGPTStorage `json:"dbgpt,omitzero"`
 	// Rotation says when the active file is renamed and how long rotated files are kept.
 	Rotation Rotation `json:"rotation"`
 }
+
+// DBGPTStorage tunes the dbgpt format.
+type DBGPTStorage struct {
+	// Records is how a span that arrives finished is written: finished
+	// (one line; also what empty means) or startEnd (a start record, then
+	// the end record).
+	Records DBGPTRecords `json:"records,omitempty"`
+}
+
+// StartEnd reports whether a finished span is written as a start record
+// and an end record.
+func (d DBGPTStorage) StartEnd() bool { return d.Records == DBGPTRecordsStartEnd }
 
 // Rotation says when the active file rolls over and what is kept.
 type Rotation struct {

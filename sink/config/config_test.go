@@ -36,6 +36,41 @@ func TestRenderParseRoundTrip(t *testing.T) {
 	}
 }
 
+// The dbgpt records option is new: a config that leaves it at its default
+// must render as configs did before it existed (the operator hashes the
+// rendering onto the pod, so anything else would roll every collector on an
+// upgrade), and startEnd must survive the round trip.
+func TestDBGPTRecordsRender(t *testing.T) {
+	rendered, err := Default().Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(rendered), "dbgpt:") || strings.Contains(string(rendered), "records") {
+		t.Errorf("the default config renders the dbgpt records option:\n%s", rendered)
+	}
+	cfg := Default()
+	cfg.Storage.DBGPT.Records = DBGPTRecordsStartEnd
+	if rendered, err = cfg.Render(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(rendered), "  dbgpt:\n    records: startEnd\n") {
+		t.Errorf("startEnd renders as:\n%s", rendered)
+	}
+	parsed, err := Parse(rendered)
+	if err != nil {
+		t.Fatalf("parse rendered config: %v", err)
+	}
+	if parsed != cfg || !parsed.Storage.DBGPT.StartEnd() {
+		t.Errorf("round trip changed the config:\n got %+v\nwant %+v", parsed.Storage, cfg.Storage)
+	}
+	for _, doc := range []string{"storage:\n  dbgpt:\n    records: finished\n", "storage:\n  dbgpt: {}\n"} {
+		parsed, err := Parse([]byte(doc))
+		if err != nil || parsed.Storage.DBGPT.StartEnd() {
+			t.Errorf("%q: start/end pairs %v, error %v; want one finished line", doc, parsed.Storage.DBGPT.StartEnd(), err)
+		}
+	}
+}
+
 func TestParseFillsDefaults(t *testing.T) {
 	cfg, err := Parse([]byte("batch:\n  size: 10\n"))
 	if err != nil {
@@ -66,6 +101,10 @@ func TestParseRejects(t *testing.T) {
 		{"gzip extension", "storage:\n  path: spans.gz\n", `storage.path must not end in ".gz": that suffix marks compressed rotated files; name the file e.g. "spans.jsonl"`},
 		{"zstd extension", "storage:\n  path: logs/spans.jsonl.ZST\n", `storage.path must not end in ".ZST"`},
 		{"format", "storage:\n  format: csv\n", `storage.format must be "dbgpt" or "otlp-json", got "csv"`},
+		{"dbgpt records", "storage:\n  dbgpt:\n    records: pairs\n", `storage.dbgpt.records must be "finished" or "startEnd", got "pairs"`},
+		{"dbgpt records case", "storage:\n  dbgpt:\n    records: StartEnd\n", `storage.dbgpt.records must be "finished" or "startEnd", got "StartEnd"`},
+		{"dbgpt records of otlp-json", "storage:\n  format: otlp-json\n  dbgpt:\n    records: startEnd\n", `storage.dbgpt.records applies only to storage.format "dbgpt", got format "otlp-json"`},
+		{"dbgpt finished of otlp-json", "storage:\n  format: otlp-json\n  dbgpt:\n    records: finished\n", `storage.dbgpt.records applies only to storage.format "dbgpt", got format "otlp-json"`},
 		{"compress", "storage:\n  rotation:\n    compress: lz4\n", `storage.rotation.compress must be "none", "gzip" or "zstd", got "lz4"`},
 		{"negative size", "storage:\n  rotation:\n    maxSizeBytes: -1\n", "storage.rotation.maxSizeBytes must not be negative"},
 		{"negative files", "storage:\n  rotation:\n    maxFiles: -1\n", "storage.rotation.maxFiles must not be negative"},

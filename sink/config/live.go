@@ -53,6 +53,7 @@ var RestartFields = []string{
 	"storage.dir",
 	"storage.path",
 	"storage.format",
+	"storage.dbgpt.records",
 	// Baked into the gRPC server at construction (MaxRecvMsgSize), which
 	// must never be smaller than the HTTP body limit.
 	"limits.maxRequestBytes",

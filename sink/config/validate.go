@@ -57,8 +57,22 @@ func (s Storage) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("storage.format must be %q or %q, got %q", FormatDBGPT, FormatOTLPJSON, s.Format))
 	}
-	errs = append(errs, s.Rotation.validate())
+	errs = append(errs, s.validateDBGPT(), s.Rotation.validate())
 	return errors.Join(errs...)
+}
+
+func (s Storage) validateDBGPT() error {
+	switch s.DBGPT.Records {
+	case "":
+		return nil
+	case DBGPTRecordsFinished, DBGPTRecordsStartEnd:
+	default:
+		return fmt.Errorf("storage.dbgpt.records must be %q or %q, got %q", DBGPTRecordsFinished, DBGPTRecordsStartEnd, s.DBGPT.Records)
+	}
+	if s.Format != FormatDBGPT {
+		return fmt.Errorf("storage.dbgpt.records applies only to storage.format %q, got format %q: leave it out or store dbgpt", FormatDBGPT, s.Format)
+	}
+	return nil
 }
 
 func (r Rotation) validate() error {

@@ -14,7 +14,11 @@ import (
 )
 
 // dbgptEncoder writes one span per line with DB-GPT's eight keys.
-type dbgptEncoder struct{}
+type dbgptEncoder struct {
+	// startEnd writes each finished span as DB-GPT's start record and end
+	// record (config.DBGPTRecordsStartEnd) instead of the end record alone.
+	startEnd bool
+}
 
 var _ Encoder = dbgptEncoder{}
 
@@ -25,6 +29,12 @@ var _ Encoder = dbgptEncoder{}
 type scratch struct {
 	buf  []byte
 	ends []int
+	// startLines are the indexes in ends of the start records written for
+	// finished spans: lines that hold no span of their own.
+	startLines []int
+	// finished holds a finished line while its start record is written
+	// in its place.
+	finished []byte
 	// service, resource and scope hold the per-resource and per-scope parts
 	// of metadata while the spans under them are encoded.
 	service, resource, scope []byte
@@ -41,7 +51,7 @@ func putScratch(s *scratch) {
 	if cap(s.buf) > maxPooledScratch {
 		return
 	}
-	s.buf, s.ends = s.buf[:0], s.ends[:0]
+	s.buf, s.ends, s.startLines, s.finished = s.buf[:0], s.ends[:0], s.startLines[:0], s.finished[:0]
 	s.service, s.resource, s.scope = s.service[:0], s.resource[:0], s.scope[:0]
 	scratchPool.Put(s)
 }
@@ -55,14 +65,71 @@ func (s *scratch) records() []record.Record {
 	// bytes.Clone does not zero the memory it is about to overwrite.
 	out := bytes.Clone(s.buf)
 	records := make([]record.Record, len(s.ends))
-	start := 0
+	start, starts := 0, s.startLines
 	for i, end := range s.ends {
 		// The three-index slice keeps an append to one record from
 		// overwriting the next.
 		records[i] = record.Record{Line: out[start:end:end], Spans: 1}
+		if len(starts) > 0 && starts[0] == i {
+			// The span is counted once, by its end record, so that the
+			// queue, batch.size and the metrics count spans, not lines.
+			records[i].Spans, starts = 0, starts[1:]
+		}
 		start = end
 	}
 	return records
+}
+
+// spans is how many spans the encoded lines hold.
+func (s *scratch) spans() int { return len(s.ends) - len(s.startLines) }
+
+// endOnly locates, in a finished dbgpt line being written, what only the
+// span's end knows: the end_time value, and in the metadata the status,
+// the events and end_time_unix_nano. Both encoders of OTLP spans (pdata's
+// and the wire path) note these offsets into the buffer as they write, and
+// endLine shapes the start record from them, so the rule of what a start
+// record holds lives here alone.
+type endOnly struct {
+	// line is where the finished line begins.
+	line int
+	// endTime and endTimeEnd bound the end_time value.
+	endTime, endTimeEnd int
+	// status and statusEnd bound the metadata's `,"status":{...}`,
+	// events and eventsEnd its `,"events":[...]` (empty without events).
+	status, statusEnd, events, eventsEnd int
+	// endNanos is where the metadata's `,"end_time_unix_nano":` begins;
+	// after it come only the number and the closing braces.
+	endNanos int
+	// start and end are the span's times, 0 when unset.
+	start, end uint64
+}
+
+// endLine ends the finished line at b[m.line:], the whole of b. With
+// startEnd, a span with both times set becomes two lines: first the start
+// record DB-GPT's tracer writes when a span begins (the same keys, end_time
+// null, the metadata without status, events and end_time_unix_nano), then
+// the finished line unchanged as its end record. A span without a start or
+// an end time stays one line: its end_time or start_time is null already,
+// and a second record of it would read as another span.
+func (s *scratch) endLine(b []byte, m *endOnly, startEnd bool) []byte {
+	if !startEnd || m.start == 0 || m.end == 0 {
+		s.ends = append(s.ends, len(b))
+		return b
+	}
+	finished := append(s.finished[:0], b[m.line:]...)
+	at := func(offset int) int { return offset - m.line }
+	b = append(b[:m.line], finished[:at(m.endTime)]...)
+	b = append(b, "null"...)
+	b = append(b, finished[at(m.endTimeEnd):at(m.status)]...)
+	b = append(b, finished[at(m.statusEnd):at(m.events)]...)
+	b = append(b, finished[at(m.eventsEnd):at(m.endNanos)]...)
+	b = append(b, "}}"...)
+	s.startLines = append(s.startLines, len(s.ends))
+	s.ends = append(s.ends, len(b))
+	b = append(b, finished...)
+	s.ends = append(s.ends, len(b))
+	s.finished = finished
+	return b
 }
 
 // Format implements Encoder.
@@ -71,7 +138,7 @@ func (dbgptEncoder) Format() config.Format { return config.FormatDBGPT }
 // EncodeTraces writes a line per span of td. The resource and scope parts of
 // metadata are encoded once per resource and scope and copied into each
 // span's line.
-func (dbgptEncoder) EncodeTraces(td ptrace.Traces) ([]record.Record, error) {
+func (e dbgptEncoder) EncodeTraces(td ptrace.Traces) ([]record.Record, error) {
 	if td.SpanCount() == 0 {
 		return nil, nil
 	}
@@ -88,8 +155,9 @@ func (dbgptEncoder) EncodeTraces(td ptrace.Traces) ([]record.Record, error) {
 			scope = appendScope(scope[:0], ss.Scope())
 			spans := ss.Spans()
 			for k := 0; k < spans.Len(); k++ {
-				buf = appendOTLPSpan(buf, spans.At(k), service, resource, scope)
-				sc.ends = append(sc.ends, len(buf))
+				var marks endOnly
+				buf = appendOTLPSpan(buf, spans.At(k), service, resource, scope, &marks)
+				buf = sc.endLine(buf, &marks, e.startEnd)
 			}
 		}
 	}
@@ -123,8 +191,11 @@ func SpanType(attrs pcommon.Map) string {
 	return "base"
 }
 
-func appendOTLPSpan(b []byte, span ptrace.Span, service, resource, scope []byte) []byte {
+// appendOTLPSpan appends span's finished line, noting in m where its
+// end-only parts are.
+func appendOTLPSpan(b []byte, span ptrace.Span, service, resource, scope []byte, m *endOnly) []byte {
 	attrs := span.Attributes()
+	m.line = len(b)
 	b = append(b, `{"span_type":`...)
 	b = appendString(b, SpanType(attrs))
 	traceID := span.TraceID()
@@ -145,10 +216,13 @@ func appendOTLPSpan(b []byte, span ptrace.Span, service, resource, scope []byte)
 	b = append(b, `,"start_time":`...)
 	b = appendTime(b, start)
 	b = append(b, `,"end_time":`...)
+	m.endTime = len(b)
 	b = appendTime(b, end)
+	m.endTimeEnd = len(b)
+	m.start, m.end = start, end
 
 	b = append(b, `,"metadata":`...)
-	b = appendOTLPMetadata(b, span, service, resource, scope)
+	b = appendOTLPMetadata(b, span, service, resource, scope, m)
 	return append(b, '}')
 }
 
@@ -158,7 +232,8 @@ func appendOTLPSpan(b []byte, span ptrace.Span, service, resource, scope []byte)
 // a span alike whichever format it was stored in.
 func AppendOTLPMetadata(b []byte, rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, span ptrace.Span) []byte {
 	service, resource := appendResource(nil, nil, rs.Resource())
-	return appendOTLPMetadata(b, span, service, resource, appendScope(nil, ss.Scope()))
+	var unused endOnly
+	return appendOTLPMetadata(b, span, service, resource, appendScope(nil, ss.Scope()), &unused)
 }
 
 // appendResource appends the metadata's per-resource members: the
@@ -191,8 +266,9 @@ func appendScope(b []byte, scope pcommon.InstrumentationScope) []byte {
 }
 
 // appendOTLPMetadata appends a span's metadata object; service, resource and
-// scope are its per-resource and per-scope members, already encoded.
-func appendOTLPMetadata(b []byte, span ptrace.Span, service, resource, scope []byte) []byte {
+// scope are its per-resource and per-scope members, already encoded. It
+// notes the offsets of the end-only members in m.
+func appendOTLPMetadata(b []byte, span ptrace.Span, service, resource, scope []byte, m *endOnly) []byte {
 	attrs := span.Attributes()
 	b = append(b, '{')
 	b = append(b, service...)
@@ -207,7 +283,9 @@ func appendOTLPMetadata(b []byte, span ptrace.Span, service, resource, scope []b
 		b = append(b, spanKindNames[0]...)
 	}
 	status := span.Status()
-	b = append(b, `","status":{"code":"`...)
+	b = append(b, '"')
+	m.status = len(b)
+	b = append(b, `,"status":{"code":"`...)
 	if code := int(status.Code()); code >= 0 && code < len(statusCodeNames) {
 		b = append(b, statusCodeNames[code]...)
 	} else {
@@ -219,10 +297,12 @@ func appendOTLPMetadata(b []byte, span ptrace.Span, service, resource, scope []b
 		b = appendString(b, msg)
 	}
 	b = append(b, '}')
+	m.statusEnd = len(b)
 	if ts := span.TraceState().AsRaw(); ts != "" {
 		b = append(b, `,"trace_state":`...)
 		b = appendString(b, ts)
 	}
+	m.events = len(b)
 	if events := span.Events(); events.Len() > 0 {
 		b = append(b, `,"events":[`...)
 		for i := 0; i < events.Len(); i++ {
@@ -240,6 +320,7 @@ func appendOTLPMetadata(b []byte, span ptrace.Span, service, resource, scope []b
 		}
 		b = append(b, ']')
 	}
+	m.eventsEnd = len(b)
 	if links := span.Links(); links.Len() > 0 {
 		b = append(b, `,"links":[`...)
 		for i := 0; i < links.Len(); i++ {
@@ -262,6 +343,7 @@ func appendOTLPMetadata(b []byte, span ptrace.Span, service, resource, scope []b
 	}
 	b = append(b, `,"start_time_unix_nano":`...)
 	b = strconv.AppendUint(b, uint64(span.StartTimestamp()), 10)
+	m.endNanos = len(b)
 	b = append(b, `,"end_time_unix_nano":`...)
 	b = strconv.AppendUint(b, uint64(span.EndTimestamp()), 10)
 	return append(b, '}')

@@ -79,7 +79,10 @@ func TestNewEncoderRejectsUnknownFormat(t *testing.T) {
 	}
 }
 
-func TestEncodeTracesDBGPTGolden(t *testing.T) {
+// goldenTraces is a request with a span that uses every part of a line and
+// a child with nothing but ids, name and span type; goldenLines are its
+// lines.
+func goldenTraces() ptrace.Traces {
 	td := ptrace.NewTraces()
 	rs := td.ResourceSpans().AppendEmpty()
 	rs.Resource().Attributes().PutStr("service.name", "checkout")
@@ -114,24 +117,29 @@ func TestEncodeTracesDBGPTGolden(t *testing.T) {
 	child.SetParentSpanID(root.SpanID())
 	child.SetName("db")
 	child.Attributes().PutStr("dbgpt.span_type", "run")
+	return td
+}
 
-	records, err := mustEncoder(t, config.FormatDBGPT).EncodeTraces(td)
+var goldenLines = []string{
+	`{"span_type":"chat","trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"b7ad6b7169203331","parent_span_id":null,"operation_name":"GET /cart",` +
+		`"start_time":"2023-11-14 22:13:20.123","end_time":"2023-11-14 22:13:20.223","metadata":{"service.name":"checkout",` +
+		`"attributes":{"span_type":"chat","http.status_code":200},"resource":{"service.name":"checkout","host.name":"node-1"},` +
+		`"scope":{"name":"github.com/acme/shop","version":"1.2.0"},"span_kind":"server","status":{"code":"error","message":"boom"},` +
+		`"trace_state":"k=v","events":[{"name":"retry","time_unix_nano":1700000000150000000,"attributes":{"final":true}}],` +
+		`"links":[{"trace_id":"00000000000000000000000000000001","span_id":"0000000000000002","trace_state":"","attributes":{}}],` +
+		`"start_time_unix_nano":1700000000123456789,"end_time_unix_nano":1700000000223456789}}`,
+	`{"span_type":"run","trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"0102030405060708","parent_span_id":"b7ad6b7169203331","operation_name":"db",` +
+		`"start_time":null,"end_time":null,"metadata":{"service.name":"checkout","attributes":{"dbgpt.span_type":"run"},` +
+		`"resource":{"service.name":"checkout","host.name":"node-1"},"scope":{"name":"github.com/acme/shop","version":"1.2.0"},` +
+		`"span_kind":"unspecified","status":{"code":"unset"},"start_time_unix_nano":0,"end_time_unix_nano":0}}`,
+}
+
+func TestEncodeTracesDBGPTGolden(t *testing.T) {
+	records, err := mustEncoder(t, config.FormatDBGPT).EncodeTraces(goldenTraces())
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{
-		`{"span_type":"chat","trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"b7ad6b7169203331","parent_span_id":null,"operation_name":"GET /cart",` +
-			`"start_time":"2023-11-14 22:13:20.123","end_time":"2023-11-14 22:13:20.223","metadata":{"service.name":"checkout",` +
-			`"attributes":{"span_type":"chat","http.status_code":200},"resource":{"service.name":"checkout","host.name":"node-1"},` +
-			`"scope":{"name":"github.com/acme/shop","version":"1.2.0"},"span_kind":"server","status":{"code":"error","message":"boom"},` +
-			`"trace_state":"k=v","events":[{"name":"retry","time_unix_nano":1700000000150000000,"attributes":{"final":true}}],` +
-			`"links":[{"trace_id":"00000000000000000000000000000001","span_id":"0000000000000002","trace_state":"","attributes":{}}],` +
-			`"start_time_unix_nano":1700000000123456789,"end_time_unix_nano":1700000000223456789}}`,
-		`{"span_type":"run","trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"0102030405060708","parent_span_id":"b7ad6b7169203331","operation_name":"db",` +
-			`"start_time":null,"end_time":null,"metadata":{"service.name":"checkout","attributes":{"dbgpt.span_type":"run"},` +
-			`"resource":{"service.name":"checkout","host.name":"node-1"},"scope":{"name":"github.com/acme/shop","version":"1.2.0"},` +
-			`"span_kind":"unspecified","status":{"code":"unset"},"start_time_unix_nano":0,"end_time_unix_nano":0}}`,
-	}
+	want := goldenLines
 	if len(records) != len(want) {
 		t.Fatalf("got %d records, want %d", len(records), len(want))
 	}

@@ -38,15 +38,22 @@ type Rejection struct {
 	Message string `json:"message"`
 }
 
-// NewEncoder returns the encoder for format f.
+// NewEncoder returns the encoder for format f with the format's default
+// options.
 func NewEncoder(f config.Format) (Encoder, error) {
-	switch f {
+	return EncoderFor(config.Storage{Format: f})
+}
+
+// EncoderFor returns the encoder for the storage's format and its options
+// (storage.dbgpt for the dbgpt format).
+func EncoderFor(s config.Storage) (Encoder, error) {
+	switch s.Format {
 	case config.FormatDBGPT:
-		return dbgptEncoder{}, nil
+		return dbgptEncoder{startEnd: s.DBGPT.StartEnd()}, nil
 	case config.FormatOTLPJSON:
 		return otlpJSONEncoder{}, nil
 	}
-	return nil, fmt.Errorf("unknown span file format %q, want %q or %q", f, config.FormatDBGPT, config.FormatOTLPJSON)
+	return nil, fmt.Errorf("unknown span file format %q, want %q or %q", s.Format, config.FormatDBGPT, config.FormatOTLPJSON)
 }
 
 // DBGPTSpan is one record as DB-GPT's tracer writes it: a start record

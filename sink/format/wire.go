@@ -40,17 +40,18 @@ var _ ProtoEncoder = dbgptEncoder{}
 
 // EncodeOTLPProto implements ProtoEncoder: the lines are byte for byte those
 // EncodeTraces writes for the request after pdata decoded it.
-func (dbgptEncoder) EncodeOTLPProto(body []byte, limits AttributeLimits) ([]record.Record, int, bool) {
+func (e dbgptEncoder) EncodeOTLPProto(body []byte, limits AttributeLimits) ([]record.Record, int, bool) {
 	sc := getScratch()
 	defer putScratch(sc)
 	w := wirePool.Get().(*wireEncoder)
 	defer w.release()
 	w.sc = sc
 	w.lim = newWireLimits(limits)
+	w.startEnd = e.startEnd
 	if !w.request(body) {
 		return nil, 0, false
 	}
-	return sc.records(), len(sc.ends), true
+	return sc.records(), sc.spans(), true
 }
 
 var wirePool = sync.Pool{New: func() any { return new(wireEncoder) }}
@@ -318,6 +319,8 @@ type wireEncoder struct {
 	// discard receives the encoding of fields that are checked but not
 	// written (scope attributes).
 	discard []byte
+	// startEnd is the encoder's: write start and end records.
+	startEnd bool
 }
 
 func (w *wireEncoder) request(b []byte) bool {
@@ -652,10 +655,11 @@ func (w *wireEncoder) span(b []byte) bool {
 		return false
 	}
 	var ok bool
-	if w.sc.buf, ok = w.appendSpan(w.sc.buf, b, &s); !ok {
+	var marks endOnly
+	if w.sc.buf, ok = w.appendSpan(w.sc.buf, b, &s, &marks); !ok {
 		return false
 	}
-	w.sc.ends = append(w.sc.ends, len(w.sc.buf))
+	w.sc.buf = w.sc.endLine(w.sc.buf, &marks, w.startEnd)
 	return true
 }
 
@@ -691,8 +695,11 @@ func (s *wireSpan) spanTypeOf() []byte {
 	return baseSpanType
 }
 
-func (w *wireEncoder) appendSpan(b, span []byte, s *wireSpan) ([]byte, bool) {
+// appendSpan appends the span's finished line, noting in m where its
+// end-only parts are, as appendOTLPSpan does.
+func (w *wireEncoder) appendSpan(b, span []byte, s *wireSpan, m *endOnly) ([]byte, bool) {
 	var ok bool
+	m.line = len(b)
 	b = append(b, `{"span_type":`...)
 	b = appendBytesString(b, s.spanTypeOf())
 	b = append(b, `,"trace_id":`...)
@@ -710,7 +717,10 @@ func (w *wireEncoder) appendSpan(b, span []byte, s *wireSpan) ([]byte, bool) {
 	b = append(b, `,"start_time":`...)
 	b = w.times.appendTime(b, s.start)
 	b = append(b, `,"end_time":`...)
+	m.endTime = len(b)
 	b = w.times.appendTime(b, s.end)
+	m.endTimeEnd = len(b)
+	m.start, m.end = s.start, s.end
 
 	b = append(b, `,"metadata":{`...)
 	b = append(b, w.sc.service...)
@@ -733,7 +743,9 @@ func (w *wireEncoder) appendSpan(b, span []byte, s *wireSpan) ([]byte, bool) {
 			return b, false
 		}
 	}
-	b = append(b, `","status":{"code":"`...)
+	b = append(b, '"')
+	m.status = len(b)
+	b = append(b, `,"status":{"code":"`...)
 	if c := int32(code); c >= 0 && int(c) < len(statusCodeNames) {
 		b = append(b, statusCodeNames[c]...)
 	} else {
@@ -745,10 +757,12 @@ func (w *wireEncoder) appendSpan(b, span []byte, s *wireSpan) ([]byte, bool) {
 		b = appendBytesString(b, msg)
 	}
 	b = append(b, '}')
+	m.statusEnd = len(b)
 	if len(s.traceState) > 0 {
 		b = append(b, `,"trace_state":`...)
 		b = appendBytesString(b, s.traceState)
 	}
+	m.events = len(b)
 	if s.hasEvents {
 		b = append(b, `,"events":[`...)
 		if b, ok = appendRepeated(b, span, spanEvents, w.lim, appendEvent); !ok {
@@ -756,6 +770,7 @@ func (w *wireEncoder) appendSpan(b, span []byte, s *wireSpan) ([]byte, bool) {
 		}
 		b = append(b, ']')
 	}
+	m.eventsEnd = len(b)
 	if s.hasLinks {
 		b = append(b, `,"links":[`...)
 		if b, ok = appendRepeated(b, span, spanLinks, w.lim, appendLink); !ok {
@@ -765,6 +780,7 @@ func (w *wireEncoder) appendSpan(b, span []byte, s *wireSpan) ([]byte, bool) {
 	}
 	b = append(b, `,"start_time_unix_nano":`...)
 	b = strconv.AppendUint(b, s.start, 10)
+	m.endNanos = len(b)
 	b = append(b, `,"end_time_unix_nano":`...)
 	b = strconv.AppendUint(b, s.end, 10)
 	return append(b, "}}"...), true

@@ -33,7 +33,24 @@ func compareWire(t *testing.T, body []byte) bool {
 // limit, so that the pdata path (which applies them) writes the same lines.
 func compareWireLimits(t *testing.T, body []byte, limits AttributeLimits) bool {
 	t.Helper()
-	enc := mustEncoder(t, config.FormatDBGPT).(ProtoEncoder)
+	took := compareWireStorage(t, body, limits, config.Storage{Format: config.FormatDBGPT})
+	// The start and end records of startEnd come from the same lines, so
+	// the wire path takes the same requests in either mode.
+	if tookPairs := compareWireStorage(t, body, limits, startEndStorage); tookPairs != took {
+		t.Fatalf("wire path took the request: %v with one line per span, %v with start and end records", took, tookPairs)
+	}
+	return took
+}
+
+// compareWireStorage is compareWireLimits for the dbgpt encoder of one
+// storage config.
+func compareWireStorage(t *testing.T, body []byte, limits AttributeLimits, storage config.Storage) bool {
+	t.Helper()
+	encoder, err := EncoderFor(storage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := encoder.(ProtoEncoder)
 	records, spans, ok := enc.EncodeOTLPProto(body, limits)
 	req := ptraceotlp.NewExportRequest()
 	refErr := req.UnmarshalProto(body)
@@ -65,21 +82,26 @@ func compareWireLimits(t *testing.T, body []byte, limits AttributeLimits) bool {
 			}
 		}
 	}
-	want, err := mustEncoder(t, config.FormatDBGPT).EncodeTraces(td)
+	want, err := encoder.EncodeTraces(td)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if spans != td.SpanCount() || len(records) != len(want) {
 		t.Fatalf("wire path: %d spans in %d records, pdata path: %d spans in %d records", spans, len(records), td.SpanCount(), len(want))
 	}
+	counted := 0
 	for i := range want {
-		if records[i].Spans != 1 {
-			t.Fatalf("record %d holds %d spans", i, records[i].Spans)
+		if records[i].Spans != want[i].Spans || records[i].Spans > 1 || (records[i].Spans == 0 && !storage.DBGPT.StartEnd()) {
+			t.Fatalf("record %d holds %d spans, on the pdata path %d", i, records[i].Spans, want[i].Spans)
 		}
+		counted += records[i].Spans
 		if !bytes.Equal(records[i].Line, want[i].Line) {
 			t.Fatalf("line %d differs\nwire:  %s\npdata: %s", i, records[i].Line, want[i].Line)
 		}
 		checkLine(t, records[i].Line)
+	}
+	if counted != spans {
+		t.Fatalf("records hold %d spans, the wire path counted %d", counted, spans)
 	}
 	return true
 }

@@ -159,6 +159,43 @@ func TestPairerRemembersEndedBoundedly(t *testing.T) {
 	}
 }
 
+// TestPairerMergesMetadata checks how a start record's metadata joins its
+// end record's: the end's values win and the start fills the keys the end
+// left out, in the start's order; when the end holds every key of the
+// start (as a collector's startEnd pair of an OTLP span does), the end
+// record is kept as it is, in its own order.
+func TestPairerMergesMetadata(t *testing.T) {
+	cases := []struct{ name, start, end, want string }{
+		{"end adds keys", `{"a":1,"b":2}`, `{"c":3,"b":4}`, `{"a":1,"b":4,"c":3}`},
+		{"end replaces", `{"user":"alice"}`, `{"tokens":7}`, `{"user":"alice","tokens":7}`},
+		{"end covers start", `{"kind":"server","attrs":{"k":"v"},"start_ns":1}`, `{"kind":"server","attrs":{"k":"v"},"status":{"code":"ok"},"start_ns":1,"end_ns":2}`,
+			`{"kind":"server","attrs":{"k":"v"},"status":{"code":"ok"},"start_ns":1,"end_ns":2}`},
+		{"end covers start, reordered", `{"a":1,"b":2}`, `{"b":3,"a":4}`, `{"b":3,"a":4}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			pairer := NewPairer(nil, true, func(s *Span) error {
+				got = append(got, string(s.Metadata))
+				return nil
+			})
+			start := &Span{TraceID: "t", SpanID: "s", Start: mergeStart, Metadata: []byte(tc.start)}
+			end := &Span{TraceID: "t", SpanID: "s", Start: mergeStart, End: mergeStart.Add(time.Millisecond), Metadata: []byte(tc.end)}
+			for _, s := range []*Span{start, end} {
+				if err := pairer.Add(s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := pairer.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 || got[0] != tc.want {
+				t.Errorf("emitted metadata %q, want one span with %s", got, tc.want)
+			}
+		})
+	}
+}
+
 // TestScanStreamsStopsEarly checks that ErrStop ends a scan of several
 // streams without error and without reading them all.
 func TestScanStreamsStopsEarly(t *testing.T) {

@@ -236,6 +236,14 @@ func (p *Pairer) mergeObjects(start, end []byte) []byte {
 		return end
 	}
 	startAttrs, endAttrs := dbgptAttributes(startValue), dbgptAttributes(endValue)
+	if startAttrs == nil && coversKeys(endValue.GetObject(), startValue.GetObject()) {
+		// The overlay would take every value from the end record and only
+		// reorder its keys. The end record is the span as it ended, so it
+		// is kept in its own order: a collector's startEnd pair of an OTLP
+		// span (whose start record is its end record less the end-only
+		// members) then reads back exactly as the finished line does.
+		return end
+	}
 	endValue.GetObject().Visit(func(key []byte, value *fastjson.Value) {
 		startValue.Set(string(key), value)
 	})
@@ -249,6 +257,17 @@ func (p *Pairer) mergeObjects(start, end []byte) []byte {
 		startValue.Set("attributes", startAttrs)
 	}
 	return appendJSONValue(nil, startValue)
+}
+
+// coversKeys reports whether every key of inner is a key of outer.
+func coversKeys(outer, inner *fastjson.Object) bool {
+	covered := true
+	inner.Visit(func(key []byte, _ *fastjson.Value) {
+		if covered && outer.Get(string(key)) == nil {
+			covered = false
+		}
+	})
+	return covered
 }
 
 // dbgptAttributes is the attributes object of metadata in the OTLP layout

@@ -38,15 +38,31 @@ func (r *recorder) OnEnd(s sdktrace.ReadOnlySpan)                   { r.spans = 
 func (r *recorder) Shutdown(context.Context) error                  { return nil }
 func (r *recorder) ForceFlush(context.Context) error                { return nil }
 
-// sendThroughCollector runs a collector writing format into a temp dir,
-// sends a small trace over OTLP/gRPC with the OpenTelemetry SDK, stops the
-// collector (which drains to disk) and returns the dir and the sent spans.
-func sendThroughCollector(t *testing.T, format config.Format) (string, []sdktrace.ReadOnlySpan) {
+// storageVariant is a way of storing spans: a format and its options.
+type storageVariant struct {
+	name    string
+	format  config.Format
+	records config.DBGPTRecords
+}
+
+// storageVariants are every way the collector stores OTLP spans.
+var storageVariants = []storageVariant{
+	{name: "dbgpt", format: config.FormatDBGPT},
+	{name: "otlp-json", format: config.FormatOTLPJSON},
+	{name: "dbgpt-startEnd", format: config.FormatDBGPT, records: config.DBGPTRecordsStartEnd},
+}
+
+// sendThroughCollector runs a collector storing spans as variant says into
+// a temp dir, sends a small trace over OTLP/gRPC with the OpenTelemetry
+// SDK, stops the collector (which drains to disk) and returns the dir and
+// the sent spans.
+func sendThroughCollector(t *testing.T, variant storageVariant) (string, []sdktrace.ReadOnlySpan) {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Listen = config.Listen{OTLPGRPC: "127.0.0.1:0", OTLPHTTP: "127.0.0.1:0", Admin: "127.0.0.1:0"}
 	cfg.Storage.Dir = t.TempDir()
-	cfg.Storage.Format = format
+	cfg.Storage.Format = variant.format
+	cfg.Storage.DBGPT.Records = variant.records
 	cfg.Batch.FlushInterval = config.Duration(20 * time.Millisecond)
 	c, err := collector.New(cfg, testr.New(t))
 	if err != nil {
@@ -173,18 +189,18 @@ func checkInvalidUTF8(t *testing.T, got map[string]map[string]any) {
 }
 
 // TestReaderAgreesWithCollector sends spans through the real collector in
-// both formats and checks that the reader reports every field as sent, and
-// the same way for both formats.
+// both formats, and in the dbgpt format's start and end records, and checks
+// that the reader reports every field as sent, and the same way for all.
 func TestReaderAgreesWithCollector(t *testing.T) {
-	outputs := map[config.Format]string{}
-	for _, format := range []config.Format{config.FormatDBGPT, config.FormatOTLPJSON} {
-		t.Run(string(format), func(t *testing.T) {
-			dir, sent := sendThroughCollector(t, format)
+	outputs := map[string]string{}
+	for _, variant := range storageVariants {
+		t.Run(variant.name, func(t *testing.T) {
+			dir, sent := sendThroughCollector(t, variant)
 			stdout, stderr, err := run(t, "", "list", "--limit", "0", "-o", "json", "--path", filepath.Join(dir, config.DefaultPath))
 			if err != nil || stderr != "" {
 				t.Fatalf("list: %v\n%s", err, stderr)
 			}
-			outputs[format] = stdout
+			outputs[variant.name] = stdout
 			got := map[string]map[string]any{}
 			dec := json.NewDecoder(strings.NewReader(stdout))
 			dec.UseNumber()
@@ -212,9 +228,14 @@ func TestReaderAgreesWithCollector(t *testing.T) {
 	}
 	// Both runs send the same spans but with fresh ids; compare the bytes
 	// with the ids masked.
-	dbgpt, otlp := mask(outputs[config.FormatDBGPT]), mask(outputs[config.FormatOTLPJSON])
-	if dbgpt == "" || dbgpt != otlp {
-		t.Errorf("the two formats read back differently:\n%s", cmp.Diff(strings.Split(dbgpt, "\n"), strings.Split(otlp, "\n")))
+	dbgpt := mask(outputs[storageVariants[0].name])
+	if dbgpt == "" {
+		t.Fatal("the dbgpt format read back nothing")
+	}
+	for _, variant := range storageVariants[1:] {
+		if other := mask(outputs[variant.name]); other != dbgpt {
+			t.Errorf("%s reads back differently from dbgpt:\n%s", variant.name, cmp.Diff(strings.Split(dbgpt, "\n"), strings.Split(other, "\n")))
+		}
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -476,6 +477,9 @@ var _ = Describe("SpanSink validation by the API server", func() {
 		Entry("path names a directory", "s", map[string]any{"storage": map[string]any{"path": "spans/"}}, "storage.path must name a file, not a directory"),
 		Entry("path with a compression suffix", "s", map[string]any{"storage": map[string]any{"path": "traces/spans.GZ"}}, "storage.path must not end in .gz or .zst"),
 		Entry("format", "s", map[string]any{"storage": map[string]any{"format": "csv"}}, `spec.storage.format: Unsupported value: "csv"`),
+		Entry("dbgpt records", "s", map[string]any{"storage": map[string]any{"dbgpt": map[string]any{"records": "pairs"}}}, `spec.storage.dbgpt.records: Unsupported value: "pairs"`),
+		Entry("dbgpt options of otlp-json", "s", map[string]any{"storage": map[string]any{"format": "otlp-json", "dbgpt": map[string]any{"records": "startEnd"}}},
+			"storage.dbgpt applies only to storage.format dbgpt: remove storage.dbgpt or set storage.format to dbgpt"),
 		Entry("compression", "s", map[string]any{"storage": map[string]any{"rotation": map[string]any{"compress": "lz4"}}}, `Unsupported value: "lz4"`),
 		Entry("negative max size", "s", map[string]any{"storage": map[string]any{"rotation": map[string]any{"maxSize": "-1Mi"}}}, "storage.rotation.maxSize must not be negative"),
 		Entry("max age in days", "s", map[string]any{"storage": map[string]any{"rotation": map[string]any{"maxAge": "7d"}}}, "storage.rotation.maxAge must be a duration such as 168h"),
@@ -506,6 +510,28 @@ var _ = Describe("SpanSink validation by the API server", func() {
 		Entry("shrinking", map[string]any{"size": "2Gi"},
 			func(v map[string]any) { v["size"] = "1536Mi" }, "storage.volume.size can only grow"),
 	)
+
+	It("takes storage.dbgpt.records with the dbgpt format, defaults it to finished, and refuses a later switch to otlp-json beside it", func() {
+		defaulted := rawSink(ns, "finished", map[string]any{"storage": map[string]any{"dbgpt": map[string]any{}}})
+		Expect(k8sClient.Create(ctx, defaulted)).To(Succeed())
+		Expect(getSink(Default, ctx, ns, "finished").Spec.Storage.DBGPT).To(HaveValue(HaveField("Records", v1alpha1.DBGPTRecordsFinished)))
+
+		pairs := rawSink(ns, "pairs", map[string]any{"storage": map[string]any{"dbgpt": map[string]any{"records": "startEnd"}}})
+		Expect(k8sClient.Create(ctx, pairs)).To(Succeed())
+		Eventually(func(g Gomega) {
+			cm := &corev1.ConfigMap{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "pairs-collector"), cm)).To(Succeed())
+			cfg, err := config.Parse([]byte(cm.Data[config.FileName]))
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(cfg.Storage.DBGPT.Records).To(Equal(config.DBGPTRecordsStartEnd))
+		}).Should(Succeed())
+
+		// A merge patch, so that the controller's status writes cannot
+		// make the change fail on a stale resourceVersion instead.
+		err := k8sClient.Patch(ctx, pairs, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"storage":{"format":"otlp-json"}}}`)))
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("storage.dbgpt applies only to storage.format dbgpt"))
+	})
 
 	It("lets the volume grow", func() {
 		sink := rawSink(ns, "grow", map[string]any{"storage": map[string]any{"volume": map[string]any{"size": "2Gi"}}})

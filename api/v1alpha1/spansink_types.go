@@ -213,7 +213,34 @@ const (
 	FormatOTLPJSON Format = "otlp-json"
 )
 
+// DBGPTRecords says how the dbgpt format writes a span that arrives
+// finished, as every OTLP span does.
+// +kubebuilder:validation:Enum=finished;startEnd
+type DBGPTRecords string
+
+const (
+	// DBGPTRecordsFinished writes such a span as one line, its end record.
+	DBGPTRecordsFinished DBGPTRecords = "finished"
+	// DBGPTRecordsStartEnd writes such a span as DB-GPT's own tracer does:
+	// its start record (end_time null), then its end record.
+	DBGPTRecordsStartEnd DBGPTRecords = "startEnd"
+)
+
+// DBGPTStorageSpec tunes the dbgpt format.
+type DBGPTStorageSpec struct {
+	// records is how a span that arrives finished (every OTLP span) is
+	// written: finished (one line per span, the end record) or startEnd
+	// (two lines per span, DB-GPT's start record with end_time null and
+	// then the end record, as DB-GPT's own tracer writes them, so that
+	// DB-GPT's `dbgpt trace tree` and `chat` show OTLP spans too). DB-GPT
+	// records sent to /v1/spans are written as they come either way.
+	// +optional
+	// +kubebuilder:default=finished
+	Records DBGPTRecords `json:"records,omitempty"`
+}
+
 // StorageSpec says where spans are written and how.
+// +kubebuilder:validation:XValidation:rule="!has(self.dbgpt) || !has(self.format) || self.format == 'dbgpt'",message="storage.dbgpt applies only to storage.format dbgpt: remove storage.dbgpt or set storage.format to dbgpt"
 type StorageSpec struct {
 	// path is the active span file, relative to the volume root, such as
 	// "spans.jsonl" or "traces/app.jsonl". A path without an extension gets ".log".
@@ -232,6 +259,10 @@ type StorageSpec struct {
 	// +optional
 	// +kubebuilder:default=dbgpt
 	Format Format `json:"format,omitempty"`
+
+	// dbgpt tunes the dbgpt format; it may be set only with format dbgpt.
+	// +optional
+	DBGPT *DBGPTStorageSpec `json:"dbgpt,omitempty"`
 
 	// rotation says when the active file rolls over and which rotated files are kept.
 	// +optional

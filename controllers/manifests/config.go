@@ -122,6 +122,11 @@ func CollectorConfig(sink *v1alpha1.SpanSink) (config.Config, error) {
 	if spec.Storage.Format != "" {
 		cfg.Storage.Format = config.Format(spec.Storage.Format)
 	}
+	// finished is the config's empty value: a spec that names it renders,
+	// and so hashes, as a spec from before the option existed.
+	if d := spec.Storage.DBGPT; d != nil && d.Records != "" && d.Records != v1alpha1.DBGPTRecordsFinished {
+		cfg.Storage.DBGPT.Records = config.DBGPTRecords(d.Records)
+	}
 	rot := spec.Storage.Rotation
 	if rot.Daily != nil {
 		cfg.Storage.Rotation.Daily = *rot.Daily

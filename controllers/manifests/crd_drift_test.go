@@ -187,3 +187,29 @@ func TestLimitsRuleUsesTheCollectorDefaults(t *testing.T) {
 		t.Errorf("collector defaults break the rule: inflight %d < request %d", config.DefaultMaxInflightBytes, config.DefaultMaxRequestBytes)
 	}
 }
+
+// Every storage.dbgpt.records value the CRD accepts, with format dbgpt,
+// must become a config the collector accepts that writes what it names.
+func TestEveryDBGPTRecordsValueMakesAConfigTheCollectorAccepts(t *testing.T) {
+	values := schemaEnum(t, specSchema(t), "storage", "dbgpt", "records")
+	if len(values) != 2 {
+		t.Fatalf("CRD schema: storage.dbgpt.records has values %v; a new one needs the collector to learn it", values)
+	}
+	for _, value := range values {
+		t.Run(value, func(t *testing.T) {
+			sink := defaultedSink()
+			sink.Spec.Storage.DBGPT = &v1alpha1.DBGPTStorageSpec{Records: v1alpha1.DBGPTRecords(value)}
+			rendered, err := RenderConfig(sink)
+			if err != nil {
+				t.Fatalf("the operator refuses a CRD-valid spec: %v", err)
+			}
+			cfg, err := config.Parse(rendered.Bytes)
+			if err != nil {
+				t.Fatalf("the collector refuses the config of a CRD-valid spec: %v", err)
+			}
+			if want := value == string(config.DBGPTRecordsStartEnd); cfg.Storage.DBGPT.StartEnd() != want {
+				t.Errorf("records %s: the collector writes start and end records %v, want %v", value, cfg.Storage.DBGPT.StartEnd(), want)
+			}
+		})
+	}
+}

@@ -37,8 +37,11 @@ var specSetters = map[string]func(*v1alpha1.SpanSink){
 	"debug.enabled":                 func(s *v1alpha1.SpanSink) { s.Spec.Debug.Enabled = true },
 	"storage.path":                  func(s *v1alpha1.SpanSink) { s.Spec.Storage.Path = "otlp/spans.jsonl" },
 	"storage.format":                func(s *v1alpha1.SpanSink) { s.Spec.Storage.Format = v1alpha1.FormatOTLPJSON },
-	"limits.maxRequestBytes":        func(s *v1alpha1.SpanSink) { s.Spec.Limits.MaxRequestBytes = 4 << 20 },
-	"limits.maxConcurrentStreams":   func(s *v1alpha1.SpanSink) { s.Spec.Limits.MaxConcurrentStreams = 8 },
+	"storage.dbgpt.records": func(s *v1alpha1.SpanSink) {
+		s.Spec.Storage.DBGPT = &v1alpha1.DBGPTStorageSpec{Records: v1alpha1.DBGPTRecordsStartEnd}
+	},
+	"limits.maxRequestBytes":      func(s *v1alpha1.SpanSink) { s.Spec.Limits.MaxRequestBytes = 4 << 20 },
+	"limits.maxConcurrentStreams": func(s *v1alpha1.SpanSink) { s.Spec.Limits.MaxConcurrentStreams = 8 },
 	"limits.requestTimeout": func(s *v1alpha1.SpanSink) {
 		s.Spec.Limits.RequestTimeout = &metav1.Duration{Duration: 10 * time.Second}
 	},

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/spansink/spansink/api/v1alpha1"
+	"github.com/spansink/spansink/sink/config"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
@@ -21,6 +22,7 @@ func TestBuildersGolden(t *testing.T) {
 		{"networkpolicy", networkPolicySink()},
 		{"limits", limitsSink()},
 		{"objectstore", objectStoreSink()},
+		{"dbgptstartend", dbgptStartEndSink()},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -40,6 +42,47 @@ func TestBuildersGolden(t *testing.T) {
 				assertGolden(t, "networkpolicy_"+tc.name, desired.NetworkPolicy)
 			}
 		})
+	}
+}
+
+// dbgptStartEndSink writes DB-GPT's start and end records for OTLP spans.
+func dbgptStartEndSink() *v1alpha1.SpanSink {
+	sink := defaultedSink()
+	sink.Spec.Storage.DBGPT = &v1alpha1.DBGPTStorageSpec{Records: v1alpha1.DBGPTRecordsStartEnd}
+	return sink
+}
+
+// A SpanSink that names the default records (finished), or leaves them to
+// the API server's default in an empty storage.dbgpt, gets the config of
+// one from before the option existed: the same bytes and hash, so an
+// operator upgrade rolls no pod and the files stay as they were. startEnd
+// changes the restart hash, since the collector builds its encoder once.
+func TestDBGPTRecordsConfig(t *testing.T) {
+	base, err := RenderConfig(defaultedSink())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, records := range []v1alpha1.DBGPTRecords{v1alpha1.DBGPTRecordsFinished, ""} {
+		sink := defaultedSink()
+		sink.Spec.Storage.DBGPT = &v1alpha1.DBGPTStorageSpec{Records: records}
+		got, err := RenderConfig(sink)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got.Bytes) != string(base.Bytes) || got.Hash != base.Hash || got.RestartHash != base.RestartHash {
+			t.Errorf("records %q renders a config other than the default's:\n%s", records, got.Bytes)
+		}
+	}
+	pairs, err := RenderConfig(dbgptStartEndSink())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(pairs.Bytes)
+	if err != nil {
+		t.Fatalf("the collector refuses the startEnd config: %v", err)
+	}
+	if !cfg.Storage.DBGPT.StartEnd() || pairs.RestartHash == base.RestartHash {
+		t.Errorf("startEnd: config records %q, restart hash %s (default %s); want startEnd under a new restart hash", cfg.Storage.DBGPT.Records, pairs.RestartHash, base.RestartHash)
 	}
 }
 

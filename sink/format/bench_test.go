@@ -15,8 +15,11 @@ import (
 // and in sink/ingest measure.
 func benchTraces(spans int) ptrace.Traces { return formattest.Traces(spans) }
 
-func benchmarkEncodeTraces(b *testing.B, f config.Format) {
-	enc := mustEncoder(b, f)
+func benchmarkEncodeTraces(b *testing.B, storage config.Storage) {
+	enc, err := EncoderFor(storage)
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, n := range []int{1, formattest.RequestSpans} {
 		td := benchTraces(n)
 		b.Run(fmt.Sprintf("spans=%d", n), func(b *testing.B) {
@@ -39,10 +42,19 @@ func benchmarkEncodeTraces(b *testing.B, f config.Format) {
 }
 
 // BenchmarkEncodeDBGPT is the hot path: OTLP spans to dbgpt lines.
-func BenchmarkEncodeDBGPT(b *testing.B) { benchmarkEncodeTraces(b, config.FormatDBGPT) }
+func BenchmarkEncodeDBGPT(b *testing.B) {
+	benchmarkEncodeTraces(b, config.Storage{Format: config.FormatDBGPT})
+}
+
+// BenchmarkEncodeDBGPTStartEnd is BenchmarkEncodeDBGPT writing a start and
+// an end record per span (storage.dbgpt.records startEnd); bytes/span
+// counts both lines.
+func BenchmarkEncodeDBGPTStartEnd(b *testing.B) { benchmarkEncodeTraces(b, startEndStorage) }
 
 // BenchmarkEncodeOTLPJSON is the otlp-json format through pdata's marshaler.
-func BenchmarkEncodeOTLPJSON(b *testing.B) { benchmarkEncodeTraces(b, config.FormatOTLPJSON) }
+func BenchmarkEncodeOTLPJSON(b *testing.B) {
+	benchmarkEncodeTraces(b, config.Storage{Format: config.FormatOTLPJSON})
+}
 
 // BenchmarkEncodeDBGPTRecords writes DB-GPT records as sent.
 func BenchmarkEncodeDBGPTRecords(b *testing.B) {

@@ -13,7 +13,8 @@ import (
 	"github.com/spansink/spansink/sink/record"
 )
 
-// dbgptEncoder writes one span per line with DB-GPT's eight keys.
+// dbgptEncoder writes one span per line with DB-GPT's eight keys, or with
+// startEnd a finished span as two lines, DB-GPT's start and end records.
 type dbgptEncoder struct {
 	// startEnd writes each finished span as DB-GPT's start record and end
 	// record (config.DBGPTRecordsStartEnd) instead of the end record alone.

@@ -536,16 +536,20 @@ func BenchmarkEncodeOTLPProto(b *testing.B) {
 		b.Fatal(err)
 	}
 	enc := mustEncoder(b, config.FormatDBGPT)
-	b.Run("wire", func(b *testing.B) {
-		b.SetBytes(int64(len(body)))
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, _, ok := enc.(ProtoEncoder).EncodeOTLPProto(body, benchLimits); !ok {
-				b.Fatal("wire path declined")
+	benchmarkWire := func(enc Encoder) func(b *testing.B) {
+		return func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, ok := enc.(ProtoEncoder).EncodeOTLPProto(body, benchLimits); !ok {
+					b.Fatal("wire path declined")
+				}
 			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/span")
 		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/span")
-	})
+	}
+	b.Run("wire", benchmarkWire(enc))
+	b.Run("wire-startEnd", benchmarkWire(mustStartEndEncoder(b)))
 	b.Run("pdata", func(b *testing.B) {
 		b.SetBytes(int64(len(body)))
 		b.ReportAllocs()

@@ -13,7 +13,9 @@ import (
 
 // Record is one line of a span file: a complete JSON object without the
 // trailing newline, holding Spans spans (one for the dbgpt format, one or
-// more for otlp-json).
+// more for otlp-json, none for the start record that the dbgpt format's
+// startEnd option writes before a finished span's end record, so that the
+// span is counted once).
 type Record struct {
 	Line  []byte
 	Spans int

@@ -13,10 +13,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// Both are read from the cache (see CacheOptions).
-// +kubebuilder:rbac:groups=core,resources=events,verbs=list;watch
-// +kubebuilder:rbac:groups=storage.k8s.io,resources=storageclasses,verbs=list;watch
-
 // unbindableEventReasons are the Warning events the PersistentVolume
 // controller records on a claim it cannot bind or provision for: no volume
 // matches and no class can make one, or the class's provisioner failed.

@@ -19,8 +19,6 @@ import (
 // every Secret in the cluster, and the RBAC to go with it. So a Secret
 // created later is noticed by polling (observation.blocked), not by a watch.
 
-// +kubebuilder:rbac:groups=core,resources=secrets,verbs=get
-
 // secretProblem is a Secret the spec names that the pod could not mount.
 type secretProblem struct {
 	// missing is true when the Secret does not exist; false when it lacks a key.

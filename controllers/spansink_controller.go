@@ -66,27 +66,6 @@ func (r *SpanSinkReconciler) apiReader() client.Reader {
 	return r.Client
 }
 
-// The SpanSinks and the children are read from the cache only, so no
-// request ever gets one by name: list and watch fill the cache, and the
-// status is patched without being read first.
-// +kubebuilder:rbac:groups=tracing.spansink.dev,resources=spansinks,verbs=list;watch
-// +kubebuilder:rbac:groups=tracing.spansink.dev,resources=spansinks/status,verbs=patch
-// +kubebuilder:rbac:groups=tracing.spansink.dev,resources=spansinks/finalizers,verbs=update
-// +kubebuilder:rbac:groups=core,resources=configmaps;services;serviceaccounts;persistentvolumeclaims,verbs=get;list;watch;create;update
-// Deployments are deleted when a scale-down removes their shard.
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;delete
-// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;delete
-// Delete on claims is not for deleting any (the garbage collector does
-// that for a Delete policy): where OwnerReferencesPermissionEnforcement runs
-// (OpenShift), moving a claim's owner reference when reclaimPolicy changes
-// needs it.
-// +kubebuilder:rbac:groups=core,resources=persistentvolumeclaims,verbs=delete
-// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;delete
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// Collector pods are cached and watched (CacheOptions, SetupWithManager) to
-// ask the ready ones which config they apply (observeConfigApplied).
-// +kubebuilder:rbac:groups=core,resources=pods,verbs=list;watch
-
 // Reconcile brings one SpanSink's children to the desired state and writes
 // its status once, at the end.
 func (r *SpanSinkReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {

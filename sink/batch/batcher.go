@@ -1,14 +1,3 @@
-// Package batch queues the records ingest submits and hands them to the
-// storages in batches, like DB-GPT's SpanStorageContainer: a flush happens
-// when batch.size spans wait or flushInterval has passed since the last
-// flush, whichever comes first.
-//
-// Unlike DB-GPT, the queue is bounded (Submit returns record.ErrQueueFull
-// rather than dropping or blocking), a failing storage is retried rather
-// than skipped, and each storage has its own writer goroutine so a slow or
-// failing one never holds up the others. In Durable mode Submit returns only
-// after the records are written and fsynced, with group commit: whatever
-// arrives while one write and fsync is under way goes into the next.
 package batch
 
 import (
@@ -16,82 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
-
-	"github.com/go-logr/logr"
 
 	"github.com/spansink/spansink/sink/record"
 	"github.com/spansink/spansink/sink/storage"
 )
-
-// Default retry backoff for a failing storage.
-const (
-	DefaultMinBackoff = 100 * time.Millisecond
-	DefaultMaxBackoff = 5 * time.Second
-)
-
-// Options configure a Batcher.
-type Options struct {
-	// Size is the number of waiting spans that triggers a flush, and the
-	// most spans one storage write holds when writes queue up.
-	Size int
-	// FlushInterval is the longest a span waits for a flush in Batched mode.
-	FlushInterval time.Duration
-	// MaxQueuedSpans bounds the spans accepted and not yet written by every
-	// storage; beyond it Submit returns record.ErrQueueFull.
-	MaxQueuedSpans int
-	// Durable makes Submit wait until every storage has written and synced
-	// the records.
-	Durable bool
-	// MinBackoff and MaxBackoff bound the wait between retries of a failing
-	// storage; zero means the defaults.
-	MinBackoff, MaxBackoff time.Duration
-	// Metrics describe the queue and writes; nil counts nothing.
-	Metrics *Metrics
-	// Logger receives storage failures and recoveries.
-	Logger logr.Logger
-}
-
-// Tuning is the part of Options that may change on a running Batcher
-// (Reconfigure).
-type Tuning struct {
-	// Size is Options.Size.
-	Size int
-	// FlushInterval is Options.FlushInterval.
-	FlushInterval time.Duration
-	// MaxQueuedSpans is Options.MaxQueuedSpans.
-	MaxQueuedSpans int
-	// Durable is Options.Durable.
-	Durable bool
-}
-
-// Tuning returns the part of o that may change on a running Batcher.
-func (o Options) Tuning() Tuning {
-	return Tuning{Size: o.Size, FlushInterval: o.FlushInterval, MaxQueuedSpans: o.MaxQueuedSpans, Durable: o.Durable}
-}
-
-func (t Tuning) validate() error {
-	switch {
-	case t.Size < 1:
-		return fmt.Errorf("batch size must be positive, got %d", t.Size)
-	case t.FlushInterval <= 0:
-		return fmt.Errorf("flush interval must be positive, got %s", t.FlushInterval)
-	case t.MaxQueuedSpans < t.Size:
-		return fmt.Errorf("max queued spans (%d) must be at least the batch size (%d)", t.MaxQueuedSpans, t.Size)
-	}
-	return nil
-}
 
 // Batcher is the record.Submitter between ingest and the storages.
 type Batcher struct {
 	// opts holds what never changes after New; its Tuning fields are
 	// the initial ones only: tuning is what is in force.
 	opts    Options
+	clock   Clock
 	writers []*writer
-	// writeSize is tuning.Size for the writers, which group items under
-	// their own locks, not b.mu.
-	writeSize atomic.Int64
 	// retime tells the flusher that the flush interval changed.
 	retime chan struct{}
 
@@ -121,29 +47,36 @@ func New(opts Options, storages ...storage.Storage) (*Batcher, error) {
 	if len(storages) == 0 {
 		return nil, errors.New("batcher needs at least one storage")
 	}
-	if opts.MinBackoff <= 0 {
-		opts.MinBackoff = DefaultMinBackoff
-	}
-	if opts.MaxBackoff < opts.MinBackoff {
-		opts.MaxBackoff = max(DefaultMaxBackoff, opts.MinBackoff)
-	}
+	opts = opts.withDefaults()
 	b := &Batcher{
 		opts:        opts,
+		clock:       opts.Clock,
 		tuning:      opts.Tuning(),
 		retime:      make(chan struct{}, 1),
-		lastFlush:   time.Now(),
+		lastFlush:   opts.Clock.Now(),
 		stop:        make(chan struct{}),
 		giveUp:      make(chan struct{}),
 		flusherDone: make(chan struct{}),
 	}
-	b.writeSize.Store(int64(opts.Size))
 	opts.Metrics.setCapacity(opts.MaxQueuedSpans)
+	cfg := writerConfig{
+		logger:     opts.Logger,
+		clock:      opts.Clock,
+		minBackoff: opts.MinBackoff,
+		maxBackoff: opts.MaxBackoff,
+		groupLimit: opts.Size,
+		stop:       b.stop,
+		giveUp:     b.giveUp,
+		finished:   b.storageDone,
+	}
 	for _, s := range storages {
-		w := newWriter(b, s)
+		w := newWriter(s, opts.Metrics, cfg)
 		b.writers = append(b.writers, w)
 		go w.run()
 	}
-	go b.flusher()
+	// The timer exists before New returns, so that a test's fake clock
+	// finds it however late the flusher goroutine starts.
+	go b.flusher(opts.Clock.NewTimer(opts.FlushInterval))
 	return b, nil
 }
 
@@ -222,7 +155,7 @@ func (b *Batcher) admitLocked(spans int) error {
 func (b *Batcher) storageFailure() error {
 	for _, w := range b.writers {
 		if err := w.failure(); err != nil {
-			return fmt.Errorf("%w: %s storage: %w", record.ErrStorageUnavailable, w.s.Name(), err)
+			return err
 		}
 	}
 	return nil
@@ -242,7 +175,7 @@ func (b *Batcher) Ready() error {
 
 // flushLocked hands the pending records to the storages as one batch.
 func (b *Batcher) flushLocked(trigger string) {
-	b.lastFlush = time.Now()
+	b.lastFlush = b.clock.Now()
 	if b.pendingSpans == 0 && len(b.pending) == 0 {
 		return
 	}
@@ -258,37 +191,56 @@ func (b *Batcher) flushLocked(trigger string) {
 func (b *Batcher) dispatchLocked(it *item, trigger string) {
 	b.opts.Metrics.flushed(trigger)
 	for _, w := range b.writers {
-		w.enqueue(it)
+		w.inbox.put(it)
 	}
 }
 
 // flusher flushes on the interval in Batched mode, and finally on Close.
-func (b *Batcher) flusher() {
+func (b *Batcher) flusher(timer Timer) {
 	defer close(b.flusherDone)
-	timer := time.NewTimer(b.opts.FlushInterval)
 	defer timer.Stop()
 	for {
 		select {
-		case <-timer.C:
+		case <-timer.C():
 		case <-b.retime:
 		case <-b.stop:
 			b.mu.Lock()
 			b.flushLocked(TriggerShutdown)
 			b.mu.Unlock()
 			for _, w := range b.writers {
-				w.closeQueue()
+				w.inbox.close()
 			}
 			return
 		}
 		b.mu.Lock()
 		interval := b.tuning.FlushInterval
-		if since := time.Since(b.lastFlush); since >= interval {
+		if since := b.clock.Now().Sub(b.lastFlush); since >= interval {
 			b.flushLocked(TriggerInterval)
 		}
-		next := time.Until(b.lastFlush.Add(interval))
+		next := b.lastFlush.Add(interval).Sub(b.clock.Now())
 		b.mu.Unlock()
 		timer.Reset(max(next, time.Millisecond))
 	}
+}
+
+// storageDone is the writers' one way back: a storage is done with it,
+// and failed to store it if err is not nil. The last storage takes the
+// batch off the queue, before the acknowledgement, so that a Durable
+// caller sees the room its spans took once Submit returns.
+func (b *Batcher) storageDone(it *item, err error) {
+	if it.finish(err) {
+		b.release(it.spans)
+		it.acknowledge()
+	}
+}
+
+// release takes spans off the queue once every storage is done with them.
+func (b *Batcher) release(spans int) {
+	b.mu.Lock()
+	b.queued -= spans
+	queued := b.queued
+	b.mu.Unlock()
+	b.opts.Metrics.setQueued(queued)
 }
 
 // Reconfigure puts t in force at once, without losing or reordering a
@@ -314,7 +266,9 @@ func (b *Batcher) Reconfigure(t Tuning) error {
 		b.flushLocked(TriggerReconfigure)
 	}
 	b.tuning = t
-	b.writeSize.Store(int64(t.Size))
+	for _, w := range b.writers {
+		w.inbox.setGroupLimit(t.Size)
+	}
 	if !t.Durable && b.pendingSpans >= t.Size {
 		b.flushLocked(TriggerSize)
 	}
@@ -342,15 +296,6 @@ func (b *Batcher) QueuedSpans() int {
 	return b.queued
 }
 
-// release takes spans off the queue once every storage is done with them.
-func (b *Batcher) release(spans int) {
-	b.mu.Lock()
-	b.queued -= spans
-	queued := b.queued
-	b.mu.Unlock()
-	b.opts.Metrics.setQueued(queued)
-}
-
 // Close stops taking records (Submit returns record.ErrStopping), flushes
 // what is queued, waits for every storage to write it, then syncs and
 // closes the storages. When ctx ends first, failing storages stop being
@@ -371,7 +316,7 @@ func (b *Batcher) close(ctx context.Context) error {
 	drained := make(chan struct{})
 	go func() {
 		for _, w := range b.writers {
-			<-w.done
+			<-w.exited
 		}
 		close(drained)
 	}()
@@ -384,17 +329,8 @@ func (b *Batcher) close(ctx context.Context) error {
 
 	var errs []error
 	for _, w := range b.writers {
-		if lost := w.lost; lost > 0 {
-			errs = append(errs, fmt.Errorf("%s storage: %d accepted spans not written before the shutdown deadline", w.s.Name(), lost))
-		}
-		start := time.Now()
-		if err := w.s.Sync(); err != nil {
-			errs = append(errs, fmt.Errorf("sync %s storage: %w", w.s.Name(), err))
-		} else {
-			w.metrics.synced(time.Since(start).Seconds())
-		}
-		if err := w.s.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close %s storage: %w", w.s.Name(), err))
+		if err := w.closeStorage(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

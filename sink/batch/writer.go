@@ -1,101 +1,64 @@
 package batch
 
 import (
+	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/go-logr/logr"
 
 	"github.com/spansink/spansink/sink/record"
 	"github.com/spansink/spansink/sink/storage"
 )
 
-// item is one batch on its way to every storage.
-type item struct {
-	records []record.Record
-	spans   int
-	// durable is set when the batch was accepted in Durable mode: its
-	// requests wait for the write and fsync, and a failure is answered
-	// rather than retried.
-	durable bool
-	// remaining counts the storages not yet done with the batch.
-	remaining atomic.Int32
-	// done is closed when every storage is done; err is set before.
-	done    chan struct{}
-	errOnce sync.Once
-	err     error
+// writerConfig is what the Batcher gives a writer when it starts it: the
+// writer's inputs and the one callback by which it reports back.
+type writerConfig struct {
+	logger                 logr.Logger
+	clock                  Clock
+	minBackoff, maxBackoff time.Duration
+	// groupLimit is the batch size the inbox starts with.
+	groupLimit int
+	// stop is closed when Close begins: a failing storage is probed no
+	// more, and what is queued is written or given up on.
+	stop <-chan struct{}
+	// giveUp is closed when Close's deadline passes: a failing storage is
+	// retried no more, and what it holds is counted as lost.
+	giveUp <-chan struct{}
+	// finished is told, once per batch, that this storage is done with it
+	// and, if err is not nil, did not store it.
+	finished func(it *item, err error)
 }
 
-func newItem(records []record.Record, spans, storages int, durable bool) *item {
-	it := &item{records: records, spans: spans, durable: durable, done: make(chan struct{})}
-	it.remaining.Store(int32(storages))
-	return it
-}
-
-// finish records that one storage is done with the batch, and failed to
-// store it if err is not nil.
-func (it *item) finish(b *Batcher, err error) {
-	if err != nil {
-		it.errOnce.Do(func() { it.err = err })
-	}
-	if it.remaining.Add(-1) == 0 {
-		b.release(it.spans)
-		close(it.done)
-	}
-}
-
-// writer feeds one storage from its own queue, so that a slow or failing
-// storage holds up nobody but itself. The queue needs no bound of its own:
-// every item in it is counted in the batcher's queue until all writers are
-// done with it.
+// writer feeds one storage from its own inbox, so that a slow or failing
+// storage holds up nobody but itself.
 type writer struct {
-	b       *Batcher
-	s       storage.Storage
+	writerConfig
+	storage storage.Storage
 	metrics storageMetrics
+	inbox   *inbox
+	exited  chan struct{} // closed when run returns
 
-	mu     sync.Mutex
-	queue  []*item
-	closed bool
-	signal chan struct{}
-	done   chan struct{}
-
-	failing atomic.Pointer[error] // set while the storage's last attempt failed
+	// failing holds what requests hear while the storage's last attempt
+	// failed (a wrapped record.ErrStorageUnavailable), nil while it works.
+	failing atomic.Pointer[error]
 	scratch []record.Record
-	lost    int // spans given up on at the shutdown deadline; read after done
+	lost    int // spans given up on at the shutdown deadline; read after exited
 }
 
-func newWriter(b *Batcher, s storage.Storage) *writer {
+func newWriter(s storage.Storage, metrics *Metrics, cfg writerConfig) *writer {
 	return &writer{
-		b:       b,
-		s:       s,
-		metrics: b.opts.Metrics.storage(s.Name()),
-		signal:  make(chan struct{}, 1),
-		done:    make(chan struct{}),
+		writerConfig: cfg,
+		storage:      s,
+		metrics:      metrics.storage(s.Name()),
+		inbox:        newInbox(cfg.groupLimit),
+		exited:       make(chan struct{}),
 	}
 }
 
-func (w *writer) enqueue(it *item) {
-	w.mu.Lock()
-	w.queue = append(w.queue, it)
-	w.mu.Unlock()
-	w.wake()
-}
-
-// closeQueue lets the writer exit once its queue is empty.
-func (w *writer) closeQueue() {
-	w.mu.Lock()
-	w.closed = true
-	w.mu.Unlock()
-	w.wake()
-}
-
-func (w *writer) wake() {
-	select {
-	case w.signal <- struct{}{}:
-	default:
-	}
-}
-
+// failure returns what a request hears while the storage fails, or nil
+// while it takes writes.
 func (w *writer) failure() error {
 	if p := w.failing.Load(); p != nil {
 		return *p
@@ -103,55 +66,24 @@ func (w *writer) failure() error {
 	return nil
 }
 
+// unavailable wraps a storage error into what a request hears about it.
+func (w *writer) unavailable(err error) error {
+	return fmt.Errorf("%w: %s storage: %w", record.ErrStorageUnavailable, w.storage.Name(), err)
+}
+
 func (w *writer) run() {
-	defer close(w.done)
+	defer close(w.exited)
 	// A volume that is full or read-only at start is reported (not
 	// ready, 503) before any span is accepted, not after the first flush.
 	if err := w.probe(); err != nil {
-		w.noteFailure(err, 0, 1, w.b.opts.MinBackoff)
-		w.awaitRecovery(err)
+		w.awaitRecovery(w.noteFailure(err, 0, 1, w.minBackoff))
 	}
 	for {
-		items := w.take()
+		items := w.inbox.take()
 		if items == nil {
 			return
 		}
 		w.write(items)
-	}
-}
-
-// take waits for queued items and returns as many as fit in one write of
-// batch.size spans (at least one), all accepted in the same mode. In
-// Durable mode this is the group commit: everything that queued up during
-// the previous write and fsync goes into the next. Batches of the two
-// modes are never written together (they meet only around a Reconfigure),
-// because a failure is answered for one and retried for the other. It
-// returns nil once the queue is closed and empty.
-func (w *writer) take() []*item {
-	for {
-		w.mu.Lock()
-		if len(w.queue) > 0 {
-			n, spans := 0, 0
-			size, durable := int(w.b.writeSize.Load()), w.queue[0].durable
-			for n < len(w.queue) && (n == 0 || spans+w.queue[n].spans <= size && w.queue[n].durable == durable) {
-				spans += w.queue[n].spans
-				n++
-			}
-			items := make([]*item, n)
-			copy(items, w.queue)
-			// Shift rather than reslice, so the queue's array is reused.
-			rest := copy(w.queue, w.queue[n:])
-			clear(w.queue[rest:])
-			w.queue = w.queue[:rest]
-			w.mu.Unlock()
-			return items
-		}
-		closed := w.closed
-		w.mu.Unlock()
-		if closed {
-			return nil
-		}
-		<-w.signal
 	}
 }
 
@@ -163,84 +95,109 @@ func (w *writer) take() []*item {
 // answered at once with a retryable error instead of waiting for a volume
 // that may take minutes to come back.
 func (w *writer) write(items []*item) {
-	records := items[0].records
-	spans := items[0].spans
-	if len(items) > 1 {
-		w.scratch = w.scratch[:0]
-		for _, it := range items[1:] {
-			spans += it.spans
-		}
-		for _, it := range items {
-			w.scratch = append(w.scratch, it.records...)
-		}
-		records = w.scratch
-	}
+	records, spans := w.gather(items)
 	bytes := 0
 	for _, r := range records {
 		bytes += len(r.Line) + 1
 	}
 	durable := items[0].durable
-	backoff := w.b.opts.MinBackoff
+	backoff := w.minBackoff
 	for attempt := 1; ; attempt++ {
 		err := w.attempt(records, spans, bytes, durable)
 		if err == nil {
 			break
 		}
-		w.noteFailure(err, spans, attempt, backoff)
+		failure := w.noteFailure(err, spans, attempt, backoff)
 		if durable {
-			failure := fmt.Errorf("%w: %s storage: %w", record.ErrStorageUnavailable, w.s.Name(), err)
-			for _, it := range items {
-				it.finish(w.b, failure)
-			}
+			w.answer(items, failure, false)
 			clear(w.scratch)
-			w.awaitRecovery(err)
+			w.awaitRecovery(failure)
 			return
 		}
-		select {
-		case <-time.After(backoff):
-		case <-w.b.giveUp:
-			w.lost += spans
-			w.metrics.gaveUp(spans)
-			w.b.opts.Logger.Error(err, "shutdown deadline passed; accepted spans not written", "storage", w.s.Name(), "spans", spans)
-			failure := fmt.Errorf("%w: %s storage: %w", record.ErrStorageUnavailable, w.s.Name(), err)
-			for _, it := range items {
-				it.finish(w.b, failure)
-			}
-			w.drainAfterGiveUp(failure)
+		if !w.wait(backoff, w.giveUp) {
+			w.logger.Error(err, "shutdown deadline passed; accepted spans not written", "storage", w.storage.Name(), "spans", spans)
+			w.answer(items, failure, true)
+			w.failQueued(failure, true)
+			clear(w.scratch)
 			return
 		}
-		backoff = min(backoff*2, w.b.opts.MaxBackoff)
+		backoff = min(backoff*2, w.maxBackoff)
 	}
 	w.noteRecovery()
 	clear(w.scratch)
+	w.answer(items, nil, false)
+}
+
+// gather returns the records of items as one batch and the spans they
+// hold, without copying when there is only one.
+func (w *writer) gather(items []*item) ([]record.Record, int) {
+	if len(items) == 1 {
+		return items[0].records, items[0].spans
+	}
+	spans := 0
+	w.scratch = w.scratch[:0]
 	for _, it := range items {
-		it.finish(w.b, nil)
+		spans += it.spans
+		w.scratch = append(w.scratch, it.records...)
+	}
+	return w.scratch, spans
+}
+
+func (w *writer) attempt(records []record.Record, spans, bytes int, durable bool) error {
+	start := w.clock.Now()
+	if err := w.storage.Write(records); err != nil {
+		return err
+	}
+	if durable {
+		syncStart := w.clock.Now()
+		if err := w.storage.Sync(); err != nil {
+			return err
+		}
+		w.metrics.synced(w.clock.Now().Sub(syncStart).Seconds())
+	}
+	w.metrics.wrote(spans, bytes, w.clock.Now().Sub(start).Seconds())
+	return nil
+}
+
+// wait sleeps d on the clock and reports true, or false as soon as
+// interrupt is closed.
+func (w *writer) wait(d time.Duration, interrupt <-chan struct{}) bool {
+	timer := w.clock.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C():
+		return true
+	case <-interrupt:
+		return false
 	}
 }
 
 // noteFailure marks the storage failing (ingest refuses new spans with
-// 503/Unavailable meanwhile), and counts and logs the failure by cause.
-func (w *writer) noteFailure(err error, spans, attempt int, retryIn time.Duration) {
+// 503/Unavailable meanwhile), counts and logs the failure by cause, and
+// returns what requests hear about it.
+func (w *writer) noteFailure(err error, spans, attempt int, retryIn time.Duration) error {
 	cause := storage.Cause(err)
 	w.metrics.failed(cause)
-	if w.failing.Swap(&err) == nil {
-		w.b.opts.Logger.Error(err, "storage failing; refusing new spans until it recovers", "storage", w.s.Name(), "cause", cause, "spans", spans)
+	failure := w.unavailable(err)
+	if w.failing.Swap(&failure) == nil {
+		w.logger.Error(err, "storage failing; refusing new spans until it recovers", "storage", w.storage.Name(), "cause", cause, "spans", spans)
 	} else {
-		w.b.opts.Logger.Error(err, "storage still failing", "storage", w.s.Name(), "cause", cause, "attempt", attempt, "retryIn", retryIn.String())
+		w.logger.Error(err, "storage still failing", "storage", w.storage.Name(), "cause", cause, "attempt", attempt, "retryIn", retryIn.String())
 	}
+	return failure
 }
 
 func (w *writer) noteRecovery() {
 	if w.failing.Swap(nil) != nil {
 		w.metrics.recovered()
-		w.b.opts.Logger.Info("storage recovered", "storage", w.s.Name())
+		w.logger.Info("storage recovered", "storage", w.storage.Name())
 	}
 }
 
 // probe asks a storage that can tell whether it takes writes; one that
 // cannot is assumed to, and the next write finds out.
 func (w *writer) probe() error {
-	if p, ok := w.s.(storage.Prober); ok {
+	if p, ok := w.storage.(storage.Prober); ok {
 		return p.Probe()
 	}
 	return nil
@@ -251,71 +208,61 @@ func (w *writer) probe() error {
 // up meanwhile (admitted just before the failure was noted) are answered
 // with the failure too; Batched ones are acknowledged already and wait to
 // be written.
-func (w *writer) awaitRecovery(err error) {
-	backoff := w.b.opts.MinBackoff
+func (w *writer) awaitRecovery(failure error) {
+	backoff := w.minBackoff
 	for attempt := 2; ; attempt++ {
-		w.failQueued(fmt.Errorf("%w: %s storage: %w", record.ErrStorageUnavailable, w.s.Name(), err))
-		select {
-		case <-time.After(backoff):
-		case <-w.b.stop:
+		w.failQueued(failure, false)
+		if !w.wait(backoff, w.stop) {
 			return
 		}
-		if err = w.probe(); err == nil {
+		err := w.probe()
+		if err == nil {
 			w.noteRecovery()
 			return
 		}
-		w.noteFailure(err, 0, attempt, backoff)
-		backoff = min(backoff*2, w.b.opts.MaxBackoff)
+		failure = w.noteFailure(err, 0, attempt, backoff)
+		backoff = min(backoff*2, w.maxBackoff)
 	}
 }
 
-// failQueued answers every queued Durable item with failure, keeping the
-// Batched ones (acknowledged already) in order.
-func (w *writer) failQueued(failure error) {
-	w.mu.Lock()
-	var failed []*item
-	kept := w.queue[:0]
-	for _, it := range w.queue {
-		if it.durable {
-			failed = append(failed, it)
-		} else {
-			kept = append(kept, it)
+// failQueued answers queued batches with failure and takes them out of
+// the inbox. Durable ones always go: their requests are waiting, and the
+// client resends. Batched ones are acknowledged already, so they stay, in
+// order, for the storage's recovery, unless Close gave up on it: then
+// nothing is left to wait for them, and they are counted as lost.
+func (w *writer) failQueued(failure error, gaveUp bool) {
+	w.answer(w.inbox.remove(func(it *item) bool { return gaveUp || it.durable }), failure, gaveUp)
+}
+
+// answer reports that this storage is done with items, and failed to
+// store them if failure is not nil; lost counts them as accepted spans
+// that will never be written.
+func (w *writer) answer(items []*item, failure error, lost bool) {
+	for _, it := range items {
+		if lost {
+			w.lost += it.spans
+			w.metrics.gaveUp(it.spans)
 		}
-	}
-	clear(w.queue[len(kept):])
-	w.queue = kept
-	w.mu.Unlock()
-	for _, it := range failed {
-		it.finish(w.b, failure)
+		w.finished(it, failure)
 	}
 }
 
-func (w *writer) attempt(records []record.Record, spans, bytes int, durable bool) error {
-	start := time.Now()
-	if err := w.s.Write(records); err != nil {
-		return err
+// closeStorage reports the spans given up on, then syncs and closes the
+// storage. It is called once, after run returned.
+func (w *writer) closeStorage() error {
+	var errs []error
+	name := w.storage.Name()
+	if w.lost > 0 {
+		errs = append(errs, fmt.Errorf("%s storage: %d accepted spans not written before the shutdown deadline", name, w.lost))
 	}
-	if durable {
-		syncStart := time.Now()
-		if err := w.s.Sync(); err != nil {
-			return err
-		}
-		w.metrics.synced(time.Since(syncStart).Seconds())
+	start := w.clock.Now()
+	if err := w.storage.Sync(); err != nil {
+		errs = append(errs, fmt.Errorf("sync %s storage: %w", name, err))
+	} else {
+		w.metrics.synced(w.clock.Now().Sub(start).Seconds())
 	}
-	w.metrics.wrote(spans, bytes, time.Since(start).Seconds())
-	return nil
-}
-
-// drainAfterGiveUp fails whatever is still queued once Close has given up,
-// so that nothing waits for a storage that is not coming back.
-func (w *writer) drainAfterGiveUp(failure error) {
-	w.mu.Lock()
-	rest := w.queue
-	w.queue = nil
-	w.mu.Unlock()
-	for _, it := range rest {
-		w.lost += it.spans
-		w.metrics.gaveUp(it.spans)
-		it.finish(w.b, failure)
+	if err := w.storage.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close %s storage: %w", name, err))
 	}
+	return errors.Join(errs...)
 }

@@ -117,6 +117,11 @@ func newBatcher(t *testing.T, opts Options, storages ...storage.Storage) *Batche
 		opts.Metrics = NewMetrics(prometheus.NewRegistry())
 	}
 	opts.Logger = testr.New(t)
+	if opts.Clock == nil {
+		// Time stands still unless the test moves it: no retry or
+		// interval flush happens behind a test's back.
+		opts.Clock = newFakeClock()
+	}
 	if opts.MinBackoff == 0 {
 		opts.MinBackoff = time.Millisecond
 		opts.MaxBackoff = 10 * time.Millisecond
@@ -162,8 +167,12 @@ func TestFlushWhenSizeSpansWait(t *testing.T) {
 func TestFlushWhenIntervalPasses(t *testing.T) {
 	t.Parallel()
 	rec := newRecorder("rec")
-	b := newBatcher(t, Options{Size: 1000, FlushInterval: 20 * time.Millisecond, MaxQueuedSpans: 1000}, rec)
+	clock := newFakeClock()
+	b := newBatcher(t, Options{Size: 1000, FlushInterval: 20 * time.Millisecond, MaxQueuedSpans: 1000, Clock: clock}, rec)
 	mustSubmit(t, b, recs("a", 3))
+	// The flusher's timer is armed in New, so moving the clock by the
+	// interval is what fires it, however late the goroutine runs.
+	clock.Advance(20 * time.Millisecond)
 	eventually(t, "the interval flush", func() bool { return len(rec.lines()) == 3 })
 	if got := testutil.ToFloat64(b.opts.Metrics.flushes.WithLabelValues(TriggerInterval)); got < 1 {
 		t.Fatalf("interval flushes = %v, want at least 1", got)
@@ -228,7 +237,8 @@ func TestFailingStorageNeitherBlocksOthersNorLosesData(t *testing.T) {
 	file := newRecorder("file")
 	file.setFail(syscall.ENOSPC)
 	ring := memory.New(100)
-	b := newBatcher(t, Options{Size: 4, FlushInterval: time.Hour, MaxQueuedSpans: 100}, file, ring)
+	clock := newFakeClock()
+	b := newBatcher(t, Options{Size: 4, FlushInterval: time.Hour, MaxQueuedSpans: 100, Clock: clock}, file, ring)
 	mustSubmit(t, b, recs("a", 4))
 
 	eventually(t, "the ring to get the batch", func() bool { return len(ring.Recent(100)) == 4 })
@@ -244,7 +254,7 @@ func TestFailingStorageNeitherBlocksOthersNorLosesData(t *testing.T) {
 	}
 
 	file.setFail(nil) // space freed
-	eventually(t, "recovery", func() bool { return b.Ready() == nil })
+	advanceUntil(t, clock, "recovery", func() bool { return b.Ready() == nil })
 	mustSubmit(t, b, recs("c", 4))
 	eventually(t, "both batches in the file", func() bool { return len(file.lines()) == 8 })
 	if got := file.batchSizes(); len(got) != 2 {

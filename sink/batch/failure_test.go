@@ -51,7 +51,8 @@ func TestDurableFailureIsAnsweredAtOnce(t *testing.T) {
 		t.Run(tc.cause, func(t *testing.T) {
 			t.Parallel()
 			file := &probingRecorder{recorder: newRecorder("file")}
-			b := newBatcher(t, Options{Size: 10, FlushInterval: time.Hour, MaxQueuedSpans: 100, Durable: true}, file)
+			clock := newFakeClock()
+			b := newBatcher(t, Options{Size: 10, FlushInterval: time.Hour, MaxQueuedSpans: 100, Durable: true, Clock: clock}, file)
 			mustSubmit(t, b, recs("before", 2))
 			file.setFail(tc.errno)
 
@@ -71,13 +72,13 @@ func TestDurableFailureIsAnsweredAtOnce(t *testing.T) {
 			if got := testutil.ToFloat64(b.opts.Metrics.healthy.WithLabelValues("file")); got != 0 {
 				t.Fatalf("healthy = %v while failing, want 0", got)
 			}
-			eventually(t, "probes while failing", func() bool { return file.probes.Load() >= 2 })
+			advanceUntil(t, clock, "probes while failing", func() bool { return file.probes.Load() >= 2 })
 			if b.Ready() == nil {
 				t.Fatal("ready while the probe still fails")
 			}
 
 			file.setFail(nil)
-			eventually(t, "recovery", func() bool { return b.Ready() == nil })
+			advanceUntil(t, clock, "recovery", func() bool { return b.Ready() == nil })
 			mustSubmit(t, b, recs("after", 2))
 			want := []string{`{"span_id":"before-0"}`, `{"span_id":"before-1"}`, `{"span_id":"after-0"}`, `{"span_id":"after-1"}`}
 			if got := file.lines(); !slices.Equal(got, want) {
@@ -105,15 +106,55 @@ func TestUnwritableAtStartIsNotReady(t *testing.T) {
 			t.Parallel()
 			file := &probingRecorder{recorder: newRecorder("file")}
 			file.setFail(syscall.EROFS)
-			b := newBatcher(t, Options{Size: 1, FlushInterval: time.Hour, MaxQueuedSpans: 100, Durable: durable}, file)
+			clock := newFakeClock()
+			b := newBatcher(t, Options{Size: 1, FlushInterval: time.Hour, MaxQueuedSpans: 100, Durable: durable, Clock: clock}, file)
 			eventually(t, "not ready", func() bool { return errors.Is(b.Ready(), syscall.EROFS) })
 			if err := b.Submit(context.Background(), recs("early", 1)); !errors.Is(err, record.ErrStorageUnavailable) {
 				t.Fatalf("submit to an unwritable volume: got %v, want ErrStorageUnavailable", err)
 			}
 			file.setFail(nil)
-			eventually(t, "ready", func() bool { return b.Ready() == nil })
+			advanceUntil(t, clock, "ready", func() bool { return b.Ready() == nil })
 			mustSubmit(t, b, recs("late", 1))
 			eventually(t, "the span stored", func() bool { return slices.Equal(file.lines(), []string{`{"span_id":"late-0"}`}) })
 		})
 	}
+}
+
+// TestBatchedRetryBacksOffExponentially checks the waits between the
+// retries of a failing storage on the fake clock: they double from
+// MinBackoff up to MaxBackoff, nothing is retried before its wait is
+// over, and the batch is written once when the storage works again.
+func TestBatchedRetryBacksOffExponentially(t *testing.T) {
+	t.Parallel()
+	file := newRecorder("file")
+	file.setFail(syscall.ENOSPC)
+	clock := newFakeClock()
+	b := newBatcher(t, Options{Size: 2, FlushInterval: time.Hour, MaxQueuedSpans: 100,
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 40 * time.Millisecond, Clock: clock}, file)
+	mustSubmit(t, b, recs("a", 2))
+	failures := func() float64 {
+		return testutil.ToFloat64(b.opts.Metrics.errors.WithLabelValues("file", storage.CauseNoSpace))
+	}
+	ms := time.Millisecond
+	for i, wait := range []time.Duration{10 * ms, 20 * ms, 40 * ms, 40 * ms} {
+		awaitTimer(t, clock, wait)
+		// The writer is blocked on that timer: exactly the attempts so far.
+		if got := failures(); got != float64(i+1) {
+			t.Fatalf("waiting %s: %v failed attempts, want %d", wait, got, i+1)
+		}
+		clock.Advance(wait - time.Nanosecond)
+		if !slices.Contains(clock.waits(), time.Nanosecond) {
+			t.Fatalf("the wait of %s ended early", wait)
+		}
+		if i < 3 {
+			clock.Advance(time.Nanosecond)
+		}
+	}
+	file.setFail(nil)
+	clock.Advance(time.Nanosecond)
+	eventually(t, "the retried batch written", func() bool { return len(file.lines()) == 2 })
+	if got := file.batchSizes(); !slices.Equal(got, []int{2}) {
+		t.Fatalf("batches = %v, want the one batch once", got)
+	}
+	eventually(t, "ready", func() bool { return b.Ready() == nil })
 }

@@ -88,21 +88,27 @@ func TestReconfigureIntervalTakesEffectAtOnce(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			rec := newRecorder("rec")
-			b := newBatcher(t, Options{Size: 1000, FlushInterval: tc.from, MaxQueuedSpans: 1000}, rec)
+			clock := newFakeClock()
+			b := newBatcher(t, Options{Size: 1000, FlushInterval: tc.from, MaxQueuedSpans: 1000, Clock: clock}, rec)
 			if err := b.Reconfigure(Tuning{Size: 1000, FlushInterval: tc.to, MaxQueuedSpans: 1000}); err != nil {
 				t.Fatal(err)
 			}
-			start := time.Now()
+			start := clock.Now()
 			mustSubmit(t, b, recs("a", 3))
 			if tc.to > tc.from {
-				time.Sleep(10 * tc.from)
+				// Ten old intervals, each with a pause in which a flusher
+				// still on the old one would flush.
+				for range 10 {
+					clock.Advance(tc.from)
+					time.Sleep(time.Millisecond)
+				}
 				if n := len(rec.lines()); n != 0 {
 					t.Fatalf("%d spans flushed on the old interval %s", n, tc.from)
 				}
 				return
 			}
-			eventually(t, "the interval flush", func() bool { return len(rec.lines()) == 3 })
-			if took := time.Since(start); took > time.Second {
+			advanceUntil(t, clock, "the interval flush", func() bool { return len(rec.lines()) == 3 })
+			if took := clock.Now().Sub(start); took > time.Second {
 				t.Fatalf("flushed after %s, want about %s", took, tc.to)
 			}
 			if got := flushes(b, TriggerInterval); got < 1 {
@@ -168,7 +174,8 @@ func TestReconfigureToBatchedKeepsWaitingDurableRequestsDurable(t *testing.T) {
 	j := newJournal()
 	j.gate = make(chan struct{})
 	j.entered = make(chan struct{}, 10)
-	b := newBatcher(t, Options{Size: 1000, FlushInterval: time.Hour, MaxQueuedSpans: 1000, Durable: true}, j)
+	clock := newFakeClock()
+	b := newBatcher(t, Options{Size: 1000, FlushInterval: time.Hour, MaxQueuedSpans: 1000, Durable: true, Clock: clock}, j)
 	acks := make(chan error, 2)
 	go func() { acks <- b.Submit(context.Background(), recs("d1", 2)) }()
 	<-j.entered // d1's write is under way
@@ -184,7 +191,7 @@ func TestReconfigureToBatchedKeepsWaitingDurableRequestsDurable(t *testing.T) {
 			t.Fatalf("durable submit: %v", err)
 		}
 	}
-	eventually(t, "the batched spans written", func() bool { return len(j.lines()) == 7 })
+	advanceUntil(t, clock, "the batched spans written", func() bool { return len(j.lines()) == 7 })
 	// d2 and the batched spans must not share a write: d2 needs the sync.
 	if got := j.log(); !slices.Equal(got, []string{"write 2", "sync", "write 2", "sync", "write 3"}) {
 		t.Fatalf("storage saw %v, want each durable write synced and the batched one written alone", got)

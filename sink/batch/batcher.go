@@ -16,7 +16,6 @@ type Batcher struct {
 	// opts holds what never changes after New; its Tuning fields are
 	// the initial ones only: tuning is what is in force.
 	opts    Options
-	clock   Clock
 	writers []*writer
 	// retime tells the flusher that the flush interval changed.
 	retime chan struct{}
@@ -50,7 +49,6 @@ func New(opts Options, storages ...storage.Storage) (*Batcher, error) {
 	opts = opts.withDefaults()
 	b := &Batcher{
 		opts:        opts,
-		clock:       opts.Clock,
 		tuning:      opts.Tuning(),
 		retime:      make(chan struct{}, 1),
 		lastFlush:   opts.Clock.Now(),
@@ -175,7 +173,7 @@ func (b *Batcher) Ready() error {
 
 // flushLocked hands the pending records to the storages as one batch.
 func (b *Batcher) flushLocked(trigger string) {
-	b.lastFlush = b.clock.Now()
+	b.lastFlush = b.opts.Clock.Now()
 	if b.pendingSpans == 0 && len(b.pending) == 0 {
 		return
 	}
@@ -214,10 +212,10 @@ func (b *Batcher) flusher(timer Timer) {
 		}
 		b.mu.Lock()
 		interval := b.tuning.FlushInterval
-		if since := b.clock.Now().Sub(b.lastFlush); since >= interval {
+		if since := b.opts.Clock.Now().Sub(b.lastFlush); since >= interval {
 			b.flushLocked(TriggerInterval)
 		}
-		next := b.lastFlush.Add(interval).Sub(b.clock.Now())
+		next := b.lastFlush.Add(interval).Sub(b.opts.Clock.Now())
 		b.mu.Unlock()
 		timer.Reset(max(next, time.Millisecond))
 	}

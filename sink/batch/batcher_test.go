@@ -182,6 +182,22 @@ func TestFlushWhenIntervalPasses(t *testing.T) {
 	}
 }
 
+// TestFlushOnTheWallClock is the one test of the real clock, the one New
+// uses when Options.Clock is nil: the others move a fake one.
+func TestFlushOnTheWallClock(t *testing.T) {
+	t.Parallel()
+	rec := newRecorder("rec")
+	b, err := New(Options{Size: 1000, FlushInterval: 20 * time.Millisecond, MaxQueuedSpans: 1000, Logger: testr.New(t)}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustSubmit(t, b, recs("a", 3))
+	eventually(t, "the interval flush", func() bool { return len(rec.lines()) == 3 })
+	if err := b.Close(context.Background()); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+}
+
 func TestQueueFullPushesBack(t *testing.T) {
 	t.Parallel()
 	rec := newRecorder("rec")

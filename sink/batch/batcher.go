@@ -212,10 +212,10 @@ func (b *Batcher) flusher(timer Timer) {
 		}
 		b.mu.Lock()
 		interval := b.tuning.FlushInterval
-		if since := b.opts.Clock.Now().Sub(b.lastFlush); since >= interval {
+		if b.opts.Clock.Since(b.lastFlush) >= interval {
 			b.flushLocked(TriggerInterval)
 		}
-		next := b.lastFlush.Add(interval).Sub(b.opts.Clock.Now())
+		next := interval - b.opts.Clock.Since(b.lastFlush)
 		b.mu.Unlock()
 		timer.Reset(max(next, time.Millisecond))
 	}

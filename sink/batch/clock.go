@@ -9,6 +9,9 @@ import "time"
 // same source, or a test that moves the time on would leave them behind.
 type Clock interface {
 	Now() time.Time
+	// Since is Now().Sub(t), which the wall clock answers from its
+	// monotonic reading alone: half the cost of Now on the write path.
+	Since(t time.Time) time.Duration
 	NewTimer(d time.Duration) Timer
 }
 
@@ -24,6 +27,8 @@ type Timer interface {
 type realClock struct{}
 
 func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) Since(t time.Time) time.Duration { return time.Since(t) }
 
 func (realClock) NewTimer(d time.Duration) Timer { return realTimer{timer: time.NewTimer(d)} }
 

@@ -28,6 +28,8 @@ func (c *fakeClock) Now() time.Time {
 	return c.now
 }
 
+func (c *fakeClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
+
 func (c *fakeClock) NewTimer(d time.Duration) Timer {
 	t := &fakeTimer{clock: c, ch: make(chan time.Time, 1)}
 	c.mu.Lock()

@@ -153,9 +153,9 @@ func (w *writer) attempt(records []record.Record, spans, bytes int, durable bool
 		if err := w.storage.Sync(); err != nil {
 			return err
 		}
-		w.metrics.synced(w.clock.Now().Sub(syncStart).Seconds())
+		w.metrics.synced(w.clock.Since(syncStart).Seconds())
 	}
-	w.metrics.wrote(spans, bytes, w.clock.Now().Sub(start).Seconds())
+	w.metrics.wrote(spans, bytes, w.clock.Since(start).Seconds())
 	return nil
 }
 
@@ -259,7 +259,7 @@ func (w *writer) closeStorage() error {
 	if err := w.storage.Sync(); err != nil {
 		errs = append(errs, fmt.Errorf("sync %s storage: %w", name, err))
 	} else {
-		w.metrics.synced(w.clock.Now().Sub(start).Seconds())
+		w.metrics.synced(w.clock.Since(start).Seconds())
 	}
 	if err := w.storage.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close %s storage: %w", name, err))

@@ -4,84 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net"
-	"strconv"
 	"time"
 
 	"github.com/spansink/spansink/api/v1alpha1"
 	"github.com/spansink/spansink/sink/config"
 )
 
-// Where the collector finds its config and its volume, and the ports it
-// serves. These are the one source for both sides of the pod: the rendered
-// config (listen addresses, storage dir) and the pod spec (container ports,
-// probes, mounts, Service ports), so the two cannot disagree.
-const (
-	// ConfigMountPath is where the ConfigMap is mounted, read-only; the
-	// collector reads config.FileName there.
-	ConfigMountPath = "/etc/spansink"
-	// DataMountPath is where the span volume is mounted: the config's
-	// storage.dir.
-	DataMountPath = "/var/lib/spansink"
-
-	// OTLPGRPCPort is the OTLP/gRPC port (the OTLP default), the config's
-	// listen.otlpGrpc.
-	OTLPGRPCPort = 4317
-	// OTLPHTTPPort is the OTLP/HTTP port (the OTLP default), which also
-	// takes DB-GPT spans; the config's listen.otlpHttp.
-	OTLPHTTPPort = 4318
-	// MetricsPort serves /metrics and the /healthz and /readyz probes; the
-	// config's listen.admin.
-	MetricsPort = 8888
-
-	// OTLPGRPCPortName names OTLPGRPCPort on the container and the Service.
-	OTLPGRPCPortName = "otlp-grpc"
-	// OTLPHTTPPortName names OTLPHTTPPort on the container and the Service.
-	OTLPHTTPPortName = "otlp-http"
-	// MetricsPortName names MetricsPort; the probes refer to it by name.
-	MetricsPortName = "metrics"
-)
-
-// listenAddress is the collector's address for a container port: every
-// interface of the pod, because the Service and the kubelet's probes reach
-// it on the pod IP.
-func listenAddress(port int) string {
-	return net.JoinHostPort("", strconv.Itoa(port))
-}
-
-// Grace-period settings.
-const (
-	// DefaultGracePeriodSeconds is the pod's grace period when the spec sets
-	// none. A stopping collector flushes what it holds at once, whatever
-	// its flush interval, so the drain takes only the time to write and
-	// fsync it; the default does not follow the flush interval, because
-	// that is a live setting and a pod's grace period can only change by
-	// rolling the pod.
-	DefaultGracePeriodSeconds = 60
-	// shutdownMargin is kept between the collector's own shutdown deadline and
-	// the kubelet's SIGKILL, so the collector finishes (and logs) first.
-	shutdownMargin = 5 * time.Second
-)
-
-// TerminationGracePeriodSeconds is the pod's grace period: the spec's value,
-// or else DefaultGracePeriodSeconds.
-func TerminationGracePeriodSeconds(sink *v1alpha1.SpanSink) int64 {
-	if g := sink.Spec.TerminationGracePeriodSeconds; g != nil {
-		return *g
-	}
-	return DefaultGracePeriodSeconds
-}
-
-// shutdownTimeout is the collector's own drain deadline, inside the grace
-// period: 5 seconds less, or half of it when the period is 10 seconds or less.
-func shutdownTimeout(graceSeconds int64) time.Duration {
-	grace := time.Duration(graceSeconds) * time.Second
-	if grace > 2*shutdownMargin {
-		return grace - shutdownMargin
-	}
-	return grace / 2
-}
-
+// flushInterval is the spec's flush interval, or the collector's default.
 func flushInterval(sink *v1alpha1.SpanSink) time.Duration {
 	if d := sink.Spec.Batch.FlushInterval; d != nil {
 		return d.Duration
@@ -105,7 +34,7 @@ func CollectorConfig(sink *v1alpha1.SpanSink) (config.Config, error) {
 		cfg.Batch.MaxQueuedSpans = int(spec.Batch.MaxQueuedSpans)
 	}
 	if spec.Delivery.Mode != "" {
-		cfg.Delivery.Mode = config.DeliveryMode(spec.Delivery.Mode)
+		cfg.Delivery.Mode = spec.Delivery.Mode
 	}
 
 	// The listen addresses come from the ports the pod declares, not from
@@ -120,12 +49,12 @@ func CollectorConfig(sink *v1alpha1.SpanSink) (config.Config, error) {
 		cfg.Storage.Path = spec.Storage.Path
 	}
 	if spec.Storage.Format != "" {
-		cfg.Storage.Format = config.Format(spec.Storage.Format)
+		cfg.Storage.Format = spec.Storage.Format
 	}
 	// finished is the config's empty value: a spec that names it renders,
 	// and so hashes, as a spec from before the option existed.
 	if d := spec.Storage.DBGPT; d != nil && d.Records != "" && d.Records != v1alpha1.DBGPTRecordsFinished {
-		cfg.Storage.DBGPT.Records = config.DBGPTRecords(d.Records)
+		cfg.Storage.DBGPT.Records = d.Records
 	}
 	rot := spec.Storage.Rotation
 	if rot.Daily != nil {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/spansink/spansink/api/v1alpha1"
 )
 
 // FileName is the key under which the operator stores the rendered config in
@@ -54,30 +56,35 @@ const (
 	MaxBatchSize = 1000000
 )
 
+// The config's enumerations are the API's (api/v1alpha1), declared once:
+// every value the SpanSink CRD accepts is one the collector knows, and the
+// operator copies a spec's value into the config as it is. The collector's
+// own rules about them (an empty value, what needs a restart) are here.
+
 // Format is how spans are laid out on disk, one JSON object per line.
-type Format string
+type Format = v1alpha1.Format
 
 const (
 	// FormatDBGPT writes one span per line with DB-GPT's keys.
-	FormatDBGPT Format = "dbgpt"
+	FormatDBGPT = v1alpha1.FormatDBGPT
 	// FormatOTLPJSON writes one OTLP JSON ExportTraceServiceRequest per line.
-	FormatOTLPJSON Format = "otlp-json"
+	FormatOTLPJSON = v1alpha1.FormatOTLPJSON
 )
 
 // DBGPTRecords says how the dbgpt format writes a span that arrives
 // finished, as every OTLP span does.
-type DBGPTRecords string
+type DBGPTRecords = v1alpha1.DBGPTRecords
 
 const (
 	// DBGPTRecordsFinished writes such a span as one line, its end record.
 	// It is what an empty value means, so that configs written before the
 	// option existed render and hash as they did.
-	DBGPTRecordsFinished DBGPTRecords = "finished"
+	DBGPTRecordsFinished = v1alpha1.DBGPTRecordsFinished
 	// DBGPTRecordsStartEnd writes such a span as DB-GPT's own tracer does:
 	// its start record (end_time null, nothing only the end knows), then
 	// its end record. DB-GPT's `dbgpt trace` CLI builds its trees from
 	// start records, and shows nothing of a span without one.
-	DBGPTRecordsStartEnd DBGPTRecords = "startEnd"
+	DBGPTRecordsStartEnd = v1alpha1.DBGPTRecordsStartEnd
 )
 
 // Compression is what rotated files are compressed with.
@@ -96,13 +103,13 @@ const (
 )
 
 // DeliveryMode says when a request is acknowledged.
-type DeliveryMode string
+type DeliveryMode = v1alpha1.DeliveryMode
 
 const (
 	// DeliveryBatched acknowledges once the spans are queued.
-	DeliveryBatched DeliveryMode = "Batched"
+	DeliveryBatched = v1alpha1.DeliveryBatched
 	// DeliveryDurable acknowledges once the spans are written and fsynced.
-	DeliveryDurable DeliveryMode = "Durable"
+	DeliveryDurable = v1alpha1.DeliveryDurable
 )
 
 // Config is the whole collector configuration.

@@ -56,6 +56,13 @@ type observation struct {
 	// created and updated name the children ("ConfigMap x") this pass
 	// created or changed, for the one Event that tells of them.
 	created, updated []string
+	// firstCreated and firstUpdated are the first of each, the Events'
+	// related object. The Event recorder counts an Event with the same
+	// reason, action, regarding and related object as a repeat of the
+	// first and drops its note, so without it a pass that re-creates a
+	// Service minutes after one that re-created a ServiceAccount would
+	// only count again "Created ServiceAccount …".
+	firstCreated, firstUpdated client.Object
 	// err is the first API error of the pass.
 	err error
 }
@@ -210,8 +217,14 @@ func ensureChild[T client.Object](ctx context.Context, r *SpanSinkReconciler, si
 	child := kind.Name + " " + desired.GetName()
 	switch result.Action {
 	case apply.Created:
+		if obs.firstCreated == nil {
+			obs.firstCreated = desired
+		}
 		obs.created = append(obs.created, child)
 	case apply.Updated:
+		if obs.firstUpdated == nil {
+			obs.firstUpdated = desired
+		}
 		obs.updated = append(obs.updated, child)
 	case apply.Conflict:
 		obs.conflicts = append(obs.conflicts, child)
@@ -251,10 +264,10 @@ const maxEventNote = 1000
 // cost no Event write at all, where they cost one per child.
 func (r *SpanSinkReconciler) announceChildChanges(sink *v1alpha1.SpanSink, obs *observation) {
 	if len(obs.created) > 0 && sink.Status.ObservedGeneration > 0 {
-		r.event(sink, nil, corev1.EventTypeNormal, "Created", "Create", "%s", childrenNote("Created", obs.created))
+		r.event(sink, obs.firstCreated, corev1.EventTypeNormal, "Created", "Create", "%s", childrenNote("Created", obs.created))
 	}
 	if len(obs.updated) > 0 {
-		r.event(sink, nil, corev1.EventTypeNormal, "Updated", "Update", "%s", childrenNote("Updated", obs.updated))
+		r.event(sink, obs.firstUpdated, corev1.EventTypeNormal, "Updated", "Update", "%s", childrenNote("Updated", obs.updated))
 	}
 }
 

@@ -198,6 +198,12 @@ func readSpansWith(dir string, formatOf func(line []byte) string) []storedSpan {
 		if err != nil || d.IsDir() {
 			return err
 		}
+		// Hidden files are the collector's own, never span files: the
+		// writability probe it writes and removes at start, the upload
+		// manifests. The reader skips them the same way.
+		if strings.HasPrefix(d.Name(), ".") {
+			return nil
+		}
 		data, err := readMaybeCompressed(path)
 		if err != nil {
 			return err

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/spansink/spansink/controllers/manager"
+	"github.com/spansink/spansink/cmd/manager"
 	"github.com/spansink/spansink/sink/collector"
 	spanscli "github.com/spansink/spansink/sink/reader/cli"
 )
@@ -21,7 +21,8 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	// Each subcommand lives with the code it runs; register it here.
+	// Each subcommand's command line lives in cmd/, the code it runs in
+	// the package that owns it; register it here.
 	root.AddCommand(manager.NewCommand(), spanscli.NewCommand(), collector.NewCommand())
 	if err := root.Execute(); err != nil {
 		// 1 for every failure, except 2 for a `spans` command line that

@@ -1,17 +1,17 @@
-// Package manager is the `spansink manager` command: the operator process
-// that runs the SpanSink controller.
+// Package manager is the operator process that `spansink manager` runs:
+// it builds the controller-runtime manager (client limits, metrics,
+// probes, leader election) around the SpanSink reconciler and runs it. The
+// command line, its flags and their checks are in cmd/manager.
 package manager
 
 import (
-	"errors"
-	"flag"
+	"context"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/spansink/spansink/controllers"
-	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/flowcontrol"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -26,7 +26,9 @@ const ImageEnv = "SPANSINK_IMAGE"
 
 // DefaultImage is the collector image when neither --collector-image nor
 // SPANSINK_IMAGE says otherwise. Release builds set it with
-// -ldflags "-X github.com/spansink/spansink/controllers/manager.DefaultImage=...".
+// -ldflags "-X github.com/spansink/spansink/controllers/manager.DefaultImage=...";
+// it stays with the operator, not with the flag in cmd/manager, because it
+// names the image this operator was released with.
 var DefaultImage = "ghcr.io/spansink/spansink:v0.1.0"
 
 // NamespaceEnv names the environment variable holding the operator's own
@@ -47,7 +49,8 @@ const (
 // leaderElectionID names the Lease that makes one operator replica active.
 const leaderElectionID = "spansink-operator.tracing.spansink.dev"
 
-// Options are the manager's flags.
+// Options are what the manager runs with; cmd/manager fills them from its
+// flags.
 type Options struct {
 	// MetricsAddr serves the controller's Prometheus metrics; "0" turns them off.
 	MetricsAddr string
@@ -71,36 +74,6 @@ type Options struct {
 	Zap zap.Options
 }
 
-// NewCommand returns the `spansink manager` command.
-func NewCommand() *cobra.Command {
-	opts := Options{Zap: zap.Options{Development: false}}
-	cmd := &cobra.Command{
-		Use:   "manager",
-		Short: "Run the SpanSink operator against the cluster of the current kubeconfig",
-		Long: "Run the SpanSink operator: it reconciles each SpanSink into a collector " +
-			"Deployment, Service, ConfigMap, PersistentVolumeClaim and ServiceAccount. " +
-			"It uses the in-cluster config, or KUBECONFIG / --kubeconfig outside a cluster.",
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return Run(cmd, opts)
-		},
-	}
-	fs := cmd.Flags()
-	fs.StringVar(&opts.MetricsAddr, "metrics-bind-address", DefaultMetricsAddr, `address the metrics endpoint binds to; "0" disables it`)
-	fs.BoolVar(&opts.MetricsSecure, "metrics-secure", true, "serve metrics over HTTPS to clients with a token allowed to get /metrics (TokenReview and SubjectAccessReview); false serves plain HTTP to anyone")
-	fs.StringVar(&opts.ProbeAddr, "health-probe-bind-address", ":8081", "address the /healthz and /readyz endpoints bind to")
-	fs.BoolVar(&opts.LeaderElect, "leader-elect", false, "elect one active manager through a Lease, for running more than one replica")
-	fs.StringVar(&opts.CollectorImage, "collector-image", defaultCollectorImage(), "collector image for SpanSinks that name none (default from $"+ImageEnv+")")
-	fs.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", 2, "how many SpanSinks are reconciled at once")
-	fs.Float32Var(&opts.KubeAPIQPS, "kube-api-qps", DefaultKubeAPIQPS, "requests per second the manager sends to the API server at most, sustained")
-	fs.IntVar(&opts.KubeAPIBurst, "kube-api-burst", DefaultKubeAPIBurst, "requests the manager may send to the API server at once, above --kube-api-qps")
-	goFlags := flag.NewFlagSet("manager", flag.ContinueOnError)
-	opts.Zap.BindFlags(goFlags)
-	ctrl.RegisterFlags(goFlags)
-	fs.AddGoFlagSet(goFlags)
-	return cmd
-}
-
 // limitClient bounds all of the manager's requests by the flags' limits.
 // controller-runtime leaves client-side rate limiting off unless the
 // config sets it; without a bound, a mass change reaches the API server as
@@ -113,28 +86,11 @@ func limitClient(cfg *rest.Config, opts Options) {
 	cfg.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(opts.KubeAPIQPS, opts.KubeAPIBurst)
 }
 
-func defaultCollectorImage() string {
-	if image := os.Getenv(ImageEnv); image != "" {
-		return image
-	}
-	return DefaultImage
-}
-
-// Run starts the manager and blocks until the command's context ends or
-// the process gets SIGINT or SIGTERM.
-func Run(cmd *cobra.Command, opts Options) error {
-	if opts.CollectorImage == "" {
-		return errors.New("--collector-image must not be empty")
-	}
-	if opts.MaxConcurrentReconciles < 1 {
-		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", opts.MaxConcurrentReconciles)
-	}
-	if !(opts.KubeAPIQPS > 0) {
-		return fmt.Errorf("--kube-api-qps must be more than 0, got %v", opts.KubeAPIQPS)
-	}
-	if float32(opts.KubeAPIBurst) < opts.KubeAPIQPS {
-		return fmt.Errorf("--kube-api-burst must be at least --kube-api-qps (%v), got %d", opts.KubeAPIQPS, opts.KubeAPIBurst)
-	}
+// Run starts the manager and blocks until ctx ends or the process gets
+// SIGINT or SIGTERM. opts are as cmd/manager checked them: a collector
+// image, at least one reconcile at a time, and a QPS above 0 with a burst
+// of at least the QPS.
+func Run(ctx context.Context, opts Options) error {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.Zap)))
 	log := ctrl.Log.WithName("manager")
 
@@ -172,7 +128,7 @@ func Run(cmd *cobra.Command, opts Options) error {
 		return fmt.Errorf("add ready check: %w", err)
 	}
 
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log.Info("starting manager", "collectorImage", opts.CollectorImage, "host", cfg.Host, "namespace", reconciler.OperatorNamespace,
 		"metricsAddr", opts.MetricsAddr, "metricsSecure", opts.MetricsSecure, "kubeAPIQPS", opts.KubeAPIQPS, "kubeAPIBurst", opts.KubeAPIBurst)

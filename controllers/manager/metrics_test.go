@@ -24,14 +24,9 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-func TestMetricsFlagDefaults(t *testing.T) {
-	flags := NewCommand().Flags()
-	for name, want := range map[string]string{"metrics-bind-address": ":8443", "metrics-secure": "true"} {
-		if got := flags.Lookup(name).DefValue; got != want {
-			t.Errorf("--%s defaults to %q, want %q", name, got, want)
-		}
-	}
-	// "0" still turns the endpoint off, secure or not.
+// "0" turns the endpoint off, secure or not; cmd/manager checks the flags'
+// defaults.
+func TestMetricsOffAtZero(t *testing.T) {
 	for _, secure := range []bool{true, false} {
 		server, err := metricsserver.NewServer(metricsOptions("0", secure), nil, nil)
 		if err != nil || server != nil {
@@ -40,8 +35,8 @@ func TestMetricsFlagDefaults(t *testing.T) {
 	}
 }
 
-// The manager's metrics endpoint, run by `spansink manager` against a real
-// API server: no token is 401, a token of an identity without get on
+// The manager's metrics endpoint, run as `spansink manager` runs it, against
+// a real API server: no token is 401, a token of an identity without get on
 // /metrics is 403, a token of a ServiceAccount bound to the metrics-reader
 // ClusterRole of config/rbac gets the metrics.
 func TestMetricsEndpointAuthenticatesAndAuthorises(t *testing.T) {
@@ -90,11 +85,13 @@ func TestMetricsEndpointAuthenticatesAndAuthorises(t *testing.T) {
 	t.Setenv("KUBECONFIG", kubeconfigFile)
 
 	addr := freeAddress(t)
-	cmd := NewCommand()
-	cmd.SetArgs([]string{"--metrics-bind-address=" + addr, "--health-probe-bind-address=127.0.0.1:0", "--collector-image=spansink:test"})
-	cmd.SilenceUsage = true
+	// The flags' defaults but for the addresses and the image.
+	opts := Options{
+		MetricsAddr: addr, MetricsSecure: true, ProbeAddr: "127.0.0.1:0", CollectorImage: "spansink:test",
+		MaxConcurrentReconciles: 2, KubeAPIQPS: DefaultKubeAPIQPS, KubeAPIBurst: DefaultKubeAPIBurst,
+	}
 	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx) }()
+	go func() { done <- Run(ctx, opts) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -21,7 +21,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/spansink/spansink/controllers/manager"
+	"github.com/spansink/spansink/cmd/manager"
 	"github.com/spansink/spansink/internal/devcluster/controlplane"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"

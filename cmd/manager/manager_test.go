@@ -1,0 +1,106 @@
+package manager
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	operator "github.com/spansink/spansink/controllers/manager"
+)
+
+func TestCollectorImageDefault(t *testing.T) {
+	cases := []struct {
+		name, env, want string
+	}{
+		{"built-in default", "", operator.DefaultImage},
+		{"from SPANSINK_IMAGE", "registry.example.com/spansink:v9", "registry.example.com/spansink:v9"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(operator.ImageEnv, tc.env)
+			flag := NewCommand().Flags().Lookup("collector-image")
+			if flag == nil {
+				t.Fatal("no --collector-image flag")
+			}
+			if flag.DefValue != tc.want {
+				t.Errorf("default --collector-image = %q, want %q", flag.DefValue, tc.want)
+			}
+		})
+	}
+}
+
+// Bad flags are refused before the manager reaches for a cluster.
+func TestRejectsBadFlags(t *testing.T) {
+	cases := []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"--collector-image="}, "--collector-image must not be empty"},
+		{[]string{"--max-concurrent-reconciles=0"}, "--max-concurrent-reconciles must be at least 1, got 0"},
+		{[]string{"--leader-elect", "extra"}, `unknown command "extra"`},
+		{[]string{"--kube-api-qps=0"}, "--kube-api-qps must be more than 0, got 0"},
+		{[]string{"--kube-api-qps=-1"}, "--kube-api-qps must be more than 0, got -1"},
+		{[]string{"--kube-api-qps=50", "--kube-api-burst=10"}, "--kube-api-burst must be at least --kube-api-qps (50), got 10"},
+		{[]string{"--kube-api-qps=fast"}, `invalid argument "fast" for "--kube-api-qps"`},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			cmd := newCommand(func(context.Context, operator.Options) error {
+				t.Fatal("the manager ran with bad flags")
+				return nil
+			})
+			cmd.SetArgs(tc.args)
+			cmd.SilenceUsage, cmd.SilenceErrors = true, true
+			err := cmd.Execute()
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("got error %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// The flags default to the operator's defaults, so the client stays
+// bounded unless told otherwise, and their values reach the options.
+func TestFlagsMakeTheOptions(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want operator.Options
+	}{
+		{nil, operator.Options{
+			MetricsAddr: operator.DefaultMetricsAddr, MetricsSecure: true, ProbeAddr: ":8081", CollectorImage: operator.DefaultImage,
+			MaxConcurrentReconciles: 2, KubeAPIQPS: operator.DefaultKubeAPIQPS, KubeAPIBurst: operator.DefaultKubeAPIBurst,
+		}},
+		{[]string{
+			"--metrics-bind-address=0", "--metrics-secure=false", "--health-probe-bind-address=:9000", "--leader-elect",
+			"--collector-image=spansink:test", "--max-concurrent-reconciles=8", "--kube-api-qps=20", "--kube-api-burst=30",
+		}, operator.Options{
+			MetricsAddr: "0", MetricsSecure: false, ProbeAddr: ":9000", LeaderElect: true, CollectorImage: "spansink:test",
+			MaxConcurrentReconciles: 8, KubeAPIQPS: 20, KubeAPIBurst: 30,
+		}},
+	} {
+		t.Setenv(operator.ImageEnv, "")
+		var got operator.Options
+		cmd := newCommand(func(_ context.Context, opts operator.Options) error { got = opts; return nil })
+		cmd.SetArgs(tc.args)
+		if err := cmd.Execute(); err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		// The logging options are controller-runtime's own flags.
+		got.Zap = zap.Options{}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%v: options %+v, want %+v", tc.args, got, tc.want)
+		}
+	}
+}
+
+func TestMetricsFlagDefaults(t *testing.T) {
+	flags := NewCommand().Flags()
+	for name, want := range map[string]string{"metrics-bind-address": ":8443", "metrics-secure": "true"} {
+		if got := flags.Lookup(name).DefValue; got != want {
+			t.Errorf("--%s defaults to %q, want %q", name, got, want)
+		}
+	}
+}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/spansink/spansink/cmd/collector"
 	"github.com/spansink/spansink/cmd/manager"
-	"github.com/spansink/spansink/sink/collector"
 	spanscli "github.com/spansink/spansink/sink/reader/cli"
 )
 

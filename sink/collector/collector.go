@@ -1,8 +1,10 @@
 // Package collector runs the batching collector: OTLP/gRPC and OTLP/HTTP
 // (plus DB-GPT's JSON) ingest in front of the batcher, the rolling span file
 // and the in-memory ring, and an admin server with metrics, health and the
-// most recent spans. It is the `spansink collector` command, and runs the
-// same in a pod and on a laptop.
+// most recent spans; and the process around it (RunProcess: runtime
+// tuning, logging, signals, config reloads). It runs the same in a pod and
+// on a laptop; its command line, and how flags make its config, are in
+// cmd/collector.
 package collector
 
 import (

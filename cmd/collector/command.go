@@ -1,50 +1,28 @@
+// Package collector is the `spansink collector` command line: its flags,
+// and how they and the --config file make the collector's config, at start
+// and at every reload. The collector itself, and the process around it
+// (runtime tuning, logging, signals), are in sink/collector.
+//
+// Building the config stays here, with the flags, rather than in
+// sink/config: what it adds to config.Parse and Config.Validate is flag
+// precedence (the file, then $SPANSINK_SHARD, then each flag that was set),
+// which only the command line knows.
 package collector
 
 import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/go-logr/logr"
-	"github.com/go-logr/logr/funcr"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	sinkcollector "github.com/spansink/spansink/sink/collector"
 	"github.com/spansink/spansink/sink/config"
-)
-
-// Go runtime defaults, applied unless GOMAXPROCS, GOGC or GOMEMLIMIT are
-// set. The collector allocates a lot of short-lived memory per request and
-// keeps little: collecting at 200% rather than 100% heap growth cut its CPU per
-// span by about 5% in the load run for about 7 MiB more peak RSS (see
-// docs/benchmarks.md). The soft memory limit then keeps a heap that grows
-// with a filling queue from tripling: it is the one the operator gives a
-// pod whose memory limit it derives from the config
-// (config.Config.MemoryBounds), which leaves room for a full queue and
-// every in-flight request, so it never makes the collector thrash while it
-// holds what its config allows.
-//
-// The collector also runs its Go code on one processor (GOMAXPROCS 1)
-// unless GOMAXPROCS is set. Its work per request is a chain of short
-// handoffs between goroutines (gRPC's reader, the handler, gRPC's writer,
-// the batcher's writers); with a second processor much of the CPU went to
-// the scheduler waking and parking threads for them: one processor used
-// about 17% less CPU per span (median of 8 interleaved load runs). Blocking
-// system calls (file writes, fsync) still run on threads of their own, and
-// the Go side of a span costs about 1.5 µs of CPU there, so one processor
-// has room for several times the load run's 100k spans per second. The
-// operator sets GOMAXPROCS from a pod's CPU limit of two or more cores.
-const (
-	defaultMaxProcs  = 1
-	defaultGCPercent = 200
 )
 
 // flags are the standalone settings; each one that is set overrides the
@@ -134,48 +112,31 @@ and fsynced, and it exits 0 when every accepted span is stored.`,
 			if err != nil {
 				return err
 			}
-			log := newLogger(f.verbosity)
-			if err := tuneRuntime(f.memoryLimit, cfg, log); err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
-			defer stop()
-			go func() {
-				// After the first signal, a second one kills at once.
-				<-ctx.Done()
-				stop()
-			}()
-			c, err := New(cfg, log)
-			if err != nil {
-				return err
+			opts := sinkcollector.ProcessOptions{Verbosity: f.verbosity}
+			if f.memoryLimit != "" {
+				limit, err := parseBytes(f.memoryLimit)
+				if err != nil {
+					return fmt.Errorf("--memory-limit: %w", err)
+				}
+				opts.MemoryLimit = &limit
 			}
 			if f.configFile != "" {
-				c.WatchConfig(ConfigSource{
+				// A reload builds the config as the start did, so the
+				// flags that are set keep overriding the file.
+				opts.Source = sinkcollector.ConfigSource{
 					Path:         f.configFile,
 					Build:        func(data []byte) (config.Config, error) { return f.build(cmd.Flags(), data) },
 					PollInterval: f.configPoll,
-				}, data)
-			}
-			hup := make(chan os.Signal, 1)
-			signal.Notify(hup, syscall.SIGHUP)
-			defer signal.Stop(hup)
-			go func() {
-				for {
-					select {
-					case <-hup:
-						c.ReloadConfig("sighup")
-					case <-ctx.Done():
-						return
-					}
 				}
-			}()
-			return c.Run(ctx)
+				opts.SourceData = data
+			}
+			return sinkcollector.RunProcess(cmd.Context(), cfg, opts)
 		},
 	}
 	def := config.Default()
 	fs := cmd.Flags()
 	fs.StringVar(&f.configFile, "config", "", "collector config file (YAML, as the operator renders it); flags that are set override it; read again when it changes")
-	fs.DurationVar(&f.configPoll, "config-poll-interval", DefaultConfigPollInterval, "how often the --config file is read again even without a file system event (it is hashed, so an unchanged file is not applied again)")
+	fs.DurationVar(&f.configPoll, "config-poll-interval", sinkcollector.DefaultConfigPollInterval, "how often the --config file is read again even without a file system event (it is hashed, so an unchanged file is not applied again)")
 	fs.StringVar(&f.path, "path", filepath.Join(def.Storage.Dir, def.Storage.Path), "the active span file; rotated files go next to it")
 	fs.StringVar(&f.format, "format", string(def.Storage.Format), `line format: "dbgpt" or "otlp-json"`)
 	fs.StringVar(&f.delivery, "delivery", string(def.Delivery.Mode), `when requests are acknowledged: "Batched" (queued) or "Durable" (written and fsynced)`)
@@ -318,38 +279,4 @@ func parseBytes(s string) (int64, error) {
 		return 0, fmt.Errorf("want a byte count such as 1048576, 64MiB or 1GiB, got %q", s)
 	}
 	return n * scale, nil
-}
-
-// tuneRuntime applies the runtime's defaults: GOMAXPROCS, else
-// defaultMaxProcs; GOGC, else defaultGCPercent; the memory limit flag, else
-// GOMEMLIMIT, else the soft limit of the memory limit the operator would
-// give cfg's pod.
-func tuneRuntime(limitFlag string, cfg config.Config, log logr.Logger) error {
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(defaultMaxProcs)
-	}
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(defaultGCPercent)
-	}
-	_, podLimit := cfg.MemoryBounds()
-	limit := config.SoftMemoryLimit(podLimit)
-	switch {
-	case limitFlag != "":
-		var err error
-		if limit, err = parseBytes(limitFlag); err != nil {
-			return fmt.Errorf("--memory-limit: %w", err)
-		}
-	case os.Getenv("GOMEMLIMIT") != "":
-		return nil // the runtime applied it at start
-	}
-	debug.SetMemoryLimit(limit)
-	log.V(1).Info("set the Go soft memory limit", "bytes", limit)
-	return nil
-}
-
-// newLogger logs JSON lines to stderr, where container runtimes collect them.
-func newLogger(verbosity int) logr.Logger {
-	return funcr.NewJSON(func(obj string) {
-		fmt.Fprintln(os.Stderr, obj)
-	}, funcr.Options{LogTimestamp: true, Verbosity: verbosity})
 }

@@ -136,7 +136,7 @@ docker-push: ## Push $(IMG).
 .PHONY: bench
 bench: ## Go benchmarks of the hot path and the span reader's scan rate, then a telemetrygen load run over OTLP/gRPC and OTLP/HTTP that checks every span reached the files (docs/benchmarks.md).
 	go test -run '^$$' -bench . -benchmem ./sink/batch/... ./sink/format/... ./sink/ingest/...
-	go test ./sink/reader/cli/ -run '^$$' -bench . -benchtime 3x
+	go test ./cmd/spans/ -run '^$$' -bench . -benchtime 3x
 	test/bench/load.sh
 	$(MAKE) bench-durable
 

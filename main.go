@@ -11,7 +11,7 @@ import (
 
 	"github.com/spansink/spansink/cmd/collector"
 	"github.com/spansink/spansink/cmd/manager"
-	spanscli "github.com/spansink/spansink/sink/reader/cli"
+	"github.com/spansink/spansink/cmd/spans"
 )
 
 func main() {
@@ -23,10 +23,10 @@ func main() {
 	}
 	// Each subcommand's command line lives in cmd/, the code it runs in
 	// the package that owns it; register it here.
-	root.AddCommand(manager.NewCommand(), spanscli.NewCommand(), collector.NewCommand())
+	root.AddCommand(manager.NewCommand(), spans.NewCommand(), collector.NewCommand())
 	if err := root.Execute(); err != nil {
 		// 1 for every failure, except 2 for a `spans` command line that
 		// cannot run as given.
-		os.Exit(spanscli.ExitCode(err))
+		os.Exit(spans.ExitCode(err))
 	}
 }

@@ -1,4 +1,4 @@
-package cli
+package spans
 
 import (
 	"fmt"
@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spansink/spansink/sink/reader"
+	"github.com/spansink/spansink/sink/reader/render"
 	"github.com/spansink/spansink/sink/reader/s3read"
 )
 
@@ -34,7 +35,7 @@ printed when their end record arrives.
 Without -f, several shards' files are read as one set; -f follows one shard's
 active file at a time.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output, outputText, outputJSON, outputCSV); err != nil {
+			if err := checkOutput(output, render.Text, render.JSON, render.CSV); err != nil {
 				return err
 			}
 			if lines < 0 {
@@ -53,18 +54,18 @@ active file at a time.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			writer := newSpanWriter(cmd.OutOrStdout(), output, true)
-			ring := newSpanRing(lines)
+			writer := render.NewSpanWriter(cmd.OutOrStdout(), output, true)
+			ring := render.NewLatest(lines)
 			caughtUp := false
 			follower := &reader.Follower{
 				Path:         path,
 				Poll:         poll,
 				Filter:       filter,
-				NeedMetadata: output == outputJSON,
-				Warn:         func(w reader.Warning) { fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", printable(w.String())) },
+				NeedMetadata: output == render.JSON,
+				Warn:         func(w reader.Warning) { fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", render.Printable(w.String())) },
 				CaughtUp: func() error {
 					caughtUp = true
-					spans := ring.ordered()
+					spans := ring.Ordered()
 					if lines == 0 {
 						spans = nil
 					}
@@ -80,7 +81,7 @@ active file at a time.`,
 			return follower.Follow(ctx, func(s *reader.Span) error {
 				if !caughtUp {
 					if lines > 0 {
-						ring.push(s)
+						ring.Push(s)
 					}
 					return nil
 				}
@@ -91,7 +92,7 @@ active file at a time.`,
 	filters.register(cmd.Flags(), true)
 	cmd.Flags().IntVarP(&lines, "lines", "n", 10, "print this many of the latest spans first")
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing spans as they are written, across rotation")
-	cmd.Flags().StringVarP(&output, "output", "o", outputText, "output format: text, json or csv")
+	cmd.Flags().StringVarP(&output, "output", "o", render.Text, "output format: text, json or csv")
 	cmd.Flags().DurationVar(&poll, "poll-interval", reader.DefaultPollInterval, "how often -f looks for new spans")
 	return cmd
 }
@@ -105,17 +106,17 @@ func tailOnce(cmd *cobra.Command, opts *options, args []string, filter *reader.F
 	if lines == 0 {
 		return nil
 	}
-	ring := newSpanRing(lines)
-	scanner := opts.scanner(cmd.ErrOrStderr(), filter, output == outputJSON, in)
-	summary, err := scanner.ScanStreams(cmd.Context(), in.streams, func(s *reader.Span) error { ring.push(s); return nil })
+	ring := render.NewLatest(lines)
+	scanner := opts.scanner(cmd.ErrOrStderr(), filter, output == render.JSON, in)
+	summary, err := scanner.ScanStreams(cmd.Context(), in.streams, func(s *reader.Span) error { ring.Push(s); return nil })
 	if err != nil {
 		return err
 	}
 	if err := checkReadable(summary, in); err != nil {
 		return err
 	}
-	writer := newSpanWriter(cmd.OutOrStdout(), output, false)
-	spans := ring.ordered()
+	writer := render.NewSpanWriter(cmd.OutOrStdout(), output, false)
+	spans := ring.Ordered()
 	for i := range spans {
 		if err := writer.Write(&spans[i]); err != nil {
 			return err

@@ -1,7 +1,10 @@
-// Package cli is `spansink spans`: the commands that read span files back
-// (list, tree, show, tail, stats), on a laptop over copied files or inside
-// the collector's pod over its volume.
-package cli
+// Package spans is the `spansink spans` command line: the commands that
+// read span files back (list, tree, show, tail, stats) and replay them, on a
+// laptop over copied files or inside the collector's pod over its volume.
+// Here are the commands, their flags and their checks, and which inputs the
+// flags and arguments name; reading and decoding spans is sink/reader's,
+// showing them sink/reader/render's, sending them sink/replay's.
+package spans
 
 import (
 	"context"
@@ -11,12 +14,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/spansink/spansink/sink/config"
 	"github.com/spansink/spansink/sink/reader"
+	"github.com/spansink/spansink/sink/reader/render"
 	"github.com/spansink/spansink/sink/reader/s3read"
 	"github.com/spansink/spansink/sink/storage/rollingfile"
 )
@@ -114,6 +119,17 @@ func ExitCode(err error) int {
 		return 2
 	}
 	return 1
+}
+
+// checkOutput validates an --output value against the formats a command
+// offers.
+func checkOutput(value string, allowed ...string) error {
+	for _, a := range allowed {
+		if value == a {
+			return nil
+		}
+	}
+	return usageErrorf("--output %q: want one of %s", value, strings.Join(allowed, ", "))
 }
 
 // activePaths are the configured active span files: one per --path (one per
@@ -274,7 +290,7 @@ func (o *options) scanner(stderr io.Writer, filter *reader.Filter, needMetadata 
 			printed++
 			switch {
 			case printed <= maxWarnings:
-				fmt.Fprintf(stderr, "warning: %s\n", printable(w.String()))
+				fmt.Fprintf(stderr, "warning: %s\n", render.Printable(w.String()))
 			case printed == maxWarnings+1:
 				fmt.Fprintf(stderr, "warning: more than %d unreadable lines or files; not showing the rest\n", maxWarnings)
 			}

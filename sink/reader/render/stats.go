@@ -1,4 +1,4 @@
-package cli
+package render
 
 import (
 	"bytes"
@@ -10,9 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/spf13/cobra"
-
-	"github.com/spansink/spansink/sink/reader"
 	"github.com/spansink/spansink/sink/reader/stats"
 )
 
@@ -22,59 +19,6 @@ var percentiles = []struct {
 	p    float64
 }{{"P50", 0.50}, {"P90", 0.90}, {"P99", 0.99}}
 
-func newStatsCommand(opts *options) *cobra.Command {
-	var (
-		filters filterFlags
-		output  string
-	)
-	cmd := &cobra.Command{
-		Use:   "stats [FILE|DIR|GLOB]...",
-		Short: "Count spans, traces and errors per service and operation, with duration percentiles",
-		Long: `Count spans, distinct traces and errors per service and per operation, with
-p50, p90 and p99 durations, over the spans that pass the filters (typically a
-time range: --since/--until).
-
-Memory is bounded per group: percentiles are exact up to 2048 spans per
-group and within 1% beyond; trace counts are exact up to 1024 traces per group
-and estimated within about 1% beyond.`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output, outputText, outputJSON, outputCSV); err != nil {
-				return err
-			}
-			filter, err := filters.build(opts.env.now())
-			if err != nil {
-				return err
-			}
-			in, err := opts.files(cmd, args, filter)
-			if err != nil {
-				return err
-			}
-			report := stats.NewReport()
-			scanner := opts.scanner(cmd.ErrOrStderr(), filter, false, in)
-			summary, err := scanner.ScanStreams(cmd.Context(), in.streams, func(s *reader.Span) error {
-				report.Add(s)
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			if err := checkReadable(summary, in); err != nil {
-				return err
-			}
-			switch output {
-			case outputJSON:
-				return writeStatsJSON(cmd.OutOrStdout(), report)
-			case outputCSV:
-				return writeStatsCSV(cmd.OutOrStdout(), report)
-			}
-			return writeStatsText(cmd.OutOrStdout(), report)
-		},
-	}
-	filters.register(cmd.Flags(), true)
-	cmd.Flags().StringVarP(&output, "output", "o", outputText, "output format: text, json or csv")
-	return cmd
-}
-
 func percentileText(g *stats.Group, p float64) string {
 	d, ok := g.Percentile(p)
 	if !ok {
@@ -83,7 +27,9 @@ func percentileText(g *stats.Group, p float64) string {
 	return formatDuration(d)
 }
 
-func writeStatsText(w io.Writer, r *stats.Report) error {
+// WriteStatsText writes the report as two aligned tables, per service and
+// per operation, under a line of totals.
+func WriteStatsText(w io.Writer, r *stats.Report) error {
 	fmt.Fprintf(w, "%d span(s), %d trace(s), %d error(s)", r.Total.Spans, r.Total.Traces(), r.Total.Errors)
 	if !r.First.IsZero() {
 		fmt.Fprintf(w, ", started %s to %s", formatTime(r.First), formatTime(r.Last))
@@ -96,7 +42,7 @@ func writeStatsText(w io.Writer, r *stats.Report) error {
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "SERVICE\tSPANS\tTRACES\tERRORS\tP50\tP90\tP99")
 	for _, g := range r.Services() {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\n", printable(orDash(g.Service)), g.Spans, g.Traces(), g.Errors,
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\n", Printable(orDash(g.Service)), g.Spans, g.Traces(), g.Errors,
 			percentileText(g, 0.5), percentileText(g, 0.9), percentileText(g, 0.99))
 	}
 	if err := tw.Flush(); err != nil {
@@ -105,7 +51,7 @@ func writeStatsText(w io.Writer, r *stats.Report) error {
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "SERVICE\tOPERATION\tSPANS\tTRACES\tERRORS\tP50\tP90\tP99")
 	for _, g := range r.Operations() {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", printable(orDash(g.Service)), printable(orDash(g.Operation)), g.Spans, g.Traces(), g.Errors,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", Printable(orDash(g.Service)), Printable(orDash(g.Operation)), g.Spans, g.Traces(), g.Errors,
 			percentileText(g, 0.5), percentileText(g, 0.9), percentileText(g, 0.99))
 	}
 	return tw.Flush()
@@ -136,7 +82,8 @@ func toGroupJSON(g *stats.Group) groupJSON {
 	return out
 }
 
-func writeStatsJSON(w io.Writer, r *stats.Report) error {
+// WriteStatsJSON writes the report as one indented JSON document.
+func WriteStatsJSON(w io.Writer, r *stats.Report) error {
 	doc := struct {
 		Total      groupJSON   `json:"total"`
 		From       string      `json:"from,omitempty"`
@@ -159,19 +106,19 @@ func writeStatsJSON(w io.Writer, r *stats.Report) error {
 	if err := enc.Encode(doc); err != nil {
 		return fmt.Errorf("encode stats: %w", err)
 	}
-	if _, err := w.Write(terminalSafeJSON(out.Bytes())); err != nil {
+	if _, err := w.Write(TerminalSafeJSON(out.Bytes())); err != nil {
 		return fmt.Errorf("write stats: %w", err)
 	}
 	return nil
 }
 
-// writeStatsCSV writes one row per group; the group column says which table
+// WriteStatsCSV writes one row per group; the group column says which table
 // a row belongs to.
-func writeStatsCSV(w io.Writer, r *stats.Report) error {
+func WriteStatsCSV(w io.Writer, r *stats.Report) error {
 	out := csv.NewWriter(w)
 	out.Write([]string{"group", "service", "operation", "spans", "traces", "errors", "p50_ms", "p90_ms", "p99_ms"})
 	row := func(kind string, g *stats.Group) {
-		record := []string{kind, printable(g.Service), printable(g.Operation), strconv.FormatUint(g.Spans, 10), strconv.FormatUint(g.Traces(), 10), strconv.FormatUint(g.Errors, 10)}
+		record := []string{kind, Printable(g.Service), Printable(g.Operation), strconv.FormatUint(g.Spans, 10), strconv.FormatUint(g.Traces(), 10), strconv.FormatUint(g.Errors, 10)}
 		for _, p := range percentiles {
 			value := ""
 			if d, ok := g.Percentile(p.p); ok {

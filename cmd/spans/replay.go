@@ -1,4 +1,4 @@
-package cli
+package spans
 
 import (
 	"fmt"
@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spansink/spansink/sink/reader"
+	"github.com/spansink/spansink/sink/reader/render"
 	"github.com/spansink/spansink/sink/replay"
 )
 
@@ -162,7 +163,7 @@ func runReplay(cmd *cobra.Command, opts *options, args []string, filter *reader.
 			return err
 		}
 		if prev := state.Endpoint(); prev != "" && prev != target.Endpoint {
-			fmt.Fprintf(stderr, "warning: %s recorded spans acknowledged by %s, not %s; they are skipped all the same\n", flags.resume, printable(prev), printable(target.Endpoint))
+			fmt.Fprintf(stderr, "warning: %s recorded spans acknowledged by %s, not %s; they are skipped all the same\n", flags.resume, render.Printable(prev), render.Printable(target.Endpoint))
 		}
 	}
 	in, err := opts.files(cmd, args, filter)
@@ -182,7 +183,7 @@ func runReplay(cmd *cobra.Command, opts *options, args []string, filter *reader.
 		Exporter: exporter, Endpoint: target.Endpoint,
 		BatchSpans: flags.batch, Rate: flags.rate, Timeout: flags.timeout, Backoff: backoff,
 		State: state, Interrupt: interrupt, Progress: stderr,
-		Warn: func(msg string) { fmt.Fprintf(stderr, "warning: %s\n", printable(msg)) },
+		Warn: func(msg string) { fmt.Fprintf(stderr, "warning: %s\n", render.Printable(msg)) },
 	})
 	scanner := opts.scanner(stderr, filter, true, in)
 	scanner.KeepOTLP = true

@@ -1,4 +1,4 @@
-package cli
+package spans
 
 import (
 	"time"

@@ -1,13 +1,12 @@
-package cli
+package spans
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/spansink/spansink/sink/reader"
+	"github.com/spansink/spansink/sink/reader/render"
 )
 
 func newShowCommand(opts *options) *cobra.Command {
@@ -48,16 +47,11 @@ id, each is printed; --trace-id picks one.`,
 			}
 			out := cmd.OutOrStdout()
 			for i := range found {
-				var pretty bytes.Buffer
-				line, err := reader.AppendDBGPT(nil, &found[i])
-				if err == nil {
-					err = json.Indent(&pretty, line, "", "  ")
-				}
+				pretty, err := render.IndentedJSON(&found[i])
 				if err != nil {
 					return fmt.Errorf("format span %s from %s:%d: %w", spanID, found[i].File, found[i].Line, err)
 				}
-				pretty.WriteByte('\n')
-				if _, err := out.Write(terminalSafeJSON(pretty.Bytes())); err != nil {
+				if _, err := out.Write(pretty); err != nil {
 					return fmt.Errorf("write span: %w", err)
 				}
 			}

@@ -1,4 +1,4 @@
-package cli
+package render
 
 import (
 	"bytes"
@@ -9,63 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/spansink/spansink/sink/reader"
 )
-
-func newTreeCommand(opts *options) *cobra.Command {
-	var (
-		traceID string
-		output  string
-	)
-	cmd := &cobra.Command{
-		Use:   "tree --trace-id ID [FILE|DIR|GLOB]...",
-		Short: "Show one trace as a tree of spans with durations and offsets",
-		Long: `Show one trace as an indented tree: each span with its duration and its
-offset from the start of the trace, children in start order. DB-GPT start and
-end records are joined into one span. Spans whose parent is not in the files
-are shown as orphans below the tree instead of being dropped.
-
-Only the trace's spans are kept in memory, however large the files.`,
-		Args: cobra.ArbitraryArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if traceID == "" {
-				return usageErrorf("--trace-id is required")
-			}
-			if err := checkOutput(output, outputText, outputJSON); err != nil {
-				return err
-			}
-			in, err := opts.files(cmd, args, nil)
-			if err != nil {
-				return err
-			}
-			var spans []reader.Span
-			scanner := opts.scanner(cmd.ErrOrStderr(), &reader.Filter{TraceID: traceID}, output == outputJSON, in)
-			summary, err := scanner.ScanStreams(cmd.Context(), in.streams, func(s *reader.Span) error {
-				spans = append(spans, *s)
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			if err := checkReadable(summary, in); err != nil {
-				return err
-			}
-			if len(spans) == 0 {
-				return fmt.Errorf("trace %s not found in %d line(s) of %d file(s)", traceID, summary.Readable(), summary.Files)
-			}
-			tree := buildTree(spans)
-			if output == outputJSON {
-				return writeTreeJSON(cmd.OutOrStdout(), tree)
-			}
-			return writeTreeText(cmd.OutOrStdout(), traceID, tree)
-		},
-	}
-	cmd.Flags().StringVar(&traceID, "trace-id", "", "the trace to show (required)")
-	cmd.Flags().StringVarP(&output, "output", "o", outputText, "output format: text or json (nested spans)")
-	return cmd
-}
 
 // node is a span in the tree.
 type node struct {
@@ -75,8 +20,8 @@ type node struct {
 	missingParent string
 }
 
-// trace is the built tree.
-type trace struct {
+// Trace is a trace built into a tree by BuildTree.
+type Trace struct {
 	roots   []*node
 	orphans []*node
 	start   time.Time
@@ -84,10 +29,10 @@ type trace struct {
 	count   int
 }
 
-// buildTree links spans to parents. Spans left unreached from a root or an
+// BuildTree links spans to parents. Spans left unreached from a root or an
 // orphan (a parent cycle) are shown as orphans too, so nothing is dropped.
-func buildTree(spans []reader.Span) *trace {
-	t := &trace{count: len(spans)}
+func BuildTree(spans []reader.Span) *Trace {
+	t := &Trace{count: len(spans)}
 	nodes := make(map[string]*node, len(spans))
 	all := make([]*node, len(spans))
 	for i := range spans {
@@ -168,13 +113,13 @@ func sortNodes(nodes []*node) {
 	})
 }
 
-// writeTreeText prints the tree with aligned columns.
-func writeTreeText(w io.Writer, traceID string, t *trace) error {
+// WriteTreeText prints the tree with aligned columns.
+func WriteTreeText(w io.Writer, traceID string, t *Trace) error {
 	total := "-"
 	if !t.start.IsZero() && !t.end.IsZero() {
 		total = formatDuration(t.end.Sub(t.start))
 	}
-	if _, err := fmt.Fprintf(w, "trace %s: %d span(s), start %s, duration %s\n", printable(traceID), t.count, formatTime(t.start), total); err != nil {
+	if _, err := fmt.Fprintf(w, "trace %s: %d span(s), start %s, duration %s\n", Printable(traceID), t.count, formatTime(t.start), total); err != nil {
 		return err
 	}
 	var table bytes.Buffer
@@ -189,12 +134,12 @@ func writeTreeText(w io.Writer, traceID string, t *trace) error {
 				branch, childPrefix = "└─ ", "   "
 			}
 		}
-		label := printable(orDash(n.span.Operation))
+		label := Printable(orDash(n.span.Operation))
 		if n.missingParent != "" {
-			label += " (parent " + printable(n.missingParent) + " not found)"
+			label += " (parent " + Printable(n.missingParent) + " not found)"
 		}
-		fmt.Fprintf(tw, "%s%s%s\t%s\t%s\t%s\t%s\t%s\n", prefix, branch, label, printable(n.span.SpanID), printable(orDash(n.span.Service)),
-			spanDuration(n.span), offset(t.start, n.span.Start), printable(string(n.span.Status)))
+		fmt.Fprintf(tw, "%s%s%s\t%s\t%s\t%s\t%s\t%s\n", prefix, branch, label, Printable(n.span.SpanID), Printable(orDash(n.span.Service)),
+			spanDuration(n.span), offset(t.start, n.span.Start), Printable(string(n.span.Status)))
 		for i, c := range n.children {
 			walk(c, prefix+childPrefix, i == len(n.children)-1, false)
 		}
@@ -232,24 +177,27 @@ func offset(traceStart, start time.Time) string {
 	return "+" + formatDuration(start.Sub(traceStart))
 }
 
-// treeJSON is a span with its children, for --output json.
-type treeJSON struct {
+// TreeJSON is a span with its children in the document WriteTreeJSON
+// writes.
+type TreeJSON struct {
 	Span          json.RawMessage `json:"span"`
 	DurationMS    *float64        `json:"duration_ms"`
 	OffsetMS      *float64        `json:"offset_ms"`
 	Status        string          `json:"status"`
 	MissingParent string          `json:"missing_parent,omitempty"`
-	Children      []treeJSON      `json:"children"`
+	Children      []TreeJSON      `json:"children"`
 }
 
-func writeTreeJSON(w io.Writer, t *trace) error {
-	var convert func(n *node) (treeJSON, error)
-	convert = func(n *node) (treeJSON, error) {
+// WriteTreeJSON writes the tree as one indented JSON document of nested
+// spans, roots and orphans apart.
+func WriteTreeJSON(w io.Writer, t *Trace) error {
+	var convert func(n *node) (TreeJSON, error)
+	convert = func(n *node) (TreeJSON, error) {
 		line, err := reader.AppendDBGPT(nil, n.span)
 		if err != nil {
-			return treeJSON{}, fmt.Errorf("encode span %s from %s:%d: %w", n.span.SpanID, n.span.File, n.span.Line, err)
+			return TreeJSON{}, fmt.Errorf("encode span %s from %s:%d: %w", n.span.SpanID, n.span.File, n.span.Line, err)
 		}
-		out := treeJSON{Span: line, Status: string(n.span.Status), MissingParent: n.missingParent, Children: []treeJSON{}}
+		out := TreeJSON{Span: line, Status: string(n.span.Status), MissingParent: n.missingParent, Children: []TreeJSON{}}
 		if d, ok := n.span.Duration(); ok {
 			ms := float64(d) / float64(time.Millisecond)
 			out.DurationMS = &ms
@@ -261,16 +209,16 @@ func writeTreeJSON(w io.Writer, t *trace) error {
 		for _, c := range n.children {
 			child, err := convert(c)
 			if err != nil {
-				return treeJSON{}, err
+				return TreeJSON{}, err
 			}
 			out.Children = append(out.Children, child)
 		}
 		return out, nil
 	}
 	doc := struct {
-		Roots   []treeJSON `json:"roots"`
-		Orphans []treeJSON `json:"orphans"`
-	}{Roots: []treeJSON{}, Orphans: []treeJSON{}}
+		Roots   []TreeJSON `json:"roots"`
+		Orphans []TreeJSON `json:"orphans"`
+	}{Roots: []TreeJSON{}, Orphans: []TreeJSON{}}
 	for _, n := range t.roots {
 		root, err := convert(n)
 		if err != nil {
@@ -291,7 +239,7 @@ func writeTreeJSON(w io.Writer, t *trace) error {
 	if err := enc.Encode(doc); err != nil {
 		return fmt.Errorf("encode tree: %w", err)
 	}
-	if _, err := w.Write(terminalSafeJSON(out.Bytes())); err != nil {
+	if _, err := w.Write(TerminalSafeJSON(out.Bytes())); err != nil {
 		return fmt.Errorf("write tree: %w", err)
 	}
 	return nil

@@ -1,8 +1,10 @@
-package cli
+package render
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -13,38 +15,28 @@ import (
 	"github.com/spansink/spansink/sink/reader"
 )
 
-// Output formats.
+// Output formats, as --output names them.
 const (
-	outputText = "text"
-	outputJSON = "json"
-	outputCSV  = "csv"
+	Text = "text"
+	JSON = "json"
+	CSV  = "csv"
 )
 
-// checkOutput validates an --output value.
-func checkOutput(value string, allowed ...string) error {
-	for _, a := range allowed {
-		if value == a {
-			return nil
-		}
-	}
-	return usageErrorf("--output %q: want one of %s", value, strings.Join(allowed, ", "))
-}
-
-// spanWriter writes spans in one output format.
-type spanWriter interface {
+// SpanWriter writes spans in one output format.
+type SpanWriter interface {
 	Write(*reader.Span) error
 	// Flush writes out what is buffered; the writer stays usable.
 	Flush() error
 }
 
-// newSpanWriter returns the writer for a format. live writers flush every
+// NewSpanWriter returns the writer for a format. live writers flush every
 // span at once (tail -f) and, for text, use fixed column widths instead of
 // aligning over many rows.
-func newSpanWriter(w io.Writer, format string, live bool) spanWriter {
+func NewSpanWriter(w io.Writer, format string, live bool) SpanWriter {
 	switch format {
-	case outputJSON:
+	case JSON:
 		return &jsonWriter{out: bufio.NewWriterSize(w, 64<<10), live: live}
-	case outputCSV:
+	case CSV:
 		cw := &csvWriter{out: csv.NewWriter(w), live: live}
 		return cw
 	}
@@ -59,7 +51,7 @@ var textColumns = []string{"TRACE ID", "SPAN ID", "SERVICE", "OPERATION", "START
 
 // textRow is one span as table cells, escaped for the terminal.
 func textRow(s *reader.Span) []string {
-	return []string{printable(s.TraceID), printable(s.SpanID), printable(orDash(s.Service)), printable(orDash(s.Operation)), formatTime(s.Start), spanDuration(s), printable(string(s.Status))}
+	return []string{Printable(s.TraceID), Printable(s.SpanID), Printable(orDash(s.Service)), Printable(orDash(s.Operation)), formatTime(s.Start), spanDuration(s), Printable(string(s.Status))}
 }
 
 // textWriter aligns the table. It flushes every alignBlock rows, so an
@@ -141,7 +133,7 @@ func (j *jsonWriter) Write(s *reader.Span) error {
 		return fmt.Errorf("encode span %s from %s:%d: %w", s.SpanID, s.File, s.Line, err)
 	}
 	j.buf = append(line, '\n')
-	if _, err := j.out.Write(terminalSafeJSON(j.buf)); err != nil {
+	if _, err := j.out.Write(TerminalSafeJSON(j.buf)); err != nil {
 		return err
 	}
 	if j.live {
@@ -151,6 +143,21 @@ func (j *jsonWriter) Write(s *reader.Span) error {
 }
 
 func (j *jsonWriter) Flush() error { return j.out.Flush() }
+
+// IndentedJSON is s as indented JSON in the "dbgpt" layout, metadata
+// included, ending in a newline: a span shown whole.
+func IndentedJSON(s *reader.Span) ([]byte, error) {
+	line, err := reader.AppendDBGPT(nil, s)
+	if err != nil {
+		return nil, err
+	}
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, line, "", "  "); err != nil {
+		return nil, err
+	}
+	pretty.WriteByte('\n')
+	return TerminalSafeJSON(pretty.Bytes()), nil
+}
 
 // csvWriter writes a header and one row per span.
 type csvWriter struct {
@@ -174,7 +181,7 @@ func (c *csvWriter) Write(s *reader.Span) error {
 	}
 	// CSV is read in spreadsheets and terminals alike, where control
 	// characters are of no use and may act.
-	record := []string{printable(s.TraceID), printable(s.SpanID), printable(s.ParentSpanID), printable(s.SpanType), printable(s.Service), printable(s.Operation),
+	record := []string{Printable(s.TraceID), Printable(s.SpanID), Printable(s.ParentSpanID), Printable(s.SpanType), Printable(s.Service), Printable(s.Operation),
 		csvTime(s.Start), csvTime(s.End), duration, string(s.Status)}
 	if err := c.out.Write(record); err != nil {
 		return err

@@ -1,4 +1,4 @@
-package cli
+package spans
 
 import (
 	"bufio"
@@ -13,6 +13,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/spansink/spansink/sink/config"
+	"github.com/spansink/spansink/sink/reader/render"
 )
 
 // fileRecord is a line of a dbgpt file as DB-GPT's own tools read it.
@@ -168,8 +169,8 @@ func TestStartEndRecordsThroughCollector(t *testing.T) {
 		t.Fatalf("tree: %v\n%s", err, stderr)
 	}
 	var doc struct {
-		Roots   []treeJSON `json:"roots"`
-		Orphans []treeJSON `json:"orphans"`
+		Roots   []render.TreeJSON `json:"roots"`
+		Orphans []render.TreeJSON `json:"orphans"`
 	}
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatalf("tree -o json: %v\n%s", err, out)
@@ -178,8 +179,8 @@ func TestStartEndRecordsThroughCollector(t *testing.T) {
 		t.Fatalf("tree: want one root with two children and no orphans:\n%s", out)
 	}
 	durations := map[string]float64{}
-	var walk func(n treeJSON)
-	walk = func(n treeJSON) {
+	var walk func(n render.TreeJSON)
+	walk = func(n render.TreeJSON) {
 		var span fileRecord
 		if err := json.Unmarshal(n.Span, &span); err != nil {
 			t.Fatal(err)

@@ -1,4 +1,4 @@
-package cli
+package spans
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spansink/spansink/sink/reader"
+	"github.com/spansink/spansink/sink/reader/render"
 )
 
 func newListCommand(opts *options) *cobra.Command {
@@ -29,7 +30,7 @@ came is listed at the end without a duration.`,
   spansink spans list --search timeout --output json /data/spans_2024-05-01*.jsonl*
   spansink spans list --limit 0 ./shard-0 ./shard-1 ./shard-2`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output, outputText, outputJSON, outputCSV); err != nil {
+			if err := checkOutput(output, render.Text, render.JSON, render.CSV); err != nil {
 				return err
 			}
 			switch {
@@ -49,15 +50,15 @@ came is listed at the end without a duration.`,
 			if err != nil {
 				return err
 			}
-			writer := newSpanWriter(cmd.OutOrStdout(), output, false)
-			scanner := opts.scanner(cmd.ErrOrStderr(), filter, output == outputJSON, in)
+			writer := render.NewSpanWriter(cmd.OutOrStdout(), output, false)
+			scanner := opts.scanner(cmd.ErrOrStderr(), filter, output == render.JSON, in)
 			matched := 0
 			var emit func(*reader.Span) error
-			var ring *spanRing
+			var ring *render.Latest
 			switch {
 			case desc:
-				ring = newSpanRing(limit)
-				emit = func(s *reader.Span) error { ring.push(s); matched++; return nil }
+				ring = render.NewLatest(limit)
+				emit = func(s *reader.Span) error { ring.Push(s); matched++; return nil }
 			default:
 				emit = func(s *reader.Span) error {
 					matched++
@@ -78,7 +79,7 @@ came is listed at the end without a duration.`,
 				return err
 			}
 			if ring != nil {
-				if err := ring.newestFirst(writer.Write); err != nil {
+				if err := ring.NewestFirst(writer.Write); err != nil {
 					return err
 				}
 			}
@@ -94,45 +95,6 @@ came is listed at the end without a duration.`,
 	filters.register(cmd.Flags(), true)
 	cmd.Flags().IntVar(&limit, "limit", 20, "show at most this many spans (0: all, oldest first only)")
 	cmd.Flags().BoolVar(&desc, "desc", false, "newest first: the last --limit matching spans, latest at the top")
-	cmd.Flags().StringVarP(&output, "output", "o", outputText, "output format: text, json (one dbgpt line per span) or csv")
+	cmd.Flags().StringVarP(&output, "output", "o", render.Text, "output format: text, json (one dbgpt line per span) or csv")
 	return cmd
-}
-
-// spanRing keeps the last limit spans seen (limit > 0), so --desc streams
-// through any amount of input in bounded memory.
-type spanRing struct {
-	spans []reader.Span
-	limit int
-	next  int
-	full  bool
-}
-
-func newSpanRing(limit int) *spanRing { return &spanRing{limit: limit} }
-
-func (r *spanRing) push(s *reader.Span) {
-	if len(r.spans) < r.limit {
-		r.spans = append(r.spans, *s)
-		return
-	}
-	r.spans[r.next] = *s
-	r.next = (r.next + 1) % r.limit
-	r.full = true
-}
-
-// ordered returns the kept spans oldest first.
-func (r *spanRing) ordered() []reader.Span {
-	if !r.full {
-		return r.spans
-	}
-	return append(append([]reader.Span{}, r.spans[r.next:]...), r.spans[:r.next]...)
-}
-
-func (r *spanRing) newestFirst(write func(*reader.Span) error) error {
-	spans := r.ordered()
-	for i := len(spans) - 1; i >= 0; i-- {
-		if err := write(&spans[i]); err != nil {
-			return err
-		}
-	}
-	return nil
 }

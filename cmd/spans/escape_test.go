@@ -1,4 +1,4 @@
-package cli
+package spans
 
 import (
 	"encoding/json"
@@ -6,45 +6,9 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/spansink/spansink/sink/reader/render"
 )
-
-func TestPrintable(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"plain name", "plain name"},
-		{"日本語 ✓", "日本語 ✓"},
-		{"\x1b]0;owned\a", `\x1b]0;owned\x07`},
-		{"\x1b[2Kgone", `\x1b[2Kgone`},
-		{"cr\rlf\ntab\t", `cr\rlf\ntab\t`},
-		{"del\x7f", `del\x7f`},
-		{"c1\u009b31m", `c1\u009b31m`},
-		{"bidi\u202eevil\u2066x\u2069\u200f", `bidi\u202eevil\u2066x\u2069\u200f`},
-		{"bad\xffutf8", `bad\xffutf8`},
-		{`back\slash`, `back\slash`},
-	} {
-		if got := printable(tc.in); got != tc.want {
-			t.Errorf("printable(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
-func TestTerminalSafeJSON(t *testing.T) {
-	in := `{"name":"a\u001b[2K` + "\x7f\u009b\u202e日本" + `"}`
-	got := terminalSafeJSON([]byte(in))
-	if want := `{"name":"a\u001b[2K\u007f\u009b\u202e日本"}`; string(got) != want {
-		t.Fatalf("terminalSafeJSON = %s, want %s", got, want)
-	}
-	var a, b map[string]string
-	if err := json.Unmarshal([]byte(in), &a); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(got, &b); err != nil || a["name"] != b["name"] {
-		t.Fatalf("escaped JSON reads %q (%v), want %q", b["name"], err, a["name"])
-	}
-	plain := []byte(`{"name":"日本"}`)
-	if got := terminalSafeJSON(plain); &got[0] != &plain[0] {
-		t.Error("JSON without controls was copied")
-	}
-}
 
 // hostileName is a span name and service that would retitle the terminal,
 // erase its line, move the cursor back and reorder text.
@@ -60,7 +24,8 @@ func raw(s string) (rune, bool) {
 		if r == '\n' {
 			continue
 		}
-		if escapedRune(r) || r == utf8.RuneError {
+		// Printable changes exactly the characters a terminal acts on.
+		if render.Printable(string(r)) != string(r) || r == utf8.RuneError {
 			return r, true
 		}
 	}

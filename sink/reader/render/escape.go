@@ -1,4 +1,9 @@
-package cli
+// Package render is how the `spansink spans` commands show spans: the
+// span table, JSON lines and CSV, a trace as a tree, the stats tables; the
+// latest spans kept for newest-first and tail listings; and the escaping
+// that keeps what clients sent from acting on the terminal. It knows no
+// command line: cmd/spans turns flags into these calls.
+package render
 
 import (
 	"unicode/utf8"
@@ -11,12 +16,12 @@ import (
 // and the JSON outputs write them as \u escapes (the same JSON values,
 // only spelled so a terminal shows them inertly).
 
-// printable returns s with every character a terminal would act on
+// Printable returns s with every character a terminal would act on
 // escaped: C0 controls (tab, CR and LF included: they break the columns),
 // DEL and C1 controls as \xNN or \u00NN, the Unicode bidi controls as
 // \uNNNN, and bytes that are not UTF-8 as \xNN. Backslashes stay as they
 // are, so an escape is told from text only by this rule.
-func printable(s string) string {
+func Printable(s string) string {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c >= 0x7f {
 			if needsEscape(s[i:]) {
@@ -28,7 +33,7 @@ func printable(s string) string {
 }
 
 // needsEscape reports whether the text at the start of s (from a byte
-// below 0x20 or from 0x7f on) is one printable escapes; it is false for
+// below 0x20 or from 0x7f on) is one Printable escapes; it is false for
 // ordinary non-ASCII text only.
 func needsEscape(s string) bool {
 	r, size := utf8.DecodeRuneInString(s)
@@ -74,12 +79,12 @@ func appendPrintable(b []byte, s string) []byte {
 	return b
 }
 
-// terminalSafeJSON rewrites the characters printable escapes that JSON
+// TerminalSafeJSON rewrites the characters Printable escapes that JSON
 // leaves raw (DEL, C1 and bidi controls; JSON encoders already escape C0)
 // as \u escapes. b must be valid UTF-8 JSON: those characters can then
 // only stand inside strings, where the escape means the same character.
 // b is returned unchanged, without a copy, when it holds none.
-func terminalSafeJSON(b []byte) []byte {
+func TerminalSafeJSON(b []byte) []byte {
 	first := -1
 	for i := 0; i < len(b); i++ {
 		if b[i] >= 0x7f {

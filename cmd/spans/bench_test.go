@@ -1,4 +1,4 @@
-package cli
+package spans
 
 import (
 	"bufio"
@@ -23,7 +23,7 @@ import (
 // run in a temporary directory that TestMain removes. They only run with
 // -bench, never in the default tests:
 //
-//	go test ./sink/reader/cli/ -run '^$' -bench . -benchtime 3x
+//	go test ./cmd/spans/ -run '^$' -bench . -benchtime 3x
 
 var bench struct {
 	once  sync.Once

@@ -23,7 +23,7 @@ import (
 	"github.com/spansink/spansink/sink/reader"
 	"github.com/spansink/spansink/sink/reader/render"
 	"github.com/spansink/spansink/sink/reader/s3read"
-	"github.com/spansink/spansink/sink/storage/rollingfile"
+	"github.com/spansink/spansink/sink/spanfile"
 )
 
 // PodConfigPath is where the collector's config is mounted in its pod; the
@@ -178,7 +178,7 @@ func activePathsOf(paths []string) []string {
 	seen := map[string]bool{}
 	var actives []string
 	for _, path := range paths {
-		active := rollingfile.ActivePath(path)
+		active := spanfile.ActivePath(path)
 		if !seen[active] {
 			seen[active] = true
 			actives = append(actives, active)
@@ -207,7 +207,7 @@ func (o *options) configuredActivePath() (string, error) {
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(cfg.Storage.Dir, path)
 	}
-	return rollingfile.ActivePath(path), nil
+	return spanfile.ActivePath(path), nil
 }
 
 // files resolves the inputs to read into streams, one per writer (shard),

@@ -7,8 +7,9 @@
 //	<prefix>/<namespace>/<sink>/<shard>/year=YYYY/month=MM/day=DD/<file name>
 //
 // <file name> is the rotated file's name on the volume, compressed suffix
-// included (spans_2026-12-01.3.jsonl.zst), and the day is the one in that
-// name: the day the file's lines were written. The Hive-style year=/month=/
+// included (spans_2026-12-01.3.jsonl.zst; the names are package spanfile's
+// contract), and the day is the one in that name: the day the file's lines
+// were written. The Hive-style year=/month=/
 // day= segments let query engines and the reader skip whole days without
 // listing them. An empty prefix leaves the key starting at <namespace>.
 package objectstore
@@ -20,7 +21,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spansink/spansink/sink/storage/rollingfile"
+	"github.com/spansink/spansink/sink/spanfile"
 )
 
 // Location is where one shard's files go: every key of the shard starts
@@ -43,11 +44,11 @@ func (l Location) Dir() string {
 	return strings.Join(parts, "/") + "/"
 }
 
-// Key is the object key of a rotated file: name as rollingfile names it.
+// Key is the object key of a rotated file: name as package spanfile names it.
 // It fails for a name that is not a rotated span file's, whose day the key
 // could not carry.
 func (l Location) Key(name string) (string, error) {
-	_, _, rotated, ok := rollingfile.ParseName(name)
+	_, _, rotated, ok := spanfile.ParseName(name)
 	if !ok {
 		return "", fmt.Errorf("%q is not a rotated span file name", name)
 	}
@@ -94,7 +95,7 @@ func ParseKey(key string) (ParsedKey, bool) {
 	if err != nil {
 		return ParsedKey{}, false
 	}
-	if _, _, rotated, ok := rollingfile.ParseName(name); !ok || rotated.Day != day.Format(time.DateOnly) {
+	if _, _, rotated, ok := spanfile.ParseName(name); !ok || rotated.Day != day.Format(time.DateOnly) {
 		return ParsedKey{}, false
 	}
 	return ParsedKey{Shard: path.Join(segments[:n-4]...) + "/", Day: day, Name: name}, true

@@ -10,7 +10,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/spansink/spansink/sink/storage/rollingfile"
+	"github.com/spansink/spansink/sink/spanfile"
 )
 
 // manifest remembers which sealed files the store has confirmed, in a
@@ -143,7 +143,7 @@ func (m *manifest) newestDays(n int) map[string]bool {
 func (m *manifest) firstFreeIndex(day string) int {
 	next := 0
 	for name := range m.entries {
-		if _, _, rotated, ok := rollingfile.ParseName(name); ok && rotated.Day == day && rotated.Index+1 > next {
+		if _, _, rotated, ok := spanfile.ParseName(name); ok && rotated.Day == day && rotated.Index+1 > next {
 			next = rotated.Index + 1
 		}
 	}
@@ -152,7 +152,7 @@ func (m *manifest) firstFreeIndex(day string) int {
 
 // dayOf is the day in a rotated file's name, "" for another name.
 func dayOf(name string) string {
-	_, _, rotated, ok := rollingfile.ParseName(name)
+	_, _, rotated, ok := spanfile.ParseName(name)
 	if !ok {
 		return ""
 	}

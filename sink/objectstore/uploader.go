@@ -20,7 +20,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/go-logr/logr"
 
-	"github.com/spansink/spansink/sink/storage/rollingfile"
+	"github.com/spansink/spansink/sink/spanfile"
 )
 
 // SHA256Metadata is the user metadata key (x-amz-meta-spansink-sha256)
@@ -33,7 +33,7 @@ const SHA256Metadata = "spansink-sha256"
 // and the forced rotation that bounds how long a line waits.
 type Files interface {
 	// Sealed lists the rotated files in their final form, oldest first.
-	Sealed() ([]rollingfile.Rotated, error)
+	Sealed() ([]spanfile.Rotated, error)
 	// RotateOlderThan rotates the active file if its first line is older
 	// than age.
 	RotateOlderThan(age time.Duration) (bool, error)
@@ -117,7 +117,7 @@ func (u *Uploader) Open(ctx context.Context) error {
 	if err := u.connect(ctx); err != nil {
 		return err
 	}
-	dir, base, ext := rollingfile.SplitPath(u.Filename)
+	dir, base, ext := spanfile.SplitPath(u.Filename)
 	u.dir = dir
 	m, err := loadManifest(filepath.Join(dir, manifestName(base, ext)), func(name string) bool {
 		_, err := os.Stat(filepath.Join(dir, name))
@@ -159,8 +159,8 @@ func (u *Uploader) Shipped(name string) bool {
 	if _, ok := u.manifest.confirmed(name); ok {
 		return true
 	}
-	for _, suffix := range []string{".gz", ".zst"} {
-		if _, ok := u.manifest.confirmed(name + suffix); ok {
+	for _, c := range []spanfile.Compression{spanfile.Gzip, spanfile.Zstd} {
+		if _, ok := u.manifest.confirmed(name + c.Suffix()); ok {
 			return true
 		}
 	}

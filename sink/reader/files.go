@@ -10,19 +10,20 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/spansink/spansink/sink/storage/rollingfile"
+	"github.com/spansink/spansink/sink/spanfile"
 )
 
-// The naming contract of span files is the writer's: package rollingfile
-// both makes the names and takes them apart, so the reader finds exactly the
-// files the collector writes.
+// The naming contract of span files is package spanfile, which the writer
+// makes its names with and the reader takes them apart with, so the reader
+// finds exactly the files the collector writes without depending on the
+// writer.
 
 // Siblings lists the files the collector writes for the configured path (the
 // active file and its rotated, possibly compressed, siblings) that exist, in
 // time order. A missing active file is not an error as long as some rotated
 // file exists.
 func Siblings(path string) ([]string, error) {
-	dir, base, ext := rollingfile.SplitPath(path)
+	dir, base, ext := spanfile.SplitPath(path)
 	active := base + ext
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -39,7 +40,7 @@ func Siblings(path string) ([]string, error) {
 		f := spanFile{path: filepath.Join(dir, name), dir: dir, base: base, ext: ext, active: name == active}
 		var rotated bool
 		if !f.active {
-			if f.rotated, rotated = rollingfile.ParseRotated(base, ext, name); !rotated {
+			if f.rotated, rotated = spanfile.ParseRotated(base, ext, name); !rotated {
 				continue
 			}
 		}
@@ -54,7 +55,7 @@ func Siblings(path string) ([]string, error) {
 // spanFile is a span file's path with its name taken apart.
 type spanFile struct {
 	path, dir, base, ext string
-	rotated              rollingfile.Rotated
+	rotated              spanfile.Rotated
 	active               bool
 }
 
@@ -85,7 +86,7 @@ func Resolve(inputs []string) ([][]string, error) {
 			}
 			// A compressed file still being written holds lines that are
 			// also in its plain file; only a file named outright is read.
-			matches = slices.DeleteFunc(matches, func(m string) bool { return rollingfile.Temporary(filepath.Base(m)) })
+			matches = slices.DeleteFunc(matches, func(m string) bool { return spanfile.Temporary(filepath.Base(m)) })
 		}
 		for _, match := range matches {
 			info, err := os.Stat(match)
@@ -101,7 +102,7 @@ func Resolve(inputs []string) ([][]string, error) {
 				return nil, fmt.Errorf("span input: %w", err)
 			}
 			for _, entry := range entries {
-				if entry.Type().IsRegular() && !strings.HasPrefix(entry.Name(), ".") && !rollingfile.Temporary(entry.Name()) {
+				if entry.Type().IsRegular() && !strings.HasPrefix(entry.Name(), ".") && !spanfile.Temporary(entry.Name()) {
 					add(filepath.Join(match, entry.Name()))
 				}
 			}
@@ -166,7 +167,7 @@ func Order(paths []string) []string {
 // file, as ParseName does.
 func parseSpanFile(path string) spanFile {
 	dir, name := filepath.Split(path)
-	base, ext, rotated, ok := rollingfile.ParseName(name)
+	base, ext, rotated, ok := spanfile.ParseName(name)
 	return spanFile{path: path, dir: filepath.Clean(dir), base: base, ext: ext, rotated: rotated, active: !ok}
 }
 
@@ -177,7 +178,7 @@ func order(files []spanFile) []string {
 	}
 	kept := files[:0:0]
 	for _, f := range files {
-		if !f.active && f.rotated.Compression != "" && present[filepath.Join(f.dir, rollingfile.RotatedName(f.base, f.ext, f.rotated.Day, f.rotated.Index))] {
+		if !f.active && f.rotated.Compression != "" && present[filepath.Join(f.dir, spanfile.RotatedName(f.base, f.ext, f.rotated.Day, f.rotated.Index))] {
 			continue
 		}
 		kept = append(kept, f)

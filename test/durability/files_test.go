@@ -14,7 +14,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/spansink/spansink/sink/storage/rollingfile"
+	"github.com/spansink/spansink/sink/spanfile"
 )
 
 // spanFiles is what the span files in a directory hold.
@@ -48,20 +48,20 @@ type fileContent struct {
 // rotated file next to its finished compressed twin (the next start removes
 // the plain one, so only one is read). Without it, each is a problem.
 func readSpanFiles(path string, afterCrash bool, cache fileCache) (spanFiles, error) {
-	dir, base, ext := rollingfile.SplitPath(path)
+	dir, base, ext := spanfile.SplitPath(path)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return spanFiles{}, err
 	}
 	sf := spanFiles{count: map[uint64]int{}}
 	compressedTwin := map[string]bool{}
-	var rotated []rollingfile.Rotated
+	var rotated []spanfile.Rotated
 	for _, e := range entries {
 		name := e.Name()
 		if name == base+ext {
 			continue
 		}
-		rot, ok := rollingfile.ParseRotated(base, ext, name)
+		rot, ok := spanfile.ParseRotated(base, ext, name)
 		if !ok {
 			if afterCrash && (strings.HasSuffix(name, ".tmp") || name == "."+base+ext+".probe") {
 				// A kill in the middle of compression, or of the
@@ -114,7 +114,7 @@ func (sf *spanFiles) add(c *fileContent) {
 	sf.problems = append(sf.problems, c.problems...)
 }
 
-func readFile(path, compression string, tornTailOK bool) (*fileContent, error) {
+func readFile(path string, compression spanfile.Compression, tornTailOK bool) (*fileContent, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

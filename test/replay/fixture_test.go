@@ -19,6 +19,7 @@ import (
 	"github.com/spansink/spansink/sink/config"
 	"github.com/spansink/spansink/sink/format"
 	"github.com/spansink/spansink/sink/record"
+	"github.com/spansink/spansink/sink/spanfile"
 	"github.com/spansink/spansink/sink/storage/rollingfile"
 )
 
@@ -193,11 +194,11 @@ func rotatedFiles(dir string) ([]string, error) {
 	}
 	type named struct {
 		path    string
-		rotated rollingfile.Rotated
+		rotated spanfile.Rotated
 	}
 	var files []named
 	for _, e := range entries {
-		if r, ok := rollingfile.ParseRotated("spans", ".jsonl", e.Name()); ok {
+		if r, ok := spanfile.ParseRotated("spans", ".jsonl", e.Name()); ok {
 			files = append(files, named{filepath.Join(dir, e.Name()), r})
 		}
 	}

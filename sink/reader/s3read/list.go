@@ -2,7 +2,6 @@ package s3read
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -11,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/spansink/spansink/sink/objectstore"
-	"github.com/spansink/spansink/sink/storage/rollingfile"
+	"github.com/spansink/spansink/sink/spanfile"
 )
 
 // Store reads span objects with an S3 client (objectstore.NewClient).
@@ -40,7 +39,7 @@ type Listing struct {
 // partitions that can hold spans that started between since and until
 // (zero: open; see PartitionSlack), and groups them into one stream per
 // shard (objectstore.ParsedKey.Shard) and writer, in the naming order of
-// rollingfile: by day, then rotation number. An object found under two
+// package spanfile: by day, then rotation number. An object found under two
 // URLs is read once.
 func (st *Store) Resolve(ctx context.Context, urls []URL, since, until time.Time) (Listing, error) {
 	l := &lister{store: st, days: newDayRange(since, until), seen: map[string]bool{}, groups: map[streamKey]int{}}
@@ -69,7 +68,7 @@ type streamKey struct{ bucket, shard, active string }
 // object is a span object with its name taken apart.
 type object struct {
 	name    string
-	rotated rollingfile.Rotated
+	rotated spanfile.Rotated
 	active  string // the active file's name, <base><ext>
 }
 
@@ -162,7 +161,7 @@ func (l *lister) list(ctx context.Context, bucket, prefix, delimiter string, eac
 // in the range.
 func (l *lister) add(bucket, key string) {
 	parsed, ok := objectstore.ParseKey(key)
-	if !ok || rollingfile.Temporary(parsed.Name) {
+	if !ok || spanfile.Temporary(parsed.Name) {
 		l.out.Ignored++
 		return
 	}
@@ -175,7 +174,7 @@ func (l *lister) add(bucket, key string) {
 		return
 	}
 	l.seen[name] = true
-	base, ext, rotated, _ := rollingfile.ParseName(parsed.Name)
+	base, ext, rotated, _ := spanfile.ParseName(parsed.Name)
 	sk := streamKey{bucket: bucket, shard: parsed.Shard, active: base + ext}
 	i, ok := l.groups[sk]
 	if !ok {
@@ -197,7 +196,7 @@ func (l *lister) listing() Listing {
 	return out
 }
 
-// order sorts one writer's objects as rollingfile orders rotated files (by
+// order sorts one writer's objects as the writer orders rotated files (by
 // day, then rotation number). When a file is there both plain and
 // compressed, only the plain one is kept, as the reader does for files, so
 // no span is read twice.
@@ -205,12 +204,12 @@ func order(objects []object) []string {
 	plain := map[string]bool{}
 	for _, o := range objects {
 		if o.rotated.Compression == "" {
-			plain[logicalKey(o.rotated)] = true
+			plain[o.rotated.Key()] = true
 		}
 	}
 	kept := objects[:0:0]
 	for _, o := range objects {
-		if o.rotated.Compression != "" && plain[logicalKey(o.rotated)] {
+		if o.rotated.Compression != "" && plain[o.rotated.Key()] {
 			continue
 		}
 		kept = append(kept, o)
@@ -227,9 +226,4 @@ func order(objects []object) []string {
 		names[i] = o.name
 	}
 	return names
-}
-
-// logicalKey names a rotated file whatever its compression.
-func logicalKey(r rollingfile.Rotated) string {
-	return fmt.Sprintf("%s.%d", r.Day, r.Index)
 }

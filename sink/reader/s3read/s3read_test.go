@@ -9,7 +9,7 @@ import (
 
 	"github.com/aws/smithy-go"
 
-	"github.com/spansink/spansink/sink/storage/rollingfile"
+	"github.com/spansink/spansink/sink/spanfile"
 )
 
 // The listing and reading against a real store are tested in test/replay,
@@ -120,7 +120,7 @@ func TestOrderIsTheWritersOrder(t *testing.T) {
 	}
 	var objects []object
 	for _, name := range names {
-		_, _, rotated, ok := rollingfile.ParseName(name)
+		_, _, rotated, ok := spanfile.ParseName(name)
 		if !ok {
 			t.Fatalf("%s is not a rotated name", name)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/spansink/spansink/sink/config"
+	"github.com/spansink/spansink/sink/spanfile"
 )
 
 // startMill starts the background goroutine that applies retention and
@@ -67,10 +68,10 @@ func (r *RollingFile) afterMill() {
 
 // logicalFile is a rotated file and, after compression, its compressed twin.
 type logicalFile struct {
-	plain, compressed *Rotated
+	plain, compressed *spanfile.Rotated
 }
 
-func (l logicalFile) any() Rotated {
+func (l logicalFile) any() spanfile.Rotated {
 	if l.plain != nil {
 		return *l.plain
 	}
@@ -84,7 +85,7 @@ func (r *RollingFile) millPass() {
 	// SetRotation may change the rules at any time; one pass follows one
 	// version of them.
 	rot := r.Rotation()
-	dir, base, ext := SplitPath(r.Filename)
+	dir, base, ext := spanfile.SplitPath(r.Filename)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		r.Metrics.backgroundError()
@@ -98,15 +99,15 @@ func (r *RollingFile) millPass() {
 		if name == base+ext || !strings.HasPrefix(name, base+"_") {
 			continue
 		}
-		if strings.HasSuffix(name, tmpSuffix) {
-			if _, ok := ParseRotated(base, ext, strings.TrimSuffix(name, tmpSuffix)); ok {
+		if final, ok := strings.CutSuffix(name, spanfile.TmpSuffix); ok {
+			if _, ok := spanfile.ParseRotated(base, ext, final); ok {
 				// Only this goroutine writes temp files, so one seen
 				// here was left by a crash in the middle of compression.
 				r.remove(dir, name, "unfinished compression")
 				continue
 			}
 		}
-		rot, ok := ParseRotated(base, ext, name)
+		rot, ok := spanfile.ParseRotated(base, ext, name)
 		if !ok || !e.Type().IsRegular() {
 			unknown++
 			if !r.unknown[name] {
@@ -115,10 +116,10 @@ func (r *RollingFile) millPass() {
 			}
 			continue
 		}
-		lf := files[rot.key()]
+		lf := files[rot.Key()]
 		if lf == nil {
 			lf = &logicalFile{}
-			files[rot.key()] = lf
+			files[rot.Key()] = lf
 		}
 		if rot.Compression == "" {
 			lf.plain = &rot
@@ -138,12 +139,7 @@ func (r *RollingFile) millPass() {
 		}
 		ordered = append(ordered, lf)
 	}
-	slices.SortFunc(ordered, func(a, b *logicalFile) int {
-		if a.any().less(b.any()) {
-			return -1
-		}
-		return 1
-	})
+	slices.SortFunc(ordered, func(a, b *logicalFile) int { return a.any().Compare(b.any()) })
 	ordered = r.applyRetention(dir, ordered, rot)
 	if rot.Compression == "" || rot.Compression == config.CompressionNone {
 		return
@@ -175,7 +171,7 @@ func (r *RollingFile) applyRetention(dir string, ordered []*logicalFile, rot Rot
 		tooMany := rot.MaxFiles > 0 && len(ordered)-i > rot.MaxFiles
 		tooOld := false
 		if rot.MaxAge > 0 {
-			day, err := time.ParseInLocation(dayLayout, lf.any().Day, loc)
+			day, err := time.ParseInLocation(spanfile.DayLayout, lf.any().Day, loc)
 			tooOld = err == nil && now.Sub(day.AddDate(0, 0, 1)) > rot.MaxAge
 		}
 		if (!tooMany && !tooOld) || !r.removeLogical(dir, lf) {
@@ -210,7 +206,7 @@ func (r *RollingFile) removeLogical(dir string, lf *logicalFile) bool {
 		return false
 	}
 	gone := true
-	for _, rot := range []*Rotated{lf.plain, lf.compressed} {
+	for _, rot := range []*spanfile.Rotated{lf.plain, lf.compressed} {
 		if rot == nil {
 			continue
 		}
@@ -225,7 +221,7 @@ func (r *RollingFile) removeLogical(dir string, lf *logicalFile) bool {
 
 func (r *RollingFile) logicalSize(dir string, lf *logicalFile) int64 {
 	var size int64
-	for _, rot := range []*Rotated{lf.plain, lf.compressed} {
+	for _, rot := range []*spanfile.Rotated{lf.plain, lf.compressed} {
 		if rot != nil {
 			size += r.fileSize(filepath.Join(dir, rot.Name))
 		}
@@ -255,13 +251,13 @@ func (r *RollingFile) remove(dir, name, why string) bool {
 // makes it durable, renames it into place and then removes name, so that at
 // every moment each final name holds a whole file.
 func compressFile(dir, name string, compression config.Compression) error {
-	suffix := gzipSuffix
-	if compression == config.CompressionZstd {
-		suffix = zstdSuffix
+	suffix := spanfile.Compression(compression).Suffix()
+	if suffix == "" {
+		return fmt.Errorf("unknown compression %q", compression)
 	}
 	srcPath := filepath.Join(dir, name)
 	finalPath := srcPath + suffix
-	tmpPath := finalPath + tmpSuffix
+	tmpPath := finalPath + spanfile.TmpSuffix
 	src, err := os.Open(srcPath)
 	if err != nil {
 		return fmt.Errorf("open %s for compression: %w", name, err)
@@ -336,27 +332,27 @@ func writeCompressed(path string, src io.Reader, compression config.Compression)
 // file waiting to be compressed is not sealed yet, nor is a compressed one
 // still being written (<name>.tmp); a sealed file never changes again
 // until retention removes it. The uploader ships exactly these.
-func (r *RollingFile) Sealed() ([]Rotated, error) {
+func (r *RollingFile) Sealed() ([]spanfile.Rotated, error) {
 	rot := r.Rotation()
 	compressing := rot.Compression != "" && rot.Compression != config.CompressionNone
-	dir, base, ext := SplitPath(r.Filename)
+	dir, base, ext := spanfile.SplitPath(r.Filename)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("list span directory: %w", err)
 	}
-	var sealed []Rotated
+	var sealed []spanfile.Rotated
 	compressedKeys := map[string]bool{}
-	var plain []Rotated
+	var plain []spanfile.Rotated
 	for _, e := range entries {
 		if !e.Type().IsRegular() {
 			continue
 		}
-		rotated, ok := ParseRotated(base, ext, e.Name())
+		rotated, ok := spanfile.ParseRotated(base, ext, e.Name())
 		switch {
 		case !ok:
 		case rotated.Compression != "":
 			sealed = append(sealed, rotated)
-			compressedKeys[rotated.key()] = true
+			compressedKeys[rotated.Key()] = true
 		case !compressing:
 			plain = append(plain, rotated)
 		}
@@ -364,18 +360,10 @@ func (r *RollingFile) Sealed() ([]Rotated, error) {
 	for _, p := range plain {
 		// A plain file beside its compressed twin is a crash's leftover,
 		// which the mill removes.
-		if !compressedKeys[p.key()] {
+		if !compressedKeys[p.Key()] {
 			sealed = append(sealed, p)
 		}
 	}
-	slices.SortFunc(sealed, func(a, b Rotated) int {
-		if a.Before(b) {
-			return -1
-		}
-		if b.Before(a) {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(sealed, spanfile.Rotated.Compare)
 	return sealed, nil
 }

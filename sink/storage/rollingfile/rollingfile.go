@@ -13,6 +13,7 @@ import (
 
 	"github.com/spansink/spansink/sink/config"
 	"github.com/spansink/spansink/sink/record"
+	"github.com/spansink/spansink/sink/spanfile"
 	"github.com/spansink/spansink/sink/storage"
 )
 
@@ -172,7 +173,7 @@ func (r *RollingFile) Probe() error {
 	if err := r.recoverLocked(); err != nil {
 		return err
 	}
-	dir, base, ext := SplitPath(r.Filename)
+	dir, base, ext := spanfile.SplitPath(r.Filename)
 	path := filepath.Join(dir, "."+base+ext+probeSuffix)
 	f, err := r.fs().OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -227,10 +228,7 @@ func (r *RollingFile) Close() error {
 	return err
 }
 
-func (r *RollingFile) activePath() string {
-	dir, base, ext := SplitPath(r.Filename)
-	return filepath.Join(dir, base+ext)
-}
+func (r *RollingFile) activePath() string { return spanfile.ActivePath(r.Filename) }
 
 func (r *RollingFile) now() time.Time {
 	if r.Now != nil {
@@ -244,7 +242,7 @@ func (r *RollingFile) dayOf(t time.Time) string {
 	if loc == nil {
 		loc = time.UTC
 	}
-	return t.In(loc).Format(dayLayout)
+	return t.In(loc).Format(spanfile.DayLayout)
 }
 
 func (r *RollingFile) openLocked() error {
@@ -409,7 +407,7 @@ func (r *RollingFile) rollIfNeeded(incoming int64) error {
 // and opens a fresh active file.
 func (r *RollingFile) rotateLocked(reason string) error {
 	path := r.activePath()
-	dir, base, ext := SplitPath(r.Filename)
+	dir, base, ext := spanfile.SplitPath(r.Filename)
 	index, err := nextIndex(dir, base, ext, r.day)
 	if err != nil {
 		return err
@@ -417,7 +415,7 @@ func (r *RollingFile) rotateLocked(reason string) error {
 	if r.FirstFreeIndex != nil {
 		index = max(index, r.FirstFreeIndex(r.day))
 	}
-	rotated := filepath.Join(dir, RotatedName(base, ext, r.day, index))
+	rotated := filepath.Join(dir, spanfile.RotatedName(base, ext, r.day, index))
 	// Make the lines durable before they move: after a power loss the
 	// rotated name must not point at a file with missing data.
 	if err := r.file.Sync(); err != nil {
@@ -481,14 +479,10 @@ func nextIndex(dir, base, ext, day string) (int, error) {
 	}
 	next := 0
 	for _, e := range entries {
-		rot, ok := ParseRotated(base, ext, trimTmp(e.Name()))
+		rot, ok := spanfile.ParseRotated(base, ext, strings.TrimSuffix(e.Name(), spanfile.TmpSuffix))
 		if ok && rot.Day == day && rot.Index+1 > next {
 			next = rot.Index + 1
 		}
 	}
 	return next, nil
-}
-
-func trimTmp(name string) string {
-	return strings.TrimSuffix(name, tmpSuffix)
 }

@@ -1,4 +1,4 @@
-package rollingfile
+package spanfile
 
 import (
 	"path/filepath"
@@ -7,17 +7,12 @@ import (
 	"time"
 )
 
-// dayLayout is the date in rotated file names.
-const dayLayout = "2006-01-02"
+// DayLayout is the date in rotated file names, as time.Format writes it.
+const DayLayout = "2006-01-02"
 
-// tmpSuffix marks a compressed file that is still being written.
-const tmpSuffix = ".tmp"
-
-// Compressed file suffixes, appended to a rotated file's name.
-const (
-	gzipSuffix = ".gz"
-	zstdSuffix = ".zst"
-)
+// TmpSuffix marks a compressed rotated file that is still being written:
+// <final name>.tmp.
+const TmpSuffix = ".tmp"
 
 // SplitPath splits the active file's path into its directory, base name and
 // extension, defaulting the extension to ".log" as DB-GPT does.
@@ -47,7 +42,7 @@ func ActivePath(path string) string {
 // written, <final name>.tmp (see the package documentation); readers skip
 // such files, whose lines are still in the plain rotated file.
 func Temporary(name string) bool {
-	final, ok := strings.CutSuffix(name, tmpSuffix)
+	final, ok := strings.CutSuffix(name, TmpSuffix)
 	if !ok {
 		return false
 	}
@@ -63,11 +58,13 @@ type Rotated struct {
 	Day string
 	// Index orders the files of one day: 0 for the un-numbered file, then N.
 	Index int
-	// Compression is "", "gzip" or "zstd".
-	Compression string
+	// Compression is Gzip or Zstd for a compressed file, the zero value
+	// for a plain one.
+	Compression Compression
 }
 
-// RotatedName returns the name of a day's index-th rotated file.
+// RotatedName returns the name of a day's index-th rotated file, before
+// compression appends its suffix.
 func RotatedName(base, ext, day string, index int) string {
 	if index == 0 {
 		return base + "_" + day + ext
@@ -80,19 +77,19 @@ func RotatedName(base, ext, day string, index int) string {
 func ParseRotated(base, ext, name string) (Rotated, bool) {
 	r := Rotated{Name: name}
 	rest, ok := strings.CutPrefix(name, base+"_")
-	if !ok || len(rest) < len(dayLayout) {
+	if !ok || len(rest) < len(DayLayout) {
 		return Rotated{}, false
 	}
-	r.Day = rest[:len(dayLayout)]
-	if _, err := time.Parse(dayLayout, r.Day); err != nil {
+	r.Day = rest[:len(DayLayout)]
+	if _, err := time.Parse(DayLayout, r.Day); err != nil {
 		return Rotated{}, false
 	}
-	rest = rest[len(dayLayout):]
+	rest = rest[len(DayLayout):]
 	switch {
 	case strings.HasSuffix(rest, ext+gzipSuffix):
-		r.Compression, rest = "gzip", strings.TrimSuffix(rest, gzipSuffix)
+		r.Compression, rest = Gzip, strings.TrimSuffix(rest, gzipSuffix)
 	case strings.HasSuffix(rest, ext+zstdSuffix):
-		r.Compression, rest = "zstd", strings.TrimSuffix(rest, zstdSuffix)
+		r.Compression, rest = Zstd, strings.TrimSuffix(rest, zstdSuffix)
 	}
 	rest, ok = strings.CutSuffix(rest, ext)
 	if !ok {
@@ -151,10 +148,22 @@ func (r Rotated) Before(o Rotated) bool {
 	return r.Index < o.Index
 }
 
-// less orders rotated files oldest first.
-func (r Rotated) less(o Rotated) bool { return r.Before(o) }
+// Compare is Before as slices.SortFunc wants it: negative when r comes
+// first, positive when o does, 0 for the same logical file (a file and its
+// compressed twin).
+func (r Rotated) Compare(o Rotated) int {
+	switch {
+	case r.Before(o):
+		return -1
+	case o.Before(r):
+		return 1
+	}
+	return 0
+}
 
-// key identifies the logical file behind a rotated file and its compressed twin.
-func (r Rotated) key() string {
+// Key identifies the logical file behind a rotated file, the same for the
+// plain file and its compressed twin, so that a reader or the writer can
+// tell when both are there (a compression in progress or cut short).
+func (r Rotated) Key() string {
 	return r.Day + "." + strconv.Itoa(r.Index)
 }

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/spansink/spansink/api/v1alpha1"
+	"github.com/spansink/spansink/sink/spanfile"
 )
 
 // FileName is the key under which the operator stores the rendered config in
@@ -87,19 +88,19 @@ const (
 	DBGPTRecordsStartEnd = v1alpha1.DBGPTRecordsStartEnd
 )
 
-// Compression is what rotated files are compressed with.
-type Compression string
+// Compression is what rotated files are compressed with. It is the naming
+// contract's type (it decides the rotated files' suffix), so that the
+// config hands it to the writer as it is, with no conversion.
+type Compression = spanfile.Compression
 
+// The values of storage.rotation.compress; spanfile says what each means.
 const (
-	// CompressionNone keeps rotated files as written, so they can be read
-	// (and tailed) with plain text tools.
-	CompressionNone Compression = "none"
-	// CompressionGzip compresses rotated files with gzip and appends ".gz":
-	// readable everywhere, at some CPU cost.
-	CompressionGzip Compression = "gzip"
-	// CompressionZstd compresses rotated files with zstd and appends ".zst":
-	// faster and smaller than gzip, for readers that have zstd.
-	CompressionZstd Compression = "zstd"
+	// CompressionNone keeps rotated files as written (spanfile.None).
+	CompressionNone = spanfile.None
+	// CompressionGzip compresses rotated files with gzip (spanfile.Gzip).
+	CompressionGzip = spanfile.Gzip
+	// CompressionZstd compresses rotated files with zstd (spanfile.Zstd).
+	CompressionZstd = spanfile.Zstd
 )
 
 // DeliveryMode says when a request is acknowledged.

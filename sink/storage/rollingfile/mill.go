@@ -13,7 +13,6 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/spansink/spansink/sink/config"
 	"github.com/spansink/spansink/sink/spanfile"
 )
 
@@ -141,7 +140,7 @@ func (r *RollingFile) millPass() {
 	}
 	slices.SortFunc(ordered, func(a, b *logicalFile) int { return a.any().Compare(b.any()) })
 	ordered = r.applyRetention(dir, ordered, rot)
-	if rot.Compression == "" || rot.Compression == config.CompressionNone {
+	if !rot.Compression.Compresses() {
 		return
 	}
 	for _, lf := range ordered {
@@ -250,8 +249,8 @@ func (r *RollingFile) remove(dir, name, why string) bool {
 // compressFile writes name's compressed twin under a temporary name,
 // makes it durable, renames it into place and then removes name, so that at
 // every moment each final name holds a whole file.
-func compressFile(dir, name string, compression config.Compression) error {
-	suffix := spanfile.Compression(compression).Suffix()
+func compressFile(dir, name string, compression spanfile.Compression) error {
+	suffix := compression.Suffix()
 	if suffix == "" {
 		return fmt.Errorf("unknown compression %q", compression)
 	}
@@ -289,7 +288,7 @@ func compressFile(dir, name string, compression config.Compression) error {
 	return syncDir(dir)
 }
 
-func writeCompressed(path string, src io.Reader, compression config.Compression) (err error) {
+func writeCompressed(path string, src io.Reader, compression spanfile.Compression) (err error) {
 	dst, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", path, err)
@@ -301,9 +300,9 @@ func writeCompressed(path string, src io.Reader, compression config.Compression)
 	}()
 	var enc io.WriteCloser
 	switch compression {
-	case config.CompressionGzip:
+	case spanfile.Gzip:
 		enc = gzip.NewWriter(dst)
-	case config.CompressionZstd:
+	case spanfile.Zstd:
 		// One goroutine: compression runs in the background and should
 		// not compete with ingest for the cores.
 		z, zerr := zstd.NewWriter(dst, zstd.WithEncoderConcurrency(1))
@@ -334,7 +333,7 @@ func writeCompressed(path string, src io.Reader, compression config.Compression)
 // until retention removes it. The uploader ships exactly these.
 func (r *RollingFile) Sealed() ([]spanfile.Rotated, error) {
 	rot := r.Rotation()
-	compressing := rot.Compression != "" && rot.Compression != config.CompressionNone
+	compressing := rot.Compression.Compresses()
 	dir, base, ext := spanfile.SplitPath(r.Filename)
 	entries, err := os.ReadDir(dir)
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/go-logr/logr"
 
-	"github.com/spansink/spansink/sink/config"
 	"github.com/spansink/spansink/sink/record"
 	"github.com/spansink/spansink/sink/spanfile"
 	"github.com/spansink/spansink/sink/storage"
@@ -51,7 +50,7 @@ type RollingFile struct {
 	// 0 sets no bound.
 	MaxTotalSize int64
 	// Compression compresses rotated files in the background; "" or "none" leaves them as they are.
-	Compression config.Compression
+	Compression spanfile.Compression
 	// Removable, when set, is asked before retention removes a sealed
 	// rotated file (MaxFiles, MaxAge, MaxTotalSize); a file it says no to
 	// stays. The uploader says no until the object store has confirmed

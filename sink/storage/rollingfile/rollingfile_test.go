@@ -18,8 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/spansink/spansink/sink/config"
 	"github.com/spansink/spansink/sink/record"
+	"github.com/spansink/spansink/sink/spanfile"
 )
 
 // fakeClock is the injected clock: tests move it across midnight.
@@ -328,12 +328,12 @@ func TestRetention(t *testing.T) {
 func TestCompressionOfRotatedFiles(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
-		compression config.Compression
+		compression spanfile.Compression
 		suffix      string
 		open        func(io.Reader) (io.Reader, error)
 	}{
-		{config.CompressionGzip, ".gz", func(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) }},
-		{config.CompressionZstd, ".zst", func(r io.Reader) (io.Reader, error) { return zstd.NewReader(r) }},
+		{spanfile.Gzip, ".gz", func(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) }},
+		{spanfile.Zstd, ".zst", func(r io.Reader) (io.Reader, error) { return zstd.NewReader(r) }},
 	}
 	for _, tc := range cases {
 		t.Run(string(tc.compression), func(t *testing.T) {

@@ -3,7 +3,7 @@ package rollingfile
 import (
 	"time"
 
-	"github.com/spansink/spansink/sink/config"
+	"github.com/spansink/spansink/sink/spanfile"
 )
 
 // Rotation is the part of a RollingFile's fields that may change while it
@@ -15,7 +15,7 @@ type Rotation struct {
 	MaxFiles     int
 	MaxAge       time.Duration
 	MaxTotalSize int64
-	Compression  config.Compression
+	Compression  spanfile.Compression
 	Location     *time.Location
 }
 

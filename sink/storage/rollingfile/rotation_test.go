@@ -9,7 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/spansink/spansink/sink/config"
+	"github.com/spansink/spansink/sink/spanfile"
 )
 
 // eventuallyFiles waits until dir holds exactly want, the mill working in
@@ -107,14 +107,14 @@ func TestSetRotationRetentionAndCompressionApplyAtOnce(t *testing.T) {
 	rot.MaxFiles = 2
 	f.SetRotation(rot)
 	eventuallyFiles(t, dir, []string{"spans.jsonl", "spans_2031-03-12.jsonl", "spans_2031-03-13.jsonl"})
-	rot.Compression = config.CompressionGzip
+	rot.Compression = spanfile.Gzip
 	f.SetRotation(rot)
 	eventuallyFiles(t, dir, []string{"spans.jsonl", "spans_2031-03-12.jsonl.gz", "spans_2031-03-13.jsonl.gz"})
 	rot.MaxAge = 24 * time.Hour
 	f.SetRotation(rot)
 	eventuallyFiles(t, dir, []string{"spans.jsonl", "spans_2031-03-13.jsonl.gz"})
 	mustClose(t, f)
-	if got := f.Rotation(); got.MaxFiles != 2 || got.Compression != config.CompressionGzip || got.MaxAge != 24*time.Hour {
+	if got := f.Rotation(); got.MaxFiles != 2 || got.Compression != spanfile.Gzip || got.MaxAge != 24*time.Hour {
 		t.Fatalf("rotation in force = %+v", got)
 	}
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/spansink/spansink/sink/config"
+	"github.com/spansink/spansink/sink/spanfile"
 )
 
 // The hooks an uploader relies on: which files are sealed, a rotation
@@ -47,7 +47,7 @@ func TestSealedListsFinalFormsOldestFirst(t *testing.T) {
 	// With compression on, a plain rotated file waits for its compressed
 	// twin, and a twin still being written is not sealed either.
 	rot := f.Rotation()
-	rot.Compression = config.CompressionZstd
+	rot.Compression = spanfile.Zstd
 	f.SetRotation(rot)
 	eventuallyFiles(t, dir, []string{"spans.jsonl", "spans_2031-03-14.jsonl.zst", "spans_2031-03-14.1.jsonl.zst"})
 	if err := os.WriteFile(filepath.Join(dir, "spans_2031-03-15.jsonl"), []byte("{}\n"), 0o644); err != nil {
@@ -56,7 +56,7 @@ func TestSealedListsFinalFormsOldestFirst(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "spans_2031-03-15.jsonl.zst.tmp"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f.Compression = config.CompressionZstd
+	f.Compression = spanfile.Zstd
 	if got, want := sealedNames(t, f), []string{"spans_2031-03-14.jsonl.zst", "spans_2031-03-14.1.jsonl.zst"}; !slices.Equal(got, want) {
 		t.Fatalf("sealed with compression = %v, want %v", got, want)
 	}

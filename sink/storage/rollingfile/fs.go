@@ -4,17 +4,19 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/spansink/spansink/sink/storage"
 )
 
-// FS is the file system boundary of the active file: everything the write
-// path does to the volume goes through it. The default is the real file
-// system; tests put a faulty one in its place to make writes, fsyncs and
-// renames fail the way a full or broken volume does (ENOSPC after part of
-// a write, EIO, EROFS), which no real test volume does on demand.
-// Background retention and compression use the os package directly: their
-// failures are only logged.
+// FS is the file system boundary of the write path: everything a
+// RollingFile does to the volume goes through it, the active file's writes,
+// fsyncs and rotations and the background retention and compression of
+// rotated files alike. The default is the real file system; tests put a
+// faulty one in its place to make calls fail the way a full or broken
+// volume does (ENOSPC after part of a write, EIO, EROFS), which no real
+// test volume does on demand, and such a fake sees every call only if none
+// goes around it.
 type FS interface {
 	// OpenFile opens a file as os.OpenFile does.
 	OpenFile(name string, flag int, perm os.FileMode) (File, error)
@@ -26,10 +28,17 @@ type FS interface {
 	MkdirAll(path string, perm os.FileMode) error
 	// SyncDir makes the entries of a directory (creations, renames) durable.
 	SyncDir(dir string) error
+	// ReadDir lists a directory as os.ReadDir does.
+	ReadDir(dir string) ([]os.DirEntry, error)
+	// Stat describes a file as os.Stat does.
+	Stat(name string) (os.FileInfo, error)
+	// Chtimes sets a file's access and modification times as os.Chtimes does.
+	Chtimes(name string, atime, mtime time.Time) error
 }
 
 // File is an open file of an FS; *os.File is one.
 type File interface {
+	io.Reader
 	io.Writer
 	io.ReaderAt
 	io.Closer
@@ -63,11 +72,20 @@ func (OSFS) Remove(name string) error { return os.Remove(name) }
 // MkdirAll calls os.MkdirAll.
 func (OSFS) MkdirAll(path string, perm os.FileMode) error { return os.MkdirAll(path, perm) }
 
-// SyncDir opens dir and fsyncs it.
-func (OSFS) SyncDir(dir string) error { return syncDir(dir) }
+// ReadDir calls os.ReadDir.
+func (OSFS) ReadDir(dir string) ([]os.DirEntry, error) { return os.ReadDir(dir) }
 
-// syncDir makes renames and file creations in dir durable.
-func syncDir(dir string) error {
+// Stat calls os.Stat.
+func (OSFS) Stat(name string) (os.FileInfo, error) { return os.Stat(name) }
+
+// Chtimes calls os.Chtimes.
+func (OSFS) Chtimes(name string, atime, mtime time.Time) error {
+	return os.Chtimes(name, atime, mtime)
+}
+
+// SyncDir opens dir and fsyncs it, which makes renames and file creations
+// in it durable.
+func (OSFS) SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("open directory %s for fsync: %w", dir, err)

@@ -85,7 +85,7 @@ func (r *RollingFile) millPass() {
 	// version of them.
 	rot := r.Rotation()
 	dir, base, ext := spanfile.SplitPath(r.Filename)
-	entries, err := os.ReadDir(dir)
+	entries, err := r.fs().ReadDir(dir)
 	if err != nil {
 		r.Metrics.backgroundError()
 		r.Logger.Error(err, "listing the span directory for retention", "dir", dir)
@@ -147,7 +147,7 @@ func (r *RollingFile) millPass() {
 		if lf.plain == nil {
 			continue
 		}
-		err := compressFile(dir, lf.plain.Name, rot.Compression)
+		err := compressFile(r.fs(), dir, lf.plain.Name, rot.Compression)
 		r.Metrics.compressed(err == nil)
 		if err != nil {
 			r.Logger.Error(err, "compressing a rotated span file", "file", lf.plain.Name)
@@ -229,7 +229,7 @@ func (r *RollingFile) logicalSize(dir string, lf *logicalFile) int64 {
 }
 
 func (r *RollingFile) fileSize(path string) int64 {
-	info, err := os.Stat(path)
+	info, err := r.fs().Stat(path)
 	if err != nil {
 		return 0
 	}
@@ -237,7 +237,7 @@ func (r *RollingFile) fileSize(path string) int64 {
 }
 
 func (r *RollingFile) remove(dir, name, why string) bool {
-	if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := r.fs().Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		r.Metrics.backgroundError()
 		r.Logger.Error(err, "removing a span file", "file", name, "why", why)
 		return false
@@ -249,7 +249,7 @@ func (r *RollingFile) remove(dir, name, why string) bool {
 // compressFile writes name's compressed twin under a temporary name,
 // makes it durable, renames it into place and then removes name, so that at
 // every moment each final name holds a whole file.
-func compressFile(dir, name string, compression spanfile.Compression) error {
+func compressFile(fsys FS, dir, name string, compression spanfile.Compression) error {
 	suffix := compression.Suffix()
 	if suffix == "" {
 		return fmt.Errorf("unknown compression %q", compression)
@@ -257,7 +257,7 @@ func compressFile(dir, name string, compression spanfile.Compression) error {
 	srcPath := filepath.Join(dir, name)
 	finalPath := srcPath + suffix
 	tmpPath := finalPath + spanfile.TmpSuffix
-	src, err := os.Open(srcPath)
+	src, err := fsys.OpenFile(srcPath, os.O_RDONLY, 0)
 	if err != nil {
 		return fmt.Errorf("open %s for compression: %w", name, err)
 	}
@@ -266,30 +266,30 @@ func compressFile(dir, name string, compression spanfile.Compression) error {
 	if err != nil {
 		return fmt.Errorf("stat %s: %w", name, err)
 	}
-	if err := writeCompressed(tmpPath, src, compression); err != nil {
-		os.Remove(tmpPath)
+	if err := writeCompressed(fsys, tmpPath, src, compression); err != nil {
+		fsys.Remove(tmpPath)
 		return err
 	}
 	// Keep the rotated file's time: tools sort and expire by it.
-	if err := os.Chtimes(tmpPath, info.ModTime(), info.ModTime()); err != nil {
-		os.Remove(tmpPath)
+	if err := fsys.Chtimes(tmpPath, info.ModTime(), info.ModTime()); err != nil {
+		fsys.Remove(tmpPath)
 		return fmt.Errorf("keep the time of %s: %w", name, err)
 	}
-	if err := os.Rename(tmpPath, finalPath); err != nil {
-		os.Remove(tmpPath)
+	if err := fsys.Rename(tmpPath, finalPath); err != nil {
+		fsys.Remove(tmpPath)
 		return fmt.Errorf("rename compressed %s into place: %w", name, err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fsys.SyncDir(dir); err != nil {
 		return err
 	}
-	if err := os.Remove(srcPath); err != nil {
+	if err := fsys.Remove(srcPath); err != nil {
 		return fmt.Errorf("remove %s after compression: %w", name, err)
 	}
-	return syncDir(dir)
+	return fsys.SyncDir(dir)
 }
 
-func writeCompressed(path string, src io.Reader, compression spanfile.Compression) (err error) {
-	dst, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+func writeCompressed(fsys FS, path string, src io.Reader, compression spanfile.Compression) (err error) {
+	dst, err := fsys.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", path, err)
 	}
@@ -335,7 +335,7 @@ func (r *RollingFile) Sealed() ([]spanfile.Rotated, error) {
 	rot := r.Rotation()
 	compressing := rot.Compression.Compresses()
 	dir, base, ext := spanfile.SplitPath(r.Filename)
-	entries, err := os.ReadDir(dir)
+	entries, err := r.fs().ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("list span directory: %w", err)
 	}

@@ -250,7 +250,7 @@ func (r *RollingFile) openLocked() error {
 	if err := r.fs().MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create span directory: %w", err)
 	}
-	_, statErr := os.Stat(path)
+	_, statErr := r.fs().Stat(path)
 	created := errors.Is(statErr, os.ErrNotExist)
 	// O_RDWR rather than O_WRONLY: the torn-tail repair reads the end.
 	f, err := r.fs().OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
@@ -407,7 +407,7 @@ func (r *RollingFile) rollIfNeeded(incoming int64) error {
 func (r *RollingFile) rotateLocked(reason string) error {
 	path := r.activePath()
 	dir, base, ext := spanfile.SplitPath(r.Filename)
-	index, err := nextIndex(dir, base, ext, r.day)
+	index, err := r.nextIndex(dir, base, ext, r.day)
 	if err != nil {
 		return err
 	}
@@ -471,8 +471,8 @@ func (r *RollingFile) RotateOlderThan(age time.Duration) (bool, error) {
 // nextIndex returns the index the next rotated file of day gets: one past
 // the highest in the directory, so numbers only grow even after retention
 // removed older files.
-func nextIndex(dir, base, ext, day string) (int, error) {
-	entries, err := os.ReadDir(dir)
+func (r *RollingFile) nextIndex(dir, base, ext, day string) (int, error) {
+	entries, err := r.fs().ReadDir(dir)
 	if err != nil {
 		return 0, fmt.Errorf("list span directory: %w", err)
 	}

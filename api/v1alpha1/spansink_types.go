@@ -4,6 +4,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/spansink/spansink/sink/spanfile"
 )
 
 // The CEL rules below check durations with a pattern before calling
@@ -283,17 +285,18 @@ type StorageSpec struct {
 	ObjectStore *ObjectStoreSpec `json:"objectStore,omitempty"`
 }
 
-// Compression is how rotated files are compressed.
-// +kubebuilder:validation:Enum=none;gzip;zstd
-type Compression string
+// Compression is how rotated files are compressed. It is the naming
+// contract's type (sink/spanfile), since it decides a rotated file's
+// suffix: declared there once, for the CRD, the collector and the reader.
+type Compression = spanfile.Compression
 
 const (
 	// CompressionNone keeps rotated files as they are.
-	CompressionNone Compression = "none"
+	CompressionNone = spanfile.None
 	// CompressionGzip compresses rotated files with gzip (.gz).
-	CompressionGzip Compression = "gzip"
+	CompressionGzip = spanfile.Gzip
 	// CompressionZstd compresses rotated files with zstd (.zst).
-	CompressionZstd Compression = "zstd"
+	CompressionZstd = spanfile.Zstd
 )
 
 // RotationSpec says when the active file rolls over and what is kept.

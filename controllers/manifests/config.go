@@ -68,7 +68,7 @@ func CollectorConfig(sink *v1alpha1.SpanSink) (config.Config, error) {
 		cfg.Storage.Rotation.MaxAge = config.Duration(rot.MaxAge.Duration)
 	}
 	if rot.Compress != "" {
-		cfg.Storage.Rotation.Compress = config.Compression(rot.Compress)
+		cfg.Storage.Rotation.Compress = rot.Compress
 	}
 	if rot.MaxTotalSize != nil {
 		cfg.Storage.Rotation.MaxTotalBytes = rot.MaxTotalSize.Value()

@@ -3,7 +3,10 @@ package spanfile
 // Compression is what a rotated file is compressed with. It is part of the
 // naming contract because it decides the suffix appended to the rotated
 // file's name; the values are those of the collector's
-// storage.rotation.compress setting (sink/config uses this type).
+// storage.rotation.compress setting (sink/config uses this type) and of
+// the SpanSink's spec.storage.rotation.compress (api/v1alpha1 too), so the
+// CRD's validation is declared here.
+// +kubebuilder:validation:Enum=none;gzip;zstd
 type Compression string
 
 const (

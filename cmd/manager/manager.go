@@ -47,7 +47,7 @@ func newCommand(run func(context.Context, operator.Options) error) *cobra.Comman
 	fs.StringVar(&opts.ProbeAddr, "health-probe-bind-address", ":8081", "address the /healthz and /readyz endpoints bind to")
 	fs.BoolVar(&opts.LeaderElect, "leader-elect", false, "elect one active manager through a Lease, for running more than one replica")
 	fs.StringVar(&opts.CollectorImage, "collector-image", defaultCollectorImage(), "collector image for SpanSinks that name none (default from $"+operator.ImageEnv+")")
-	fs.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", 2, "how many SpanSinks are reconciled at once")
+	fs.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", operator.DefaultMaxConcurrentReconciles, "how many SpanSinks are reconciled at once")
 	fs.Float32Var(&opts.KubeAPIQPS, "kube-api-qps", operator.DefaultKubeAPIQPS, "requests per second the manager sends to the API server at most, sustained")
 	fs.IntVar(&opts.KubeAPIBurst, "kube-api-burst", operator.DefaultKubeAPIBurst, "requests the manager may send to the API server at once, above --kube-api-qps")
 	goFlags := flag.NewFlagSet("manager", flag.ContinueOnError)

@@ -71,14 +71,14 @@ func TestFlagsMakeTheOptions(t *testing.T) {
 	}{
 		{nil, operator.Options{
 			MetricsAddr: operator.DefaultMetricsAddr, MetricsSecure: true, ProbeAddr: ":8081", CollectorImage: operator.DefaultImage,
-			MaxConcurrentReconciles: 2, KubeAPIQPS: operator.DefaultKubeAPIQPS, KubeAPIBurst: operator.DefaultKubeAPIBurst,
+			MaxConcurrentReconciles: operator.DefaultMaxConcurrentReconciles, KubeAPIQPS: operator.DefaultKubeAPIQPS, KubeAPIBurst: operator.DefaultKubeAPIBurst,
 		}},
 		{[]string{
 			"--metrics-bind-address=0", "--metrics-secure=false", "--health-probe-bind-address=:9000", "--leader-elect",
-			"--collector-image=spansink:test", "--max-concurrent-reconciles=8", "--kube-api-qps=20", "--kube-api-burst=30",
+			"--collector-image=spansink:test", "--max-concurrent-reconciles=3", "--kube-api-qps=20", "--kube-api-burst=30",
 		}, operator.Options{
 			MetricsAddr: "0", MetricsSecure: false, ProbeAddr: ":9000", LeaderElect: true, CollectorImage: "spansink:test",
-			MaxConcurrentReconciles: 8, KubeAPIQPS: 20, KubeAPIBurst: 30,
+			MaxConcurrentReconciles: 3, KubeAPIQPS: 20, KubeAPIBurst: 30,
 		}},
 	} {
 		t.Setenv(operator.ImageEnv, "")

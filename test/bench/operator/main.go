@@ -30,6 +30,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -58,7 +59,7 @@ func main() {
 	opts := options{}
 	flag.IntVar(&opts.sinks, "sinks", 1000, "SpanSinks to create")
 	flag.IntVar(&opts.namespaces, "namespaces", 100, "namespaces to spread them over")
-	flag.IntVar(&opts.workers, "max-concurrent-reconciles", 2, "the manager's --max-concurrent-reconciles")
+	flag.IntVar(&opts.workers, "max-concurrent-reconciles", 0, "the manager's --max-concurrent-reconciles; 0 leaves the manager's default")
 	flag.StringVar(&opts.managerArgs, "manager-args", "", "more flags for `spansink manager`, space separated")
 	flag.DurationVar(&opts.timeout, "converge-timeout", 15*time.Minute, "how long a phase may take before the run fails")
 	flag.DurationVar(&opts.idle, "idle", time.Minute, "how long the idle phase watches")
@@ -140,6 +141,18 @@ func run(opts options) error {
 		return err
 	}
 	defer m.stop()
+	// An interrupted run must not leave the manager, etcd and
+	// kube-apiserver running.
+	interrupted := make(chan os.Signal, 1)
+	signal.Notify(interrupted, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-interrupted
+		progress("interrupted: stopping the manager and the API server")
+		m.stop()
+		_ = env.Stop()
+		os.RemoveAll(work)
+		os.Exit(130)
+	}()
 
 	var phases []phase
 	report := func(p phase, err error) error {
@@ -456,7 +469,10 @@ func (m *managerProcess) start() error {
 	}
 	args := append([]string{"manager", "--kubeconfig", m.kubeconfig,
 		"--metrics-bind-address", metrics, "--metrics-secure=false", "--health-probe-bind-address", probes,
-		"--max-concurrent-reconciles", strconv.Itoa(m.workers), "--collector-image", "ghcr.io/spansink/spansink:bench"}, m.extra...)
+		"--collector-image", "ghcr.io/spansink/spansink:bench"}, m.extra...)
+	if m.workers > 0 {
+		args = append(args, "--max-concurrent-reconciles", strconv.Itoa(m.workers))
+	}
 	m.cmd = exec.Command(m.binary, args...)
 	m.cmd.Stdout, m.cmd.Stderr = logFile, logFile
 	if err := m.cmd.Start(); err != nil {
@@ -641,7 +657,11 @@ func peakRSS(pid int) (int64, error) {
 }
 
 func printTable(opts options, phases []phase) {
-	fmt.Printf("\n%d SpanSinks in %d namespaces, --max-concurrent-reconciles %d %s\n\n", opts.sinks, opts.namespaces, opts.workers, opts.managerArgs)
+	workers := "the manager's default"
+	if opts.workers > 0 {
+		workers = strconv.Itoa(opts.workers)
+	}
+	fmt.Printf("\n%d SpanSinks in %d namespaces, --max-concurrent-reconciles %s %s\n\n", opts.sinks, opts.namespaces, workers, opts.managerArgs)
 	fmt.Println("| phase | time | writes per SpanSink | reads (GET) per SpanSink | manager CPU | manager peak RSS | note |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, p := range phases {

@@ -47,6 +47,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
@@ -122,11 +123,12 @@ func run(opts options) error {
 	}
 	defer func() { _ = env.Stop() }()
 	admin.QPS, admin.Burst = 2000, 4000
-	k8s, err := client.New(admin, client.Options{Scheme: controllers.NewScheme()})
+	k8s, err := client.NewWithWatch(admin, client.Options{Scheme: controllers.NewScheme()})
 	if err != nil {
 		return err
 	}
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	kubeconfig, err := managerKubeconfig(ctx, env, k8s, work)
 	if err != nil {
 		return err
@@ -154,6 +156,11 @@ func run(opts options) error {
 		os.Exit(130)
 	}()
 
+	statuses, err := followConvergence(ctx, k8s)
+	if err != nil {
+		return err
+	}
+
 	var phases []phase
 	report := func(p phase, err error) error {
 		if err != nil {
@@ -168,7 +175,7 @@ func run(opts options) error {
 		if err := createSinks(ctx, k8s, opts, sample); err != nil {
 			return "", err
 		}
-		return "", waitConverged(ctx, k8s, opts, 0)
+		return "", waitConverged(ctx, k8s, statuses, opts, 1, 0)
 	})); err != nil {
 		return err
 	}
@@ -193,7 +200,7 @@ func run(opts options) error {
 		if err := patchBatchSize(ctx, k8s, opts, 777); err != nil {
 			return "", err
 		}
-		return "", waitConverged(ctx, k8s, opts, 777)
+		return "", waitConverged(ctx, k8s, statuses, opts, 2, 777)
 	})); err != nil {
 		return err
 	}
@@ -327,26 +334,20 @@ func patchBatchSize(ctx context.Context, k8s client.Client, opts options, size i
 	})
 }
 
-// waitConverged waits until every SpanSink has a status for its
-// generation and every child exists, and, when batchSize is not 0, every
-// ConfigMap carries it.
-func waitConverged(ctx context.Context, k8s client.Client, opts options, batchSize int32) error {
+// waitConverged waits until every SpanSink of at least generation has a
+// status for its generation and every child exists, and, when batchSize
+// is not 0, every ConfigMap carries it.
+func waitConverged(ctx context.Context, k8s client.Client, statuses *convergence, opts options, generation int64, batchSize int32) error {
 	deadline := time.Now().Add(opts.timeout)
-	// Listing every SpanSink loads the API server the manager is measured
-	// against: the more there are, the less often.
-	poll := max(time.Second, time.Duration(opts.sinks/2000)*time.Second)
 	for {
-		pending, err := unconverged(ctx, k8s)
-		if err != nil {
-			return err
-		}
-		if pending == 0 {
+		done := statuses.converged(generation)
+		if done >= opts.sinks {
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%d SpanSinks have no status for their generation after %s", pending, opts.timeout)
+			return fmt.Errorf("%d SpanSinks have no status for generation %d after %s", opts.sinks-done, generation, opts.timeout)
 		}
-		time.Sleep(poll)
+		time.Sleep(200 * time.Millisecond)
 	}
 	// Children are counted once the statuses are there: a status is written
 	// after the children, so this rarely waits.
@@ -365,18 +366,88 @@ func waitConverged(ctx context.Context, k8s client.Client, opts options, batchSi
 	}
 }
 
-func unconverged(ctx context.Context, k8s client.Client) (int, error) {
-	sinks := &v1alpha1.SpanSinkList{}
-	if err := k8s.List(ctx, sinks); err != nil {
-		return 0, err
+// convergence follows every SpanSink's generation and status through one
+// watch: waiting for ten thousand of them by listing them all every second
+// would load the API server the manager is measured against more than the
+// manager does.
+type convergence struct {
+	mu     sync.Mutex
+	sinks  map[types.NamespacedName]sinkProgress
+	client client.WithWatch
+}
+
+type sinkProgress struct {
+	generation, observed int64
+	hasStatus            bool
+}
+
+func followConvergence(ctx context.Context, k8s client.WithWatch) (*convergence, error) {
+	c := &convergence{sinks: map[types.NamespacedName]sinkProgress{}, client: k8s}
+	rv, err := c.relist(ctx)
+	if err != nil {
+		return nil, err
 	}
-	pending := 0
-	for _, sink := range sinks.Items {
-		if sink.Status.ObservedGeneration != sink.Generation || len(sink.Status.Conditions) == 0 {
-			pending++
+	go c.follow(ctx, rv)
+	return c, nil
+}
+
+func (c *convergence) relist(ctx context.Context) (string, error) {
+	list := &v1alpha1.SpanSinkList{}
+	if err := c.client.List(ctx, list); err != nil {
+		return "", fmt.Errorf("list SpanSinks: %w", err)
+	}
+	for i := range list.Items {
+		c.note(&list.Items[i])
+	}
+	return list.ResourceVersion, nil
+}
+
+func (c *convergence) note(sink *v1alpha1.SpanSink) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sinks[client.ObjectKeyFromObject(sink)] = sinkProgress{
+		generation: sink.Generation, observed: sink.Status.ObservedGeneration, hasStatus: len(sink.Status.Conditions) > 0,
+	}
+}
+
+// follow applies watch events until ctx ends; a watch that ends or fails
+// (its resource version expired) starts again from a fresh list.
+func (c *convergence) follow(ctx context.Context, rv string) {
+	for ctx.Err() == nil {
+		w, err := c.client.Watch(ctx, &v1alpha1.SpanSinkList{}, &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv}})
+		if err == nil {
+			for event := range w.ResultChan() {
+				sink, ok := event.Object.(*v1alpha1.SpanSink)
+				if !ok || event.Type == watch.Error {
+					break
+				}
+				c.note(sink)
+				rv = sink.ResourceVersion
+			}
+			w.Stop()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		time.Sleep(time.Second)
+		if fresh, err := c.relist(ctx); err == nil {
+			rv = fresh
 		}
 	}
-	return pending, nil
+}
+
+// converged counts the SpanSinks at generation or later whose status is
+// for their generation.
+func (c *convergence) converged(generation int64) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, p := range c.sinks {
+		if p.generation >= generation && p.observed == p.generation && p.hasStatus {
+			n++
+		}
+	}
+	return n
 }
 
 func missingChildren(ctx context.Context, k8s client.Client, opts options, batchSize int32) (string, error) {

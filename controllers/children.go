@@ -73,7 +73,13 @@ type observation struct {
 // StorageClass being created, a named Secret being created or completed
 // (Secrets are not watched). Such a SpanSink is polled.
 func (o *observation) blocked() bool {
-	return len(o.conflicts) > 0 || o.claimMissing || o.resizeRefused || o.claimWait != nil || len(o.secretProblems) > 0
+	return o.claimWait != nil || o.blockedBeyondClaim()
+}
+
+// blockedBeyondClaim reports whether something other than a Pending claim
+// blocks the pass: what a person is likely fixing right now.
+func (o *observation) blockedBeyondClaim() bool {
+	return len(o.conflicts) > 0 || o.claimMissing || o.resizeRefused || len(o.secretProblems) > 0
 }
 
 // ensureChildren creates or updates every child, filling obs. It stops at

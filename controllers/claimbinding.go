@@ -188,7 +188,7 @@ const blockedJitter = 0.2
 // Whatever else blocks keeps the base wait, since a person is likely
 // fixing it right now.
 func blockedWait(base time.Duration, obs *observation, now time.Time) time.Duration {
-	if obs.claimWait == nil || len(obs.conflicts) > 0 || obs.claimMissing || obs.resizeRefused || len(obs.secretProblems) > 0 {
+	if obs.claimWait == nil || obs.blockedBeyondClaim() {
 		return base
 	}
 	return min(max(now.Sub(obs.claimWait.since)/4, base), pendingRetryCap*base)

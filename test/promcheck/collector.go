@@ -272,4 +272,3 @@ func writeFiles(files map[string]string) error {
 	}
 	return nil
 }
-

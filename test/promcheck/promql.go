@@ -205,3 +205,26 @@ func listLabels(have map[string]bool) string {
 	sort.Strings(names)
 	return strings.Join(names, ", ")
 }
+
+// CheckSeries fails when series, one series in the PromQL notation
+// (`name{label="value"}`, as promtool's input_series takes it), is of a
+// name the catalog lacks or has a label its series do not carry (beyond
+// TargetLabels).
+func (c Catalog) CheckSeries(series string) error {
+	metric, err := promql.ParseMetric(series)
+	if err != nil {
+		return fmt.Errorf("parse series %q: %w", series, err)
+	}
+	name := metric.Get(labels.MetricName)
+	have, ok := c.series[name]
+	if !ok {
+		return fmt.Errorf("%s: the scrape has no series of that name%s", name, c.nearby(name))
+	}
+	var errs []error
+	metric.Range(func(l labels.Label) {
+		if l.Name != labels.MetricName && !have[l.Name] && !isTargetLabel(l.Name) {
+			errs = append(errs, fmt.Errorf("%s has no label %q (it has %s)", name, l.Name, listLabels(have)))
+		}
+	})
+	return errors.Join(errs...)
+}

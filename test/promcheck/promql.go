@@ -145,8 +145,11 @@ func (c Catalog) Check(expr string) error {
 		}
 	}
 	for _, g := range refs.Groupings {
+		g.Selectors = c.known(g.Selectors)
 		if len(g.Selectors) == 0 {
-			continue // a scalar operand: there is nothing to match labels on
+			// A scalar operand has no labels to match; a missing
+			// series is reported above.
+			continue
 		}
 		for _, l := range g.Labels {
 			if isTargetLabel(l) || c.anyHas(g.Selectors, l) {
@@ -163,6 +166,16 @@ func (c Catalog) Check(expr string) error {
 		return fmt.Errorf("%q: %w", expr, err)
 	}
 	return nil
+}
+
+func (c Catalog) known(selectors []Selector) []Selector {
+	var out []Selector
+	for _, s := range selectors {
+		if _, ok := c.series[s.Metric]; ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func (c Catalog) anyHas(selectors []Selector, label string) bool {

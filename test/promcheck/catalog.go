@@ -14,7 +14,8 @@ import (
 // Catalog is what one scrape showed: for every series name a query can
 // select, the label names its samples carry. A histogram family X appears as
 // X_bucket (with le), X_sum and X_count, a summary X as X (with quantile),
-// X_sum and X_count, as PromQL sees them.
+// X_sum and X_count, as PromQL sees them. ScrapeSeries are in every
+// catalog, with no labels of their own.
 type Catalog struct {
 	// Families are the parsed metric families, by family name.
 	Families map[string]*dto.MetricFamily
@@ -64,6 +65,11 @@ func Parse(r io.Reader) (Catalog, error) {
 			c.series[name+"_count"] = labels
 		default:
 			c.series[name] = labels
+		}
+	}
+	for _, name := range ScrapeSeries {
+		if _, exported := c.series[name]; !exported {
+			c.series[name] = map[string]bool{}
 		}
 	}
 	return c, nil

@@ -45,6 +45,9 @@ func TestCheckAcceptsWhatTheScrapeHas(t *testing.T) {
 		// Labels Prometheus adds at scrape time are allowed.
 		`sum by (namespace, job) (spansink_queue_spans{namespace="team-a", job=~"sink-.*"})`,
 		`sum without (instance, pod) (spansink_queue_spans)`,
+		`sum by (namespace, pod, shard) (spansink_queue_spans{shard="0"})`,
+		// Prometheus records up for every target.
+		`up{namespace="team-a", job="team-a/sink-collector"} == 0`,
 		`spansink_queue_spans > 5`,
 		`time() - 5`,
 	} {
@@ -70,6 +73,7 @@ func TestCheckRefusesWhatTheScrapeLacks(t *testing.T) {
 		{`spansink_flush_duration_seconds_sum{le="0.1"}`, `spansink_flush_duration_seconds_sum has no label "le"`},
 		{`{__name__=~"spansink_.*"}`, `does not name one metric`},
 		{`sum(rate(spansink_queue_spans[5m])`, `parse`},
+		{`up{storage="file"}`, `up has no label "storage" (it has none)`},
 	} {
 		err := c.Check(tc.expr)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -283,4 +283,3 @@ func TestSpanSinkAlertsReadWhatTheCollectorExports(t *testing.T) {
 		}
 	}
 }
-

@@ -213,6 +213,7 @@ func TestDashboardHasThePanels(t *testing.T) {
 		"Rotations by reason":                     {"spansink_file_rotations_total"},
 		"Storage health":                          {"spansink_storage_healthy"},
 		"Storage errors and lost spans":           {"spansink_storage_errors_total", "spansink_spans_lost_total"},
+		"Volume usage":                            {"spansink_volume_available_bytes", "spansink_volume_capacity_bytes"},
 		"Upload lag":                              {"spansink_upload_oldest_pending_timestamp_seconds"},
 		"Upload backlog":                          {"spansink_upload_pending_files", "spansink_upload_pending_bytes"},
 		"Uploads by result":                       {"spansink_upload_files_total", "spansink_upload_failing"},

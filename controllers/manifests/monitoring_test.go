@@ -260,3 +260,37 @@ func TestRulesFileIsAPrometheusRulesFile(t *testing.T) {
 		t.Error("rules file carries Kubernetes object fields")
 	}
 }
+
+// With a NetworkPolicy, the Prometheus of prometheusFrom reaches the
+// metrics port and nothing else, and only while the PodMonitor is enabled;
+// without a NetworkPolicy, prometheusFrom creates none.
+func TestNetworkPolicyAdmitsThePrometheusToTheMetricsPort(t *testing.T) {
+	prometheus := v1alpha1.PrometheusPeer{
+		NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "monitoring"}},
+		PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "prometheus"}},
+	}
+	sink := defaultedSink()
+	sink.Spec.Monitoring.PodMonitor = v1alpha1.PodMonitorSpec{Enabled: true, PrometheusFrom: []v1alpha1.PrometheusPeer{prometheus}}
+	if policy := NetworkPolicy(Params{Sink: sink}); policy != nil {
+		t.Fatalf("prometheusFrom made a NetworkPolicy of its own: %+v", policy)
+	}
+
+	sink.Spec.NetworkPolicy = &v1alpha1.NetworkPolicySpec{}
+	policy := NetworkPolicy(Params{Sink: sink})
+	if len(policy.Spec.Ingress) != 1 {
+		t.Fatalf("want one rule (the metrics port), got %+v", policy.Spec.Ingress)
+	}
+	rule := policy.Spec.Ingress[0]
+	if len(rule.Ports) != 1 || rule.Ports[0].Port.IntValue() != MetricsPort {
+		t.Errorf("the Prometheus's rule opens %+v, want only port %d", rule.Ports, MetricsPort)
+	}
+	if len(rule.From) != 1 || rule.From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "monitoring" ||
+		rule.From[0].PodSelector.MatchLabels["app.kubernetes.io/name"] != "prometheus" || rule.From[0].IPBlock != nil {
+		t.Errorf("the Prometheus peer is %+v", rule.From)
+	}
+
+	sink.Spec.Monitoring.PodMonitor.Enabled = false
+	if got := NetworkPolicy(Params{Sink: sink}).Spec.Ingress; len(got) != 0 {
+		t.Errorf("with the PodMonitor disabled the policy still admits %+v", got)
+	}
+}

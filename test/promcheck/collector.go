@@ -76,7 +76,7 @@ func scrapeDrivenCollector(tb testing.TB) (Catalog, error) {
 	}); err != nil {
 		return Catalog{}, err
 	}
-	closedPort, err := closedLoopbackPort()
+	refusingStore, err := freeLoopbackAddress()
 	if err != nil {
 		return Catalog{}, err
 	}
@@ -93,7 +93,7 @@ func scrapeDrivenCollector(tb testing.TB) (Catalog, error) {
 	// Uploads fail against a port nothing listens on: the upload series
 	// are all created at start, and a failing store sets them too.
 	cfg.ObjectStore = config.ObjectStore{
-		Endpoint: "http://" + closedPort, Region: "us-east-1", Bucket: "spans", PathStyle: true,
+		Endpoint: "http://" + refusingStore, Region: "us-east-1", Bucket: "spans", PathStyle: true,
 		AccessKeyIDFile: filepath.Join(work, "access-key"), SecretAccessKeyFile: filepath.Join(work, "secret-key"),
 		Namespace: "promcheck", Sink: "promcheck", Shard: 0,
 	}
@@ -255,7 +255,9 @@ func waitForCount(ctx context.Context, proc *collectorproc.Proc, name, labels st
 	}
 }
 
-func closedLoopbackPort() (string, error) {
+// freeLoopbackAddress is a loopback address nothing listens on now: one to
+// bind, or one that refuses connections.
+func freeLoopbackAddress() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err

@@ -92,7 +92,7 @@ func scrapeReconcilingManager(tb testing.TB) (Catalog, error) {
 	if err := os.WriteFile(kubeconfigFile, kubeconfig, 0o600); err != nil {
 		return Catalog{}, err
 	}
-	metricsAddr, err := closedLoopbackPort()
+	metricsAddr, err := freeLoopbackAddress()
 	if err != nil {
 		return Catalog{}, err
 	}
@@ -119,7 +119,11 @@ func scrapeReconcilingManager(tb testing.TB) (Catalog, error) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := createSampleSpanSink(ctx, dynamic.NewForConfigOrDie(cfg)); err != nil {
+	client, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	if err := createSampleSpanSink(ctx, client); err != nil {
 		return fail(err)
 	}
 	url := "http://" + metricsAddr + "/metrics"

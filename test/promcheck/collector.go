@@ -106,7 +106,7 @@ func scrapeDrivenCollector(tb testing.TB) (Catalog, error) {
 	}
 	proc := collectorproc.Start(tb, logFile, "--config", configFile)
 	fail := func(err error) (Catalog, error) {
-		return Catalog{}, fmt.Errorf("%w (collector log: %s)", err, logFile)
+		return Catalog{}, fmt.Errorf("%w\ncollector log:\n%s", err, logTail(logFile))
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -273,4 +273,18 @@ func writeFiles(files map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// logTail is the end of a log file, for a failure's message: the file is in
+// the test's temporary directory, gone once the test ends.
+func logTail(path string) string {
+	const tail = 8 << 10
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	if len(data) > tail {
+		data = data[len(data)-tail:]
+	}
+	return string(data)
 }

@@ -114,7 +114,7 @@ func scrapeReconcilingManager(tb testing.TB) (Catalog, error) {
 		cmd.Wait()
 	})
 	fail := func(err error) (Catalog, error) {
-		return Catalog{}, fmt.Errorf("%w (manager log: %s)", err, logPath)
+		return Catalog{}, fmt.Errorf("%w\nmanager log:\n%s", err, logTail(logPath))
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

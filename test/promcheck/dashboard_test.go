@@ -2,15 +2,23 @@ package promcheck
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
+	"github.com/grafana/grafana-foundation-sdk/go/cog/plugins"
+	"github.com/grafana/grafana-foundation-sdk/go/common"
+	grafana "github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 )
 
@@ -20,90 +28,106 @@ var dashboardDir = filepath.Join("..", "..", "config", "grafana")
 
 const dashboardFile = "spansink-dashboard.json"
 
-// dashboard is the part of Grafana's dashboard JSON model the tests read.
-type dashboard struct {
-	UID           string  `json:"uid"`
-	Title         string  `json:"title"`
-	SchemaVersion int     `json:"schemaVersion"`
-	Panels        []panel `json:"panels"`
-	Templating    struct {
-		List []variable `json:"list"`
-	} `json:"templating"`
-}
-
-type panel struct {
-	ID         int            `json:"id"`
-	Type       string         `json:"type"`
-	Title      string         `json:"title"`
-	Datasource *datasourceRef `json:"datasource"`
-	GridPos    struct {
-		H, W, X, Y int
-	} `json:"gridPos"`
-	Targets []target `json:"targets"`
-	// Panels are a collapsed row's.
-	Panels []panel `json:"panels"`
-}
-
-type target struct {
-	RefID      string         `json:"refId"`
-	Expr       string         `json:"expr"`
-	Datasource *datasourceRef `json:"datasource"`
-}
-
-type datasourceRef struct {
-	Type string `json:"type"`
-	UID  string `json:"uid"`
-}
-
-type variable struct {
-	Name       string          `json:"name"`
-	Type       string          `json:"type"`
-	Query      json.RawMessage `json:"query"`
-	Datasource *datasourceRef  `json:"datasource"`
-}
+// dashboard is the dashboard as Grafana's schema reads it, through the
+// Grafana Foundation SDK's generated types.
+type dashboard struct{ grafana.Dashboard }
 
 // promDatasource is how every panel and target names its data source: the
 // dashboard's datasource variable, so the dashboard works with whatever
 // Prometheus data source a Grafana has.
-var promDatasource = datasourceRef{Type: "prometheus", UID: "${datasource}"}
+var promDatasource = common.DataSourceRef{Type: ptr.To("prometheus"), Uid: ptr.To("${datasource}")}
 
+func isPromDatasource(ref *common.DataSourceRef) bool {
+	return ref != nil && ptr.Deref(ref.Type, "") == *promDatasource.Type && ptr.Deref(ref.Uid, "") == *promDatasource.Uid
+}
+
+// schemaErrors is err unless it is an empty list: the SDK's strict
+// unmarshalling returns its error list, typed, even when it holds none.
+func schemaErrors(err error) error {
+	var errs cog.BuildErrors
+	if errors.As(err, &errs) && len(errs) == 0 {
+		return nil
+	}
+	return err
+}
+
+var registerPlugins sync.Once
+
+// readDashboard reads the dashboard strictly by Grafana's schema: a
+// missing required field, a field of the wrong type or an unknown one
+// fails, as do the schema's value constraints.
 func readDashboard(t *testing.T) dashboard {
 	t.Helper()
+	// The panel and query types (timeseries, prometheus, ...) decode by
+	// the plugins registered here.
+	registerPlugins.Do(plugins.RegisterDefaultPlugins)
 	raw, err := os.ReadFile(filepath.Join(dashboardDir, dashboardFile))
 	if err != nil {
 		t.Fatal(err)
 	}
+	var strict grafana.Dashboard
+	if err := schemaErrors(strict.UnmarshalJSONStrict(raw)); err != nil {
+		t.Fatalf("%s does not follow Grafana's dashboard schema:\n%v", dashboardFile, err)
+	}
+	// The strict decoding reports every error, but the SDK's typed empty
+	// error list also stops it from keeping some of what it decoded (the
+	// panels among them); the plain decoding keeps everything.
 	var d dashboard
-	if err := json.Unmarshal(raw, &d); err != nil {
-		t.Fatalf("%s is not dashboard JSON: %v", dashboardFile, err)
+	if err := json.Unmarshal(raw, &d.Dashboard); err != nil {
+		t.Fatal(err)
+	}
+	if err := schemaErrors(d.Validate()); err != nil {
+		t.Fatalf("%s breaks constraints of Grafana's dashboard schema:\n%v", dashboardFile, err)
+	}
+	if len(d.Panels) == 0 {
+		t.Fatalf("%s has no panels", dashboardFile)
 	}
 	return d
 }
 
+// panel is a panel that queries, with its Prometheus queries.
+type panel struct {
+	*grafana.Panel
+	queries []*prometheus.Dataquery
+}
+
+func (p panel) title() string { return ptr.Deref(p.Title, "") }
+
 // graphPanels are the panels that query, rows' panels included.
-func (d dashboard) graphPanels() []panel {
-	var out []panel
-	var walk func([]panel)
-	walk = func(ps []panel) {
-		for _, p := range ps {
-			if p.Type == "row" {
-				walk(p.Panels)
-				continue
+func (d dashboard) graphPanels(t *testing.T) []panel {
+	t.Helper()
+	var all []*grafana.Panel
+	for _, p := range d.Panels {
+		switch {
+		case p.Panel != nil:
+			all = append(all, p.Panel)
+		case p.RowPanel != nil:
+			for i := range p.RowPanel.Panels {
+				all = append(all, &p.RowPanel.Panels[i])
 			}
-			out = append(out, p)
 		}
 	}
-	walk(d.Panels)
+	out := make([]panel, len(all))
+	for i, p := range all {
+		out[i].Panel = p
+		for _, target := range p.Targets {
+			query, ok := target.(*prometheus.Dataquery)
+			if !ok {
+				t.Fatalf("panel %q: target %T is not a Prometheus query", ptr.Deref(p.Title, ""), target)
+			}
+			out[i].queries = append(out[i].queries, query)
+		}
+	}
 	return out
 }
 
-func (d dashboard) variable(name string) (variable, bool) {
+func (d dashboard) variable(name string) (grafana.VariableModel, bool) {
 	for _, v := range d.Templating.List {
 		if v.Name == name {
 			return v, true
 		}
 	}
-	return variable{}, false
+	return grafana.VariableModel{}, false
 }
 
 // grafanaVariables are the values the test gives Grafana's built-in
@@ -140,42 +164,45 @@ func (d dashboard) substitute(expr string) (string, error) {
 
 func TestDashboardStructure(t *testing.T) {
 	d := readDashboard(t)
-	if d.UID == "" || d.Title == "" || d.SchemaVersion < 36 {
-		t.Errorf("uid %q, title %q, schemaVersion %d: want a uid, a title and a schema of Grafana 9 or later", d.UID, d.Title, d.SchemaVersion)
+	if ptr.Deref(d.Uid, "") == "" || ptr.Deref(d.Title, "") == "" || d.SchemaVersion < 36 {
+		t.Errorf("uid %q, title %q, schemaVersion %d: want a uid, a title and a schema of Grafana 9 or later", ptr.Deref(d.Uid, ""), ptr.Deref(d.Title, ""), d.SchemaVersion)
 	}
-	if ds, ok := d.variable("datasource"); !ok || ds.Type != "datasource" || string(ds.Query) != `"prometheus"` {
+	if ds, ok := d.variable("datasource"); !ok || ds.Type != grafana.VariableTypeDatasource || ds.Query == nil || ptr.Deref(ds.Query.String, "") != "prometheus" {
 		t.Errorf("no datasource variable of Prometheus data sources: %+v", ds)
 	}
 	for _, name := range []string{"namespace", "job"} {
-		if v, ok := d.variable(name); !ok || v.Type != "query" || v.Datasource == nil || *v.Datasource != promDatasource {
+		if v, ok := d.variable(name); !ok || v.Type != grafana.VariableTypeQuery || !isPromDatasource(v.Datasource) {
 			t.Errorf("no %s query variable on the datasource variable: %+v", name, v)
 		}
 	}
-	ids := map[int]string{}
-	for _, p := range append(d.Panels, d.graphPanels()...) {
-		if other, dup := ids[p.ID]; dup && other != p.Title {
-			t.Errorf("panels %q and %q share id %d", other, p.Title, p.ID)
+	ids := map[uint32]string{}
+	for _, p := range d.graphPanels(t) {
+		title := p.title()
+		if p.Id == nil {
+			t.Errorf("panel %q has no id", title)
+		} else if other, dup := ids[*p.Id]; dup {
+			t.Errorf("panels %q and %q share id %d", other, title, *p.Id)
+		} else {
+			ids[*p.Id] = title
 		}
-		ids[p.ID] = p.Title
-		if p.GridPos.W < 1 || p.GridPos.X+p.GridPos.W > 24 || p.GridPos.H < 1 {
-			t.Errorf("panel %q: gridPos %+v is outside Grafana's 24 columns", p.Title, p.GridPos)
+		if g := p.GridPos; g == nil || g.W < 1 || g.X+g.W > 24 || g.H < 1 {
+			t.Errorf("panel %q: gridPos %+v is outside Grafana's 24 columns", title, g)
 		}
-	}
-	for _, p := range d.graphPanels() {
-		if len(p.Targets) == 0 {
-			t.Errorf("panel %q has no targets", p.Title)
+		if len(p.queries) == 0 {
+			t.Errorf("panel %q has no targets", title)
 		}
-		if p.Datasource == nil || *p.Datasource != promDatasource {
-			t.Errorf("panel %q: datasource %+v, want %+v", p.Title, p.Datasource, promDatasource)
+		if !isPromDatasource(p.Datasource) {
+			t.Errorf("panel %q: datasource %+v, want the datasource variable", title, p.Datasource)
 		}
 		refIDs := map[string]bool{}
-		for _, tg := range p.Targets {
-			if tg.Expr == "" || tg.RefID == "" || refIDs[tg.RefID] {
-				t.Errorf("panel %q: target %+v needs an expr and a refId of its own", p.Title, tg)
+		for _, q := range p.queries {
+			refID := ptr.Deref(q.RefId, "")
+			if q.Expr == "" || refID == "" || refIDs[refID] {
+				t.Errorf("panel %q: target %q needs an expr and a refId of its own", title, refID)
 			}
-			refIDs[tg.RefID] = true
-			if tg.Datasource == nil || *tg.Datasource != promDatasource {
-				t.Errorf("panel %q target %s: datasource %+v, want %+v", p.Title, tg.RefID, tg.Datasource, promDatasource)
+			refIDs[refID] = true
+			if !isPromDatasource(q.Datasource) {
+				t.Errorf("panel %q target %s: datasource %+v, want the datasource variable", title, refID, q.Datasource)
 			}
 		}
 	}
@@ -185,10 +212,10 @@ func TestDashboardStructure(t *testing.T) {
 func TestDashboardHasThePanels(t *testing.T) {
 	d := readDashboard(t)
 	reads := map[string]map[string]bool{}
-	for _, p := range d.graphPanels() {
-		reads[p.Title] = map[string]bool{}
-		for _, tg := range p.Targets {
-			expr, err := d.substitute(tg.Expr)
+	for _, p := range d.graphPanels(t) {
+		reads[p.title()] = map[string]bool{}
+		for _, q := range p.queries {
+			expr, err := d.substitute(q.Expr)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -197,7 +224,7 @@ func TestDashboardHasThePanels(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, s := range refs.Selectors {
-				reads[p.Title][s.Metric] = true
+				reads[p.title()][s.Metric] = true
 			}
 		}
 	}
@@ -238,27 +265,28 @@ func TestDashboardHasThePanels(t *testing.T) {
 func TestDashboardQueriesReadWhatTheCollectorExports(t *testing.T) {
 	d := readDashboard(t)
 	c := CollectorCatalog(t)
-	for _, p := range d.graphPanels() {
-		for _, tg := range p.Targets {
-			expr, err := d.substitute(tg.Expr)
+	for _, p := range d.graphPanels(t) {
+		for _, q := range p.queries {
+			refID := ptr.Deref(q.RefId, "")
+			expr, err := d.substitute(q.Expr)
 			if err != nil {
-				t.Errorf("panel %q: %v", p.Title, err)
+				t.Errorf("panel %q: %v", p.title(), err)
 				continue
 			}
 			if err := c.Check(expr); err != nil {
-				t.Errorf("panel %q target %s: %v", p.Title, tg.RefID, err)
+				t.Errorf("panel %q target %s: %v", p.title(), refID, err)
 				continue
 			}
 			refs, _ := Refer(expr)
 			for _, s := range refs.Selectors {
 				if !contains(s.Labels, "namespace") || !contains(s.Labels, "job") {
-					t.Errorf("panel %q target %s: %s is not scoped by $namespace and $job", p.Title, tg.RefID, s.Metric)
+					t.Errorf("panel %q target %s: %s is not scoped by $namespace and $job", p.title(), refID, s.Metric)
 				}
 			}
 		}
 	}
 	for _, v := range d.Templating.List {
-		if v.Type != "query" {
+		if v.Type != grafana.VariableTypeQuery {
 			continue
 		}
 		if err := checkLabelValues(d, c, v); err != nil {
@@ -270,16 +298,20 @@ func TestDashboardQueriesReadWhatTheCollectorExports(t *testing.T) {
 // labelValues is Grafana's label_values(selector, label) variable query.
 var labelValues = regexp.MustCompile(`^label_values\((.+),\s*(\w+)\)$`)
 
-func checkLabelValues(d dashboard, c Catalog, v variable) error {
-	var query struct {
-		Query string `json:"query"`
+func checkLabelValues(d dashboard, c Catalog, v grafana.VariableModel) error {
+	var query string
+	switch {
+	case v.Query == nil:
+		return errors.New("no query")
+	case v.Query.String != nil:
+		query = *v.Query.String
+	default:
+		// Grafana 10's form: {"query": "...", "refId": "..."}.
+		query, _ = v.Query.Map["query"].(string)
 	}
-	if err := json.Unmarshal(v.Query, &query); err != nil {
-		return fmt.Errorf("query %s: %w", v.Query, err)
-	}
-	m := labelValues.FindStringSubmatch(query.Query)
+	m := labelValues.FindStringSubmatch(query)
 	if m == nil {
-		return fmt.Errorf("query %q is not label_values(selector, label)", query.Query)
+		return fmt.Errorf("query %q is not label_values(selector, label)", query)
 	}
 	selector, err := d.substitute(m[1])
 	if err != nil {

@@ -32,10 +32,10 @@ type PodMonitorSpec struct {
 	// +kubebuilder:default=false
 	Enabled bool `json:"enabled,omitempty"`
 
-	// interval is how often Prometheus scrapes each pod; unset leaves it to
-	// the Prometheus's scrapeInterval.
+	// interval is how often Prometheus scrapes each pod, in whole seconds;
+	// unset leaves it to the Prometheus's scrapeInterval.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(ns|us|ms|s|m|h))+$') && duration(self) >= duration('1s') && duration(self) <= duration('1h') && duration(self) % duration('1ms') == duration('0s')",message="monitoring.podMonitor.interval must be a whole number of milliseconds such as 30s or 1m, from 1s to 1h"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(s|m|h))+$') && duration(self) >= duration('1s') && duration(self) <= duration('1h')",message="monitoring.podMonitor.interval must be a whole number of seconds such as 30s or 1m, from 1s to 1h"
 	Interval *metav1.Duration `json:"interval,omitempty"`
 
 	// labels are added to the PodMonitor, so that a Prometheus's
@@ -122,17 +122,17 @@ type RulesSpec struct {
 	// +kubebuilder:validation:Maximum=100
 	QueueFullPercent int32 `json:"queueFullPercent,omitempty"`
 
-	// silentAfter, when set, makes SpanSinkNoSpans fire once the whole
+	// silentAfter (whole seconds), when set, makes SpanSinkNoSpans fire once the whole
 	// SpanSink has accepted no span for this long: for a SpanSink whose
 	// clients always send something. Unset, silence is not an alert.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(s|m|h))+$') && duration(self) >= duration('5m') && duration(self) <= duration('168h') && duration(self) % duration('1s') == duration('0s')",message="monitoring.rules.silentAfter must be a whole number of seconds such as 30m or 2h, from 5m to 168h"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(s|m|h))+$') && duration(self) >= duration('5m') && duration(self) <= duration('168h')",message="monitoring.rules.silentAfter must be a whole number of seconds such as 30m or 2h, from 5m to 168h"
 	SilentAfter *metav1.Duration `json:"silentAfter,omitempty"`
 
-	// uploadLag is how long a sealed file may wait for the object store
+	// uploadLag (whole seconds) is how long a sealed file may wait for the object store
 	// before SpanSinkUploadLagging fires; 30m when unset. The alert exists
 	// only when storage.objectStore is set.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(s|m|h))+$') && duration(self) >= duration('1m') && duration(self) <= duration('168h') && duration(self) % duration('1s') == duration('0s')",message="monitoring.rules.uploadLag must be a whole number of seconds such as 30m or 2h, from 1m to 168h"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(s|m|h))+$') && duration(self) >= duration('1m') && duration(self) <= duration('168h')",message="monitoring.rules.uploadLag must be a whole number of seconds such as 30m or 2h, from 1m to 168h"
 	UploadLag *metav1.Duration `json:"uploadLag,omitempty"`
 }

@@ -283,3 +283,32 @@ func TestSpanSinkAlertsReadWhatTheCollectorExports(t *testing.T) {
 		}
 	}
 }
+
+// The thresholds of spec.monitoring.rules reach the alerts: series that
+// fire them at the defaults stay below thresholds set higher.
+func TestSpanSinkAlertThresholdsFromTheSpec(t *testing.T) {
+	sink := alertedSink()
+	sink.Spec.Monitoring.Rules.VolumeFullPercent = 95
+	sink.Spec.Monitoring.Rules.QueueFullPercent = 95
+	sink.Spec.Monitoring.Rules.UploadLag = &metav1.Duration{Duration: 2 * time.Hour}
+	target := scrapeTarget{sink: sink, pod: "traces-collector-0-0", shard: "0"}
+	rules, err := manifests.RulesFile(manifests.PrometheusRule(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	CollectorCatalog(t).TestRules(t, rules, []RuleTest{{
+		Name: "92% of the volume, 90% of the queue and an hour of upload lag are below the spec's thresholds",
+		InputSeries: []InputSeries{
+			{target.series("spansink_volume_capacity_bytes"), "100e9+0x60"},
+			{target.series("spansink_volume_available_bytes"), "8e9+0x60"},
+			{target.series("spansink_queue_spans"), "90000+0x60"},
+			{target.series("spansink_queue_capacity_spans"), "100000+0x60"},
+			{target.series("spansink_upload_oldest_pending_timestamp_seconds"), "1+0x60"},
+		},
+		AlertRuleTests: []AlertRuleTest{
+			{EvalTime: "60m", Alertname: "SpanSinkVolumeNearlyFull"},
+			{EvalTime: "60m", Alertname: "SpanSinkQueueNearlyFull"},
+			{EvalTime: "60m", Alertname: "SpanSinkUploadLagging"},
+		},
+	}})
+}

@@ -29,11 +29,14 @@ import (
 // makes every labelled series appear: truncated and dropped attributes, a
 // size rotation, a request refused by the request timeout.
 const (
-	token               = "promcheck-token"
-	rotateAtBytes       = 4 << 10
-	maxAttributes       = 2
-	maxValueBytes       = 16
-	stalledRequestLimit = time.Second
+	token         = "promcheck-token"
+	rotateAtBytes = 4 << 10
+	maxAttributes = 2
+	maxValueBytes = 16
+	// stalledRequestLimit is limits.requestTimeout: long enough that no
+	// real request of the test (a Durable write waits for its fsync) runs
+	// into it on a loaded machine.
+	stalledRequestLimit = 5 * time.Second
 )
 
 var (
@@ -111,6 +114,10 @@ func scrapeDrivenCollector(tb testing.TB) (Catalog, error) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	// The stalled request waits out the request timeout while the rest
+	// of the traffic goes on.
+	stalled := make(chan error, 1)
+	go func() { stalled <- stallRequest(proc) }()
 	if err := sendSDKSpans(ctx, proc); err != nil {
 		return fail(err)
 	}
@@ -129,7 +136,7 @@ func scrapeDrivenCollector(tb testing.TB) (Catalog, error) {
 	if status, body, err := post(ctx, proc, "/v1/spans", "", `{}`); err != nil || status != http.StatusUnauthorized {
 		return fail(fmt.Errorf("post without a token: %d %s %v, want 401", status, body, err))
 	}
-	if err := stallRequest(proc); err != nil {
+	if err := <-stalled; err != nil {
 		return fail(err)
 	}
 	// A changed token file is read again (spansink_credentials_reloads_total).

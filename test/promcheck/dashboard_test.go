@@ -69,7 +69,7 @@ func readDashboard(t *testing.T) dashboard {
 	if err := schemaErrors(strict.UnmarshalJSONStrict(raw)); err != nil {
 		t.Fatalf("%s does not follow Grafana's dashboard schema:\n%v", dashboardFile, err)
 	}
-	// The strict decoding reports every error, but the SDK's typed empty
+	// The strict decoding reports the schema's errors, but the SDK's typed empty
 	// error list also stops it from keeping some of what it decoded (the
 	// panels among them); the plain decoding keeps everything.
 	var d dashboard

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -13,8 +14,10 @@ import (
 	"github.com/spansink/spansink/controllers/manifests"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
 )
 
 // monitoringCRDs are the Prometheus Operator's CRDs as `make manifests`
@@ -119,6 +122,16 @@ var _ = Describe("spec.monitoring", Ordered, func() {
 			g.Expect(got.UID).NotTo(Equal(monitor.UID))
 		}).Should(Succeed())
 
+		By("a new scrape interval updates the PodMonitor")
+		updateSink(ctx, ns, "cycle", func(s *v1alpha1.SpanSink) {
+			s.Spec.Monitoring.PodMonitor.Interval = &metav1.Duration{Duration: time.Minute}
+		})
+		Eventually(func(g Gomega) {
+			got := &monitoringv1.PodMonitor{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "cycle-collector"), got)).To(Succeed())
+			g.Expect(got.Spec.PodMetricsEndpoints[0].Interval).To(Equal(monitoringv1.Duration("1m")))
+		}).Should(Succeed())
+
 		By("a pass over the converged SpanSink writes nothing")
 		Eventually(func(g Gomega) {
 			g.Expect(condition(getSink(g, ctx, ns, "cycle"), v1alpha1.ConditionMonitoringReady)).To(HaveField("Status", metav1.ConditionTrue))
@@ -146,6 +159,18 @@ var _ = Describe("spec.monitoring", Ordered, func() {
 			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "got %v", err)
 			g.Expect(condition(getSink(g, ctx, ns, "cycle"), v1alpha1.ConditionMonitoringReady)).To(BeNil())
 		}).Should(Succeed())
+	})
+
+	// The API server checks config/prometheus against the CRDs' schemas.
+	It("accepts config/prometheus, the operator's own ServiceMonitor and rules", func() {
+		for _, file := range []string{"monitor.yaml", "prometheus_rule.yaml"} {
+			data, err := os.ReadFile(filepath.Join("..", "config", "prometheus", file))
+			Expect(err).NotTo(HaveOccurred())
+			obj := &unstructured.Unstructured{}
+			Expect(yaml.Unmarshal(data, &obj.Object)).To(Succeed())
+			obj.SetNamespace(ns)
+			Expect(k8sClient.Create(ctx, obj)).To(Succeed(), "%s", file)
+		}
 	})
 
 	It("leaves a PodMonitor it does not control alone and says so", func() {

@@ -321,15 +321,6 @@ func checkLabelValues(d dashboard, c Catalog, v grafana.VariableModel) error {
 	return c.Check(fmt.Sprintf("group by (%s) (%s)", m[2], selector))
 }
 
-func contains(list []string, s string) bool {
-	for _, l := range list {
-		if l == s {
-			return true
-		}
-	}
-	return false
-}
-
 // config/grafana builds into one ConfigMap carrying the dashboard sidecar's
 // label and the JSON file as it is.
 func TestDashboardConfigMap(t *testing.T) {

@@ -20,12 +20,15 @@ type Selector struct {
 // Grouping is a list of label names an expression aggregates or matches by
 // (by, without, on, ignoring, group_left and group_right), with the
 // selectors of the operands it applies to: each label must exist on at
-// least one of them.
+// least one of them, or be made inside the operand.
 type Grouping struct {
 	// Clause says where the labels appear, as in "by (storage)", for errors.
 	Clause    string
 	Labels    []string
 	Selectors []Selector
+	// Made are the labels the operand makes itself: label_replace's and
+	// label_join's destination, count_values' label.
+	Made []string
 }
 
 // References are what an expression refers to in the series it reads.
@@ -113,9 +116,22 @@ func selectorOf(vs *parser.VectorSelector) (Selector, error) {
 func grouping(clause string, names []string, operand parser.Node) Grouping {
 	g := Grouping{Clause: fmt.Sprintf("%s (%s)", clause, strings.Join(names, ", ")), Labels: names}
 	parser.Inspect(operand, func(node parser.Node, _ []parser.Node) error {
-		if vs, ok := node.(*parser.VectorSelector); ok {
-			if s, err := selectorOf(vs); err == nil {
+		switch n := node.(type) {
+		case *parser.VectorSelector:
+			if s, err := selectorOf(n); err == nil {
 				g.Selectors = append(g.Selectors, s)
+			}
+		case *parser.Call:
+			if (n.Func.Name == "label_replace" || n.Func.Name == "label_join") && len(n.Args) > 1 {
+				if dst, ok := n.Args[1].(*parser.StringLiteral); ok {
+					g.Made = append(g.Made, dst.Val)
+				}
+			}
+		case *parser.AggregateExpr:
+			if n.Op == parser.COUNT_VALUES {
+				if label, ok := n.Param.(*parser.StringLiteral); ok {
+					g.Made = append(g.Made, label.Val)
+				}
 			}
 		}
 		return nil
@@ -152,7 +168,7 @@ func (c Catalog) Check(expr string) error {
 			continue
 		}
 		for _, l := range g.Labels {
-			if isTargetLabel(l) || c.anyHas(g.Selectors, l) {
+			if isTargetLabel(l) || c.anyHas(g.Selectors, l) || contains(g.Made, l) {
 				continue
 			}
 			names := make([]string, len(g.Selectors))
@@ -240,4 +256,13 @@ func (c Catalog) CheckSeries(series string) error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+func contains(list []string, s string) bool {
+	for _, l := range list {
+		if l == s {
+			return true
+		}
+	}
+	return false
 }

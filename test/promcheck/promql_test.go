@@ -49,6 +49,9 @@ func TestCheckAcceptsWhatTheScrapeHas(t *testing.T) {
 		// Prometheus records up for every target.
 		`up{namespace="team-a", job="team-a/sink-collector"} == 0`,
 		`spansink_queue_spans > 5`,
+		// Labels the expression makes itself.
+		`sum by (proto) (label_replace(spansink_spans_received_total, "proto", "$1", "protocol", "otlp_(.*)"))`,
+		`count by (spans) (count_values("spans", spansink_queue_spans))`,
 		`time() - 5`,
 	} {
 		if err := c.Check(expr); err != nil {
@@ -74,6 +77,8 @@ func TestCheckRefusesWhatTheScrapeLacks(t *testing.T) {
 		{`{__name__=~"spansink_.*"}`, `does not name one metric`},
 		{`sum(rate(spansink_queue_spans[5m])`, `parse`},
 		{`up{storage="file"}`, `up has no label "storage" (it has none)`},
+		// A made label counts only inside the operand that makes it.
+		{`sum by (proto) (spansink_spans_received_total) + on () group_left sum(label_replace(spansink_queue_spans, "proto", "x", "", ""))`, `by (proto): no series it applies to (spansink_spans_received_total) has label "proto"`},
 	} {
 		err := c.Check(tc.expr)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

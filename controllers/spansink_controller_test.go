@@ -218,6 +218,10 @@ var _ = Describe("SpanSink controller", func() {
 			g.Expect(got.Status.ConfigHash).To(Equal(newHash))
 			g.Expect(condition(got, v1alpha1.ConditionProgressing)).To(And(
 				HaveField("Status", metav1.ConditionTrue), HaveField("Reason", v1alpha1.ReasonRollingOut)))
+			// What kstatus reads: in progress, nothing stalled.
+			g.Expect(condition(got, v1alpha1.ConditionReconciling)).To(And(
+				HaveField("Status", metav1.ConditionTrue), HaveField("Reason", v1alpha1.ReasonRollingOut)))
+			g.Expect(condition(got, v1alpha1.ConditionStalled)).To(HaveField("Status", metav1.ConditionFalse))
 		}).Should(Succeed())
 		markAvailable(ctx, ns, "ready-collector")
 		Eventually(func(g Gomega) {

@@ -33,10 +33,22 @@ help: ## Show the targets and what they do.
 
 ##@ Development
 
+# The Prometheus Operator's CRDs the operator creates objects of, generated
+# from the monitoring/v1 package at the version go.mod pins, for the envtest
+# suite (controllers/suite_test.go installs them while it runs). They are
+# regenerated with the manifests, so `make verify` notices a go.mod bump
+# that changes them.
+MONITORING_CRDS_DIR ?= test/crds/monitoring.coreos.com
+MONITORING_CRDS ?= podmonitors servicemonitors prometheusrules
+
 .PHONY: manifests
-manifests: controller-gen ## Generate the CRD (config/crd/bases) and the manager's ClusterRole (config/rbac/role.yaml).
+manifests: controller-gen ## Generate the CRD (config/crd/bases), the manager's ClusterRole (config/rbac/role.yaml) and the Prometheus Operator's CRDs the tests install (test/crds).
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	@tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
+	$(CONTROLLER_GEN) crd paths=github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1 output:crd:artifacts:config="$$tmp"; \
+	rm -rf $(MONITORING_CRDS_DIR); mkdir -p $(MONITORING_CRDS_DIR); \
+	for kind in $(MONITORING_CRDS); do cp "$$tmp/monitoring.coreos.com_$$kind.yaml" $(MONITORING_CRDS_DIR)/; done
 
 .PHONY: generate
 generate: controller-gen ## Generate the DeepCopy methods of the API types.
@@ -67,8 +79,8 @@ test: manifests generate fmt vet ## Run every test: unit tests, the envtest suit
 
 .PHONY: verify-generated
 verify-generated: manifests generate api-docs ## Fail when generated code, manifests or the API reference differ from what is committed (CI runs this).
-	@if [ -n "$$(git status --porcelain -- api config docs/api.md)" ]; then \
-		git status --short -- api config docs/api.md; git diff -- api config docs/api.md; \
+	@if [ -n "$$(git status --porcelain -- api config test/crds docs/api.md)" ]; then \
+		git status --short -- api config test/crds docs/api.md; git diff -- api config test/crds docs/api.md; \
 		echo "generated files are out of date: run 'make manifests generate api-docs' and commit the result" >&2; \
 		exit 1; \
 	fi

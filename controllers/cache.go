@@ -27,6 +27,12 @@ import (
 // looks such names up with the uncached APIReader before it decides
 // anything. Secrets are not cached at all (see checkSecrets).
 //
+// PodMonitors and PrometheusRules cannot be listed here: cache options for
+// a kind the API server does not serve keep the manager from starting, and
+// the Prometheus Operator may come later (see monitoring.go). They are
+// cached whole once their CRDs exist; a cluster has few of them. The
+// metadata of CRDs is cached too, to see those CRDs appear.
+//
 // StorageClasses (few, cluster-wide) and the Events of claims are cached
 // too: while a claim is Pending each pass looks at its class and at the
 // PersistentVolume controller's latest Event on it (observeClaim), and

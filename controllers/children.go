@@ -63,6 +63,8 @@ type observation struct {
 	// Service minutes after one that re-created a ServiceAccount would
 	// only count again "Created ServiceAccount …".
 	firstCreated, firstUpdated client.Object
+	// monitoring is what the pass found of spec.monitoring's children.
+	monitoring monitoringObservation
 	// err is the first API error of the pass.
 	err error
 }
@@ -144,6 +146,9 @@ func (r *SpanSinkReconciler) ensureChildren(ctx context.Context, sink *v1alpha1.
 			return err
 		}
 	} else if err := r.removePodDisruptionBudget(ctx, sink); err != nil {
+		return err
+	}
+	if err := r.ensureMonitoring(ctx, sink, desired, obs); err != nil {
 		return err
 	}
 	if err := r.observeRetiredClaims(ctx, sink, obs); err != nil {

@@ -41,3 +41,14 @@ package controllers
 // Each Secret a SpanSink names is got by name, never listed or watched
 // (see checkSecrets).
 // +kubebuilder:rbac:groups=core,resources=secrets,verbs=get
+
+// The Prometheus Operator's kinds, when spec.monitoring asks for them; a
+// child is deleted when it stops asking. They are cached whole (a kind the
+// cluster may not serve cannot have cache options, see CacheOptions), so
+// the cache sees a foreign object under a child's name and no get by name
+// is needed.
+// +kubebuilder:rbac:groups=monitoring.coreos.com,resources=podmonitors;prometheusrules,verbs=list;watch;create;update;delete
+
+// CRDs' metadata is watched to notice the Prometheus Operator's CRDs
+// appearing while the operator runs (monitoring.go).
+// +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=list;watch

@@ -21,6 +21,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -56,6 +57,10 @@ type SpanSinkReconciler struct {
 	// OperatorNamespace is where the operator runs (POD_NAMESPACE), empty
 	// outside a cluster; NetworkPolicies admit it to the metrics port.
 	OperatorNamespace string
+
+	// monitoringWatches are the watches on the Prometheus Operator's kinds,
+	// started once their CRDs exist (see monitoring.go).
+	monitoringWatches monitoringWatches
 }
 
 // apiReader is the uncached reader.
@@ -154,7 +159,8 @@ func isTransient(err error) bool {
 // SetupWithManager registers the reconciler, watching SpanSinks, every
 // kind of child they own, and their collector pods (owned by the
 // Deployment's ReplicaSet, so matched by label): a pod that turns ready or
-// is replaced changes which config runs.
+// is replaced changes which config runs. The Prometheus Operator's kinds are
+// watched only once their CRDs appear (see monitoring.go).
 func (r *SpanSinkReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrentReconciles int) error {
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
@@ -162,7 +168,7 @@ func (r *SpanSinkReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrentRec
 	if err := indexEvents(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return fmt.Errorf("index Events by object: %w", err)
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	c, err := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.SpanSink{}).
 		Owns(&corev1.ServiceAccount{}).
 		Owns(&corev1.ConfigMap{}).
@@ -172,7 +178,13 @@ func (r *SpanSinkReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrentRec
 		Owns(&networkingv1.NetworkPolicy{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(collectorPodSink)).
+		WatchesMetadata(crdMetadata(), handler.EnqueueRequestsFromMapFunc(r.sinksWantingMonitoring), builder.WithPredicates(isMonitoringCRD)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrentReconciles}).
 		Named("spansink").
-		Complete(r)
+		Build(r)
+	if err != nil {
+		return err
+	}
+	r.monitoringWatches.start = monitoringWatchStarter(mgr, c)
+	return nil
 }

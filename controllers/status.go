@@ -141,6 +141,7 @@ func computeStatus(sink *v1alpha1.SpanSink, obs *observation) v1alpha1.SpanSinkS
 		status.ConfigHash = configMapHash(obs.configMap)
 	}
 	setConfigStatus(sink, &status, obs, set)
+	setMonitoringCondition(sink, &status, obs, set)
 	setKstatusConditions(&status, set)
 	return status
 }

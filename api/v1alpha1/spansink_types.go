@@ -154,6 +154,11 @@ type SpanSinkSpec struct {
 	// default.
 	// +optional
 	Limits LimitsSpec `json:"limits,omitzero"`
+
+	// monitoring makes a PodMonitor and a PrometheusRule for the
+	// Prometheus Operator. Unset, the operator creates neither.
+	// +optional
+	Monitoring MonitoringSpec `json:"monitoring,omitzero"`
 }
 
 // BatchSpec says when queued spans are flushed.
@@ -411,6 +416,21 @@ const (
 	// on a person: the Degraded condition's reasons other than a retried
 	// API error, and a config the collector refused.
 	ConditionStalled = "Stalled"
+	// ConditionMonitoringReady is true when the PodMonitor and the
+	// PrometheusRule that spec.monitoring asks for are in place; absent
+	// when it asks for neither.
+	ConditionMonitoringReady = "MonitoringReady"
+)
+
+// Reasons of the MonitoringReady condition.
+const (
+	// ReasonMonitoringCreated: every monitoring object spec.monitoring asks
+	// for is in place (True).
+	ReasonMonitoringCreated = "Created"
+	// ReasonPrometheusOperatorNotInstalled: the cluster has no Prometheus
+	// Operator CRD for a kind spec.monitoring asks for; the operator
+	// creates the object once the CRD appears (False).
+	ReasonPrometheusOperatorNotInstalled = "PrometheusOperatorNotInstalled"
 )
 
 // Condition reasons of a SpanSink.

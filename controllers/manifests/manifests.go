@@ -1,6 +1,7 @@
 package manifests
 
 import (
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -27,6 +28,12 @@ type Desired struct {
 	// NetworkPolicy admits traffic to the collector; nil when the SpanSink
 	// sets no spec.networkPolicy.
 	NetworkPolicy *networkingv1.NetworkPolicy
+	// PodMonitor scrapes every shard's metrics; nil unless
+	// spec.monitoring.podMonitor is enabled.
+	PodMonitor *monitoringv1.PodMonitor
+	// PrometheusRule holds the SpanSink's alerts; nil unless
+	// spec.monitoring.rules is enabled.
+	PrometheusRule *monitoringv1.PrometheusRule
 }
 
 // Build makes every child of the SpanSink. It fails only when the spec
@@ -54,5 +61,7 @@ func Build(p Params) (Desired, error) {
 		HeadlessService:     HeadlessService(p.Sink),
 		PodDisruptionBudget: PodDisruptionBudget(p.Sink),
 		NetworkPolicy:       NetworkPolicy(p),
+		PodMonitor:          PodMonitor(p.Sink),
+		PrometheusRule:      PrometheusRule(p.Sink),
 	}, nil
 }

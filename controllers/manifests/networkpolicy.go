@@ -21,7 +21,8 @@ import (
 // which config the collector applies, so the metrics rule also admits the
 // pods of the operator's namespace, whatever metricsFrom says: users need
 // not know the operator's namespace, and leaving it out would silently
-// turn ConfigApplied Unknown. Only the metrics port is opened to it.
+// turn ConfigApplied Unknown. Only the metrics port is opened to it, and
+// to the Prometheus pods of spec.monitoring.podMonitor.prometheusFrom.
 func NetworkPolicy(p Params) *networkingv1.NetworkPolicy {
 	sink := p.Sink
 	spec := sink.Spec.NetworkPolicy
@@ -39,6 +40,13 @@ func NetworkPolicy(p Params) *networkingv1.NetworkPolicy {
 		})
 	}
 	metricsFrom := peers(spec.MetricsFrom)
+	// The Prometheus that the PodMonitor asks to scrape must get in too,
+	// but only to the metrics port, and only while there is a PodMonitor.
+	if monitor := sink.Spec.Monitoring.PodMonitor; monitor.Enabled {
+		for _, prometheus := range monitor.PrometheusFrom {
+			metricsFrom = append(metricsFrom, prometheus.NetworkPolicyPeer())
+		}
+	}
 	if p.OperatorNamespace != "" {
 		metricsFrom = append(metricsFrom, networkingv1.NetworkPolicyPeer{
 			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: p.OperatorNamespace}},

@@ -32,6 +32,7 @@ import (
 	"github.com/spansink/spansink/sink/storage"
 	"github.com/spansink/spansink/sink/storage/memory"
 	"github.com/spansink/spansink/sink/storage/rollingfile"
+	"github.com/spansink/spansink/sink/storage/volume"
 )
 
 // DefaultRecentSpans is how many recent records /debug/spans can show.
@@ -119,6 +120,9 @@ func New(cfg config.Config, log logr.Logger) (*Collector, error) {
 		// and keeps the collector not ready until it takes writes.
 		log.Error(err, "span volume not writable at start; not ready until it is", "cause", storage.Cause(err))
 	}
+	// How full the span volume is, read at each scrape: the volume alert
+	// fires on it before writes fail.
+	c.registry.MustRegister(volume.NewCollector(cfg.Storage.Dir))
 	c.ring = memory.NewBounded(DefaultRecentSpans, cfg.Debug.RecentSpansBytes)
 	c.registerRingMetrics()
 	c.batcher, err = batch.New(batch.Options{

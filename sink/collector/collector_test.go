@@ -252,7 +252,8 @@ func TestDBGPTOverHTTPAndTheAdminEndpoints(t *testing.T) {
 		}
 	}
 	_, metrics := get(t, admin+"/metrics")
-	for _, want := range []string{`spansink_spans_written_total{storage="file"} 5`, `spansink_spans_accepted_total{protocol="dbgpt"} 5`, "spansink_queue_spans 0", "go_memstats_heap_alloc_bytes"} {
+	for _, want := range []string{`spansink_spans_written_total{storage="file"} 5`, `spansink_spans_accepted_total{protocol="dbgpt"} 5`, "spansink_queue_spans 0", "go_memstats_heap_alloc_bytes",
+		"spansink_volume_capacity_bytes ", "spansink_volume_available_bytes "} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}

@@ -32,7 +32,9 @@ func setKstatusConditions(status *v1alpha1.SpanSinkStatus, set func(condType str
 
 // stalledBy is the condition that keeps the SpanSink from its spec until a
 // person acts, or nil: Degraded for any reason but an API error the
-// operator retries, and a config the collector refused.
+// operator retries, a config the collector refused, and a monitoring
+// object held by someone else. Monitoring that waits for the Prometheus
+// Operator's CRDs is not stalled: it comes by itself once they appear.
 func stalledBy(conditions []metav1.Condition) *metav1.Condition {
 	if c := meta.FindStatusCondition(conditions, v1alpha1.ConditionDegraded); c != nil &&
 		c.Status == metav1.ConditionTrue && c.Reason != v1alpha1.ReasonReconcileError {
@@ -40,6 +42,10 @@ func stalledBy(conditions []metav1.Condition) *metav1.Condition {
 	}
 	if c := meta.FindStatusCondition(conditions, v1alpha1.ConditionConfigApplied); c != nil &&
 		c.Status == metav1.ConditionFalse && c.Reason == v1alpha1.ReasonRefused {
+		return c
+	}
+	if c := meta.FindStatusCondition(conditions, v1alpha1.ConditionMonitoringReady); c != nil &&
+		c.Status == metav1.ConditionFalse && c.Reason == v1alpha1.ReasonChildConflict {
 		return c
 	}
 	return nil

@@ -66,6 +66,16 @@ var healthStates = []struct {
 		obs.config.statuses[0].RefusedError = "batch.size: must be at least 1"
 		return obs
 	}, kstatus.FailedStatus, v1alpha1.ReasonRefused},
+	{"monitoring waits for the Prometheus Operator", func() *observation {
+		obs := servingObservation()
+		obs.monitoring = monitoringObservation{observed: true, notInstalled: []string{"podmonitors.monitoring.coreos.com"}}
+		return obs
+	}, kstatus.CurrentStatus, v1alpha1.ReasonCurrent},
+	{"PodMonitor held by someone else", func() *observation {
+		obs := servingObservation()
+		obs.monitoring = monitoringObservation{observed: true, conflicts: []string{"PodMonitor sink-collector"}}
+		return obs
+	}, kstatus.FailedStatus, v1alpha1.ReasonChildConflict},
 	{"volume unwritable", func() *observation {
 		obs := servingObservation()
 		obs.volumeFailingPod = "sink-collector-abc"
@@ -135,14 +145,17 @@ func TestStatusImageIsTheRunningImage(t *testing.T) {
 	}
 }
 
-// statusFor is a generation-3 SpanSink with the status a pass computes
-// from obs.
+// statusFor is a generation-3 SpanSink with a PodMonitor and the status a
+// pass computes from obs.
 func statusFor(t *testing.T, obs *observation) *v1alpha1.SpanSink {
 	t.Helper()
 	sink := &v1alpha1.SpanSink{
 		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "SpanSink"},
 		ObjectMeta: metav1.ObjectMeta{Name: "sink", Namespace: "team", Generation: 3},
 	}
+	// Asked for, so that the monitoring states below have a condition;
+	// a pass that did not get as far as monitoring sets none.
+	sink.Spec.Monitoring.PodMonitor.Enabled = true
 	sink.Status = computeStatus(sink, obs)
 	return sink
 }

@@ -12,6 +12,7 @@ LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
 TELEMETRYGEN ?= $(LOCALBIN)/telemetrygen
+CRD_REF_DOCS ?= $(LOCALBIN)/crd-ref-docs
 
 # The default image baked into the binary, so a bare `spansink manager`
 # deploys collectors of its own version.
@@ -53,6 +54,11 @@ manifests: controller-gen ## Generate the CRD (config/crd/bases), the manager's 
 generate: controller-gen ## Generate the DeepCopy methods of the API types.
 	$(CONTROLLER_GEN) object paths="./api/..."
 
+.PHONY: api-docs
+api-docs: crd-ref-docs ## Generate the API reference, docs/api.md, from the Go types' comments and markers (crd-ref-docs; `make verify` checks it is current).
+	$(CRD_REF_DOCS) --config hack/api-docs/config.yaml --source-path ./api --renderer markdown \
+		--output-path docs/api.md --log-level ERROR
+
 .PHONY: fmt
 fmt: ## Run go fmt.
 	go fmt ./...
@@ -72,10 +78,10 @@ test: manifests generate fmt vet ## Run every test: unit tests, the envtest suit
 	go test -race $(RACE_PACKAGES)
 
 .PHONY: verify-generated
-verify-generated: manifests generate ## Fail when generated code or manifests differ from what is committed (CI runs this).
-	@if [ -n "$$(git status --porcelain -- api config test/crds)" ]; then \
-		git status --short -- api config test/crds; git diff -- api config test/crds; \
-		echo "generated files are out of date: run 'make manifests generate' and commit the result" >&2; \
+verify-generated: manifests generate api-docs ## Fail when generated code, manifests or the API reference differ from what is committed (CI runs this).
+	@if [ -n "$$(git status --porcelain -- api config test/crds docs/api.md)" ]; then \
+		git status --short -- api config test/crds docs/api.md; git diff -- api config test/crds docs/api.md; \
+		echo "generated files are out of date: run 'make manifests generate api-docs' and commit the result" >&2; \
 		exit 1; \
 	fi
 
@@ -203,6 +209,11 @@ $(CONTROLLER_GEN): hack/tools/go.mod hack/tools/go.sum
 kustomize: $(KUSTOMIZE) ## Build kustomize into bin/.
 $(KUSTOMIZE): hack/tools/go.mod hack/tools/go.sum
 	go build -C hack/tools -o $(KUSTOMIZE) sigs.k8s.io/kustomize/kustomize/v5
+
+.PHONY: crd-ref-docs
+crd-ref-docs: $(CRD_REF_DOCS) ## Build crd-ref-docs (pinned in hack/tools/crd-ref-docs) into bin/.
+$(CRD_REF_DOCS): hack/tools/crd-ref-docs/go.mod hack/tools/crd-ref-docs/go.sum
+	go build -C hack/tools/crd-ref-docs -o $(CRD_REF_DOCS) github.com/elastic/crd-ref-docs
 
 .PHONY: telemetrygen
 telemetrygen: $(TELEMETRYGEN) ## Build OpenTelemetry's telemetrygen (pinned in hack/tools/telemetrygen) into bin/, to send test spans.

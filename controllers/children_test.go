@@ -48,7 +48,11 @@ var _ = Describe("SpanSink children", func() {
 					HaveField("Status", metav1.ConditionTrue),
 					HaveField("Reason", v1alpha1.ReasonChildConflict),
 					HaveField("Message", ContainSubstring(wantConflict+" already exists and is not controlled by this SpanSink"))))
-				g.Expect(got.Status.ObservedGeneration).To(BeZero(), "a blocked pass must not claim the generation")
+				// It waits on a person: kstatus reads Failed, not InProgress.
+				g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation), "the pass judged this generation")
+				g.Expect(condition(got, v1alpha1.ConditionStalled)).To(And(
+					HaveField("Status", metav1.ConditionTrue), HaveField("Reason", v1alpha1.ReasonChildConflict)))
+				g.Expect(condition(got, v1alpha1.ConditionReconciling)).To(HaveField("Status", metav1.ConditionFalse))
 			}).Should(Succeed())
 
 			// The failure is announced once as a Warning Event naming the object.

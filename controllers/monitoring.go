@@ -95,20 +95,35 @@ func (w *monitoringWatches) ensure(kind monitoringKind) error {
 
 // ensureMonitoring creates, updates or deletes the PodMonitor and the
 // PrometheusRule as spec.monitoring says, where the cluster has their CRDs.
+//
+// A SpanSink that has never asked for monitoring (it has no
+// MonitoringReady condition) cannot have such children, so its pass skips
+// them: in a cluster where no SpanSink asks, the operator never caches the
+// cluster's PodMonitors and PrometheusRules, which a kube-prometheus-stack
+// makes many of.
 func (r *SpanSinkReconciler) ensureMonitoring(ctx context.Context, sink *v1alpha1.SpanSink, desired manifests.Desired, obs *observation) error {
-	obs.monitoring.observed = true
-	if err := ensureMonitoringChild(ctx, r, sink, obs, podMonitorKind, apply.PodMonitors, desired.PodMonitor); err != nil {
+	hadMonitoring := meta.FindStatusCondition(sink.Status.Conditions, v1alpha1.ConditionMonitoringReady) != nil
+	if err := ensureMonitoringChild(ctx, r, sink, obs, podMonitorKind, apply.PodMonitors, desired.PodMonitor, hadMonitoring); err != nil {
 		return err
 	}
-	return ensureMonitoringChild(ctx, r, sink, obs, prometheusRuleKind, apply.PrometheusRules, desired.PrometheusRule)
+	if err := ensureMonitoringChild(ctx, r, sink, obs, prometheusRuleKind, apply.PrometheusRules, desired.PrometheusRule, hadMonitoring); err != nil {
+		return err
+	}
+	// Only now: a pass that failed to delete a child keeps the condition,
+	// and so tries again.
+	obs.monitoring.observed = true
+	return nil
 }
 
 // ensureMonitoringChild keeps one monitoring child, or removes it when
-// desired is nil. Without the kind's CRD there is nothing to remove, and a
-// wanted child is noted as not installed.
+// desired is nil and the SpanSink may have one. Without the kind's CRD
+// there is nothing to remove, and a wanted child is noted as not installed.
 func ensureMonitoringChild[T client.Object](ctx context.Context, r *SpanSinkReconciler, sink *v1alpha1.SpanSink, obs *observation,
-	kind monitoringKind, applyKind apply.Kind[T], desired T) error {
+	kind monitoringKind, applyKind apply.Kind[T], desired T, mayHaveOne bool) error {
 	wanted := !isNil(desired)
+	if !wanted && !mayHaveOne {
+		return nil
+	}
 	installed, err := r.crdInstalled(ctx, kind.crd)
 	if err != nil {
 		return err
@@ -189,14 +204,15 @@ func removeMonitoringChild[T client.Object](ctx context.Context, r *SpanSinkReco
 }
 
 // setMonitoringCondition sets MonitoringReady when spec.monitoring asks
-// for anything, and removes it otherwise. A pass that stopped before the
-// monitoring children leaves the condition as it was.
+// for anything, and removes it once nothing is asked for and the children
+// are gone. A pass that did not get through the monitoring children leaves
+// the condition as it was.
 func setMonitoringCondition(sink *v1alpha1.SpanSink, status *v1alpha1.SpanSinkStatus, obs *observation, set func(condType string, state metav1.ConditionStatus, reason, message string)) {
 	wanted := wantedMonitoring(sink)
 	switch {
+	case !obs.monitoring.observed:
 	case len(wanted) == 0:
 		meta.RemoveStatusCondition(&status.Conditions, v1alpha1.ConditionMonitoringReady)
-	case !obs.monitoring.observed:
 	case len(obs.monitoring.notInstalled) > 0:
 		set(v1alpha1.ConditionMonitoringReady, metav1.ConditionFalse, v1alpha1.ReasonPrometheusOperatorNotInstalled, fmt.Sprintf(
 			"spec.monitoring asks for a %s, but the cluster has no CustomResourceDefinition %s: install the Prometheus Operator (or its CRDs) and the operator creates them, without a restart",

@@ -247,7 +247,9 @@ var _ = Describe("A SpanSink in a shared cluster", func() {
 					ContainSubstring(`Secret ingest-tokens named by spec.auth.bearerTokenSecretRef does not exist in this namespace: create it with key "token" holding the bearer tokens, one per line`),
 					ContainSubstring(`Secret serving named by spec.tls.secretRef does not exist in this namespace: create it with key "tls.crt" and key "tls.key"`),
 					ContainSubstring("The collector keeps its current configuration until then")))))
-			g.Expect(got.Status.ObservedGeneration).To(BeNumerically("<", got.Generation), "a blocked pass must not claim the generation")
+			g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation), "the pass judged this generation: it waits on a person")
+			g.Expect(condition(got, v1alpha1.ConditionStalled)).To(And(
+				HaveField("Status", metav1.ConditionTrue), HaveField("Reason", v1alpha1.ReasonSecretNotFound)))
 			g.Expect(condition(got, v1alpha1.ConditionReady)).To(HaveField("Status", metav1.ConditionTrue), "the running collector keeps serving")
 			g.Expect(condition(got, v1alpha1.ConditionProgressing)).To(And(
 				HaveField("Status", metav1.ConditionFalse), HaveField("Reason", v1alpha1.ReasonSecretNotFound)))

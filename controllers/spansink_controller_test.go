@@ -218,6 +218,10 @@ var _ = Describe("SpanSink controller", func() {
 			g.Expect(got.Status.ConfigHash).To(Equal(newHash))
 			g.Expect(condition(got, v1alpha1.ConditionProgressing)).To(And(
 				HaveField("Status", metav1.ConditionTrue), HaveField("Reason", v1alpha1.ReasonRollingOut)))
+			// What kstatus reads: in progress, nothing stalled.
+			g.Expect(condition(got, v1alpha1.ConditionReconciling)).To(And(
+				HaveField("Status", metav1.ConditionTrue), HaveField("Reason", v1alpha1.ReasonRollingOut)))
+			g.Expect(condition(got, v1alpha1.ConditionStalled)).To(HaveField("Status", metav1.ConditionFalse))
 		}).Should(Succeed())
 		markAvailable(ctx, ns, "ready-collector")
 		Eventually(func(g Gomega) {
@@ -242,7 +246,11 @@ var _ = Describe("SpanSink controller", func() {
 				HaveField("Reason", v1alpha1.ReasonChildConflict),
 				HaveField("Message", ContainSubstring("ConfigMap clash-collector"))))
 			g.Expect(condition(got, v1alpha1.ConditionReady)).To(HaveField("Status", metav1.ConditionFalse))
-			g.Expect(got.Status.ObservedGeneration).To(BeZero(), "a blocked pass must not claim the generation")
+			// It waits on a person: kstatus reads Failed, not InProgress.
+			g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation), "the pass judged this generation")
+			g.Expect(condition(got, v1alpha1.ConditionStalled)).To(And(
+				HaveField("Status", metav1.ConditionTrue), HaveField("Reason", v1alpha1.ReasonChildConflict)))
+			g.Expect(condition(got, v1alpha1.ConditionReconciling)).To(HaveField("Status", metav1.ConditionFalse))
 		}).Should(Succeed())
 		Consistently(func(g Gomega) {
 			cm := &corev1.ConfigMap{}

@@ -58,6 +58,11 @@ func computeStatus(sink *v1alpha1.SpanSink, obs *observation) v1alpha1.SpanSinkS
 	switch {
 	case degradedReason != "":
 		set(v1alpha1.ConditionDegraded, metav1.ConditionTrue, degradedReason, degradedMessage)
+		if degradedReason != v1alpha1.ReasonReconcileError {
+			// The pass judged this generation to the end: what blocks it
+			// waits on a person (Stalled), not on a retry.
+			status.ObservedGeneration = sink.Generation
+		}
 	case obs.volumeFailingPod != "":
 		// The children match the spec; the volume under them fails.
 		set(v1alpha1.ConditionDegraded, metav1.ConditionTrue, v1alpha1.ReasonVolumeUnwritable, volumeMessage(obs.volumeFailingPod))
@@ -127,12 +132,17 @@ func computeStatus(sink *v1alpha1.SpanSink, obs *observation) v1alpha1.SpanSinkS
 	status.Selector = manifests.Selector(sink)
 	status.Shards = shardStatuses(sink, obs)
 	status.RetiredShards = obs.retired
+	status.Image = ""
+	if len(obs.shards) > 0 && obs.shards[0].deployment != nil {
+		status.Image = manifests.RunningImage(obs.shards[0].deployment)
+	}
 	status.ConfigHash = ""
 	if obs.configMap != nil {
 		status.ConfigHash = configMapHash(obs.configMap)
 	}
 	setConfigStatus(sink, &status, obs, set)
 	setMonitoringCondition(sink, &status, obs, set)
+	setKstatusConditions(&status, set)
 	return status
 }
 

@@ -405,6 +405,17 @@ const (
 	// current pod template reports, on GET /config of its metrics port,
 	// that it applies the config in the ConfigMap (status.configHash).
 	ConditionConfigApplied = "ConfigApplied"
+	// ConditionReconciling is true while the operator or the collector is
+	// still working toward the current spec and needs no one's help: a
+	// rollout, a claim waiting for its volume, a config not yet applied, a
+	// request to the API server being retried. It and ConditionStalled are
+	// the conditions kstatus reads (Flux, kubectl wait, cli-utils); both
+	// are derived from the others, so they never disagree with them.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is true when progress toward the current spec waits
+	// on a person: the Degraded condition's reasons other than a retried
+	// API error, and a config the collector refused.
+	ConditionStalled = "Stalled"
 	// ConditionMonitoringReady is true when the PodMonitor and the
 	// PrometheusRule that spec.monitoring asks for are in place; absent
 	// when it asks for neither.
@@ -489,6 +500,9 @@ const (
 	// the operator out, or the collector's image predates the endpoint
 	// (Unknown).
 	ReasonCollectorUnreachable = "CollectorUnreachable"
+	// ReasonCurrent: nothing is in progress and nothing waits on a person
+	// (Reconciling and Stalled both False).
+	ReasonCurrent = "Current"
 )
 
 // Endpoints are the collector's addresses inside the cluster.
@@ -506,12 +520,15 @@ type Endpoints struct {
 
 // SpanSinkStatus is the observed state of a SpanSink.
 type SpanSinkStatus struct {
-	// observedGeneration is the generation whose spec the children last fully matched.
+	// observedGeneration is the generation the operator last acted on to the
+	// end: its children match that spec, or the Stalled condition says what
+	// keeps them from it until a person acts. It stays behind while a pass
+	// is retried after an API error (Reconciling says so).
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions are Ready, Progressing, Degraded, ConfigApplied and, with
-	// an object store, Uploaded.
+	// conditions are Ready, Progressing, Degraded, ConfigApplied, with an
+	// object store Uploaded, and Reconciling and Stalled for kstatus.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -554,6 +571,12 @@ type SpanSinkStatus struct {
 	// +listType=map
 	// +listMapKey=index
 	RetiredShards []RetiredShard `json:"retiredShards,omitempty"`
+
+	// image is the collector image shard 0's Deployment runs: spec.image,
+	// or the operator's default image (the operator's own version) when
+	// the spec names none.
+	// +optional
+	Image string `json:"image,omitempty"`
 
 	// configHash is the SHA-256 (lowercase hex) of collector.yaml in the
 	// collector's ConfigMap: the configuration the operator wants in force.
@@ -609,6 +632,7 @@ type RetiredShard struct {
 // +kubebuilder:printcolumn:name="Config",type=string,JSONPath=`.status.conditions[?(@.type=="ConfigApplied")].reason`,description="Whether the collector applies the latest settings: Applied, Pending, Refused"
 // +kubebuilder:printcolumn:name="Shards",type=integer,JSONPath=`.spec.replicas`,description="Shards wanted"
 // +kubebuilder:printcolumn:name="Serving",type=integer,JSONPath=`.status.readyReplicas`,description="Shards that take spans"
+// +kubebuilder:printcolumn:name="Image",type=string,JSONPath=`.status.image`,description="Collector image (and so version) the shards run"
 // +kubebuilder:printcolumn:name="Batch",type=integer,JSONPath=`.spec.batch.size`
 // +kubebuilder:printcolumn:name="Flush",type=string,JSONPath=`.spec.batch.flushInterval`
 // +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.status.endpoints.otlpHttp`

@@ -1,7 +1,9 @@
 package manager
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -101,6 +103,43 @@ func TestMetricsFlagDefaults(t *testing.T) {
 	for name, want := range map[string]string{"metrics-bind-address": ":8443", "metrics-secure": "true"} {
 		if got := flags.Lookup(name).DefValue; got != want {
 			t.Errorf("--%s defaults to %q, want %q", name, got, want)
+		}
+	}
+}
+
+// The manager logs JSON lines unless told otherwise: log collectors in a
+// cluster parse them. --zap-devel and --zap-encoder=console, controller-
+// runtime's own flags, still give console lines for a person at a terminal.
+func TestLogsJSONByDefault(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		json bool
+	}{
+		{nil, true},
+		{[]string{"--zap-log-level=debug"}, true},
+		{[]string{"--zap-devel"}, false},
+		{[]string{"--zap-encoder=console"}, false},
+	} {
+		var opts operator.Options
+		cmd := newCommand(func(_ context.Context, o operator.Options) error { opts = o; return nil })
+		cmd.SetArgs(tc.args)
+		if err := cmd.Execute(); err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		var out bytes.Buffer
+		opts.Zap.DestWriter = &out
+		zap.New(zap.UseFlagOptions(&opts.Zap)).WithName("spansink").Info("reconciled", "spansink", "team/traces")
+		var line map[string]any
+		err := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &line)
+		if tc.json {
+			if err != nil {
+				t.Fatalf("%v: the log line %q is not JSON: %v", tc.args, out.String(), err)
+			}
+			if line["msg"] != "reconciled" || line["spansink"] != "team/traces" || line["level"] != "info" || line["logger"] != "spansink" {
+				t.Errorf("%v: log line %v lacks msg, level, logger or the key", tc.args, line)
+			}
+		} else if err == nil {
+			t.Errorf("%v: the log line %q is JSON, want console", tc.args, out.String())
 		}
 	}
 }

@@ -44,6 +44,17 @@ const (
 	readinessPeriod = 5
 )
 
+// RunningImage is the image of the collector container in a shard's
+// Deployment, "" when it has none.
+func RunningImage(deploy *appsv1.Deployment) string {
+	for _, c := range deploy.Spec.Template.Spec.Containers {
+		if c.Name == containerName {
+			return c.Image
+		}
+	}
+	return ""
+}
+
 // Deployment runs shard's collector pod. The strategy is Recreate because
 // the span volume is usually ReadWriteOnce and cannot be mounted by an old
 // and a new pod at once; the other shards serve meanwhile. The pod meets

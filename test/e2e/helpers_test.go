@@ -24,6 +24,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tracingv1alpha1 "github.com/spansink/spansink/api/v1alpha1"
@@ -79,6 +81,23 @@ func getSink(ctx context.Context, namespace, name string) *tracingv1alpha1.SpanS
 	sink := &tracingv1alpha1.SpanSink{}
 	Expect(suite.k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, sink)).To(Succeed())
 	return sink
+}
+
+// waitCurrent waits until kstatus, which Flux's health checks use, reads
+// the SpanSink as Current: its children run the current spec and the
+// collector applies its config.
+func waitCurrent(ctx context.Context, namespace, name string) {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		obj := &unstructured.Unstructured{}
+		obj.SetGroupVersionKind(tracingv1alpha1.GroupVersion.WithKind("SpanSink"))
+		g.Expect(suite.k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, obj)).To(Succeed())
+		res, err := kstatus.Compute(obj)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(res.Status).To(Equal(kstatus.CurrentStatus), "kstatus: %s", res.Message)
+	}).WithContext(ctx).WithTimeout(2*time.Minute).WithPolling(time.Second).Should(Succeed(), func() string {
+		return describe(ctx, namespace)
+	})
 }
 
 // waitReady waits until the SpanSink reports Ready for its current

@@ -15,6 +15,7 @@ var _ = Describe("the sample SpanSink", func() {
 		ns := newNamespace(ctx, nil)
 		applySample(ns)
 		sink := waitReady(ctx, ns, sampleName)
+		waitCurrent(ctx, ns, sampleName)
 
 		pods := collectorPods(ctx, ns, sampleName)
 		Expect(pods).To(HaveLen(1))

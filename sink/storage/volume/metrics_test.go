@@ -62,13 +62,30 @@ func TestGaugesMatchDFAndFollowWrites(t *testing.T) {
 		t.Errorf("%s = %.0f, df says %.0f", AvailableMetric, got[AvailableMetric], avail)
 	}
 
-	// 128 MiB written and fsynced leaves at least 64 MiB less available.
+	// 128 MiB written and fsynced leave at least 96 MiB less available.
+	// Other writers on a shared file system move the figure too, so a few
+	// tries are allowed; a gauge that does not follow writes fails them all.
 	const written = 128 << 20
 	if avail < 2*written {
 		t.Skipf("only %.0f bytes available", avail)
 	}
-	before := gather(t, dir)[AvailableMetric]
-	f, err := os.Create(filepath.Join(dir, "spans.jsonl"))
+	var moves []float64
+	for try := range 3 {
+		before := gather(t, dir)[AvailableMetric]
+		writeFile(t, filepath.Join(dir, "spans-"+strconv.Itoa(try)+".jsonl"), written)
+		after := gather(t, dir)[AvailableMetric]
+		if before-after >= written-drift {
+			return
+		}
+		moves = append(moves, before-after)
+	}
+	t.Errorf("writing %d bytes moved %s by %v", written, AvailableMetric, moves)
+}
+
+// writeFile writes size bytes to a new file and fsyncs it.
+func writeFile(t *testing.T, name string, size int) {
+	t.Helper()
+	f, err := os.Create(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +93,7 @@ func TestGaugesMatchDFAndFollowWrites(t *testing.T) {
 	for i := range chunk {
 		chunk[i] = byte(i)
 	}
-	for range written / len(chunk) {
+	for range size / len(chunk) {
 		if _, err := f.Write(chunk); err != nil {
 			t.Fatal(err)
 		}
@@ -86,10 +103,6 @@ func TestGaugesMatchDFAndFollowWrites(t *testing.T) {
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
-	}
-	after := gather(t, dir)[AvailableMetric]
-	if before-after < written-drift {
-		t.Errorf("writing %d bytes moved %s from %.0f to %.0f", written, AvailableMetric, before, after)
 	}
 }
 

@@ -33,9 +33,21 @@ help: ## Show the targets and what they do.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate the CRD (config/crd/bases) and the manager's ClusterRole (config/rbac/role.yaml).
+manifests: controller-gen ## Generate the CRD (config/crd/bases) and the manager's ClusterRole (config/rbac/role.yaml), and copy them into the Helm chart (make chart).
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	@$(MAKE) --no-print-directory chart
+
+# The chart renders the CRD and every role's rules from these copies, so
+# that they are written once, in config/; make verify fails on a stale copy.
+CHART_FILES = charts/spansink/files
+
+.PHONY: chart
+chart: ## Copy the CRDs (config/crd/bases) and the roles' rules (config/rbac) into the Helm chart's files (charts/spansink/files).
+	rm -rf $(CHART_FILES)/crds $(CHART_FILES)/rbac
+	mkdir -p $(CHART_FILES)/crds $(CHART_FILES)/rbac
+	cp config/crd/bases/*.yaml $(CHART_FILES)/crds/
+	cp config/rbac/role.yaml config/rbac/*_role.yaml $(CHART_FILES)/rbac/
 
 .PHONY: generate
 generate: controller-gen ## Generate the DeepCopy methods of the API types.
@@ -53,16 +65,17 @@ vet: ## Run go vet.
 RACE_PACKAGES ?= ./sink/batch/... ./sink/storage/... ./sink/ingest/... ./sink/collector/... ./sink/reader/... ./sink/objectstore/... ./sink/replay/... ./cmd/...
 
 .PHONY: test
-test: manifests generate fmt vet ## Run every test: unit tests, the envtest suite on a real kube-apiserver and etcd (built once by hack/control-plane.sh), and the object store and replay tests on a real SeaweedFS and Jaeger (built once by hack/test-servers.sh).
+test: manifests generate fmt vet kustomize ## Run every test: unit tests, the envtest suite on a real kube-apiserver and etcd (built once by hack/control-plane.sh), the object store and replay tests on a real SeaweedFS and Jaeger (built once by hack/test-servers.sh), and the Helm chart's tests with the real helm (built once by hack/helm.sh) and kustomize.
 	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh etcd kube-apiserver | tail -n1)" \
 	SPANSINK_TEST_SERVERS_BIN="$$(hack/test-servers.sh seaweedfs jaeger | tail -n1)" \
+	SPANSINK_HELM="$$(hack/helm.sh | tail -n1)" SPANSINK_KUSTOMIZE="$(KUSTOMIZE)" \
 		go test ./... -coverprofile cover.out
 	go test -race $(RACE_PACKAGES)
 
 .PHONY: verify-generated
 verify-generated: manifests generate ## Fail when generated code or manifests differ from what is committed (CI runs this).
-	@if [ -n "$$(git status --porcelain -- api config)" ]; then \
-		git status --short -- api config; git diff -- api config; \
+	@if [ -n "$$(git status --porcelain -- api config charts)" ]; then \
+		git status --short -- api config charts; git diff -- api config charts; \
 		echo "generated files are out of date: run 'make manifests generate' and commit the result" >&2; \
 		exit 1; \
 	fi
@@ -191,6 +204,10 @@ $(CONTROLLER_GEN): hack/tools/go.mod hack/tools/go.sum
 kustomize: $(KUSTOMIZE) ## Build kustomize into bin/.
 $(KUSTOMIZE): hack/tools/go.mod hack/tools/go.sum
 	go build -C hack/tools -o $(KUSTOMIZE) sigs.k8s.io/kustomize/kustomize/v5
+
+.PHONY: helm
+helm: ## Build helm (pinned in hack/tools/helm) from the Go module proxy into ~/.cache/spansink (hack/helm.sh; ~6 min cold, then cached), for the chart's tests and `helm install`.
+	@hack/helm.sh
 
 .PHONY: telemetrygen
 telemetrygen: $(TELEMETRYGEN) ## Build OpenTelemetry's telemetrygen (pinned in hack/tools/telemetrygen) into bin/, to send test spans.

@@ -37,8 +37,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/*
 spansink.selectorLabels select the manager's pods. They are config/manager's,
-with nothing from the release: a Deployment's selector cannot change, and
-equal selectors let a release take over a `make deploy` installation.
+with nothing from the release, since a Deployment's selector cannot change
+after it is created: the chart's objects select the pods that config/'s do.
 */}}
 {{- define "spansink.selectorLabels" -}}
 app.kubernetes.io/name: spansink-operator

@@ -116,9 +116,10 @@ fuzz: ## Run every decoder fuzz target for FUZZTIME each (15s), starting from th
 ##@ End to end
 
 .PHONY: e2e
-e2e: manifests telemetrygen ## Run the end-to-end suite (needs root, ~3 min): a real control plane with kube-controller-manager and kube-scheduler, a local node that runs collector pods as processes, the operator, kubectl and the samples (test/e2e).
+e2e: manifests telemetrygen ## Run the end-to-end suite (needs root, ~3 min): a real control plane with kube-controller-manager and kube-scheduler, a local node that runs collector pods as processes, the operator, kubectl, helm (the chart) and the samples (test/e2e).
 	SPANSINK_CONTROL_PLANE_BIN="$$(hack/control-plane.sh etcd kube-apiserver kube-controller-manager kube-scheduler | tail -n1)" \
 	SPANSINK_TEST_SERVERS_BIN="$$(hack/test-servers.sh seaweedfs | tail -n1)" \
+	SPANSINK_HELM="$$(hack/helm.sh | tail -n1)" \
 		go test -tags e2e ./test/e2e/ -timeout 30m -v -ginkgo.v
 
 .PHONY: test-servers

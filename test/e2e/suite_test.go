@@ -40,6 +40,10 @@ import (
 // the local node runs as the spansink binary built for this suite.
 const collectorImage = "spansink.dev/spansink:e2e"
 
+// inClusterImage is the image name of the in-cluster client pods of the
+// service-account spec, run as test/incluster built for this suite.
+const inClusterImage = "spansink.dev/incluster:e2e"
+
 // operatorUser is the identity the operator runs as, bound to the
 // ClusterRole generated from its RBAC markers (config/rbac/role.yaml), so
 // that a missing permission fails here as it would in a cluster.
@@ -102,6 +106,8 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	suite.controlPlaneBin = binDir
 	suite.binary = filepath.Join(suite.work, "bin", "spansink")
 	Expect(devcluster.BuildSpansink(ctx, suite.root, suite.binary)).To(Succeed())
+	inCluster := filepath.Join(suite.work, "bin", "incluster")
+	run(ctx, suite.root, []string{"CGO_ENABLED=0"}, "go", "build", "-trimpath", "-o", inCluster, "./test/incluster")
 	suite.telemetrygen = filepath.Join(suite.work, "bin", "telemetrygen")
 	run(ctx, suite.root, nil, "go", "build", "-C", "hack/tools/telemetrygen", "-o", suite.telemetrygen,
 		"github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen")
@@ -114,8 +120,11 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 			CRDDirectoryPaths: []string{filepath.Join(suite.root, "config", "crd", "bases")},
 			Logf:              func(format string, args ...any) { GinkgoWriter.Printf(format+"\n", args...) },
 		},
-		Images: map[string]localnode.Image{collectorImage: devcluster.SpansinkImage(suite.binary)},
-		Log:    log,
+		Images: map[string]localnode.Image{
+			collectorImage: devcluster.SpansinkImage(suite.binary),
+			inClusterImage: {Binary: inCluster, Path: "/incluster", Entrypoint: []string{"/incluster"}, User: 65532, Group: 65532},
+		},
+		Log: log,
 	})
 	Expect(err).NotTo(HaveOccurred())
 

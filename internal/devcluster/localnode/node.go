@@ -194,6 +194,25 @@ func (n *Node) LogPath(podUID types.UID, container string) string {
 	return p.logPath(container)
 }
 
+// VolumePath is the host directory that holds a running pod's configMap,
+// secret or projected volume (the one bind-mounted into its containers),
+// empty when the node does not run the pod: for tests that check what the
+// node projected, a token file among them.
+func (n *Node) VolumePath(podUID types.UID, volume string) string {
+	n.mu.Lock()
+	p := n.pods[podUID]
+	n.mu.Unlock()
+	if p == nil {
+		return ""
+	}
+	for _, v := range p.current().Spec.Volumes {
+		if v.Name == volume && projectsFiles(&v) {
+			return volumeDir(p.dir, volume)
+		}
+	}
+	return ""
+}
+
 // ContainerPID is the host process id of a pod's running container, 0
 // when it does not run: for tests that kill a process as a crash or an
 // out-of-memory kill would, which the node then handles as the kubelet

@@ -62,9 +62,29 @@ func TestUnsupported(t *testing.T) {
 	}{
 		{"collector pod runs", func(*corev1.Pod) {}, ""},
 		{"other image", func(p *corev1.Pod) { p.Spec.Containers[0].Image = "nginx" }, `image "nginx" is not one this node runs`},
-		{"token volume", func(p *corev1.Pod) {
-			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "kube-api-access", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{}}})
-		}, "automountServiceAccountToken: false"},
+		{"kube-api-access volume runs", func(p *corev1.Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, kubeAPIAccessVolume())
+		}, ""},
+		{"cluster trust bundle", func(p *corev1.Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "bundle", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+				Sources: []corev1.VolumeProjection{{ClusterTrustBundle: &corev1.ClusterTrustBundleProjection{Name: ptr.To("b"), Path: "ca.pem"}}},
+			}}})
+		}, "volume bundle: projected source 0: clusterTrustBundle sources are not supported"},
+		{"pod certificate", func(p *corev1.Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "cert", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+				Sources: []corev1.VolumeProjection{{PodCertificate: &corev1.PodCertificateProjection{SignerName: "example.com/s", KeyType: "ED25519"}}},
+			}}})
+		}, "volume cert: projected source 0: podCertificate sources are not supported"},
+		{"downward API hugepages", func(p *corev1.Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "info", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+				Sources: []corev1.VolumeProjection{{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{
+					{Path: "huge", ResourceFieldRef: &corev1.ResourceFieldSelector{ContainerName: "collector", Resource: "limits.hugepages-2Mi"}},
+				}}}},
+			}}})
+		}, "downwardAPI item huge: resource limits.hugepages-2Mi is not supported"},
+		{"downward API volume", func(p *corev1.Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "info", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{}}})
+		}, "volume info: only configMap, secret, projected, emptyDir and persistentVolumeClaim volumes"},
 		{"memory emptyDir", func(p *corev1.Pod) {
 			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}})
 		}, `emptyDir medium "Memory"`},

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -39,12 +40,18 @@ var _ = Describe("a pod under its own service account", func() {
 	It("gets the admission plugin's token volume, bound to the pod, and reaches the API server with rest.InClusterConfig", func(ctx SpecContext) {
 		ns := newNamespace(ctx, nil)
 		Expect(suite.k8s.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "probe"}})).To(Succeed())
+		// Secured as config/manager's pod is: its user set at the pod
+		// level (so the token is that user's, 0600), a read-only root.
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "incluster"},
 			Spec: corev1.PodSpec{
 				ServiceAccountName: "probe",
-				SecurityContext:    &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true)},
-				Containers:         []corev1.Container{{Name: "client", Image: inClusterImage}},
+				SecurityContext:    &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](65532)},
+				Containers: []corev1.Container{{Name: "client", Image: inClusterImage, SecurityContext: &corev1.SecurityContext{
+					ReadOnlyRootFilesystem:   ptr.To(true),
+					AllowPrivilegeEscalation: ptr.To(false),
+					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+				}}},
 			},
 		}
 		Expect(suite.k8s.Create(ctx, pod)).To(Succeed())
@@ -90,6 +97,10 @@ var _ = Describe("a pod under its own service account", func() {
 			Expect(err).NotTo(HaveOccurred())
 			return string(data)
 		}
+		info, err := os.Stat(filepath.Join(dir, "token"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(info.Mode().Perm()).To(Equal(os.FileMode(0o600)))
+		Expect(info.Sys().(*syscall.Stat_t).Uid).To(BeEquivalentTo(65532), "the token belongs to the pod's runAsUser")
 		clientset, err := kubernetes.NewForConfig(suite.local.Config)
 		Expect(err).NotTo(HaveOccurred())
 		review, err := clientset.AuthenticationV1().TokenReviews().Create(ctx,

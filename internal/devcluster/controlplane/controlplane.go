@@ -9,6 +9,15 @@
 // bound to a node, claims bind to volumes and garbage collection follows owner
 // references. Package devcluster adds package localnode, which runs the bound
 // pods, to make a small cluster without Docker or kind.
+//
+// Pods are admitted as in a cluster: the ServiceAccount admission plugin is
+// on, so a pod that does not opt out gets a kube-api-access volume; the API
+// server issues bound tokens (TokenRequest) signed with a key of this
+// package's; the controller manager publishes the serving CA as the
+// kube-root-ca.crt ConfigMap of every namespace; and the serving
+// certificate names the `kubernetes` Service's cluster IP
+// (KubernetesServiceIP) and kubernetes.default.svc, so that a pod's
+// in-cluster client verifies it.
 package controlplane
 
 import (

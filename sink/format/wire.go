@@ -18,7 +18,10 @@ import (
 // ExportTraceServiceRequest straight from its wire bytes, without building
 // pdata's object tree first. It is the collector's hot path: decoding into
 // pdata and walking the tree again cost more CPU than all the rest of
-// ingest together.
+// ingest together. Both formats implement it (dbgpt here, otlp-json in
+// otlpjsonwire.go) on the same reading of the wire: readField, the
+// wireTypes tables, the id rules and the attribute value walk of
+// wirevalue.go, so both take and decline the same encodings.
 type ProtoEncoder interface {
 	// EncodeOTLPProto encodes every span of the request in body. It
 	// returns ok false, and nothing else, for any request it does not take
@@ -428,7 +431,7 @@ func (w *wireEncoder) resource(b []byte) bool {
 				sc.resource = append(sc.resource, ',')
 			}
 			first = false
-			if sc.resource, ok = appendKeyValue(sc.resource, &kv, 0, unlimited.maxValueBytes); !ok {
+			if sc.resource, ok = appendKeyValue(sc.resource, &kv, 0, unlimited.maxValueBytes, dbgptValues); !ok {
 				return false
 			}
 		}
@@ -497,7 +500,7 @@ func (w *wireEncoder) scope(b []byte) bool {
 			if !ok {
 				return false
 			}
-			if w.discard, ok = appendKeyValue(w.discard[:0], &kv, 0, unlimited.maxValueBytes); !ok {
+			if w.discard, ok = appendKeyValue(w.discard[:0], &kv, 0, unlimited.maxValueBytes, dbgptValues); !ok {
 				return false
 			}
 		}
@@ -636,7 +639,7 @@ func (w *wireEncoder) span(b []byte) bool {
 			if s.attrs > w.lim.maxCount {
 				return false
 			}
-			if w.attrs, ok = appendKeyValue(w.attrs, &kv, 0, w.lim.maxValueBytes); !ok {
+			if w.attrs, ok = appendKeyValue(w.attrs, &kv, 0, w.lim.maxValueBytes, dbgptValues); !ok {
 				return false
 			}
 		case spanEvents<<3 | uint64(protowire.BytesType):
@@ -855,7 +858,7 @@ func appendEvent(b, event []byte, lim wireLimits) ([]byte, bool) {
 	b = append(b, `,"time_unix_nano":`...)
 	b = strconv.AppendUint(b, time, 10)
 	b = append(b, `,"attributes":`...)
-	b, ok := appendAttributes(b, event, eventAttributes, 0, lim)
+	b, ok := appendAttributes(b, event, eventAttributes, 0, lim, dbgptValues)
 	return append(b, '}'), ok
 }
 
@@ -900,7 +903,7 @@ func appendLink(b, link []byte, lim wireLimits) ([]byte, bool) {
 	b = append(b, `,"trace_state":`...)
 	b = appendBytesString(b, traceState)
 	b = append(b, `,"attributes":`...)
-	b, ok := appendAttributes(b, link, linkAttributes, 0, lim)
+	b, ok := appendAttributes(b, link, linkAttributes, 0, lim, dbgptValues)
 	return append(b, '}'), ok
 }
 

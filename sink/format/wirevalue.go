@@ -61,12 +61,29 @@ func parseKeyValueFields(b []byte) (kv keyValue, ok bool) {
 	return kv, true
 }
 
+// valueShape is the JSON shape a wire path writes attribute values in.
+type valueShape uint8
+
+const (
+	// dbgptValues writes a collection as a JSON object of plain values,
+	// as appendMap and appendValue do: {"k":"v","n":1,"l":[true]}.
+	dbgptValues valueShape = iota
+	// otlpValues writes OTLP JSON's shape, as pdata's JSON marshaler
+	// does: [{"key":"k","value":{"stringValue":"v"}}], with the int64 of
+	// intValue as a string and empty fields left out.
+	otlpValues
+)
+
 // appendAttributes appends the KeyValue fields num of msg as one JSON
-// object, duplicates and all, as appendMap does. level is the nesting of
+// collection of the shape, duplicates and all. level is the nesting of
 // the values (0 for an attribute collection); more than lim.maxCount
 // KeyValues, or a value longer than lim.maxValueBytes, decline.
-func appendAttributes(b, msg []byte, num protowire.Number, level int, lim wireLimits) ([]byte, bool) {
-	b = append(b, '{')
+func appendAttributes(b, msg []byte, num protowire.Number, level int, lim wireLimits, shape valueShape) ([]byte, bool) {
+	open, end := byte('{'), byte('}')
+	if shape == otlpValues {
+		open, end = '[', ']'
+	}
+	b = append(b, open)
 	first, count := true, 0
 	for rest := msg; len(rest) > 0; {
 		fnum, _, _, fdata, n := readField(rest)
@@ -88,22 +105,37 @@ func appendAttributes(b, msg []byte, num protowire.Number, level int, lim wireLi
 			b = append(b, ',')
 		}
 		first = false
-		if b, ok = appendKeyValue(b, &kv, level, lim.maxValueBytes); !ok {
+		if b, ok = appendKeyValue(b, &kv, level, lim.maxValueBytes, shape); !ok {
 			return b, false
 		}
 	}
-	return append(b, '}'), true
+	return append(b, end), true
 }
 
-// appendKeyValue appends kv as a JSON member; level is the nesting of its
-// value and maxLen the longest string or bytes value taken.
-func appendKeyValue(b []byte, kv *keyValue, level, maxLen int) ([]byte, bool) {
+// appendKeyValue appends kv as a member of a collection of the shape;
+// level is the nesting of its value and maxLen the longest string or
+// bytes value taken.
+func appendKeyValue(b []byte, kv *keyValue, level, maxLen int, shape valueShape) ([]byte, bool) {
+	if shape == otlpValues {
+		b = append(b, '{')
+		if len(kv.key) > 0 {
+			b = append(b, `"key":`...)
+			b = appendBytesString(b, kv.key)
+			b = append(b, ',')
+		}
+		b = append(b, `"value":`...)
+		if !kv.hasValue {
+			return append(b, "{}}"...), true
+		}
+		b, ok := appendAnyValue(b, kv.value, level, maxLen, shape)
+		return append(b, '}'), ok
+	}
 	b = appendBytesString(b, kv.key)
 	b = append(b, ':')
 	if !kv.hasValue {
 		return append(b, "null"...), true
 	}
-	return appendAnyValue(b, kv.value, level, maxLen)
+	return appendAnyValue(b, kv.value, level, maxLen, shape)
 }
 
 // stringValue reads an AnyValue for its string form: isStr reports a
@@ -131,13 +163,24 @@ func stringValue(b []byte) (str []byte, isStr, ok bool) {
 	return str, isStr, true
 }
 
-// appendAnyValue appends an AnyValue as appendValue does. Of a oneof sent
-// more than once pdata keeps the last; such values take the pdata path, as
-// do values nested in more than maxWireNesting arrays and lists (level
-// counts those around this one) and strings and bytes longer than maxLen.
-func appendAnyValue(b, value []byte, level, maxLen int) ([]byte, bool) {
+// otlpValueNames opens an AnyValue in OTLP JSON, by the field number of
+// the oneof it holds.
+var otlpValueNames = [...]string{
+	anyString: `{"stringValue":`, anyBool: `{"boolValue":`, anyInt: `{"intValue":"`, anyDouble: `{"doubleValue":`,
+	anyArray: `{"arrayValue":`, anyKvlist: `{"kvlistValue":`, anyBytes: `{"bytesValue":`,
+}
+
+// appendAnyValue appends an AnyValue in the shape. Of a oneof sent more
+// than once pdata keeps the last; such values take the pdata path, as do
+// values nested in more than maxWireNesting arrays and lists (level counts
+// those around this one) and strings and bytes longer than maxLen.
+func appendAnyValue(b, value []byte, level, maxLen int, shape valueShape) ([]byte, bool) {
 	// The usual value: a string with a one-byte length and nothing else.
 	if len(value) >= 2 && value[0] == anyString<<3|byte(protowire.BytesType) && value[1] < 0x80 && 2+int(value[1]) == len(value) && int(value[1]) <= maxLen {
+		if shape == otlpValues {
+			b = append(b, otlpValueNames[anyString]...)
+			return append(appendBytesString(b, value[2:]), '}'), true
+		}
 		return appendBytesString(b, value[2:]), true
 	}
 	seen := false
@@ -154,10 +197,14 @@ func appendAnyValue(b, value []byte, level, maxLen int) ([]byte, bool) {
 		if !known {
 			continue
 		}
-		if seen {
+		if seen || fnum == anyStringStrindex {
+			// anyStringStrindex: profiles only.
 			return b, false
 		}
 		seen = true
+		if shape == otlpValues {
+			b = append(b, otlpValueNames[fnum]...)
+		}
 		switch fnum {
 		case anyString:
 			if len(fdata) > maxLen {
@@ -168,20 +215,28 @@ func appendAnyValue(b, value []byte, level, maxLen int) ([]byte, bool) {
 			b = strconv.AppendBool(b, fval != 0)
 		case anyInt:
 			b = strconv.AppendInt(b, int64(fval), 10)
+			if shape == otlpValues {
+				// OTLP JSON writes an int64 as a string.
+				b = append(b, '"')
+			}
 		case anyDouble:
-			b = appendFloat(b, math.Float64frombits(fval))
+			if shape == otlpValues {
+				b = appendOTLPFloat(b, math.Float64frombits(fval))
+			} else {
+				b = appendFloat(b, math.Float64frombits(fval))
+			}
 		case anyArray:
 			if level >= maxWireNesting {
 				return b, false
 			}
-			if b, ok = appendArray(b, fdata, level+1, maxLen); !ok {
+			if b, ok = appendArray(b, fdata, level+1, maxLen, shape); !ok {
 				return b, false
 			}
 		case anyKvlist:
 			if level >= maxWireNesting {
 				return b, false
 			}
-			if b, ok = appendKvlist(b, fdata, level+1, maxLen); !ok {
+			if b, ok = appendKvlist(b, fdata, level+1, maxLen, shape); !ok {
 				return b, false
 			}
 		case anyBytes:
@@ -191,20 +246,29 @@ func appendAnyValue(b, value []byte, level, maxLen int) ([]byte, bool) {
 			b = append(b, '"')
 			b = base64.StdEncoding.AppendEncode(b, fdata)
 			b = append(b, '"')
-		default:
-			// anyStringStrindex: profiles only.
-			return b, false
+		}
+		if shape == otlpValues {
+			b = append(b, '}')
 		}
 	}
 	if !seen {
+		if shape == otlpValues {
+			return append(b, "{}"...), true
+		}
 		b = append(b, "null"...)
 	}
 	return b, true
 }
 
-func appendArray(b, array []byte, level, maxLen int) ([]byte, bool) {
+// appendArray appends an ArrayValue: a JSON array of its values, in OTLP
+// JSON inside {"values":...}, which is left out when there are none.
+func appendArray(b, array []byte, level, maxLen int, shape valueShape) ([]byte, bool) {
 	if !checkList(array) {
 		return b, false
+	}
+	open := len(b)
+	if shape == otlpValues {
+		b = append(b, `{"values":`...)
 	}
 	b = append(b, '[')
 	first, ok := true, true
@@ -221,20 +285,43 @@ func appendArray(b, array []byte, level, maxLen int) ([]byte, bool) {
 			b = append(b, ',')
 		}
 		first = false
-		if b, ok = appendAnyValue(b, fdata, level, maxLen); !ok {
+		if b, ok = appendAnyValue(b, fdata, level, maxLen, shape); !ok {
 			return b, false
 		}
 	}
-	return append(b, ']'), true
+	b = append(b, ']')
+	if shape == otlpValues {
+		return closeValues(b, open), true
+	}
+	return b, true
 }
 
-// appendKvlist appends a KeyValueList; the count limit is for attribute
-// collections, not for the lists inside their values.
-func appendKvlist(b, list []byte, level, maxLen int) ([]byte, bool) {
+// appendKvlist appends a KeyValueList, in OTLP JSON inside {"values":...}
+// as appendArray does; the count limit is for attribute collections, not
+// for the lists inside their values.
+func appendKvlist(b, list []byte, level, maxLen int, shape valueShape) ([]byte, bool) {
 	if !checkList(list) {
 		return b, false
 	}
-	return appendAttributes(b, list, listValues, level, wireLimits{maxCount: math.MaxInt, maxValueBytes: maxLen})
+	open := len(b)
+	if shape == otlpValues {
+		b = append(b, `{"values":`...)
+	}
+	b, ok := appendAttributes(b, list, listValues, level, wireLimits{maxCount: math.MaxInt, maxValueBytes: maxLen}, shape)
+	if shape == otlpValues && ok {
+		return closeValues(b, open), true
+	}
+	return b, ok
+}
+
+// closeValues ends the OTLP JSON ArrayValue or KeyValueList that begins at
+// b[open:] with `{"values":[...]`, or makes it {} when the list is empty:
+// pdata leaves out an empty repeated field.
+func closeValues(b []byte, open int) []byte {
+	if len(b) == open+len(`{"values":[]`) {
+		return append(b[:open], "{}"...)
+	}
+	return append(b, '}')
 }
 
 // checkList checks the wire types of an ArrayValue or KeyValueList.

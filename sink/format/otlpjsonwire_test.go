@@ -233,6 +233,8 @@ func otlpJSONCorpus(tb testing.TB) []wireCase {
 	}
 	corpus = append(corpus, otlpJSONCases(tb)...)
 	corpus = append(corpus, wireCase{name: "20 attributes", body: protoBody(tb, attributesTraces(20)), take: true})
+	// Over the collector's default of 128 attributes per span.
+	corpus = append(corpus, wireCase{name: "300 attributes", body: protoBody(tb, attributesTraces(300)), take: true})
 	seeds := limitSeeds(tb)
 	for i, body := range seeds {
 		// Without limits only the last two, nested one level too deep,
@@ -259,6 +261,7 @@ func TestOTLPJSONWireMatchesPdata(t *testing.T) {
 			// Over the limits the wire path declines; within them it
 			// must agree.
 			compareOTLPJSONWire(t, tc.body, fuzzLimits)
+			compareOTLPJSONWire(t, tc.body, benchLimits)
 		})
 	}
 }

@@ -21,7 +21,8 @@ import (
 // ingest together. Both formats implement it (dbgpt here, otlp-json in
 // otlpjsonwire.go) on the same reading of the wire: readField, the
 // wireTypes tables, the id rules and the attribute value walk of
-// wirevalue.go, so both take and decline the same encodings.
+// wirevalue.go, so they decline the same encodings; only what a format's
+// line needs besides (dbgpt's service.name as a string) differs.
 type ProtoEncoder interface {
 	// EncodeOTLPProto encodes every span of the request in body. It
 	// returns ok false, and nothing else, for any request it does not take

@@ -181,36 +181,13 @@ func (w *otlpWireEncoder) request(b, msg []byte) ([]byte, bool) {
 }
 
 func (w *otlpWireEncoder) resourceSpans(b, msg []byte) ([]byte, bool) {
-	var resource, schemaURL []byte
-	seenResource := false
-	for rest := msg; len(rest) > 0; {
-		fnum, ftyp, _, fdata, n := readField(rest)
-		if n < 0 {
-			return b, false
-		}
-		rest = rest[n:]
-		if fnum == resourceSpansDeprecatedScopes {
-			return b, false
-		}
-		known, ok := resourceSpansTypes.known(fnum, ftyp)
-		switch {
-		case !ok:
-			return b, false
-		case !known:
-		case fnum == resourceSpansResource:
-			// pdata merges repeated messages field by field; leave that
-			// to it.
-			if seenResource {
-				return b, false
-			}
-			seenResource, resource = true, fdata
-		case fnum == resourceSpansSchemaURL:
-			schemaURL = fdata
-		}
+	resource, schemaURL, ok := scanResourceSpans(msg)
+	if !ok {
+		return b, false
 	}
 	obj := len(b)
 	b = append(b, `{"resource":`...)
-	b, ok := resourceJSON(b, resource)
+	b, ok = resourceJSON(b, resource)
 	if !ok {
 		return b, false
 	}
@@ -253,31 +230,13 @@ func resourceJSON(b, msg []byte) ([]byte, bool) {
 }
 
 func (w *otlpWireEncoder) scopeSpans(b, msg []byte) ([]byte, bool) {
-	var scope, schemaURL []byte
-	seenScope := false
-	for rest := msg; len(rest) > 0; {
-		fnum, ftyp, _, fdata, n := readField(rest)
-		if n < 0 {
-			return b, false
-		}
-		rest = rest[n:]
-		known, ok := scopeSpansTypes.known(fnum, ftyp)
-		switch {
-		case !ok:
-			return b, false
-		case !known:
-		case fnum == scopeSpansScope:
-			if seenScope {
-				return b, false
-			}
-			seenScope, scope = true, fdata
-		case fnum == scopeSpansSchemaURL:
-			schemaURL = fdata
-		}
+	scope, schemaURL, ok := scanScopeSpans(msg)
+	if !ok {
+		return b, false
 	}
 	obj := len(b)
 	b = append(b, `{"scope":`...)
-	b, ok := scopeJSON(b, scope)
+	b, ok = scopeJSON(b, scope)
 	if !ok {
 		return b, false
 	}
@@ -438,81 +397,35 @@ func (w *otlpWireEncoder) span(b, msg []byte) ([]byte, bool) {
 }
 
 func (w *otlpWireEncoder) event(b, msg []byte) ([]byte, bool) {
-	var name []byte
-	var time, dropped uint64
-	for rest := msg; len(rest) > 0; {
-		fnum, ftyp, fval, fdata, n := readField(rest)
-		if n < 0 {
-			return b, false
-		}
-		rest = rest[n:]
-		known, ok := eventTypes.known(fnum, ftyp)
-		switch {
-		case !ok:
-			return b, false
-		case !known:
-		case fnum == eventTime:
-			time = fval
-		case fnum == eventName:
-			name = fdata
-		case fnum == eventDropped:
-			dropped = fval
-		}
-	}
-	obj := len(b)
-	b = append(b, '{')
-	b = appendUint64Member(b, obj, `"timeUnixNano":`, time)
-	b = appendStringMember(b, obj, `"name":`, name)
-	b, ok := appendAttributesMember(b, obj, msg, eventAttributes, w.lim)
+	ev, ok := scanEvent(msg)
 	if !ok {
 		return b, false
 	}
-	b = appendUint32Member(b, obj, `"droppedAttributesCount":`, dropped)
+	obj := len(b)
+	b = append(b, '{')
+	b = appendUint64Member(b, obj, `"timeUnixNano":`, ev.time)
+	b = appendStringMember(b, obj, `"name":`, ev.name)
+	if b, ok = appendAttributesMember(b, obj, msg, eventAttributes, w.lim); !ok {
+		return b, false
+	}
+	b = appendUint32Member(b, obj, `"droppedAttributesCount":`, ev.dropped)
 	return append(b, '}'), true
 }
 
 func (w *otlpWireEncoder) link(b, msg []byte) ([]byte, bool) {
-	var traceID, spanID, traceState []byte
-	var flags, dropped uint64
-	for rest := msg; len(rest) > 0; {
-		fnum, ftyp, fval, fdata, n := readField(rest)
-		if n < 0 {
-			return b, false
-		}
-		rest = rest[n:]
-		known, ok := linkTypes.known(fnum, ftyp)
-		switch {
-		case !ok:
-			return b, false
-		case !known:
-		case fnum == linkTraceID:
-			if !validID(fdata, 16) {
-				return b, false
-			}
-			traceID = fdata
-		case fnum == linkSpanID:
-			if !validID(fdata, 8) {
-				return b, false
-			}
-			spanID = fdata
-		case fnum == linkTraceState:
-			traceState = fdata
-		case fnum == linkDropped:
-			dropped = fval
-		case fnum == linkFlags:
-			flags = fval
-		}
-	}
-	obj := len(b)
-	b = append(b, '{')
-	b = appendIDMember(b, obj, `"traceId":`, traceID)
-	b = appendIDMember(b, obj, `"spanId":`, spanID)
-	b = appendStringMember(b, obj, `"traceState":`, traceState)
-	b, ok := appendAttributesMember(b, obj, msg, linkAttributes, w.lim)
+	l, ok := scanLink(msg)
 	if !ok {
 		return b, false
 	}
-	b = appendUint32Member(b, obj, `"droppedAttributesCount":`, dropped)
-	b = appendUint32Member(b, obj, `"flags":`, flags)
+	obj := len(b)
+	b = append(b, '{')
+	b = appendIDMember(b, obj, `"traceId":`, l.traceID)
+	b = appendIDMember(b, obj, `"spanId":`, l.spanID)
+	b = appendStringMember(b, obj, `"traceState":`, l.traceState)
+	if b, ok = appendAttributesMember(b, obj, msg, linkAttributes, w.lim); !ok {
+		return b, false
+	}
+	b = appendUint32Member(b, obj, `"droppedAttributesCount":`, l.dropped)
+	b = appendUint32Member(b, obj, `"flags":`, l.flags)
 	return append(b, '}'), true
 }

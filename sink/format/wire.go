@@ -347,30 +347,9 @@ func (w *wireEncoder) request(b []byte) bool {
 // resourceSpans encodes the spans of one ResourceSpans. The resource may
 // come after the scopes on the wire, so it is found first.
 func (w *wireEncoder) resourceSpans(b []byte) bool {
-	var resource []byte
-	seenResource := false
-	for rest := b; len(rest) > 0; {
-		fnum, ftyp, _, fdata, n := readField(rest)
-		if n < 0 {
-			return false
-		}
-		rest = rest[n:]
-		if fnum == resourceSpansDeprecatedScopes {
-			return false
-		}
-		known, ok := resourceSpansTypes.known(fnum, ftyp)
-		switch {
-		case !ok:
-			return false
-		case !known:
-		case fnum == resourceSpansResource:
-			// pdata merges repeated messages field by field; leave that
-			// to it.
-			if seenResource {
-				return false
-			}
-			seenResource, resource = true, fdata
-		}
+	resource, _, ok := scanResourceSpans(b)
+	if !ok {
+		return false
 	}
 	if !w.resource(resource) {
 		return false
@@ -442,24 +421,9 @@ func (w *wireEncoder) resource(b []byte) bool {
 }
 
 func (w *wireEncoder) scopeSpans(b []byte) bool {
-	var scope []byte
-	seenScope := false
-	for rest := b; len(rest) > 0; {
-		fnum, ftyp, _, fdata, n := readField(rest)
-		if n < 0 {
-			return false
-		}
-		rest = rest[n:]
-		known, ok := scopeSpansTypes.known(fnum, ftyp)
-		switch {
-		case !ok:
-			return false
-		case known && fnum == scopeSpansScope:
-			if seenScope {
-				return false
-			}
-			seenScope, scope = true, fdata
-		}
+	scope, _, ok := scanScopeSpans(b)
+	if !ok {
+		return false
 	}
 	if !w.scope(scope) {
 		return false
@@ -835,77 +799,172 @@ func parseStatus(b []byte) (msg []byte, code uint64, ok bool) {
 }
 
 func appendEvent(b, event []byte, lim wireLimits) ([]byte, bool) {
-	var name []byte
-	var time uint64
-	for rest := event; len(rest) > 0; {
+	ev, ok := scanEvent(event)
+	if !ok {
+		return b, false
+	}
+	b = append(b, `{"name":`...)
+	b = appendBytesString(b, ev.name)
+	b = append(b, `,"time_unix_nano":`...)
+	b = strconv.AppendUint(b, ev.time, 10)
+	b = append(b, `,"attributes":`...)
+	b, ok = appendAttributes(b, event, eventAttributes, 0, lim, dbgptValues)
+	return append(b, '}'), ok
+}
+
+func appendLink(b, link []byte, lim wireLimits) ([]byte, bool) {
+	l, ok := scanLink(link)
+	if !ok {
+		return b, false
+	}
+	var zeros [16]byte
+	if len(l.traceID) == 0 {
+		l.traceID = zeros[:16]
+	}
+	if len(l.spanID) == 0 {
+		l.spanID = zeros[:8]
+	}
+	b = append(b, `{"trace_id":`...)
+	b = appendHexID(b, l.traceID)
+	b = append(b, `,"span_id":`...)
+	b = appendHexID(b, l.spanID)
+	b = append(b, `,"trace_state":`...)
+	b = appendBytesString(b, l.traceState)
+	b = append(b, `,"attributes":`...)
+	b, ok = appendAttributes(b, link, linkAttributes, 0, lim, dbgptValues)
+	return append(b, '}'), ok
+}
+
+// The first passes over the messages both wire paths read alike: each
+// checks the wire types of the message's known fields (pdata refuses a
+// known field of another type; unknown fields are skipped, as pdata skips
+// them) and returns the fields found, or ok false for what takes the
+// pdata path.
+
+// scanResourceSpans finds a ResourceSpans' resource and schema URL.
+func scanResourceSpans(b []byte) (resource, schemaURL []byte, ok bool) {
+	seenResource := false
+	for rest := b; len(rest) > 0; {
+		fnum, ftyp, _, fdata, n := readField(rest)
+		if n < 0 {
+			return nil, nil, false
+		}
+		rest = rest[n:]
+		if fnum == resourceSpansDeprecatedScopes {
+			return nil, nil, false
+		}
+		known, ok := resourceSpansTypes.known(fnum, ftyp)
+		switch {
+		case !ok:
+			return nil, nil, false
+		case !known:
+		case fnum == resourceSpansResource:
+			// pdata merges repeated messages field by field; leave that
+			// to it.
+			if seenResource {
+				return nil, nil, false
+			}
+			seenResource, resource = true, fdata
+		case fnum == resourceSpansSchemaURL:
+			schemaURL = fdata
+		}
+	}
+	return resource, schemaURL, true
+}
+
+// scanScopeSpans finds a ScopeSpans' scope and schema URL.
+func scanScopeSpans(b []byte) (scope, schemaURL []byte, ok bool) {
+	seenScope := false
+	for rest := b; len(rest) > 0; {
+		fnum, ftyp, _, fdata, n := readField(rest)
+		if n < 0 {
+			return nil, nil, false
+		}
+		rest = rest[n:]
+		known, ok := scopeSpansTypes.known(fnum, ftyp)
+		switch {
+		case !ok:
+			return nil, nil, false
+		case !known:
+		case fnum == scopeSpansScope:
+			if seenScope {
+				return nil, nil, false
+			}
+			seenScope, scope = true, fdata
+		case fnum == scopeSpansSchemaURL:
+			schemaURL = fdata
+		}
+	}
+	return scope, schemaURL, true
+}
+
+// wireEvent holds the scalar fields of a Span.Event.
+type wireEvent struct {
+	name          []byte
+	time, dropped uint64
+}
+
+func scanEvent(b []byte) (ev wireEvent, ok bool) {
+	for rest := b; len(rest) > 0; {
 		fnum, ftyp, fval, fdata, n := readField(rest)
 		if n < 0 {
-			return b, false
+			return ev, false
 		}
 		rest = rest[n:]
 		known, ok := eventTypes.known(fnum, ftyp)
 		switch {
 		case !ok:
-			return b, false
+			return ev, false
 		case !known:
 		case fnum == eventTime:
-			time = fval
+			ev.time = fval
 		case fnum == eventName:
-			name = fdata
+			ev.name = fdata
+		case fnum == eventDropped:
+			ev.dropped = fval
 		}
 	}
-	b = append(b, `{"name":`...)
-	b = appendBytesString(b, name)
-	b = append(b, `,"time_unix_nano":`...)
-	b = strconv.AppendUint(b, time, 10)
-	b = append(b, `,"attributes":`...)
-	b, ok := appendAttributes(b, event, eventAttributes, 0, lim, dbgptValues)
-	return append(b, '}'), ok
+	return ev, true
 }
 
-func appendLink(b, link []byte, lim wireLimits) ([]byte, bool) {
-	var traceID, spanID, traceState []byte
-	for rest := link; len(rest) > 0; {
-		fnum, ftyp, _, fdata, n := readField(rest)
+// wireLink holds the scalar fields of a Span.Link; an id of the wrong
+// length takes the pdata path.
+type wireLink struct {
+	traceID, spanID, traceState []byte
+	flags, dropped              uint64
+}
+
+func scanLink(b []byte) (l wireLink, ok bool) {
+	for rest := b; len(rest) > 0; {
+		fnum, ftyp, fval, fdata, n := readField(rest)
 		if n < 0 {
-			return b, false
+			return l, false
 		}
 		rest = rest[n:]
 		known, ok := linkTypes.known(fnum, ftyp)
 		switch {
 		case !ok:
-			return b, false
+			return l, false
 		case !known:
 		case fnum == linkTraceID:
 			if !validID(fdata, 16) {
-				return b, false
+				return l, false
 			}
-			traceID = fdata
+			l.traceID = fdata
 		case fnum == linkSpanID:
 			if !validID(fdata, 8) {
-				return b, false
+				return l, false
 			}
-			spanID = fdata
+			l.spanID = fdata
 		case fnum == linkTraceState:
-			traceState = fdata
+			l.traceState = fdata
+		case fnum == linkDropped:
+			l.dropped = fval
+		case fnum == linkFlags:
+			l.flags = fval
 		}
 	}
-	var zeros [16]byte
-	if len(traceID) == 0 {
-		traceID = zeros[:16]
-	}
-	if len(spanID) == 0 {
-		spanID = zeros[:8]
-	}
-	b = append(b, `{"trace_id":`...)
-	b = appendHexID(b, traceID)
-	b = append(b, `,"span_id":`...)
-	b = appendHexID(b, spanID)
-	b = append(b, `,"trace_state":`...)
-	b = appendBytesString(b, traceState)
-	b = append(b, `,"attributes":`...)
-	b, ok := appendAttributes(b, link, linkAttributes, 0, lim, dbgptValues)
-	return append(b, '}'), ok
+	return l, true
 }
 
 // appendHexID is appendHex with the buffer grown once rather than per

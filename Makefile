@@ -120,7 +120,8 @@ FUZZ_TARGETS ?= \
 	./sink/ingest:FuzzDecodeOTLPJSON \
 	./sink/ingest:FuzzDecodeDBGPT \
 	./sink/ingest:FuzzOTLPProtoWirePath \
-	./sink/format:FuzzEncodeOTLPProto
+	./sink/format:FuzzEncodeOTLPProto \
+	./sink/format:FuzzOTLPJSONWirePath
 FUZZTIME ?= 15s
 
 .PHONY: fuzz

@@ -28,11 +28,74 @@ import (
 // Each of these is checked to be what it is documented as before it is
 // removed, so the comparison removes nothing else.
 func TestChartInstallsWhatConfigDefaultInstalls(t *testing.T) {
-	chartObjects := mustHelmTemplate(t)
 	kustomized, err := runTool(t, kustomizeBinary(t), "build", filepath.Join("..", "config", "default"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	assertChartInstalls(t, kustomized, mustHelmTemplate(t))
+}
+
+// With its monitoring values on, the chart installs what config/default
+// installs with its `#- ../prometheus` line uncommented, as the line's
+// comment offers: the manager's ServiceMonitor and PrometheusRule as well.
+func TestChartMonitoringIsConfigPrometheus(t *testing.T) {
+	overlay := withPrometheus(t)
+	kustomized, err := runTool(t, kustomizeBinary(t), "build", "--load-restrictor", "LoadRestrictionsNone", overlay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chartObjects := mustHelmTemplate(t, "--set", "monitoring.serviceMonitor.enabled=true", "--set", "monitoring.prometheusRule.enabled=true")
+	kinds := map[string]bool{}
+	for _, obj := range chartObjects {
+		kinds[fmt.Sprint(obj["kind"])] = true
+	}
+	if !kinds["ServiceMonitor"] || !kinds["PrometheusRule"] {
+		t.Fatalf("the chart with monitoring on renders kinds %v, want a ServiceMonitor and a PrometheusRule", kinds)
+	}
+	assertChartInstalls(t, kustomized, chartObjects)
+}
+
+// withPrometheus writes config/default's kustomization with the
+// prometheus line uncommented into a scratch directory, its paths made
+// relative to it, and returns the directory.
+func withPrometheus(t *testing.T) string {
+	t.Helper()
+	defaultDir, err := filepath.Abs(filepath.Join("..", "config", "default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kustomization, err := os.ReadFile(filepath.Join(defaultDir, "kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const offered = "#- ../prometheus\n"
+	if !bytes.Contains(kustomization, []byte(offered)) {
+		t.Fatalf("config/default/kustomization.yaml no longer offers %q", offered)
+	}
+	text := strings.Replace(string(kustomization), offered, "- ../prometheus\n", 1)
+	// kustomize takes directories by relative path only.
+	dir := t.TempDir()
+	var lines []string
+	for _, line := range strings.Split(text, "\n") {
+		if rest, ok := strings.CutPrefix(line, "- "); ok && !strings.Contains(rest, ":") {
+			rel, err := filepath.Rel(dir, filepath.Join(defaultDir, rest))
+			if err != nil {
+				t.Fatal(err)
+			}
+			line = "- " + rel
+		}
+		lines = append(lines, line)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// assertChartInstalls compares the chart's objects with kustomize's, after
+// removing the documented differences above.
+func assertChartInstalls(t *testing.T, kustomized []byte, chartObjects []object) {
+	t.Helper()
 	configObjects, err := decodeManifests(kustomized)
 	if err != nil {
 		t.Fatal(err)
@@ -168,8 +231,9 @@ func removeMetadata(t *testing.T, obj object, field string, expected map[string]
 // would also show as a difference above; this says what to run.
 func TestChartFilesAreCopiesOfConfig(t *testing.T) {
 	for copies, source := range map[string]string{
-		filepath.Join(chartPath, "files", "crds"): filepath.Join("..", "config", "crd", "bases"),
-		filepath.Join(chartPath, "files", "rbac"): filepath.Join("..", "config", "rbac"),
+		filepath.Join(chartPath, "files", "crds"):       filepath.Join("..", "config", "crd", "bases"),
+		filepath.Join(chartPath, "files", "rbac"):       filepath.Join("..", "config", "rbac"),
+		filepath.Join(chartPath, "files", "prometheus"): filepath.Join("..", "config", "prometheus"),
 	} {
 		entries, err := os.ReadDir(copies)
 		if err != nil {

@@ -1,6 +1,7 @@
 package charts
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -265,6 +266,37 @@ func TestChartValuesRenderAsDocumented(t *testing.T) {
 			}
 			assertBindingsName(t, objects, "ops-traces-controller-manager")
 		},
+	}, {
+		name: "monitoring is off unless asked for",
+		check: func(t *testing.T, objects []object) {
+			for _, kind := range []string{"ServiceMonitor", "PrometheusRule"} {
+				if got := objectsOfKind(objects, kind); len(got) != 0 {
+					t.Errorf("default values render %d %s", len(got), kind)
+				}
+			}
+		},
+	}, {
+		name:    "monitoring of a release of another name",
+		release: "tracing",
+		set: []string{"monitoring.serviceMonitor.enabled=true", "monitoring.prometheusRule.enabled=true",
+			"monitoring.serviceMonitor.labels.release=kps", "monitoring.prometheusRule.labels.release=kps"},
+		check: func(t *testing.T, objects []object) {
+			monitors, rules := objectsOfKind(objects, "ServiceMonitor"), objectsOfKind(objects, "PrometheusRule")
+			if len(monitors) != 1 || len(rules) != 1 {
+				t.Fatalf("%d ServiceMonitors and %d PrometheusRules, want one each", len(monitors), len(rules))
+			}
+			for _, obj := range []object{monitors[0], rules[0]} {
+				if labels := nested(obj, "metadata", "labels").(map[string]any); labels["release"] != "kps" {
+					t.Errorf("%s labels %v lack release: kps", obj["kind"], labels)
+				}
+			}
+			// The alerts select the job Prometheus gives this release's
+			// metrics Service, and no other.
+			spec := fmt.Sprint(rules[0]["spec"])
+			if !strings.Contains(spec, `job="tracing-spansink-controller-manager-metrics"`) || strings.Contains(spec, `job="spansink-controller-manager-metrics"`) {
+				t.Errorf("the rules do not select job tracing-spansink-controller-manager-metrics alone:\n%s", spec)
+			}
+		},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -367,4 +399,28 @@ func TestChartRefusesValuesThatCannotWork(t *testing.T) {
 			}
 		})
 	}
+}
+
+// objectsOfKind are the objects of one kind.
+func objectsOfKind(objects []object, kind string) []object {
+	var of []object
+	for _, obj := range objects {
+		if obj["kind"] == kind {
+			of = append(of, obj)
+		}
+	}
+	return of
+}
+
+// nested is the value at a path of maps, nil where there is none.
+func nested(obj object, path ...string) any {
+	var v any = map[string]any(obj)
+	for _, key := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[key]
+	}
+	return v
 }

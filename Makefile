@@ -42,13 +42,26 @@ MONITORING_CRDS_DIR ?= test/crds/monitoring.coreos.com
 MONITORING_CRDS ?= podmonitors servicemonitors prometheusrules
 
 .PHONY: manifests
-manifests: controller-gen ## Generate the CRD (config/crd/bases), the manager's ClusterRole (config/rbac/role.yaml) and the Prometheus Operator's CRDs the tests install (test/crds).
+manifests: controller-gen ## Generate the CRD (config/crd/bases), the manager's ClusterRole (config/rbac/role.yaml), the Prometheus Operator's CRDs the tests install (test/crds), and copy the CRD and roles into the Helm chart (make chart).
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	@tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
 	$(CONTROLLER_GEN) crd paths=github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1 output:crd:artifacts:config="$$tmp"; \
 	rm -rf $(MONITORING_CRDS_DIR); mkdir -p $(MONITORING_CRDS_DIR); \
 	for kind in $(MONITORING_CRDS); do cp "$$tmp/monitoring.coreos.com_$$kind.yaml" $(MONITORING_CRDS_DIR)/; done
+	@$(MAKE) --no-print-directory chart
+
+# The chart renders the CRD and every role's rules from these copies, so
+# that they are written once, in config/; make verify fails on a stale copy.
+CHART_FILES = charts/spansink/files
+
+.PHONY: chart
+chart: ## Copy the CRDs (config/crd/bases), the roles' rules (config/rbac) and the manager's monitor and alerts (config/prometheus) into the Helm chart's files (charts/spansink/files).
+	rm -rf $(CHART_FILES)/crds $(CHART_FILES)/rbac $(CHART_FILES)/prometheus
+	mkdir -p $(CHART_FILES)/crds $(CHART_FILES)/rbac $(CHART_FILES)/prometheus
+	cp config/crd/bases/*.yaml $(CHART_FILES)/crds/
+	cp config/rbac/role.yaml config/rbac/*_role.yaml $(CHART_FILES)/rbac/
+	cp config/prometheus/monitor.yaml config/prometheus/prometheus_rule.yaml $(CHART_FILES)/prometheus/
 
 .PHONY: generate
 generate: controller-gen ## Generate the DeepCopy methods of the API types.
@@ -71,16 +84,17 @@ vet: ## Run go vet.
 RACE_PACKAGES ?= ./sink/batch/... ./sink/storage/... ./sink/ingest/... ./sink/collector/... ./sink/reader/... ./sink/objectstore/... ./sink/replay/... ./cmd/...
 
 .PHONY: test
-test: manifests generate fmt vet ## Run every test: unit tests, the envtest suite on a real kube-apiserver and etcd (built once by hack/control-plane.sh), and the object store and replay tests on a real SeaweedFS and Jaeger (built once by hack/test-servers.sh).
+test: manifests generate fmt vet kustomize ## Run every test: unit tests, the envtest suite on a real kube-apiserver and etcd (built once by hack/control-plane.sh), the object store and replay tests on a real SeaweedFS and Jaeger (built once by hack/test-servers.sh), and the Helm chart's tests with the real helm (built once by hack/helm.sh) and kustomize.
 	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh etcd kube-apiserver | tail -n1)" \
 	SPANSINK_TEST_SERVERS_BIN="$$(hack/test-servers.sh seaweedfs jaeger | tail -n1)" \
+	SPANSINK_HELM="$$(hack/helm.sh | tail -n1)" SPANSINK_KUSTOMIZE="$(KUSTOMIZE)" \
 		go test ./... -coverprofile cover.out
 	go test -race $(RACE_PACKAGES)
 
 .PHONY: verify-generated
-verify-generated: manifests generate api-docs ## Fail when generated code, manifests or the API reference differ from what is committed (CI runs this).
-	@if [ -n "$$(git status --porcelain -- api config test/crds docs/api.md)" ]; then \
-		git status --short -- api config test/crds docs/api.md; git diff -- api config test/crds docs/api.md; \
+verify-generated: manifests generate api-docs ## Fail when generated code, manifests, the chart's copies or the API reference differ from what is committed (CI runs this).
+	@if [ -n "$$(git status --porcelain -- api config charts test/crds docs/api.md)" ]; then \
+		git status --short -- api config charts test/crds docs/api.md; git diff -- api config charts test/crds docs/api.md; \
 		echo "generated files are out of date: run 'make manifests generate api-docs' and commit the result" >&2; \
 		exit 1; \
 	fi
@@ -107,7 +121,8 @@ FUZZ_TARGETS ?= \
 	./sink/ingest:FuzzDecodeOTLPJSON \
 	./sink/ingest:FuzzDecodeDBGPT \
 	./sink/ingest:FuzzOTLPProtoWirePath \
-	./sink/format:FuzzEncodeOTLPProto
+	./sink/format:FuzzEncodeOTLPProto \
+	./sink/format:FuzzOTLPJSONWirePath
 FUZZTIME ?= 15s
 
 .PHONY: fuzz
@@ -121,9 +136,10 @@ fuzz: ## Run every decoder fuzz target for FUZZTIME each (15s), starting from th
 ##@ End to end
 
 .PHONY: e2e
-e2e: manifests telemetrygen ## Run the end-to-end suite (needs root, ~3 min): a real control plane with kube-controller-manager and kube-scheduler, a local node that runs collector pods as processes, the operator, kubectl and the samples (test/e2e).
+e2e: manifests telemetrygen ## Run the end-to-end suite (needs root, ~3 min): a real control plane with kube-controller-manager and kube-scheduler, a local node that runs collector pods as processes, the operator, kubectl, helm (the chart) and the samples (test/e2e).
 	SPANSINK_CONTROL_PLANE_BIN="$$(hack/control-plane.sh etcd kube-apiserver kube-controller-manager kube-scheduler | tail -n1)" \
 	SPANSINK_TEST_SERVERS_BIN="$$(hack/test-servers.sh seaweedfs | tail -n1)" \
+	SPANSINK_HELM="$$(hack/helm.sh | tail -n1)" \
 		go test -tags e2e ./test/e2e/ -timeout 30m -v -ginkgo.v
 
 .PHONY: test-servers
@@ -214,6 +230,10 @@ $(KUSTOMIZE): hack/tools/go.mod hack/tools/go.sum
 crd-ref-docs: $(CRD_REF_DOCS) ## Build crd-ref-docs (pinned in hack/tools/crd-ref-docs) into bin/.
 $(CRD_REF_DOCS): hack/tools/crd-ref-docs/go.mod hack/tools/crd-ref-docs/go.sum
 	go build -C hack/tools/crd-ref-docs -o $(CRD_REF_DOCS) github.com/elastic/crd-ref-docs
+
+.PHONY: helm
+helm: ## Build helm (pinned in hack/tools/helm) from the Go module proxy into ~/.cache/spansink (hack/helm.sh; ~6 min cold, then cached), for the chart's tests and `helm install`.
+	@hack/helm.sh
 
 .PHONY: telemetrygen
 telemetrygen: $(TELEMETRYGEN) ## Build OpenTelemetry's telemetrygen (pinned in hack/tools/telemetrygen) into bin/, to send test spans.

@@ -106,7 +106,17 @@ func appendHex(b []byte, id []byte) []byte {
 // appendFloat writes f the way encoding/json does, so that readers see the
 // same numbers whichever encoder wrote them. NaN and infinities have no JSON
 // number form; they are written as the strings protojson uses.
-func appendFloat(b []byte, f float64) []byte {
+func appendFloat(b []byte, f float64) []byte { return appendFloatShortest(b, f, true) }
+
+// appendOTLPFloat writes f as pdata's JSON marshaler does (jsoniter's
+// WriteFloat64 behind the same special strings): as appendFloat, but with
+// the exponent's leading zero kept, 1e-07 where encoding/json writes 1e-7.
+func appendOTLPFloat(b []byte, f float64) []byte { return appendFloatShortest(b, f, false) }
+
+// appendFloatShortest writes f in the fewest digits that read back as f,
+// with an exponent below 1e-6 and from 1e21 on; trimExponent drops the
+// exponent's leading zero.
+func appendFloatShortest(b []byte, f float64, trimExponent bool) []byte {
 	switch {
 	case math.IsNaN(f):
 		return append(b, `"NaN"`...)
@@ -121,7 +131,7 @@ func appendFloat(b []byte, f float64) []byte {
 		fmtByte = 'e'
 	}
 	b = strconv.AppendFloat(b, f, fmtByte, -1, 64)
-	if fmtByte == 'e' {
+	if fmtByte == 'e' && trimExponent {
 		// Shorten e-09 to e-9, as encoding/json does.
 		n := len(b)
 		if n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {

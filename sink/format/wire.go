@@ -1,7 +1,6 @@
 package format
 
 import (
-	"encoding/base64"
 	"encoding/binary"
 	"math"
 	"slices"
@@ -19,7 +18,11 @@ import (
 // ExportTraceServiceRequest straight from its wire bytes, without building
 // pdata's object tree first. It is the collector's hot path: decoding into
 // pdata and walking the tree again cost more CPU than all the rest of
-// ingest together.
+// ingest together. Both formats implement it (dbgpt here, otlp-json in
+// otlpjsonwire.go) on the same reading of the wire: readField, the
+// wireTypes tables, the id rules and the attribute value walk of
+// wirevalue.go, so they decline the same encodings; only what a format's
+// line needs besides (dbgpt's service.name as a string) differs.
 type ProtoEncoder interface {
 	// EncodeOTLPProto encodes every span of the request in body. It
 	// returns ok false, and nothing else, for any request it does not take
@@ -344,30 +347,9 @@ func (w *wireEncoder) request(b []byte) bool {
 // resourceSpans encodes the spans of one ResourceSpans. The resource may
 // come after the scopes on the wire, so it is found first.
 func (w *wireEncoder) resourceSpans(b []byte) bool {
-	var resource []byte
-	seenResource := false
-	for rest := b; len(rest) > 0; {
-		fnum, ftyp, _, fdata, n := readField(rest)
-		if n < 0 {
-			return false
-		}
-		rest = rest[n:]
-		if fnum == resourceSpansDeprecatedScopes {
-			return false
-		}
-		known, ok := resourceSpansTypes.known(fnum, ftyp)
-		switch {
-		case !ok:
-			return false
-		case !known:
-		case fnum == resourceSpansResource:
-			// pdata merges repeated messages field by field; leave that
-			// to it.
-			if seenResource {
-				return false
-			}
-			seenResource, resource = true, fdata
-		}
+	resource, _, ok := scanResourceSpans(b)
+	if !ok {
+		return false
 	}
 	if !w.resource(resource) {
 		return false
@@ -429,7 +411,7 @@ func (w *wireEncoder) resource(b []byte) bool {
 				sc.resource = append(sc.resource, ',')
 			}
 			first = false
-			if sc.resource, ok = appendKeyValue(sc.resource, &kv, 0, unlimited.maxValueBytes); !ok {
+			if sc.resource, ok = appendKeyValue(sc.resource, &kv, 0, unlimited.maxValueBytes, dbgptValues); !ok {
 				return false
 			}
 		}
@@ -439,24 +421,9 @@ func (w *wireEncoder) resource(b []byte) bool {
 }
 
 func (w *wireEncoder) scopeSpans(b []byte) bool {
-	var scope []byte
-	seenScope := false
-	for rest := b; len(rest) > 0; {
-		fnum, ftyp, _, fdata, n := readField(rest)
-		if n < 0 {
-			return false
-		}
-		rest = rest[n:]
-		known, ok := scopeSpansTypes.known(fnum, ftyp)
-		switch {
-		case !ok:
-			return false
-		case known && fnum == scopeSpansScope:
-			if seenScope {
-				return false
-			}
-			seenScope, scope = true, fdata
-		}
+	scope, _, ok := scanScopeSpans(b)
+	if !ok {
+		return false
 	}
 	if !w.scope(scope) {
 		return false
@@ -498,7 +465,7 @@ func (w *wireEncoder) scope(b []byte) bool {
 			if !ok {
 				return false
 			}
-			if w.discard, ok = appendKeyValue(w.discard[:0], &kv, 0, unlimited.maxValueBytes); !ok {
+			if w.discard, ok = appendKeyValue(w.discard[:0], &kv, 0, unlimited.maxValueBytes, dbgptValues); !ok {
 				return false
 			}
 		}
@@ -637,7 +604,7 @@ func (w *wireEncoder) span(b []byte) bool {
 			if s.attrs > w.lim.maxCount {
 				return false
 			}
-			if w.attrs, ok = appendKeyValue(w.attrs, &kv, 0, w.lim.maxValueBytes); !ok {
+			if w.attrs, ok = appendKeyValue(w.attrs, &kv, 0, w.lim.maxValueBytes, dbgptValues); !ok {
 				return false
 			}
 		case spanEvents<<3 | uint64(protowire.BytesType):
@@ -832,316 +799,172 @@ func parseStatus(b []byte) (msg []byte, code uint64, ok bool) {
 }
 
 func appendEvent(b, event []byte, lim wireLimits) ([]byte, bool) {
-	var name []byte
-	var time uint64
-	for rest := event; len(rest) > 0; {
+	ev, ok := scanEvent(event)
+	if !ok {
+		return b, false
+	}
+	b = append(b, `{"name":`...)
+	b = appendBytesString(b, ev.name)
+	b = append(b, `,"time_unix_nano":`...)
+	b = strconv.AppendUint(b, ev.time, 10)
+	b = append(b, `,"attributes":`...)
+	b, ok = appendAttributes(b, event, eventAttributes, 0, lim, dbgptValues)
+	return append(b, '}'), ok
+}
+
+func appendLink(b, link []byte, lim wireLimits) ([]byte, bool) {
+	l, ok := scanLink(link)
+	if !ok {
+		return b, false
+	}
+	var zeros [16]byte
+	if len(l.traceID) == 0 {
+		l.traceID = zeros[:16]
+	}
+	if len(l.spanID) == 0 {
+		l.spanID = zeros[:8]
+	}
+	b = append(b, `{"trace_id":`...)
+	b = appendHexID(b, l.traceID)
+	b = append(b, `,"span_id":`...)
+	b = appendHexID(b, l.spanID)
+	b = append(b, `,"trace_state":`...)
+	b = appendBytesString(b, l.traceState)
+	b = append(b, `,"attributes":`...)
+	b, ok = appendAttributes(b, link, linkAttributes, 0, lim, dbgptValues)
+	return append(b, '}'), ok
+}
+
+// The first passes over the messages both wire paths read alike: each
+// checks the wire types of the message's known fields (pdata refuses a
+// known field of another type; unknown fields are skipped, as pdata skips
+// them) and returns the fields found, or ok false for what takes the
+// pdata path.
+
+// scanResourceSpans finds a ResourceSpans' resource and schema URL.
+func scanResourceSpans(b []byte) (resource, schemaURL []byte, ok bool) {
+	seenResource := false
+	for rest := b; len(rest) > 0; {
+		fnum, ftyp, _, fdata, n := readField(rest)
+		if n < 0 {
+			return nil, nil, false
+		}
+		rest = rest[n:]
+		if fnum == resourceSpansDeprecatedScopes {
+			return nil, nil, false
+		}
+		known, ok := resourceSpansTypes.known(fnum, ftyp)
+		switch {
+		case !ok:
+			return nil, nil, false
+		case !known:
+		case fnum == resourceSpansResource:
+			// pdata merges repeated messages field by field; leave that
+			// to it.
+			if seenResource {
+				return nil, nil, false
+			}
+			seenResource, resource = true, fdata
+		case fnum == resourceSpansSchemaURL:
+			schemaURL = fdata
+		}
+	}
+	return resource, schemaURL, true
+}
+
+// scanScopeSpans finds a ScopeSpans' scope and schema URL.
+func scanScopeSpans(b []byte) (scope, schemaURL []byte, ok bool) {
+	seenScope := false
+	for rest := b; len(rest) > 0; {
+		fnum, ftyp, _, fdata, n := readField(rest)
+		if n < 0 {
+			return nil, nil, false
+		}
+		rest = rest[n:]
+		known, ok := scopeSpansTypes.known(fnum, ftyp)
+		switch {
+		case !ok:
+			return nil, nil, false
+		case !known:
+		case fnum == scopeSpansScope:
+			if seenScope {
+				return nil, nil, false
+			}
+			seenScope, scope = true, fdata
+		case fnum == scopeSpansSchemaURL:
+			schemaURL = fdata
+		}
+	}
+	return scope, schemaURL, true
+}
+
+// wireEvent holds the scalar fields of a Span.Event.
+type wireEvent struct {
+	name          []byte
+	time, dropped uint64
+}
+
+func scanEvent(b []byte) (ev wireEvent, ok bool) {
+	for rest := b; len(rest) > 0; {
 		fnum, ftyp, fval, fdata, n := readField(rest)
 		if n < 0 {
-			return b, false
+			return ev, false
 		}
 		rest = rest[n:]
 		known, ok := eventTypes.known(fnum, ftyp)
 		switch {
 		case !ok:
-			return b, false
+			return ev, false
 		case !known:
 		case fnum == eventTime:
-			time = fval
+			ev.time = fval
 		case fnum == eventName:
-			name = fdata
+			ev.name = fdata
+		case fnum == eventDropped:
+			ev.dropped = fval
 		}
 	}
-	b = append(b, `{"name":`...)
-	b = appendBytesString(b, name)
-	b = append(b, `,"time_unix_nano":`...)
-	b = strconv.AppendUint(b, time, 10)
-	b = append(b, `,"attributes":`...)
-	b, ok := appendAttributes(b, event, eventAttributes, 0, lim)
-	return append(b, '}'), ok
+	return ev, true
 }
 
-func appendLink(b, link []byte, lim wireLimits) ([]byte, bool) {
-	var traceID, spanID, traceState []byte
-	for rest := link; len(rest) > 0; {
-		fnum, ftyp, _, fdata, n := readField(rest)
+// wireLink holds the scalar fields of a Span.Link; an id of the wrong
+// length takes the pdata path.
+type wireLink struct {
+	traceID, spanID, traceState []byte
+	flags, dropped              uint64
+}
+
+func scanLink(b []byte) (l wireLink, ok bool) {
+	for rest := b; len(rest) > 0; {
+		fnum, ftyp, fval, fdata, n := readField(rest)
 		if n < 0 {
-			return b, false
+			return l, false
 		}
 		rest = rest[n:]
 		known, ok := linkTypes.known(fnum, ftyp)
 		switch {
 		case !ok:
-			return b, false
+			return l, false
 		case !known:
 		case fnum == linkTraceID:
 			if !validID(fdata, 16) {
-				return b, false
+				return l, false
 			}
-			traceID = fdata
+			l.traceID = fdata
 		case fnum == linkSpanID:
 			if !validID(fdata, 8) {
-				return b, false
+				return l, false
 			}
-			spanID = fdata
+			l.spanID = fdata
 		case fnum == linkTraceState:
-			traceState = fdata
+			l.traceState = fdata
+		case fnum == linkDropped:
+			l.dropped = fval
+		case fnum == linkFlags:
+			l.flags = fval
 		}
 	}
-	var zeros [16]byte
-	if len(traceID) == 0 {
-		traceID = zeros[:16]
-	}
-	if len(spanID) == 0 {
-		spanID = zeros[:8]
-	}
-	b = append(b, `{"trace_id":`...)
-	b = appendHexID(b, traceID)
-	b = append(b, `,"span_id":`...)
-	b = appendHexID(b, spanID)
-	b = append(b, `,"trace_state":`...)
-	b = appendBytesString(b, traceState)
-	b = append(b, `,"attributes":`...)
-	b, ok := appendAttributes(b, link, linkAttributes, 0, lim)
-	return append(b, '}'), ok
-}
-
-// keyValue is a decoded KeyValue: the last key sent and its value.
-type keyValue struct {
-	key      []byte
-	value    []byte
-	hasValue bool
-}
-
-// parseKeyValue reads a KeyValue. A repeated value (pdata merges) or a key
-// string index (profiles only) takes the pdata path.
-func parseKeyValue(b []byte) (keyValue, bool) {
-	// The usual encoding: the key, then the value, each with a one-byte
-	// length and nothing else.
-	if len(b) >= 4 && b[0] == keyValueKey<<3|byte(protowire.BytesType) && b[1] < 0x80 {
-		k := 2 + int(b[1])
-		if k+2 <= len(b) && b[k] == keyValueValue<<3|byte(protowire.BytesType) && b[k+1] < 0x80 && k+2+int(b[k+1]) == len(b) {
-			return keyValue{key: b[2:k], value: b[k+2:], hasValue: true}, true
-		}
-	}
-	return parseKeyValueFields(b)
-}
-
-// parseKeyValueFields is parseKeyValue for any encoding.
-func parseKeyValueFields(b []byte) (kv keyValue, ok bool) {
-	for rest := b; len(rest) > 0; {
-		fnum, ftyp, _, fdata, n := readField(rest)
-		if n < 0 {
-			return kv, false
-		}
-		rest = rest[n:]
-		known, ok := keyValueTypes.known(fnum, ftyp)
-		switch {
-		case !ok:
-			return kv, false
-		case !known:
-		case fnum == keyValueKey:
-			kv.key = fdata
-		case fnum == keyValueValue:
-			if kv.hasValue {
-				return kv, false
-			}
-			kv.hasValue, kv.value = true, fdata
-		case fnum == keyValueKeyStrindex:
-			return kv, false
-		}
-	}
-	return kv, true
-}
-
-// appendAttributes appends the KeyValue fields num of msg as one JSON
-// object, duplicates and all, as appendMap does. level is the nesting of
-// the values (0 for an attribute collection); more than lim.maxCount
-// KeyValues, or a value longer than lim.maxValueBytes, decline.
-func appendAttributes(b, msg []byte, num protowire.Number, level int, lim wireLimits) ([]byte, bool) {
-	b = append(b, '{')
-	first, count := true, 0
-	for rest := msg; len(rest) > 0; {
-		fnum, _, _, fdata, n := readField(rest)
-		if n < 0 {
-			return b, false
-		}
-		rest = rest[n:]
-		if fnum != num {
-			continue
-		}
-		if count++; count > lim.maxCount {
-			return b, false
-		}
-		kv, ok := parseKeyValue(fdata)
-		if !ok {
-			return b, false
-		}
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		if b, ok = appendKeyValue(b, &kv, level, lim.maxValueBytes); !ok {
-			return b, false
-		}
-	}
-	return append(b, '}'), true
-}
-
-// appendKeyValue appends kv as a JSON member; level is the nesting of its
-// value and maxLen the longest string or bytes value taken.
-func appendKeyValue(b []byte, kv *keyValue, level, maxLen int) ([]byte, bool) {
-	b = appendBytesString(b, kv.key)
-	b = append(b, ':')
-	if !kv.hasValue {
-		return append(b, "null"...), true
-	}
-	return appendAnyValue(b, kv.value, level, maxLen)
-}
-
-// stringValue reads an AnyValue for its string form: isStr reports a
-// string value (str holds it). ok is false when it does not decode.
-func stringValue(b []byte) (str []byte, isStr, ok bool) {
-	oneofs := 0
-	for rest := b; len(rest) > 0; {
-		fnum, ftyp, _, fdata, n := readField(rest)
-		if n < 0 {
-			return nil, false, false
-		}
-		rest = rest[n:]
-		known, ok := anyValueTypes.known(fnum, ftyp)
-		if !ok {
-			return nil, false, false
-		}
-		if known {
-			oneofs++
-			isStr, str = fnum == anyString, fdata
-		}
-	}
-	if oneofs > 1 {
-		return nil, false, false
-	}
-	return str, isStr, true
-}
-
-// appendAnyValue appends an AnyValue as appendValue does. Of a oneof sent
-// more than once pdata keeps the last; such values take the pdata path, as
-// do values nested in more than maxWireNesting arrays and lists (level
-// counts those around this one) and strings and bytes longer than maxLen.
-func appendAnyValue(b, value []byte, level, maxLen int) ([]byte, bool) {
-	// The usual value: a string with a one-byte length and nothing else.
-	if len(value) >= 2 && value[0] == anyString<<3|byte(protowire.BytesType) && value[1] < 0x80 && 2+int(value[1]) == len(value) && int(value[1]) <= maxLen {
-		return appendBytesString(b, value[2:]), true
-	}
-	seen := false
-	for rest := value; len(rest) > 0; {
-		fnum, ftyp, fval, fdata, n := readField(rest)
-		if n < 0 {
-			return b, false
-		}
-		rest = rest[n:]
-		known, ok := anyValueTypes.known(fnum, ftyp)
-		if !ok {
-			return b, false
-		}
-		if !known {
-			continue
-		}
-		if seen {
-			return b, false
-		}
-		seen = true
-		switch fnum {
-		case anyString:
-			if len(fdata) > maxLen {
-				return b, false
-			}
-			b = appendBytesString(b, fdata)
-		case anyBool:
-			b = strconv.AppendBool(b, fval != 0)
-		case anyInt:
-			b = strconv.AppendInt(b, int64(fval), 10)
-		case anyDouble:
-			b = appendFloat(b, math.Float64frombits(fval))
-		case anyArray:
-			if level >= maxWireNesting {
-				return b, false
-			}
-			if b, ok = appendArray(b, fdata, level+1, maxLen); !ok {
-				return b, false
-			}
-		case anyKvlist:
-			if level >= maxWireNesting {
-				return b, false
-			}
-			if b, ok = appendKvlist(b, fdata, level+1, maxLen); !ok {
-				return b, false
-			}
-		case anyBytes:
-			if len(fdata) > maxLen {
-				return b, false
-			}
-			b = append(b, '"')
-			b = base64.StdEncoding.AppendEncode(b, fdata)
-			b = append(b, '"')
-		default:
-			// anyStringStrindex: profiles only.
-			return b, false
-		}
-	}
-	if !seen {
-		b = append(b, "null"...)
-	}
-	return b, true
-}
-
-func appendArray(b, array []byte, level, maxLen int) ([]byte, bool) {
-	if !checkList(array) {
-		return b, false
-	}
-	b = append(b, '[')
-	first, ok := true, true
-	for rest := array; len(rest) > 0; {
-		fnum, _, _, fdata, n := readField(rest)
-		if n < 0 {
-			return b, false
-		}
-		rest = rest[n:]
-		if fnum != listValues {
-			continue
-		}
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		if b, ok = appendAnyValue(b, fdata, level, maxLen); !ok {
-			return b, false
-		}
-	}
-	return append(b, ']'), true
-}
-
-// appendKvlist appends a KeyValueList; the count limit is for attribute
-// collections, not for the lists inside their values.
-func appendKvlist(b, list []byte, level, maxLen int) ([]byte, bool) {
-	if !checkList(list) {
-		return b, false
-	}
-	return appendAttributes(b, list, listValues, level, wireLimits{maxCount: math.MaxInt, maxValueBytes: maxLen})
-}
-
-// checkList checks the wire types of an ArrayValue or KeyValueList.
-func checkList(b []byte) bool {
-	for rest := b; len(rest) > 0; {
-		fnum, ftyp, _, _, n := readField(rest)
-		if n < 0 {
-			return false
-		}
-		rest = rest[n:]
-		if _, ok := listTypes.known(fnum, ftyp); !ok {
-			return false
-		}
-	}
-	return true
+	return l, true
 }
 
 // appendHexID is appendHex with the buffer grown once rather than per

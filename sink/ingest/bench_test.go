@@ -90,17 +90,29 @@ func benchOptions(b *testing.B) Options {
 type pdataOnly struct{ format.Encoder }
 
 // BenchmarkGRPCExportPath is what an OTLP/gRPC request costs ingest after
-// gRPC framing: decode and dbgpt encoding (on the wire path, or through
-// pdata), validation and the response.
+// gRPC framing: decode and encoding (on the wire path, or through pdata),
+// validation and the response. The dbgpt format's sub-benchmarks are named
+// by the path alone, as earlier figures name them; otlp-json's carry the
+// format.
 func BenchmarkGRPCExportPath(b *testing.B) {
 	body, err := ptraceotlp.NewExportRequestFromTraces(benchTraces()).MarshalProto()
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, path := range []string{"wire", "pdata"} {
-		b.Run(path, func(b *testing.B) {
-			opts := benchOptions(b)
-			if path == "pdata" {
+	for _, bench := range []struct {
+		name, path string
+		format     config.Format
+	}{
+		{"wire", "wire", config.FormatDBGPT}, {"pdata", "pdata", config.FormatDBGPT},
+		{"otlp-json-wire", "wire", config.FormatOTLPJSON}, {"otlp-json-pdata", "pdata", config.FormatOTLPJSON},
+	} {
+		b.Run(bench.name, func(b *testing.B) {
+			enc, err := format.NewEncoder(bench.format)
+			if err != nil {
+				b.Fatal(err)
+			}
+			opts := Options{Submitter: discardSubmitter{}, Encoder: enc}
+			if bench.path == "pdata" {
 				opts.Encoder = pdataOnly{opts.Encoder}
 			}
 			svc := NewGRPCService(opts)

@@ -83,8 +83,8 @@ func TestSpansPerRequest(t *testing.T) {
 		format                  config.Format
 		body                    func(t *testing.T) []byte
 	}{
-		{"otlp protobuf wire path", TracesPath, contentTypeProto, config.FormatDBGPT, func(t *testing.T) []byte { return protoBody(t, spansTraces(6)) }},
-		{"otlp protobuf pdata path", TracesPath, contentTypeProto, config.FormatOTLPJSON, func(t *testing.T) []byte { return protoBody(t, spansTraces(6)) }},
+		{"otlp protobuf dbgpt wire path", TracesPath, contentTypeProto, config.FormatDBGPT, func(t *testing.T) []byte { return protoBody(t, spansTraces(6)) }},
+		{"otlp protobuf otlp-json wire path", TracesPath, contentTypeProto, config.FormatOTLPJSON, func(t *testing.T) []byte { return protoBody(t, spansTraces(6)) }},
 		{"otlp json", TracesPath, contentTypeJSON, config.FormatDBGPT, func(t *testing.T) []byte { return jsonBody(t, spansTraces(6)) }},
 		{"dbgpt lines", DBGPTPath, "application/x-ndjson", config.FormatDBGPT, func(*testing.T) []byte { return dbgptRecords(6) }},
 		{"dbgpt array", DBGPTPath, contentTypeJSON, config.FormatOTLPJSON, func(*testing.T) []byte {
@@ -316,8 +316,8 @@ func TestOTLPNesting(t *testing.T) {
 		status            int
 		msg               string
 	}{
-		{"protobuf maps at the limit, wire path", contentTypeProto, config.FormatDBGPT, func(t *testing.T) []byte { return protoBody(t, nestedTraces(limit, true)) }, 200, ""},
-		{"protobuf arrays at the limit, pdata path", contentTypeProto, config.FormatOTLPJSON, func(t *testing.T) []byte { return protoBody(t, nestedTraces(limit, false)) }, 200, ""},
+		{"protobuf maps at the limit, dbgpt wire path", contentTypeProto, config.FormatDBGPT, func(t *testing.T) []byte { return protoBody(t, nestedTraces(limit, true)) }, 200, ""},
+		{"protobuf arrays at the limit, otlp-json wire path", contentTypeProto, config.FormatOTLPJSON, func(t *testing.T) []byte { return protoBody(t, nestedTraces(limit, false)) }, 200, ""},
 		{"protobuf arrays over the limit", contentTypeProto, config.FormatDBGPT, func(t *testing.T) []byte { return protoBody(t, nestedTraces(limit+1, false)) },
 			400, `decode OTLP protobuf ExportTraceServiceRequest: event attribute "deep" nests arrays and key-value lists more than 32 deep (the limit of every ingest path, config.MaxNestingDepth)`},
 		// pdata's protobuf decoder itself stops at 33 key-value lists.

@@ -44,7 +44,7 @@ func TestLiveSpansPerRequest(t *testing.T) {
 }
 
 func TestLiveAttributeLimits(t *testing.T) {
-	for _, f := range []config.Format{config.FormatDBGPT, config.FormatOTLPJSON} { // wire and pdata paths
+	for _, f := range []config.Format{config.FormatDBGPT, config.FormatOTLPJSON} { // each wire path, and the pdata path over the limits
 		t.Run(string(f), func(t *testing.T) {
 			live := NewLiveLimits(Limits{MaxAttributesPerSpan: 4, MaxAttributeValueBytes: 8})
 			env := newLimitEnv(t, f, func(o *Options) { o.Live = live })

@@ -8,7 +8,7 @@ import (
 
 // exportOTLPProto stores the spans of a binary protobuf
 // ExportTraceServiceRequest, as OTLP/gRPC and OTLP/HTTP protobuf send it.
-// An encoder with a wire path (format.ProtoEncoder: dbgpt) takes the
+// An encoder with a wire path (format.ProtoEncoder: both formats) takes the
 // well-formed requests straight from their bytes; everything it declines
 // (undecodable bodies, invalid spans, values over the attribute or nesting
 // limits, odd encodings) is decoded with pdata

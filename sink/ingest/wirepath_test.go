@@ -21,10 +21,13 @@ import (
 	"github.com/spansink/spansink/sink/format"
 )
 
-// The dbgpt encoder's wire path (format.ProtoEncoder) takes well-formed
+// The wire paths of both formats (format.ProtoEncoder) take well-formed
 // protobuf requests without pdata. Whatever the body, a request must get
 // the same answer, the same stored lines and the same metrics as on the
 // pdata path, which stays the reference.
+
+// wireFormats are the formats whose encoders have a wire path.
+var wireFormats = []config.Format{config.FormatDBGPT, config.FormatOTLPJSON}
 
 // exportOutcome is everything a request leads to.
 type exportOutcome struct {
@@ -47,11 +50,11 @@ func (o exportOutcome) String() string {
 // them, with the same outcome.
 var tightLimits = Options{MaxSpansPerRequest: 4, MaxAttributesPerSpan: 3, MaxAttributeValueBytes: 8}
 
-// exportVia sends body to a gRPC service whose dbgpt encoder has its wire
-// path, or not; limits holds the limits of the Options.
-func exportVia(t *testing.T, body []byte, wire bool, limits Options) exportOutcome {
+// exportVia sends body to a gRPC service whose encoder of format f has its
+// wire path, or not; limits holds the limits of the Options.
+func exportVia(t *testing.T, body []byte, f config.Format, wire bool, limits Options) exportOutcome {
 	t.Helper()
-	enc, err := format.NewEncoder(config.FormatDBGPT)
+	enc, err := format.NewEncoder(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +76,7 @@ func exportVia(t *testing.T, body []byte, wire bool, limits Options) exportOutco
 		out.response = fmt.Sprintf("response %x", resp.(*grpcResponse).body)
 	}
 	for _, r := range sub.records {
-		if r.Spans != 1 {
+		if f == config.FormatDBGPT && r.Spans != 1 {
 			t.Fatalf("dbgpt record holds %d spans", r.Spans)
 		}
 		out.lines = append(out.lines, r.Line)
@@ -92,25 +95,33 @@ func exportVia(t *testing.T, body []byte, wire bool, limits Options) exportOutco
 	return out
 }
 
-// compareExportPaths compares the paths with the default limits and with
-// tightLimits.
+// compareExportPaths compares the paths of each format with the default
+// limits and with tightLimits.
 func compareExportPaths(t *testing.T, body []byte) {
 	t.Helper()
 	for _, limits := range []Options{{}, tightLimits} {
-		wire, ref := exportVia(t, body, true, limits), exportVia(t, body, false, limits)
-		same := wire.response == ref.response && wire.metrics == ref.metrics && len(wire.lines) == len(ref.lines)
-		for i := 0; same && i < len(ref.lines); i++ {
-			same = bytes.Equal(wire.lines[i], ref.lines[i])
-		}
-		if !same {
-			t.Fatalf("wire and pdata paths differ with limits %+v\nwire:\n%s\npdata:\n%s", limits, wire, ref)
+		for _, f := range wireFormats {
+			compareExportPathsOf(t, body, f, limits)
 		}
 	}
 }
 
-// FuzzOTLPProtoWirePath compares the two paths on arbitrary bodies. Its
-// seed corpus (testdata/fuzz/FuzzOTLPProtoWirePath) holds valid requests
-// of every shape, requests with invalid spans, and broken encodings.
+func compareExportPathsOf(t *testing.T, body []byte, f config.Format, limits Options) {
+	t.Helper()
+	wire, ref := exportVia(t, body, f, true, limits), exportVia(t, body, f, false, limits)
+	same := wire.response == ref.response && wire.metrics == ref.metrics && len(wire.lines) == len(ref.lines)
+	for i := 0; same && i < len(ref.lines); i++ {
+		same = bytes.Equal(wire.lines[i], ref.lines[i])
+	}
+	if !same {
+		t.Fatalf("%s: wire and pdata paths differ with limits %+v\nwire:\n%s\npdata:\n%s", f, limits, wire, ref)
+	}
+}
+
+// FuzzOTLPProtoWirePath compares the two paths of each format on
+// arbitrary bodies. Its seed corpus (testdata/fuzz/FuzzOTLPProtoWirePath)
+// holds valid requests of every shape, requests with invalid spans, and
+// broken encodings.
 func FuzzOTLPProtoWirePath(f *testing.F) {
 	seeds, _, _ := limitSeeds(f)
 	for _, s := range seeds {
@@ -176,12 +187,14 @@ func TestWirePathSameOutcome(t *testing.T) {
 		})
 	}
 	// The telemetrygen request must actually take the wire path.
-	enc, err := format.NewEncoder(config.FormatDBGPT)
-	if err != nil {
-		t.Fatal(err)
-	}
 	defaults := format.AttributeLimits{MaxCount: config.DefaultMaxAttributesPerSpan, MaxValueBytes: config.DefaultMaxAttributeValueBytes}
-	if _, spans, ok := enc.(format.ProtoEncoder).EncodeOTLPProto(cases[0].body, defaults); !ok || spans != benchSpans {
-		t.Fatalf("wire path took the telemetrygen request: %v with %d spans, want true with %d", ok, spans, benchSpans)
+	for _, f := range wireFormats {
+		enc, err := format.NewEncoder(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, spans, ok := enc.(format.ProtoEncoder).EncodeOTLPProto(cases[0].body, defaults); !ok || spans != benchSpans {
+			t.Fatalf("%s: wire path took the telemetrygen request: %v with %d spans, want true with %d", f, ok, spans, benchSpans)
+		}
 	}
 }

@@ -40,6 +40,10 @@ import (
 // the local node runs as the spansink binary built for this suite.
 const collectorImage = "spansink.dev/spansink:e2e"
 
+// inClusterImage is the image name of the in-cluster client pods of the
+// service-account spec, run as test/incluster built for this suite.
+const inClusterImage = "spansink.dev/incluster:e2e"
+
 // operatorUser is the identity the operator runs as, bound to the
 // ClusterRole generated from its RBAC markers (config/rbac/role.yaml), so
 // that a missing permission fails here as it would in a cluster.
@@ -60,6 +64,9 @@ var suite struct {
 	operatorDone    chan error
 	failed          bool
 	log             *os.File
+	// logger writes to log; an operator started again after a spec
+	// stopped it logs there too.
+	logger logr.Logger
 }
 
 // localNodeVolumeSync is how often the local node projects changed
@@ -83,6 +90,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	suite.log, err = os.Create(filepath.Join(suite.work, "e2e.log"))
 	Expect(err).NotTo(HaveOccurred())
 	log := zap.New(zap.WriteTo(suite.log), zap.UseDevMode(true))
+	suite.logger = log
 
 	suite.kubectl = os.Getenv("KUBECTL")
 	if suite.kubectl == "" {
@@ -98,6 +106,8 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	suite.controlPlaneBin = binDir
 	suite.binary = filepath.Join(suite.work, "bin", "spansink")
 	Expect(devcluster.BuildSpansink(ctx, suite.root, suite.binary)).To(Succeed())
+	inCluster := filepath.Join(suite.work, "bin", "incluster")
+	run(ctx, suite.root, []string{"CGO_ENABLED=0"}, "go", "build", "-trimpath", "-o", inCluster, "./test/incluster")
 	suite.telemetrygen = filepath.Join(suite.work, "bin", "telemetrygen")
 	run(ctx, suite.root, nil, "go", "build", "-C", "hack/tools/telemetrygen", "-o", suite.telemetrygen,
 		"github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen")
@@ -110,8 +120,11 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 			CRDDirectoryPaths: []string{filepath.Join(suite.root, "config", "crd", "bases")},
 			Logf:              func(format string, args ...any) { GinkgoWriter.Printf(format+"\n", args...) },
 		},
-		Images: map[string]localnode.Image{collectorImage: devcluster.SpansinkImage(suite.binary)},
-		Log:    log,
+		Images: map[string]localnode.Image{
+			collectorImage: devcluster.SpansinkImage(suite.binary),
+			inClusterImage: {Binary: inCluster, Path: "/incluster", Entrypoint: []string{"/incluster"}, User: 65532, Group: 65532},
+		},
+		Log: log,
 	})
 	Expect(err).NotTo(HaveOccurred())
 
@@ -146,15 +159,16 @@ var _ = AfterSuite(func(_ SpecContext) {
 }, NodeTimeout(10*time.Minute))
 
 // startOperator runs `spansink manager` from the built binary, as the
-// operator user, with the ClusterRole generated from its RBAC markers.
+// operator user, with the ClusterRole generated from its RBAC markers. A
+// spec that stopped it (stopOperator) starts it again with this.
 func startOperator(ctx context.Context, log logr.Logger) {
 	kubectl("apply", "-f", filepath.Join(suite.root, "config", "rbac", "role.yaml"))
 	role := readClusterRoleName(filepath.Join(suite.root, "config", "rbac", "role.yaml"))
-	Expect(suite.k8s.Create(ctx, &rbacv1.ClusterRoleBinding{
+	Expect(client.IgnoreAlreadyExists(suite.k8s.Create(ctx, &rbacv1.ClusterRoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "e2e-spansink-operator"},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
 		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "User", Name: operatorUser}},
-	})).To(Succeed())
+	}))).To(Succeed())
 	kubeconfig, err := suite.local.WriteKubeconfig(operatorUser, nil)
 	Expect(err).NotTo(HaveOccurred())
 	out, err := os.Create(filepath.Join(suite.work, "operator.log"))
@@ -176,6 +190,8 @@ func startOperator(ctx context.Context, log logr.Logger) {
 	log.Info("operator started", "pid", suite.operator.Process.Pid)
 }
 
+// stopOperator stops the operator process and waits for it to exit; it
+// does nothing when none runs.
 func stopOperator() {
 	if suite.operator == nil || suite.operator.Process == nil {
 		return
@@ -187,6 +203,8 @@ func stopOperator() {
 		_ = suite.operator.Process.Kill()
 		<-suite.operatorDone
 	}
+	// Its exit has been received: a second stop must not wait for another.
+	suite.operator = nil
 }
 
 // readClusterRoleName reads metadata.name from the generated role file.

@@ -9,6 +9,15 @@
 // bound to a node, claims bind to volumes and garbage collection follows owner
 // references. Package devcluster adds package localnode, which runs the bound
 // pods, to make a small cluster without Docker or kind.
+//
+// Pods are admitted as in a cluster: the ServiceAccount admission plugin is
+// on, so a pod that does not opt out gets a kube-api-access volume; the API
+// server issues bound tokens (TokenRequest) signed with a key of this
+// package's; the controller manager publishes the serving CA as the
+// kube-root-ca.crt ConfigMap of every namespace; and the serving
+// certificate names the `kubernetes` Service's cluster IP
+// (KubernetesServiceIP) and kubernetes.default.svc, so that a pod's
+// in-cluster client verifies it.
 package controlplane
 
 import (
@@ -42,8 +51,8 @@ type Options struct {
 	BinaryDir string
 	// WorkDir receives kubeconfigs, certificates and the component logs; it
 	// must exist. Stop leaves it in place so that logs survive a failed run.
-	// The API server's serving certificates live in envtest's own temporary
-	// directory, which Stop removes.
+	// The API server's serving certificates and token signing key live in
+	// a temporary directory of their own, which Stop removes.
 	WorkDir string
 	// CRDDirectoryPaths are installed once the API server is up.
 	CRDDirectoryPaths []string
@@ -63,6 +72,9 @@ type Cluster struct {
 	opts       Options
 	components []*component
 	logs       []io.Closer
+	// certDir holds the API server's certificates and signing key; Stop
+	// removes it.
+	certDir string
 	// envStarted is set once Env.Start has been called: a Start that fails
 	// after etcd and the API server are up (the CRDs, the default
 	// namespace) leaves them running, and only Env.Stop ends them.
@@ -94,6 +106,23 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		ErrorIfCRDPathMissing: len(opts.CRDDirectoryPaths) > 0,
 	}
 	apiServer := c.Env.ControlPlane.GetAPIServer()
+	// Certificates of our own, so that the serving certificate also names
+	// the `kubernetes` Service's cluster IP, which pods dial (see certs.go).
+	if c.certDir, err = os.MkdirTemp("", "spansink-apiserver-certs-"); err != nil {
+		return nil, fmt.Errorf("API server certificate directory: %w", err)
+	}
+	if apiServer.SecureServing.CA, err = writeAPIServerCerts(c.certDir); err != nil {
+		return nil, err
+	}
+	apiServer.CertDir = c.certDir
+	apiServer.Configure().Set("service-cluster-ip-range", ServiceCIDR)
+	// Tokens from the TokenRequest API, which the local node asks for a
+	// pod's projected service-account token, are signed with this key and
+	// verified with it (a private key file serves for both). envtest's
+	// issuer (https://127.0.0.1:<port>/) stays, and the audiences default
+	// to it.
+	apiServer.Configure().Set("service-account-signing-key-file", filepath.Join(c.certDir, serviceAccountKey))
+	apiServer.Configure().Set("service-account-key-file", filepath.Join(c.certDir, serviceAccountKey))
 	// envtest turns the ServiceAccount admission plugin off because it runs no
 	// controller that creates the default account. We run that controller, and
 	// want pods admitted as in a real cluster (a token volume is added unless
@@ -128,12 +157,18 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 			"--kubeconfig=" + controllerKubeconfig,
 			"--authentication-kubeconfig=" + controllerKubeconfig,
 			"--authorization-kubeconfig=" + controllerKubeconfig,
-			// The token controller needs the service-account signing key,
-			// which envtest keeps to itself; pods here mount no tokens.
+			// The legacy token controller fills Secrets of type
+			// kubernetes.io/service-account-token, which nothing here uses:
+			// pods get bound tokens from the TokenRequest API instead.
 			"--controllers=*,-serviceaccount-token",
-			// One identity for every controller: per-controller accounts
-			// would need tokens, which we do not issue.
+			// One identity for every controller, the admin's kubeconfig.
 			"--use-service-account-credentials=false",
+			// The root CA publisher puts this in the kube-root-ca.crt
+			// ConfigMap of every namespace, which pods mount as ca.crt to
+			// verify the API server. Without the flag it would publish the
+			// kubeconfig's CA, the same file today; set it so that it stays
+			// the serving CA.
+			"--root-ca-file=" + filepath.Join(c.certDir, certificateAuthority),
 			"--leader-elect=false",
 			"--bind-address=127.0.0.1",
 			"--secure-port=" + strconv.Itoa(port),
@@ -181,6 +216,12 @@ func (c *Cluster) Stop() error {
 		l.Close()
 	}
 	c.logs = nil
+	if c.certDir != "" {
+		if err := os.RemoveAll(c.certDir); err != nil {
+			errs = append(errs, fmt.Errorf("remove API server certificates: %w", err))
+		}
+		c.certDir = ""
+	}
 	return errors.Join(errs...)
 }
 

@@ -32,12 +32,14 @@ func (n *Node) unsupported(pod *corev1.Pod) []string {
 	for _, v := range spec.Volumes {
 		switch {
 		case v.ConfigMap != nil, v.Secret != nil, v.PersistentVolumeClaim != nil:
+		case v.Projected != nil:
+			why = append(why, unsupportedProjection(&v)...)
 		case v.EmptyDir != nil:
 			if v.EmptyDir.Medium != corev1.StorageMediumDefault {
 				add("volume %s: emptyDir medium %q is not supported", v.Name, v.EmptyDir.Medium)
 			}
 		default:
-			add("volume %s: only configMap, secret, emptyDir and persistentVolumeClaim volumes are supported (a projected service-account token needs automountServiceAccountToken: false)", v.Name)
+			add("volume %s: only configMap, secret, projected, emptyDir and persistentVolumeClaim volumes are supported", v.Name)
 		}
 	}
 	for i := range spec.Containers {

@@ -185,7 +185,7 @@ func (c *containerRunner) runOnce(pod *corev1.Pod) (int, error) {
 	}
 	podIP := c.pod.net.ip.String()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	env, err := node.environment(ctx, pod, &c.spec, podIP)
+	env, err := node.environment(ctx, pod, &c.spec, podIP, c.pod.serviceEnv)
 	cancel()
 	if err != nil {
 		return 0, err

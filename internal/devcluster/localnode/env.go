@@ -23,9 +23,12 @@ func supportedFieldPath(path string) bool {
 
 // environment builds a container's environment as the kubelet does: the
 // image's variables, HOSTNAME, then envFrom and env in order, with $(VAR)
-// references to earlier variables expanded. Service link variables are not
-// set.
-func (n *Node) environment(ctx context.Context, pod *corev1.Pod, c *corev1.Container, podIP string) ([]string, error) {
+// references to earlier variables and to the service variables expanded,
+// then the service variables (services) the container does not define.
+// Those are the `kubernetes` Service's, which the kubelet sets in every
+// pod; the link variables of the pod's own namespace's Services are not
+// set, since their cluster IPs do not route here.
+func (n *Node) environment(ctx context.Context, pod *corev1.Pod, c *corev1.Container, podIP string, services []corev1.EnvVar) ([]string, error) {
 	img := n.opts.Images[c.Image]
 	values := map[string]string{}
 	var order []string
@@ -40,6 +43,11 @@ func (n *Node) environment(ctx context.Context, pod *corev1.Pod, c *corev1.Conta
 		set(name, value)
 	}
 	set("HOSTNAME", pod.Name)
+	declared := map[string]bool{}
+	serviceValues := make(map[string]string, len(services))
+	for _, e := range services {
+		serviceValues[e.Name] = e.Value
+	}
 	for _, from := range c.EnvFrom {
 		data, err := n.envSource(ctx, pod.Namespace, from)
 		if err != nil {
@@ -47,10 +55,20 @@ func (n *Node) environment(ctx context.Context, pod *corev1.Pod, c *corev1.Conta
 		}
 		for k, v := range data {
 			set(from.Prefix+k, v)
+			declared[from.Prefix+k] = true
 		}
 	}
-	lookup := func(name string) (string, bool) { v, ok := values[name]; return v, ok }
+	lookup := func(name string) (string, bool) {
+		if !declared[name] {
+			if v, ok := serviceValues[name]; ok {
+				return v, true
+			}
+		}
+		v, ok := values[name]
+		return v, ok
+	}
 	for _, e := range c.Env {
+		declared[e.Name] = true
 		if e.ValueFrom == nil {
 			set(e.Name, expand(e.Value, lookup))
 			continue
@@ -60,6 +78,11 @@ func (n *Node) environment(ctx context.Context, pod *corev1.Pod, c *corev1.Conta
 			return nil, fmt.Errorf("env %s: %w", e.Name, err)
 		}
 		set(e.Name, v)
+	}
+	for _, e := range services {
+		if !declared[e.Name] {
+			set(e.Name, e.Value)
+		}
 	}
 	env := make([]string, 0, len(order))
 	for _, name := range order {
@@ -162,13 +185,21 @@ func fieldValue(pod *corev1.Pod, path, podIP, hostIP string) (string, error) {
 	return "", fmt.Errorf("field path %s is not supported", path)
 }
 
+// supportedResource reports whether resourceValue can resolve a
+// resourceFieldRef's resource (hugepages are not).
+func supportedResource(resource string) bool {
+	switch resource {
+	case "limits.cpu", "requests.cpu", "limits.memory", "requests.memory", "limits.ephemeral-storage", "requests.ephemeral-storage":
+		return true
+	}
+	return false
+}
+
 // resourceValue resolves a resourceFieldRef; an unset limit is the node's
 // allocatable amount, as on a real node.
 func (n *Node) resourceValue(c *corev1.Container, ref *corev1.ResourceFieldSelector) (string, error) {
 	var q resource.Quantity
-	switch ref.Resource {
-	case "limits.cpu", "requests.cpu", "limits.memory", "requests.memory", "limits.ephemeral-storage", "requests.ephemeral-storage":
-	default:
+	if !supportedResource(ref.Resource) {
 		return "", fmt.Errorf("resource %s is not supported", ref.Resource)
 	}
 	kind, name, _ := strings.Cut(ref.Resource, ".")

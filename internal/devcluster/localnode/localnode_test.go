@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-logr/logr/testr"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 )
@@ -62,9 +63,29 @@ func TestUnsupported(t *testing.T) {
 	}{
 		{"collector pod runs", func(*corev1.Pod) {}, ""},
 		{"other image", func(p *corev1.Pod) { p.Spec.Containers[0].Image = "nginx" }, `image "nginx" is not one this node runs`},
-		{"token volume", func(p *corev1.Pod) {
-			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "kube-api-access", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{}}})
-		}, "automountServiceAccountToken: false"},
+		{"kube-api-access volume runs", func(p *corev1.Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, kubeAPIAccessVolume())
+		}, ""},
+		{"cluster trust bundle", func(p *corev1.Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "bundle", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+				Sources: []corev1.VolumeProjection{{ClusterTrustBundle: &corev1.ClusterTrustBundleProjection{Name: ptr.To("b"), Path: "ca.pem"}}},
+			}}})
+		}, "volume bundle: projected source 0: clusterTrustBundle sources are not supported"},
+		{"pod certificate", func(p *corev1.Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "cert", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+				Sources: []corev1.VolumeProjection{{PodCertificate: &corev1.PodCertificateProjection{SignerName: "example.com/s", KeyType: "ED25519"}}},
+			}}})
+		}, "volume cert: projected source 0: podCertificate sources are not supported"},
+		{"downward API hugepages", func(p *corev1.Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "info", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+				Sources: []corev1.VolumeProjection{{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{
+					{Path: "huge", ResourceFieldRef: &corev1.ResourceFieldSelector{ContainerName: "collector", Resource: "limits.hugepages-2Mi"}},
+				}}}},
+			}}})
+		}, "downwardAPI item huge: resource limits.hugepages-2Mi is not supported"},
+		{"downward API volume", func(p *corev1.Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "info", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{}}})
+		}, "volume info: only configMap, secret, projected, emptyDir and persistentVolumeClaim volumes"},
 		{"memory emptyDir", func(p *corev1.Pod) {
 			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}})
 		}, `emptyDir medium "Memory"`},
@@ -183,5 +204,81 @@ func TestUnusedPodAddressIsUnreachable(t *testing.T) {
 	_, err = net.DialTimeout("tcp", net.JoinHostPort(pod.ip.String(), "4318"), 5*time.Second)
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("dial of the pod address %s: %v, want connection refused", pod.ip, err)
+	}
+}
+
+// TestKubernetesServiceInPod dials the `kubernetes` Service's cluster IP and
+// port from inside a pod's network namespace, as an in-cluster client does:
+// the connection must reach the upstream the node forwards to, and the
+// address must not exist on the host, where another local node's pods have
+// their own.
+func TestKubernetesServiceInPod(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("pod networks need root")
+	}
+	upstream, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer upstream.Close()
+	go func() {
+		for {
+			conn, err := upstream.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				line, _ := bufio.NewReader(conn).ReadString('\n')
+				_, _ = conn.Write([]byte("upstream got " + line))
+			}()
+		}
+	}()
+	n, err := acquireNetwork(testr.New(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.release()
+	pod, err := n.setup()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pod.teardown()
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default"},
+		Spec:       corev1.ServiceSpec{ClusterIP: "10.0.0.1", Ports: []corev1.ServicePort{{Name: "https", Port: 443, Protocol: corev1.ProtocolTCP}}},
+	}
+	forward, err := pod.forwardAPIServer(svc, upstream.Addr().String(), func(err error) { t.Error(err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer forward.close()
+
+	var reply string
+	if err := pod.inNamespace(func() error {
+		conn, err := net.DialTimeout("tcp", "10.0.0.1:443", 5*time.Second)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if _, err := conn.Write([]byte("hello\n")); err != nil {
+			return err
+		}
+		reply, err = bufio.NewReader(conn).ReadString('\n')
+		return err
+	}); err != nil {
+		t.Fatalf("dial the kubernetes Service from the pod: %v", err)
+	}
+	if reply != "upstream got hello\n" {
+		t.Fatalf("reply %q, want the upstream's", reply)
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if strings.HasPrefix(a.String(), "10.0.0.1/") {
+			t.Fatalf("the host has the pods' cluster IP %s", a)
+		}
 	}
 }

@@ -191,11 +191,17 @@ func (p *podNetwork) teardown() error {
 	return err
 }
 
-// start starts cmd inside the pod's network namespace. The child inherits
-// the namespace of the thread that forks it, so the fork happens on a
-// locked thread switched into the namespace; that thread is switched back,
-// or, if it cannot be, left locked so that the runtime retires it.
+// start starts cmd inside the pod's network namespace: the child inherits
+// the namespace of the thread that forks it.
 func (p *podNetwork) start(cmd *exec.Cmd) error {
+	return p.inNamespace(cmd.Start)
+}
+
+// inNamespace runs fn on a locked thread switched into the pod's network
+// namespace, for what takes the namespace from the calling thread (a fork,
+// a new socket). The thread is switched back, or, if it cannot be, left
+// locked so that the runtime retires it.
+func (p *podNetwork) inNamespace(fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -218,11 +224,11 @@ func (p *podNetwork) start(cmd *exec.Cmd) error {
 			errc <- fmt.Errorf("enter network namespace %s: %w", p.namespace, err)
 			return
 		}
-		startErr := cmd.Start()
+		fnErr := fn()
 		if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err == nil {
 			runtime.UnlockOSThread()
 		}
-		errc <- startErr
+		errc <- fnErr
 	}()
 	return <-errc
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -29,6 +30,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 )
 
@@ -64,11 +66,12 @@ type Options struct {
 	// values take the machine's CPUs, 8Gi and 32 pods.
 	CPU, Memory resource.Quantity
 	Pods        int64
-	// VolumeSyncPeriod is how often the configMap and secret volumes of a
-	// running pod are read again and, when their content changed, replaced
-	// by the kubelet's atomic ..data swap; each wait is this period plus up
-	// to half of it again (jitter). Zero takes the kubelet's default, one
-	// minute.
+	// VolumeSyncPeriod is how often the configMap, secret and projected
+	// volumes of a running pod are read again and, when their content
+	// changed, replaced by the kubelet's atomic ..data swap; each wait is
+	// this period plus up to half of it again (jitter). A service-account
+	// token due for refresh is replaced at the next sync. Zero takes the
+	// kubelet's default, one minute.
 	VolumeSyncPeriod time.Duration
 	// Log receives the node's structured logs.
 	Log logr.Logger
@@ -82,6 +85,11 @@ type Node struct {
 	network  *network
 	imageIDs map[string]string
 	log      logr.Logger
+	// apiServer is the host:port of the API server the node talks to,
+	// where a pod's connections to the `kubernetes` Service go.
+	apiServer string
+	// tokens hands out the pods' service-account tokens.
+	tokens *tokenManager
 
 	mu   sync.Mutex
 	pods map[types.UID]*podRunner
@@ -142,18 +150,33 @@ func New(cfg *rest.Config, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local node client: %w", err)
 	}
+	server, _, err := rest.DefaultServerUrlFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("local node: API server address: %w", err)
+	}
+	apiServer := server.Host
+	if server.Port() == "" {
+		port := "443"
+		if server.Scheme == "http" {
+			port = "80"
+		}
+		apiServer = net.JoinHostPort(server.Hostname(), port)
+	}
 	netw, err := acquireNetwork(opts.Log)
 	if err != nil {
 		return nil, err
 	}
-	return &Node{
-		opts:     opts,
-		client:   client,
-		network:  netw,
-		imageIDs: imageIDs,
-		log:      opts.Log.WithValues("node", opts.Name),
-		pods:     map[types.UID]*podRunner{},
-	}, nil
+	n := &Node{
+		opts:      opts,
+		client:    client,
+		network:   netw,
+		imageIDs:  imageIDs,
+		log:       opts.Log.WithValues("node", opts.Name),
+		apiServer: apiServer,
+		pods:      map[types.UID]*podRunner{},
+	}
+	n.tokens = newTokenManager(clock.RealClock{}, n.tokenRequester)
+	return n, nil
 }
 
 // PodCIDR is the range pod IPs come from.
@@ -169,6 +192,25 @@ func (n *Node) LogPath(podUID types.UID, container string) string {
 		return ""
 	}
 	return p.logPath(container)
+}
+
+// VolumePath is the host directory that holds a running pod's configMap,
+// secret or projected volume (the one bind-mounted into its containers),
+// empty when the node does not run the pod: for tests that check what the
+// node projected, a token file among them.
+func (n *Node) VolumePath(podUID types.UID, volume string) string {
+	n.mu.Lock()
+	p := n.pods[podUID]
+	n.mu.Unlock()
+	if p == nil {
+		return ""
+	}
+	for _, v := range p.current().Spec.Volumes {
+		if v.Name == volume && projectsFiles(&v) {
+			return volumeDir(p.dir, volume)
+		}
+	}
+	return ""
 }
 
 // ContainerPID is the host process id of a pod's running container, 0

@@ -49,14 +49,18 @@ type podRunner struct {
 	changed chan struct{}
 	stopped chan struct{}
 
-	mu           sync.Mutex
-	pod          *corev1.Pod
-	stop         stopKind
-	stopGrace    time.Duration
-	refused      string
-	waiting      string // reason while the pod's sandbox or volumes are not ready
-	waitingMsg   string
-	net          *podNetwork
+	mu         sync.Mutex
+	pod        *corev1.Pod
+	stop       stopKind
+	stopGrace  time.Duration
+	refused    string
+	waiting    string // reason while the pod's sandbox or volumes are not ready
+	waitingMsg string
+	net        *podNetwork
+	apiForward *apiServerForwarder
+	// serviceEnv is the `kubernetes` Service's variables, which every
+	// container gets.
+	serviceEnv   []corev1.EnvVar
 	containers   []*containerRunner
 	startTime    metav1.Time
 	lastStatus   *corev1.PodStatus
@@ -251,13 +255,24 @@ func (p *podRunner) trySetUp(ctx context.Context) error {
 			return err
 		}
 	}
+	apiService, err := p.node.kubernetesService(ctx)
+	if err != nil {
+		return err
+	}
 	netw, err := p.node.network.setup()
 	if err != nil {
 		return fmt.Errorf("pod sandbox: %w", err)
 	}
+	log := p.node.log.WithValues("pod", pod.Namespace+"/"+pod.Name)
+	forward, err := netw.forwardAPIServer(apiService, p.node.apiServer, func(err error) { log.Error(err, "forward to the API server") })
+	if err != nil {
+		return errors.Join(fmt.Errorf("pod sandbox: %w", err), netw.teardown())
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.net = netw
+	p.apiForward = forward
+	p.serviceEnv = serviceEnv(apiService)
 	p.waiting, p.waitingMsg = "", ""
 	for i := range pod.Spec.Containers {
 		p.containers = append(p.containers, newContainerRunner(p, i, mounts[i]))
@@ -291,6 +306,10 @@ func (p *podRunner) tearDown() {
 	for _, c := range containers {
 		<-c.done
 	}
+	if p.apiForward != nil {
+		p.apiForward.close()
+	}
+	p.node.tokens.forget(p.uid)
 	if p.net != nil {
 		if err := p.net.teardown(); err != nil {
 			p.node.log.Error(err, "remove pod network", "pod", pod.Namespace+"/"+pod.Name)

@@ -16,7 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// A configMap or secret volume has the kubelet's atomic-writer layout
+// A configMap, secret or projected volume has the kubelet's atomic-writer layout
 // (pkg/volume/util/atomic_writer.go):
 //
 //	dir/..2026_12_01_21_40_00.123456789/  the files of one version
@@ -38,10 +38,13 @@ const (
 	versionDirPrefix = "..2006_01_02_15_04_05."
 )
 
-// projectedFile is one file of a configMap or secret volume.
+// projectedFile is one file of a configMap, secret or projected volume.
 type projectedFile struct {
 	content []byte
 	mode    os.FileMode
+	// owner is the user that owns the file (a projected token's, see
+	// fsUser); -1 leaves it to the node's own user, as for every other file.
+	owner int
 }
 
 // projection is the files of a configMap or secret volume, by their path in
@@ -75,7 +78,7 @@ func projection(data map[string][]byte, items []corev1.KeyToPath, defaultMode *i
 		if item.Mode != nil {
 			fileMode = os.FileMode(*item.Mode).Perm()
 		}
-		files[rel] = projectedFile{content: content, mode: fileMode}
+		files[rel] = projectedFile{content: content, mode: fileMode, owner: -1}
 	}
 	return files, nil
 }
@@ -193,18 +196,29 @@ func writeVersion(dir string, files map[string]projectedFile, group int) (_ stri
 		if err := os.WriteFile(path, f.content, f.mode); err != nil {
 			return "", fmt.Errorf("project %s: %w", rel, err)
 		}
-		if group >= 0 {
-			if err := os.Lchown(path, -1, group); err != nil {
-				return "", fmt.Errorf("project %s: give it to fsGroup %d: %w", rel, group, err)
+		if group >= 0 || f.owner >= 0 {
+			if err := os.Lchown(path, f.owner, group); err != nil {
+				return "", fmt.Errorf("project %s: give it to user %d, fsGroup %d: %w", rel, f.owner, group, err)
 			}
 		}
 		// WriteFile's mode is filtered by the umask; the volume's is not.
 		// Chmod comes after chown, which may clear setgid-like bits.
-		if err := os.Chmod(path, f.mode); err != nil {
+		if err := os.Chmod(path, diskMode(f, group)); err != nil {
 			return "", fmt.Errorf("project %s: %w", rel, err)
 		}
 	}
 	return filepath.Base(versionDir), nil
+}
+
+// diskMode is the mode a file gets on disk: with an fsGroup, the kubelet
+// also lets that group read every file of a read-only volume (a token asked
+// 0600 becomes 0640), which is how a container that is not the file's owner
+// reads it.
+func diskMode(f projectedFile, group int) os.FileMode {
+	if group >= 0 {
+		return f.mode | 0o440
+	}
+	return f.mode
 }
 
 // swapData points ..data at version with one rename(2) of a fresh link over
@@ -272,10 +286,10 @@ func linkNames(dir string, files map[string]projectedFile) error {
 
 // versionFile is what the digest of a version covers for one file.
 type versionFile struct {
-	path    string
-	mode    os.FileMode
-	gid     int
-	content []byte
+	path     string
+	mode     os.FileMode
+	uid, gid int
+	content  []byte
 }
 
 // payloadDigest is the digest the version directory holding files would
@@ -287,7 +301,12 @@ func payloadDigest(files map[string]projectedFile, group int) [sha256.Size]byte 
 		if group >= 0 {
 			gid = group
 		}
-		list = append(list, versionFile{path: rel, mode: f.mode, gid: gid, content: f.content})
+		// A file the node does not give away is its own.
+		uid := f.owner
+		if uid < 0 {
+			uid = os.Geteuid()
+		}
+		list = append(list, versionFile{path: rel, mode: diskMode(f, group), uid: uid, gid: gid, content: f.content})
 	}
 	return digest(list)
 }
@@ -321,11 +340,14 @@ func versionDigest(versionDir string, withGroup bool) ([sha256.Size]byte, error)
 		if err != nil {
 			return err
 		}
-		gid := -1
-		if st, ok := info.Sys().(*syscall.Stat_t); ok && withGroup {
-			gid = int(st.Gid)
+		uid, gid := -1, -1
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			uid = int(st.Uid)
+			if withGroup {
+				gid = int(st.Gid)
+			}
 		}
-		list = append(list, versionFile{path: rel, mode: info.Mode().Perm(), gid: gid, content: content})
+		list = append(list, versionFile{path: rel, mode: info.Mode().Perm(), uid: uid, gid: gid, content: content})
 		return nil
 	})
 	if err != nil {
@@ -343,6 +365,7 @@ func digest(list []versionFile) [sha256.Size]byte {
 		header = binary.BigEndian.AppendUint64(header[:0], uint64(len(f.path)))
 		header = append(header, f.path...)
 		header = binary.BigEndian.AppendUint32(header, uint32(f.mode))
+		header = binary.BigEndian.AppendUint64(header, uint64(int64(f.uid)))
 		header = binary.BigEndian.AppendUint64(header, uint64(int64(f.gid)))
 		header = binary.BigEndian.AppendUint64(header, uint64(len(f.content)))
 		h.Write(header)

@@ -160,6 +160,12 @@ func (s *ServiceProxy) forward(conn net.Conn, key servicePort) {
 		return
 	}
 	defer upstream.Close()
+	splice(conn, upstream)
+}
+
+// splice copies a client's connection to its upstream and back until both
+// directions are done, passing each half-close on.
+func splice(client, upstream net.Conn) {
 	done := make(chan struct{}, 2)
 	pipe := func(dst, src net.Conn) {
 		_, _ = io.Copy(dst, src)
@@ -168,8 +174,8 @@ func (s *ServiceProxy) forward(conn net.Conn, key servicePort) {
 		}
 		done <- struct{}{}
 	}
-	go pipe(upstream, conn)
-	go pipe(conn, upstream)
+	go pipe(upstream, client)
+	go pipe(client, upstream)
 	<-done
 	<-done
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 )
@@ -18,14 +17,14 @@ import (
 var errPermanent = errors.New("cannot be run by the local node")
 
 // prepareVolumes makes every volume of pod available as a host path:
-// configMaps and secrets projected into files under dir, emptyDirs as
+// configMaps, secrets and projected volumes written as files under dir, emptyDirs as
 // directories, claims as their PersistentVolume's directory.
 func (n *Node) prepareVolumes(ctx context.Context, pod *corev1.Pod, dir string) (map[string]string, error) {
 	paths := map[string]string{}
 	for _, v := range pod.Spec.Volumes {
 		target := volumeDir(dir, v.Name)
 		switch {
-		case v.ConfigMap != nil, v.Secret != nil:
+		case projectsFiles(&v):
 			if _, err := n.projectVolume(ctx, pod, &v, target); err != nil {
 				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
 			}
@@ -97,37 +96,33 @@ func (n *Node) claimPath(ctx context.Context, namespace, claim string) (string, 
 	return path, nil
 }
 
-// projectVolume reads the ConfigMap or Secret of a volume and projects it
-// into target, writing only when its content changed; it reports whether it
-// wrote. An optional volume whose object does not exist projects as empty,
-// as on a kubelet.
+// projectVolume reads the sources of a configMap, secret or projected
+// volume and projects them into target, writing only when the content
+// changed; it reports whether it wrote. An optional ConfigMap or Secret that
+// does not exist projects as empty, as on a kubelet.
 func (n *Node) projectVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Volume, target string) (bool, error) {
-	files, err := n.volumeFiles(ctx, pod.Namespace, v)
+	files, err := n.volumeFiles(ctx, pod, v)
 	if err != nil {
 		return false, err
 	}
 	return writeProjection(target, files, fsGroup(pod))
 }
 
-// volumeFiles is what a configMap or secret volume holds now.
-func (n *Node) volumeFiles(ctx context.Context, namespace string, v *corev1.Volume) (map[string]projectedFile, error) {
+// projectsFiles reports whether a volume is one the node writes files for
+// (and refreshes while the pod runs).
+func projectsFiles(v *corev1.Volume) bool {
+	return v.ConfigMap != nil || v.Secret != nil || v.Projected != nil
+}
+
+// volumeFiles is what a configMap, secret or projected volume holds now.
+func (n *Node) volumeFiles(ctx context.Context, pod *corev1.Pod, v *corev1.Volume) (map[string]projectedFile, error) {
 	switch {
 	case v.ConfigMap != nil:
 		src := v.ConfigMap
 		optional := ptr.Deref(src.Optional, false)
-		cm, err := n.client.CoreV1().ConfigMaps(namespace).Get(ctx, src.Name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) && optional {
-			return map[string]projectedFile{}, nil
-		}
+		data, err := n.configMapData(ctx, pod.Namespace, src.Name, optional)
 		if err != nil {
-			return nil, fmt.Errorf("configmap %s: %w", src.Name, err)
-		}
-		data := make(map[string][]byte, len(cm.Data)+len(cm.BinaryData))
-		for k, v := range cm.Data {
-			data[k] = []byte(v)
-		}
-		for k, v := range cm.BinaryData {
-			data[k] = v
+			return nil, err
 		}
 		files, err := projection(data, src.Items, src.DefaultMode, optional)
 		if err != nil {
@@ -137,20 +132,19 @@ func (n *Node) volumeFiles(ctx context.Context, namespace string, v *corev1.Volu
 	case v.Secret != nil:
 		src := v.Secret
 		optional := ptr.Deref(src.Optional, false)
-		s, err := n.client.CoreV1().Secrets(namespace).Get(ctx, src.SecretName, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) && optional {
-			return map[string]projectedFile{}, nil
-		}
+		data, err := n.secretData(ctx, pod.Namespace, src.SecretName, optional)
 		if err != nil {
-			return nil, fmt.Errorf("secret %s: %w", src.SecretName, err)
+			return nil, err
 		}
-		files, err := projection(s.Data, src.Items, src.DefaultMode, optional)
+		files, err := projection(data, src.Items, src.DefaultMode, optional)
 		if err != nil {
 			return nil, fmt.Errorf("secret %s: %w", src.SecretName, err)
 		}
 		return files, nil
+	case v.Projected != nil:
+		return n.projectedFiles(ctx, pod, v)
 	default:
-		return nil, fmt.Errorf("volume %s is neither a configMap nor a secret", v.Name)
+		return nil, fmt.Errorf("volume %s is neither a configMap, a secret nor a projected volume", v.Name)
 	}
 }
 

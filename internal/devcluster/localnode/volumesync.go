@@ -17,16 +17,17 @@ const defaultVolumeSyncPeriod = time.Minute
 // node do not all read the API server at once.
 const volumeSyncJitter = 0.5
 
-// syncVolumes refreshes the pod's configMap and secret volumes until the pod
-// stops: every VolumeSyncPeriod (plus jitter) it reads each ConfigMap and
-// Secret again and projects a new version of the volumes whose content
-// changed. A volume that cannot be read keeps its current files, as on a
+// syncVolumes refreshes the pod's configMap, secret and projected volumes
+// until the pod stops: every VolumeSyncPeriod (plus jitter) it reads each
+// ConfigMap and Secret again, renders downwardAPI items from the pod as now
+// seen, replaces a service-account token that is due (tokenNeedsRefresh),
+// and projects a new version of the volumes whose content changed. A volume that cannot be read keeps its current files, as on a
 // kubelet, and the failure is reported as a FailedMount event.
 func (p *podRunner) syncVolumes(ctx context.Context) {
 	pod := p.current()
 	var synced []corev1.Volume
 	for _, v := range pod.Spec.Volumes {
-		if v.ConfigMap != nil || v.Secret != nil {
+		if projectsFiles(&v) {
 			synced = append(synced, v)
 		}
 	}
@@ -53,6 +54,9 @@ func (p *podRunner) syncVolumes(ctx context.Context) {
 			return
 		case <-timer.C:
 		}
+		// The pod as last seen: its labels and annotations feed downwardAPI
+		// items. Volumes are part of the immutable spec.
+		pod := p.current()
 		for i := range synced {
 			v := &synced[i]
 			written, err := p.node.projectVolume(ctx, pod, v, volumeDir(p.dir, v.Name))

@@ -56,9 +56,10 @@ manifests: controller-gen ## Generate the CRD (config/crd/bases), the manager's 
 CHART_FILES = charts/spansink/files
 
 .PHONY: chart
-chart: ## Copy the CRDs (config/crd/bases), the roles' rules (config/rbac) and the manager's monitor and alerts (config/prometheus) into the Helm chart's files (charts/spansink/files).
-	rm -rf $(CHART_FILES)/crds $(CHART_FILES)/rbac $(CHART_FILES)/prometheus
-	mkdir -p $(CHART_FILES)/crds $(CHART_FILES)/rbac $(CHART_FILES)/prometheus
+chart: ## Copy the CRDs (config/crd/bases), the roles' rules (config/rbac), the manager's monitor and alerts (config/prometheus) and the dashboard (config/grafana) into the Helm chart's files (charts/spansink/files).
+	rm -rf $(CHART_FILES)/crds $(CHART_FILES)/rbac $(CHART_FILES)/prometheus $(CHART_FILES)/grafana
+	mkdir -p $(CHART_FILES)/crds $(CHART_FILES)/rbac $(CHART_FILES)/prometheus $(CHART_FILES)/grafana
+	cp config/grafana/spansink-dashboard.json $(CHART_FILES)/grafana/
 	cp config/crd/bases/*.yaml $(CHART_FILES)/crds/
 	cp config/rbac/role.yaml config/rbac/*_role.yaml $(CHART_FILES)/rbac/
 	cp config/prometheus/monitor.yaml config/prometheus/prometheus_rule.yaml $(CHART_FILES)/prometheus/

@@ -55,6 +55,45 @@ func TestChartMonitoringIsConfigPrometheus(t *testing.T) {
 	assertChartInstalls(t, kustomized, chartObjects)
 }
 
+// With grafanaDashboard.enabled the chart renders config/grafana's
+// dashboard ConfigMap: the same name for the default release, the same
+// JSON byte for byte, and the sidecar's label.
+func TestChartDashboardIsConfigGrafana(t *testing.T) {
+	kustomized, err := runTool(t, kustomizeBinary(t), "build", filepath.Join("..", "config", "grafana"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	configObjects, err := decodeManifests(kustomized)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chartObjects := mustHelmTemplate(t, "--set", "grafanaDashboard.enabled=true", "--set", "grafanaDashboard.namespace=monitoring")
+	var want, got object
+	for _, obj := range configObjects {
+		if obj["kind"] == "ConfigMap" {
+			want = obj
+		}
+	}
+	for _, obj := range chartObjects {
+		if obj["kind"] == "ConfigMap" {
+			got = obj
+		}
+	}
+	if want == nil || got == nil {
+		t.Fatalf("config/grafana gives ConfigMap %v, the chart %v", want != nil, got != nil)
+	}
+	wantMeta, gotMeta := want["metadata"].(map[string]any), got["metadata"].(map[string]any)
+	if gotMeta["name"] != wantMeta["name"] || gotMeta["namespace"] != "monitoring" {
+		t.Errorf("the chart's dashboard is %v/%v, want monitoring/%v", gotMeta["namespace"], gotMeta["name"], wantMeta["name"])
+	}
+	if labels, _ := gotMeta["labels"].(map[string]any); labels["grafana_dashboard"] != "1" {
+		t.Errorf("the chart's dashboard has labels %v, without the sidecar's grafana_dashboard: \"1\"", labels)
+	}
+	if diffs := fieldDiffs(object{"data": want["data"]}, object{"data": got["data"]}); len(diffs) > 0 {
+		t.Errorf("the chart's dashboard JSON differs from config/grafana's:\n%s", strings.Join(diffs, "\n"))
+	}
+}
+
 // withPrometheus writes config/default's kustomization with the
 // prometheus line uncommented into a scratch directory, its paths made
 // relative to it, and returns the directory.
@@ -234,6 +273,7 @@ func TestChartFilesAreCopiesOfConfig(t *testing.T) {
 		filepath.Join(chartPath, "files", "crds"):       filepath.Join("..", "config", "crd", "bases"),
 		filepath.Join(chartPath, "files", "rbac"):       filepath.Join("..", "config", "rbac"),
 		filepath.Join(chartPath, "files", "prometheus"): filepath.Join("..", "config", "prometheus"),
+		filepath.Join(chartPath, "files", "grafana"):    filepath.Join("..", "config", "grafana"),
 	} {
 		entries, err := os.ReadDir(copies)
 		if err != nil {
@@ -271,10 +311,16 @@ func TestChartFilesAreCopiesOfConfig(t *testing.T) {
 
 // helm lint --strict fails on warnings as well as errors: a template that
 // does not render, a values file the schema refuses, a malformed Chart.yaml.
+// Also with every optional extra on, so their templates are linted too.
 func TestChartLintsStrictly(t *testing.T) {
-	out, err := runTool(t, helmBinary(t), "lint", "--strict", chartPath)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out)
+	for _, extra := range [][]string{nil, {
+		"--set", "monitoring.serviceMonitor.enabled=true", "--set", "monitoring.prometheusRule.enabled=true",
+		"--set", "grafanaDashboard.enabled=true",
+	}} {
+		out, err := runTool(t, helmBinary(t), append([]string{"lint", "--strict", chartPath}, extra...)...)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		t.Logf("%s", out)
 	}
-	t.Logf("%s", out)
 }

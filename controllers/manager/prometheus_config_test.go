@@ -37,6 +37,8 @@ func TestPrometheusConfigMatchesTheMetricsService(t *testing.T) {
 		NamePrefix string   `json:"namePrefix"`
 		Namespace  string   `json:"namespace"`
 		Resources  []string `json:"resources"`
+		// Labels put on every object; they do not name anything here.
+		Labels []map[string]any `json:"labels"`
 	}
 	readYAML(t, &kustomization, "default", "kustomization.yaml")
 	monitor := &monitoringv1.ServiceMonitor{}

@@ -14,6 +14,7 @@ import (
 	"github.com/spansink/spansink/controllers"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/flowcontrol"
+	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -98,7 +99,12 @@ func limitClient(cfg *rest.Config, opts Options) {
 // image, at least one reconcile at a time, and a QPS above 0 with a burst
 // of at least the QPS.
 func Run(ctx context.Context, opts Options) error {
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.Zap)))
+	logger := zap.New(zap.UseFlagOptions(&opts.Zap))
+	ctrl.SetLogger(logger)
+	// client-go logs through klog (leader election, for one) in a text
+	// format of its own; through the same logger, every line the manager
+	// writes is JSON, which log collectors parse as a whole.
+	klog.SetLogger(logger)
 	log := ctrl.Log.WithName("manager")
 
 	cfg, err := ctrl.GetConfig()

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -93,6 +94,20 @@ var _ = Describe("the Helm chart", Serial, func() {
 		sampleNS := newNamespace(ctx, nil)
 		applySample(sampleNS)
 		waitReady(ctx, sampleNS, sampleName)
+
+		By("the manager in the container logs JSON lines")
+		logPath := suite.local.Node.LogPath(managerPod.UID, "manager")
+		Expect(logPath).NotTo(BeEmpty())
+		logged, err := os.ReadFile(logPath)
+		Expect(err).NotTo(HaveOccurred())
+		lines := strings.Split(strings.TrimSpace(string(logged)), "\n")
+		Expect(len(lines)).To(BeNumerically(">", 3), "the manager logged:\n%s", logged)
+		for _, line := range lines {
+			var entry map[string]any
+			Expect(json.Unmarshal([]byte(line), &entry)).To(Succeed(), "not a JSON log line: %s", line)
+			Expect(entry).To(HaveKey("level"))
+			Expect(entry).To(HaveKey("msg"))
+		}
 
 		By("helm uninstall removes the operator and its RBAC, and keeps the SpanSink")
 		helm("uninstall", chartRelease, "--namespace", releaseNS, "--wait")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spansink/spansink/sink/config"
 	"github.com/spansink/spansink/sink/record"
+	"github.com/spansink/spansink/sink/spanid"
 )
 
 // dbgptEncoder writes one span per line with DB-GPT's eight keys, or with
@@ -206,7 +207,7 @@ func appendOTLPSpan(b []byte, span ptrace.Span, service, resource, scope []byte,
 	b = append(b, `,"span_id":`...)
 	b = appendHex(b, spanID[:])
 	b = append(b, `,"parent_span_id":`...)
-	if parent := span.ParentSpanID(); parent.IsEmpty() {
+	if parent := span.ParentSpanID(); !spanid.Present(parent[:], spanid.SpanIDSize) {
 		b = append(b, "null"...)
 	} else {
 		b = appendHex(b, parent[:])

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spansink/spansink/sink/config"
 	"github.com/spansink/spansink/sink/record"
+	"github.com/spansink/spansink/sink/spanid"
 )
 
 // ProtoEncoder is implemented by encoders that can encode a binary protobuf
@@ -530,24 +531,6 @@ type wireSpan struct {
 	hasSpanType, hasDBGPTSpanType bool
 }
 
-// validID reports whether id has the length OTLP requires (an empty one
-// reads as all zero, as in pdata).
-func validID(id []byte, size int) bool { return len(id) == 0 || len(id) == size }
-
-// nonZeroID reports whether id is present and not all zero: ingest drops
-// spans without, so they take the pdata path.
-func nonZeroID(id []byte, size int) bool {
-	if len(id) != size {
-		return false
-	}
-	for _, c := range id {
-		if c != 0 {
-			return true
-		}
-	}
-	return false
-}
-
 func (w *wireEncoder) span(b []byte) bool {
 	var s wireSpan
 	w.attrs = w.attrs[:0]
@@ -568,17 +551,17 @@ func (w *wireEncoder) span(b []byte) bool {
 				return false
 			}
 		case spanTraceID<<3 | uint64(protowire.BytesType):
-			if !validID(fdata, 16) {
+			if !spanid.WireLength(fdata, spanid.TraceIDSize) {
 				return false
 			}
 			s.traceID = fdata
 		case spanSpanID<<3 | uint64(protowire.BytesType):
-			if !validID(fdata, 8) {
+			if !spanid.WireLength(fdata, spanid.SpanIDSize) {
 				return false
 			}
 			s.spanID = fdata
 		case spanParentSpanID<<3 | uint64(protowire.BytesType):
-			if !validID(fdata, 8) {
+			if !spanid.WireLength(fdata, spanid.SpanIDSize) {
 				return false
 			}
 			s.parentID = fdata
@@ -618,7 +601,8 @@ func (w *wireEncoder) span(b []byte) bool {
 			s.hasStatus, s.status = true, fdata
 		}
 	}
-	if !nonZeroID(s.traceID, 16) || !nonZeroID(s.spanID, 8) {
+	// Ingest drops spans without both ids, so they take the pdata path.
+	if !spanid.Present(s.traceID, spanid.TraceIDSize) || !spanid.Present(s.spanID, spanid.SpanIDSize) {
 		return false
 	}
 	var ok bool
@@ -674,7 +658,7 @@ func (w *wireEncoder) appendSpan(b, span []byte, s *wireSpan, m *endOnly) ([]byt
 	b = append(b, `,"span_id":`...)
 	b = appendHexID(b, s.spanID)
 	b = append(b, `,"parent_span_id":`...)
-	if nonZeroID(s.parentID, 8) {
+	if spanid.Present(s.parentID, spanid.SpanIDSize) {
 		b = appendHexID(b, s.parentID)
 	} else {
 		b = append(b, "null"...)
@@ -817,12 +801,12 @@ func appendLink(b, link []byte, lim wireLimits) ([]byte, bool) {
 	if !ok {
 		return b, false
 	}
-	var zeros [16]byte
+	var zeros [spanid.TraceIDSize]byte
 	if len(l.traceID) == 0 {
-		l.traceID = zeros[:16]
+		l.traceID = zeros[:spanid.TraceIDSize]
 	}
 	if len(l.spanID) == 0 {
-		l.spanID = zeros[:8]
+		l.spanID = zeros[:spanid.SpanIDSize]
 	}
 	b = append(b, `{"trace_id":`...)
 	b = appendHexID(b, l.traceID)
@@ -947,12 +931,12 @@ func scanLink(b []byte) (l wireLink, ok bool) {
 			return l, false
 		case !known:
 		case fnum == linkTraceID:
-			if !validID(fdata, 16) {
+			if !spanid.WireLength(fdata, spanid.TraceIDSize) {
 				return l, false
 			}
 			l.traceID = fdata
 		case fnum == linkSpanID:
-			if !validID(fdata, 8) {
+			if !spanid.WireLength(fdata, spanid.SpanIDSize) {
 				return l, false
 			}
 			l.spanID = fdata

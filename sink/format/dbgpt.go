@@ -88,10 +88,10 @@ func (s *scratch) spans() int { return len(s.ends) - len(s.startLines) }
 
 // endOnly locates, in a finished dbgpt line being written, what only the
 // span's end knows: the end_time value, and in the metadata the status,
-// the events and end_time_unix_nano. Both encoders of OTLP spans (pdata's
-// and the wire path) note these offsets into the buffer as they write, and
-// endLine shapes the start record from them, so the rule of what a start
-// record holds lives here alone.
+// the events and end_time_unix_nano. dbgptLine notes these offsets into
+// the buffer as it writes a line for either encoder of OTLP spans (pdata's
+// and the wire path), and endLine shapes the start record from them, so
+// the rule of what a start record holds lives here alone.
 type endOnly struct {
 	// line is where the finished line begins.
 	line int

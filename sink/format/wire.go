@@ -19,8 +19,8 @@ import (
 // pdata and walking the tree again cost more CPU than all the rest of
 // ingest together. Both formats implement it (dbgpt here, otlp-json in
 // otlpjsonwire.go) on the same reading of the wire: readField, the
-// wireTypes tables, the id rules and the attribute value walk of
-// wirevalue.go, so they decline the same encodings; only what a format's
+// wireTypes tables, the id rules of sink/spanid and the attribute value
+// walk of wirevalue.go, so they decline the same encodings; only what a format's
 // line needs besides (dbgpt's service.name as a string) differs.
 type ProtoEncoder interface {
 	// EncodeOTLPProto encodes every span of the request in body. It

@@ -123,7 +123,8 @@ FUZZ_TARGETS ?= \
 	./sink/ingest:FuzzDecodeDBGPT \
 	./sink/ingest:FuzzOTLPProtoWirePath \
 	./sink/format:FuzzEncodeOTLPProto \
-	./sink/format:FuzzOTLPJSONWirePath
+	./sink/format:FuzzOTLPJSONWirePath \
+	./sink/format:FuzzRecordScannerMatchesEncodingJSON
 FUZZTIME ?= 15s
 
 .PHONY: fuzz

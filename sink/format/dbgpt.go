@@ -39,6 +39,8 @@ type scratch struct {
 	// service, resource and scope hold the per-resource and per-scope parts
 	// of metadata while the spans under them are encoded.
 	service, resource, scope []byte
+	// times formats the start and end times of pdata's spans.
+	times timeCache
 }
 
 // maxPooledScratch keeps one huge request from pinning a huge buffer.
@@ -86,10 +88,10 @@ func (s *scratch) spans() int { return len(s.ends) - len(s.startLines) }
 
 // endOnly locates, in a finished dbgpt line being written, what only the
 // span's end knows: the end_time value, and in the metadata the status,
-// the events and end_time_unix_nano. Both encoders of OTLP spans (pdata's
-// and the wire path) note these offsets into the buffer as they write, and
-// endLine shapes the start record from them, so the rule of what a start
-// record holds lives here alone.
+// the events and end_time_unix_nano. dbgptLine notes these offsets into
+// the buffer as it writes a line for either encoder of OTLP spans (pdata's
+// and the wire path), and endLine shapes the start record from them, so
+// the rule of what a start record holds lives here alone.
 type endOnly struct {
 	// line is where the finished line begins.
 	line int
@@ -157,28 +159,13 @@ func (e dbgptEncoder) EncodeTraces(td ptrace.Traces) ([]record.Record, error) {
 			spans := ss.Spans()
 			for k := 0; k < spans.Len(); k++ {
 				var marks endOnly
-				buf = appendOTLPSpan(buf, spans.At(k), service, resource, scope, &marks)
+				buf = appendOTLPSpan(buf, spans.At(k), service, resource, scope, &sc.times, &marks)
 				buf = sc.endLine(buf, &marks, e.startEnd)
 			}
 		}
 	}
 	sc.buf, sc.service, sc.resource, sc.scope = buf, service, resource, scope
 	return sc.records(), nil
-}
-
-var spanKindNames = [...]string{
-	ptrace.SpanKindUnspecified: "unspecified",
-	ptrace.SpanKindInternal:    "internal",
-	ptrace.SpanKindServer:      "server",
-	ptrace.SpanKindClient:      "client",
-	ptrace.SpanKindProducer:    "producer",
-	ptrace.SpanKindConsumer:    "consumer",
-}
-
-var statusCodeNames = [...]string{
-	ptrace.StatusCodeUnset: "unset",
-	ptrace.StatusCodeOk:    "ok",
-	ptrace.StatusCodeError: "error",
 }
 
 // SpanType returns DB-GPT's span type for an OTLP span's attributes: the
@@ -194,37 +181,19 @@ func SpanType(attrs pcommon.Map) string {
 
 // appendOTLPSpan appends span's finished line, noting in m where its
 // end-only parts are.
-func appendOTLPSpan(b []byte, span ptrace.Span, service, resource, scope []byte, m *endOnly) []byte {
-	attrs := span.Attributes()
+func appendOTLPSpan(b []byte, span ptrace.Span, service, resource, scope []byte, times *timeCache, m *endOnly) []byte {
 	m.line = len(b)
-	b = append(b, `{"span_type":`...)
-	b = appendString(b, SpanType(attrs))
-	traceID := span.TraceID()
-	b = append(b, `,"trace_id":`...)
-	b = appendHex(b, traceID[:])
-	spanID := span.SpanID()
-	b = append(b, `,"span_id":`...)
-	b = appendHex(b, spanID[:])
-	b = append(b, `,"parent_span_id":`...)
-	if parent := span.ParentSpanID(); parent.IsEmpty() {
-		b = append(b, "null"...)
-	} else {
-		b = appendHex(b, parent[:])
-	}
-	b = append(b, `,"operation_name":`...)
-	b = appendString(b, span.Name())
+	traceID, spanID, parent := span.TraceID(), span.SpanID(), span.ParentSpanID()
 	start, end := uint64(span.StartTimestamp()), uint64(span.EndTimestamp())
-	b = append(b, `,"start_time":`...)
-	b = appendTime(b, start)
-	b = append(b, `,"end_time":`...)
-	m.endTime = len(b)
-	b = appendTime(b, end)
-	m.endTimeEnd = len(b)
-	m.start, m.end = start, end
-
-	b = append(b, `,"metadata":`...)
-	b = appendOTLPMetadata(b, span, service, resource, scope, m)
-	return append(b, '}')
+	l := beginLine(b, SpanType(span.Attributes())).
+		traceID(traceID[:]).
+		spanID(spanID[:]).
+		parentSpanID(parent[:]).
+		operationName(span.Name()).
+		startTime(start, times).
+		endTime(start, end, times, m).
+		metadataKey()
+	return appendOTLPMetadata(l, span, service, resource, scope, m).endLine()
 }
 
 // AppendOTLPMetadata appends the metadata object that the dbgpt format
@@ -244,110 +213,54 @@ func AppendOTLPMetadata(b []byte, rs ptrace.ResourceSpans, ss ptrace.ScopeSpans,
 func appendResource(service, resource []byte, res pcommon.Resource) ([]byte, []byte) {
 	attrs := res.Attributes()
 	if v, ok := attrs.Get("service.name"); ok {
-		service = append(service, `"service.name":`...)
-		service = appendString(service, v.AsString())
-		service = append(service, ',')
+		service = serviceMember(service, v.AsString())
 	}
-	resource = append(resource, `,"resource":`...)
-	return service, appendMap(resource, attrs)
+	return service, appendMap(resourceKey(resource), attrs)
 }
 
 // appendScope appends the metadata's scope member, or nothing when the
 // scope has neither name nor version.
 func appendScope(b []byte, scope pcommon.InstrumentationScope) []byte {
-	name, version := scope.Name(), scope.Version()
-	if name == "" && version == "" {
-		return b
-	}
-	b = append(b, `,"scope":{"name":`...)
-	b = appendString(b, name)
-	b = append(b, `,"version":`...)
-	b = appendString(b, version)
-	return append(b, '}')
+	return scopeMember(b, scope.Name(), scope.Version())
 }
 
 // appendOTLPMetadata appends a span's metadata object; service, resource and
 // scope are its per-resource and per-scope members, already encoded. It
 // notes the offsets of the end-only members in m.
-func appendOTLPMetadata(b []byte, span ptrace.Span, service, resource, scope []byte, m *endOnly) []byte {
-	attrs := span.Attributes()
-	b = append(b, '{')
-	b = append(b, service...)
-	b = append(b, `"attributes":`...)
-	b = appendMap(b, attrs)
-	b = append(b, resource...)
-	b = append(b, scope...)
-	b = append(b, `,"span_kind":"`...)
-	if kind := int(span.Kind()); kind >= 0 && kind < len(spanKindNames) {
-		b = append(b, spanKindNames[kind]...)
-	} else {
-		b = append(b, spanKindNames[0]...)
-	}
+func appendOTLPMetadata(b []byte, span ptrace.Span, service, resource, scope []byte, m *endOnly) dbgptLine {
+	l := dbgptLine(b).beginOTLPMetadata(service).attributesKey()
+	l = appendMap(l, span.Attributes())
+	l = l.members(resource).members(scope).spanKind(int32(span.Kind()))
 	status := span.Status()
-	b = append(b, '"')
-	m.status = len(b)
-	b = append(b, `,"status":{"code":"`...)
-	if code := int(status.Code()); code >= 0 && code < len(statusCodeNames) {
-		b = append(b, statusCodeNames[code]...)
-	} else {
-		b = append(b, statusCodeNames[0]...)
-	}
-	b = append(b, '"')
-	if msg := status.Message(); msg != "" {
-		b = append(b, `,"message":`...)
-		b = appendString(b, msg)
-	}
-	b = append(b, '}')
-	m.statusEnd = len(b)
-	if ts := span.TraceState().AsRaw(); ts != "" {
-		b = append(b, `,"trace_state":`...)
-		b = appendString(b, ts)
-	}
-	m.events = len(b)
+	l = l.status(int32(status.Code()), status.Message(), m).traceState(span.TraceState().AsRaw())
 	if events := span.Events(); events.Len() > 0 {
-		b = append(b, `,"events":[`...)
+		l = l.beginEvents(m)
 		for i := 0; i < events.Len(); i++ {
 			if i > 0 {
-				b = append(b, ',')
+				l = append(l, ',')
 			}
 			ev := events.At(i)
-			b = append(b, `{"name":`...)
-			b = appendString(b, ev.Name())
-			b = append(b, `,"time_unix_nano":`...)
-			b = strconv.AppendUint(b, uint64(ev.Timestamp()), 10)
-			b = append(b, `,"attributes":`...)
-			b = appendMap(b, ev.Attributes())
-			b = append(b, '}')
+			l = l.beginEvent(ev.Name(), uint64(ev.Timestamp()))
+			l = dbgptLine(appendMap(l, ev.Attributes())).endObject()
 		}
-		b = append(b, ']')
+		l = l.endEvents(m)
+	} else {
+		l = l.noEvents(m)
 	}
-	m.eventsEnd = len(b)
 	if links := span.Links(); links.Len() > 0 {
-		b = append(b, `,"links":[`...)
+		l = l.beginLinks()
 		for i := 0; i < links.Len(); i++ {
 			if i > 0 {
-				b = append(b, ',')
+				l = append(l, ',')
 			}
 			link := links.At(i)
 			linkTrace, linkSpan := link.TraceID(), link.SpanID()
-			b = append(b, `{"trace_id":`...)
-			b = appendHex(b, linkTrace[:])
-			b = append(b, `,"span_id":`...)
-			b = appendHex(b, linkSpan[:])
-			b = append(b, `,"trace_state":`...)
-			b = appendString(b, link.TraceState().AsRaw())
-			b = append(b, `,"attributes":`...)
-			b = appendMap(b, link.Attributes())
-			b = append(b, '}')
+			l = l.beginLink(linkTrace[:], linkSpan[:], link.TraceState().AsRaw())
+			l = dbgptLine(appendMap(l, link.Attributes())).endObject()
 		}
-		b = append(b, ']')
+		l = l.endLinks()
 	}
-	b = append(b, `,"start_time_unix_nano":`...)
-	b = strconv.AppendUint(b, uint64(span.StartTimestamp()), 10)
-	m.endNanos = len(b)
-	b = append(b, `,"end_time_unix_nano":`...)
-	b = strconv.AppendUint(b, uint64(span.EndTimestamp()), 10)
-	return append(b, '}')
+	return l.endOTLPMetadata(uint64(span.StartTimestamp()), uint64(span.EndTimestamp()), m)
 }
 
 // appendMap appends an attribute map as a JSON object.

@@ -1,7 +1,6 @@
 package format
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -11,6 +10,8 @@ import (
 	"github.com/valyala/fastjson"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/spansink/spansink/sink/spanid"
 )
 
 // This file is the reverse of the dbgpt format: it turns a dbgpt line's
@@ -173,12 +174,15 @@ func otlpLayoutToOTLP(s *DBGPTSpan, meta *fastjson.Value) (ptrace.Traces, error)
 }
 
 // decodeLayoutID reads an id the dbgpt encoder wrote: lowercase hex of the
-// id's length, all zeros for an empty id (which OTLP allows on the wire).
+// id's length. It is deliberately more lenient than ingest and takes all
+// zeros: the encoder writes them for a link's empty id (OTLP allows one on
+// the wire), and replay takes a stored line as it is rather than judging
+// its ids again.
 func decodeLayoutID(dst []byte, h string) error {
 	if len(h) != 2*len(dst) {
 		return fmt.Errorf("want %d hex digits, got %q", 2*len(dst), h)
 	}
-	if _, err := hex.Decode(dst, []byte(h)); err != nil {
+	if err := spanid.DecodeHex(dst, h); err != nil {
 		return fmt.Errorf("want %d hex digits, got %q: %w", 2*len(dst), h, err)
 	}
 	return nil

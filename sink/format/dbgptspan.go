@@ -56,26 +56,19 @@ func (s DBGPTSpan) Validate() error {
 // is not valid JSON. The span reader writes its JSON output with it, so that
 // output reads back like the collector's own files.
 func AppendDBGPTSpan(b []byte, s *DBGPTSpan) ([]byte, error) {
-	b = append(b, `{"span_type":`...)
-	b = appendString(b, s.SpanType)
-	b = append(b, `,"trace_id":`...)
-	b = appendString(b, s.TraceID)
-	b = append(b, `,"span_id":`...)
-	b = appendString(b, s.SpanID)
-	b = append(b, `,"parent_span_id":`...)
-	b = appendOptString(b, s.ParentSpanID)
-	b = append(b, `,"operation_name":`...)
-	b = appendString(b, s.OperationName)
-	b = append(b, `,"start_time":`...)
-	b = appendOptString(b, s.StartTime)
-	b = append(b, `,"end_time":`...)
-	b = appendOptString(b, s.EndTime)
-	b = append(b, `,"metadata":`...)
-	b, err := appendRawObject(b, s.Metadata)
+	l := beginLine(b, s.SpanType).
+		traceIDText(s.TraceID).
+		spanIDText(s.SpanID).
+		parentSpanIDText(s.ParentSpanID).
+		operationName(s.OperationName).
+		startTimeText(s.StartTime).
+		endTimeText(s.EndTime).
+		metadataKey()
+	l, err := l.rawMetadata(s.Metadata)
 	if err != nil {
-		return b, err
+		return l, err
 	}
-	return append(b, '}'), nil
+	return l.endLine(), nil
 }
 
 func appendOptString(b []byte, s *string) []byte {

@@ -2,6 +2,7 @@ package format
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -94,13 +95,19 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// appendHex appends id as a quoted lowercase hex string.
-func appendHex(b []byte, id []byte) []byte {
-	b = append(b, '"')
-	for _, c := range id {
-		b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
+// appendHexID appends id as a quoted lowercase hex string, growing the
+// buffer once rather than per digit: ids are a good part of every line.
+func appendHexID(b, id []byte) []byte {
+	n := len(b)
+	b = slices.Grow(b, 2*len(id)+2)[:n+2*len(id)+2]
+	out := b[n:]
+	out[0] = '"'
+	for i, c := range id {
+		out[1+2*i] = hexDigits[c>>4]
+		out[2+2*i] = hexDigits[c&0xf]
 	}
-	return append(b, '"')
+	out[len(out)-1] = '"'
+	return b
 }
 
 // appendFloat writes f the way encoding/json does, so that readers see the
@@ -177,6 +184,36 @@ func appendTime(b []byte, ns uint64) []byte {
 		byte('0'+minute/10), byte('0'+minute%10), ':',
 		byte('0'+second/10), byte('0'+second%10), '.',
 		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), '"')
+}
+
+// timeCache is appendTime with the date and clock of the last second
+// formatted remembered: the spans of a request mostly start and end within
+// the same second, and the calendar arithmetic is a good part of a line's
+// cost.
+type timeCache struct {
+	secs  int64
+	valid bool
+	// last is the last time formatted, `"YYYY-MM-DD HH:MM:SS.mmm"`.
+	last [25]byte
+}
+
+func (c *timeCache) appendTime(b []byte, ns uint64) []byte {
+	if ns == 0 {
+		return append(b, "null"...)
+	}
+	// As in appendTime: the seconds and milliseconds of ns read as int64.
+	n := int64(ns)
+	secs, nanos := n/1e9, n%1e9
+	if nanos < 0 {
+		secs, nanos = secs-1, nanos+1e9
+	}
+	if !c.valid || secs != c.secs {
+		appendTime(c.last[:0], ns)
+		c.secs, c.valid = secs, true
+	}
+	ms := nanos / 1e6
+	b = append(b, c.last[:21]...)
+	return append(b, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), '"')
 }
 
 // civilFromDays converts days since 1970-01-01 to a proleptic Gregorian

@@ -2,7 +2,6 @@ package format
 
 import (
 	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/spansink/spansink/sink/config"
 	"github.com/spansink/spansink/sink/record"
+	"github.com/spansink/spansink/sink/spanid"
 )
 
 // otlpJSONEncoder writes one OTLP JSON ExportTraceServiceRequest per line,
@@ -187,19 +187,17 @@ func parseSpanID(s string) (pcommon.SpanID, error) {
 	return id, nil
 }
 
+// decodeHexID decodes a DB-GPT record's id for an OTLP span, which must be
+// present: OTLP forbids an all-zero trace or span id, and ingest drops such
+// OTLP spans too.
 func decodeHexID(dst []byte, h string) error {
-	if len(h) != 2*len(dst) {
-		return fmt.Errorf("%d hex digits instead of %d", len(h), 2*len(dst))
-	}
-	if _, err := hex.Decode(dst, []byte(h)); err != nil {
+	if err := spanid.DecodeHex(dst, h); err != nil {
 		return err
 	}
-	for _, c := range dst {
-		if c != 0 {
-			return nil
-		}
+	if !spanid.Present(dst, len(dst)) {
+		return errors.New("an all-zero id is invalid in OTLP")
 	}
-	return errors.New("an all-zero id is invalid in OTLP")
+	return nil
 }
 
 // putMetadata copies the top-level keys of a DB-GPT metadata object into

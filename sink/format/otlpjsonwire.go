@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/spansink/spansink/sink/record"
+	"github.com/spansink/spansink/sink/spanid"
 )
 
 var _ ProtoEncoder = otlpJSONEncoder{}
@@ -143,10 +144,10 @@ func appendStringMember(b []byte, obj int, name string, s []byte) []byte {
 	return appendBytesString(b, s)
 }
 
-// appendIDMember appends an id as lowercase hex, left out when empty or
-// all zero, which pdata reads as no id.
-func appendIDMember(b []byte, obj int, name string, id []byte) []byte {
-	if !nonZeroID(id, len(id)) {
+// appendIDMember appends an id of size bytes as lowercase hex, left out
+// when it is not present (empty or all zero), which pdata reads as no id.
+func appendIDMember(b []byte, obj int, name string, id []byte, size int) []byte {
+	if !spanid.Present(id, size) {
 		return b
 	}
 	b = appendMember(b, obj, name)
@@ -313,17 +314,17 @@ func (w *otlpWireEncoder) span(b, msg []byte) ([]byte, bool) {
 		}
 		switch fnum {
 		case spanTraceID:
-			if !validID(fdata, 16) {
+			if !spanid.WireLength(fdata, spanid.TraceIDSize) {
 				return b, false
 			}
 			s.traceID = fdata
 		case spanSpanID:
-			if !validID(fdata, 8) {
+			if !spanid.WireLength(fdata, spanid.SpanIDSize) {
 				return b, false
 			}
 			s.spanID = fdata
 		case spanParentSpanID:
-			if !validID(fdata, 8) {
+			if !spanid.WireLength(fdata, spanid.SpanIDSize) {
 				return b, false
 			}
 			s.parentID = fdata
@@ -355,7 +356,7 @@ func (w *otlpWireEncoder) span(b, msg []byte) ([]byte, bool) {
 	}
 	// Ingest drops a span without both ids, so such a request takes the
 	// pdata path, which says so.
-	if !nonZeroID(s.traceID, 16) || !nonZeroID(s.spanID, 8) {
+	if !spanid.Present(s.traceID, spanid.TraceIDSize) || !spanid.Present(s.spanID, spanid.SpanIDSize) {
 		return b, false
 	}
 	obj := len(b)
@@ -364,7 +365,7 @@ func (w *otlpWireEncoder) span(b, msg []byte) ([]byte, bool) {
 	b = append(b, `,"spanId":`...)
 	b = appendHexID(b, s.spanID)
 	b = appendStringMember(b, obj, `"traceState":`, s.traceState)
-	b = appendIDMember(b, obj, `"parentSpanId":`, s.parentID)
+	b = appendIDMember(b, obj, `"parentSpanId":`, s.parentID, spanid.SpanIDSize)
 	b = appendUint32Member(b, obj, `"flags":`, s.flags)
 	b = appendStringMember(b, obj, `"name":`, s.name)
 	b = appendEnumMember(b, obj, `"kind":`, s.kind)
@@ -419,8 +420,8 @@ func (w *otlpWireEncoder) link(b, msg []byte) ([]byte, bool) {
 	}
 	obj := len(b)
 	b = append(b, '{')
-	b = appendIDMember(b, obj, `"traceId":`, l.traceID)
-	b = appendIDMember(b, obj, `"spanId":`, l.spanID)
+	b = appendIDMember(b, obj, `"traceId":`, l.traceID, spanid.TraceIDSize)
+	b = appendIDMember(b, obj, `"spanId":`, l.spanID, spanid.SpanIDSize)
 	b = appendStringMember(b, obj, `"traceState":`, l.traceState)
 	if b, ok = appendAttributesMember(b, obj, msg, linkAttributes, w.lim); !ok {
 		return b, false

@@ -3,8 +3,6 @@ package format
 import (
 	"encoding/binary"
 	"math"
-	"slices"
-	"strconv"
 	"sync"
 	"unsafe"
 
@@ -12,6 +10,7 @@ import (
 
 	"github.com/spansink/spansink/sink/config"
 	"github.com/spansink/spansink/sink/record"
+	"github.com/spansink/spansink/sink/spanid"
 )
 
 // ProtoEncoder is implemented by encoders that can encode a binary protobuf
@@ -20,8 +19,8 @@ import (
 // pdata and walking the tree again cost more CPU than all the rest of
 // ingest together. Both formats implement it (dbgpt here, otlp-json in
 // otlpjsonwire.go) on the same reading of the wire: readField, the
-// wireTypes tables, the id rules and the attribute value walk of
-// wirevalue.go, so they decline the same encodings; only what a format's
+// wireTypes tables, the id rules of sink/spanid and the attribute value
+// walk of wirevalue.go, so they decline the same encodings; only what a format's
 // line needs besides (dbgpt's service.name as a string) differs.
 type ProtoEncoder interface {
 	// EncodeOTLPProto encodes every span of the request in body. It
@@ -372,7 +371,7 @@ func (w *wireEncoder) resourceSpans(b []byte) bool {
 func (w *wireEncoder) resource(b []byte) bool {
 	sc := w.sc
 	sc.service = sc.service[:0]
-	sc.resource = append(sc.resource[:0], `,"resource":{`...)
+	sc.resource = append(resourceKey(sc.resource[:0]), '{')
 	first, foundService := true, false
 	for rest := b; len(rest) > 0; {
 		fnum, ftyp, _, fdata, n := readField(rest)
@@ -403,9 +402,7 @@ func (w *wireEncoder) resource(b []byte) bool {
 				if !ok || !isStr {
 					return false
 				}
-				sc.service = append(sc.service, `"service.name":`...)
-				sc.service = appendBytesString(sc.service, str)
-				sc.service = append(sc.service, ',')
+				sc.service = serviceMember(sc.service, transient(str))
 			}
 			if !first {
 				sc.resource = append(sc.resource, ',')
@@ -470,46 +467,8 @@ func (w *wireEncoder) scope(b []byte) bool {
 			}
 		}
 	}
-	sc := w.sc
-	sc.scope = sc.scope[:0]
-	if len(name) > 0 || len(version) > 0 {
-		sc.scope = append(sc.scope, `,"scope":{"name":`...)
-		sc.scope = appendBytesString(sc.scope, name)
-		sc.scope = append(sc.scope, `,"version":`...)
-		sc.scope = appendBytesString(sc.scope, version)
-		sc.scope = append(sc.scope, '}')
-	}
+	w.sc.scope = scopeMember(w.sc.scope[:0], transient(name), transient(version))
 	return true
-}
-
-// timeCache is appendTime with the date and clock of the last second
-// formatted remembered: the spans of a request mostly start and end within
-// the same second, and the calendar arithmetic is a good part of a line's
-// cost.
-type timeCache struct {
-	secs  int64
-	valid bool
-	// last is the last time formatted, `"YYYY-MM-DD HH:MM:SS.mmm"`.
-	last [25]byte
-}
-
-func (c *timeCache) appendTime(b []byte, ns uint64) []byte {
-	if ns == 0 {
-		return append(b, "null"...)
-	}
-	// As in appendTime: the seconds and milliseconds of ns read as int64.
-	n := int64(ns)
-	secs, nanos := n/1e9, n%1e9
-	if nanos < 0 {
-		secs, nanos = secs-1, nanos+1e9
-	}
-	if !c.valid || secs != c.secs {
-		appendTime(c.last[:0], ns)
-		c.secs, c.valid = secs, true
-	}
-	ms := nanos / 1e6
-	b = append(b, c.last[:21]...)
-	return append(b, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), '"')
 }
 
 // wireSpan holds the fields of a span found by a first pass over it; the
@@ -528,24 +487,6 @@ type wireSpan struct {
 	// with those keys.
 	spanType, dbgptSpanType       []byte
 	hasSpanType, hasDBGPTSpanType bool
-}
-
-// validID reports whether id has the length OTLP requires (an empty one
-// reads as all zero, as in pdata).
-func validID(id []byte, size int) bool { return len(id) == 0 || len(id) == size }
-
-// nonZeroID reports whether id is present and not all zero: ingest drops
-// spans without, so they take the pdata path.
-func nonZeroID(id []byte, size int) bool {
-	if len(id) != size {
-		return false
-	}
-	for _, c := range id {
-		if c != 0 {
-			return true
-		}
-	}
-	return false
 }
 
 func (w *wireEncoder) span(b []byte) bool {
@@ -568,17 +509,17 @@ func (w *wireEncoder) span(b []byte) bool {
 				return false
 			}
 		case spanTraceID<<3 | uint64(protowire.BytesType):
-			if !validID(fdata, 16) {
+			if !spanid.WireLength(fdata, spanid.TraceIDSize) {
 				return false
 			}
 			s.traceID = fdata
 		case spanSpanID<<3 | uint64(protowire.BytesType):
-			if !validID(fdata, 8) {
+			if !spanid.WireLength(fdata, spanid.SpanIDSize) {
 				return false
 			}
 			s.spanID = fdata
 		case spanParentSpanID<<3 | uint64(protowire.BytesType):
-			if !validID(fdata, 8) {
+			if !spanid.WireLength(fdata, spanid.SpanIDSize) {
 				return false
 			}
 			s.parentID = fdata
@@ -618,7 +559,8 @@ func (w *wireEncoder) span(b []byte) bool {
 			s.hasStatus, s.status = true, fdata
 		}
 	}
-	if !nonZeroID(s.traceID, 16) || !nonZeroID(s.spanID, 8) {
+	// Ingest drops spans without both ids, so they take the pdata path.
+	if !spanid.Present(s.traceID, spanid.TraceIDSize) || !spanid.Present(s.spanID, spanid.SpanIDSize) {
 		return false
 	}
 	var ok bool
@@ -665,92 +607,48 @@ func (s *wireSpan) spanTypeOf() []byte {
 // appendSpan appends the span's finished line, noting in m where its
 // end-only parts are, as appendOTLPSpan does.
 func (w *wireEncoder) appendSpan(b, span []byte, s *wireSpan, m *endOnly) ([]byte, bool) {
-	var ok bool
 	m.line = len(b)
-	b = append(b, `{"span_type":`...)
-	b = appendBytesString(b, s.spanTypeOf())
-	b = append(b, `,"trace_id":`...)
-	b = appendHexID(b, s.traceID)
-	b = append(b, `,"span_id":`...)
-	b = appendHexID(b, s.spanID)
-	b = append(b, `,"parent_span_id":`...)
-	if nonZeroID(s.parentID, 8) {
-		b = appendHexID(b, s.parentID)
-	} else {
-		b = append(b, "null"...)
-	}
-	b = append(b, `,"operation_name":`...)
-	b = appendBytesString(b, s.name)
-	b = append(b, `,"start_time":`...)
-	b = w.times.appendTime(b, s.start)
-	b = append(b, `,"end_time":`...)
-	m.endTime = len(b)
-	b = w.times.appendTime(b, s.end)
-	m.endTimeEnd = len(b)
-	m.start, m.end = s.start, s.end
-
-	b = append(b, `,"metadata":{`...)
-	b = append(b, w.sc.service...)
-	b = append(b, `"attributes":{`...)
-	b = append(b, w.attrs...)
-	b = append(b, '}')
-	b = append(b, w.sc.resource...)
-	b = append(b, w.sc.scope...)
-	b = append(b, `,"span_kind":"`...)
+	l := beginLine(b, transient(s.spanTypeOf())).
+		traceID(s.traceID).
+		spanID(s.spanID).
+		parentSpanID(s.parentID).
+		operationName(transient(s.name)).
+		startTime(s.start, &w.times).
+		endTime(s.start, s.end, &w.times, m).
+		metadataKey().
+		beginOTLPMetadata(w.sc.service).
+		attributesKey()
+	l = append(l, '{')
+	l = append(l, w.attrs...)
+	l = append(l, '}')
 	// pdata keeps the kind and code as int32 enums.
-	if kind := int32(s.kind); kind >= 0 && int(kind) < len(spanKindNames) {
-		b = append(b, spanKindNames[kind]...)
-	} else {
-		b = append(b, spanKindNames[0]...)
-	}
+	l = l.members(w.sc.resource).members(w.sc.scope).spanKind(int32(s.kind))
 	var msg []byte
 	var code uint64
+	var ok bool
 	if s.hasStatus {
 		if msg, code, ok = parseStatus(s.status); !ok {
-			return b, false
+			return l, false
 		}
 	}
-	b = append(b, '"')
-	m.status = len(b)
-	b = append(b, `,"status":{"code":"`...)
-	if c := int32(code); c >= 0 && int(c) < len(statusCodeNames) {
-		b = append(b, statusCodeNames[c]...)
-	} else {
-		b = append(b, statusCodeNames[0]...)
-	}
-	b = append(b, '"')
-	if len(msg) > 0 {
-		b = append(b, `,"message":`...)
-		b = appendBytesString(b, msg)
-	}
-	b = append(b, '}')
-	m.statusEnd = len(b)
-	if len(s.traceState) > 0 {
-		b = append(b, `,"trace_state":`...)
-		b = appendBytesString(b, s.traceState)
-	}
-	m.events = len(b)
+	l = l.status(int32(code), transient(msg), m).traceState(transient(s.traceState))
 	if s.hasEvents {
-		b = append(b, `,"events":[`...)
-		if b, ok = appendRepeated(b, span, spanEvents, w.lim, appendEvent); !ok {
-			return b, false
+		l = l.beginEvents(m)
+		if l, ok = appendRepeated(l, span, spanEvents, w.lim, appendEvent); !ok {
+			return l, false
 		}
-		b = append(b, ']')
+		l = l.endEvents(m)
+	} else {
+		l = l.noEvents(m)
 	}
-	m.eventsEnd = len(b)
 	if s.hasLinks {
-		b = append(b, `,"links":[`...)
-		if b, ok = appendRepeated(b, span, spanLinks, w.lim, appendLink); !ok {
-			return b, false
+		l = l.beginLinks()
+		if l, ok = appendRepeated(l, span, spanLinks, w.lim, appendLink); !ok {
+			return l, false
 		}
-		b = append(b, ']')
+		l = l.endLinks()
 	}
-	b = append(b, `,"start_time_unix_nano":`...)
-	b = strconv.AppendUint(b, s.start, 10)
-	m.endNanos = len(b)
-	b = append(b, `,"end_time_unix_nano":`...)
-	b = strconv.AppendUint(b, s.end, 10)
-	return append(b, "}}"...), true
+	return l.endOTLPMetadata(s.start, s.end, m).endLine(), true
 }
 
 // appendRepeated appends each field num of msg with appendOne, separated
@@ -803,13 +701,9 @@ func appendEvent(b, event []byte, lim wireLimits) ([]byte, bool) {
 	if !ok {
 		return b, false
 	}
-	b = append(b, `{"name":`...)
-	b = appendBytesString(b, ev.name)
-	b = append(b, `,"time_unix_nano":`...)
-	b = strconv.AppendUint(b, ev.time, 10)
-	b = append(b, `,"attributes":`...)
-	b, ok = appendAttributes(b, event, eventAttributes, 0, lim, dbgptValues)
-	return append(b, '}'), ok
+	l := dbgptLine(b).beginEvent(transient(ev.name), ev.time)
+	l, ok = appendAttributes(l, event, eventAttributes, 0, lim, dbgptValues)
+	return l.endObject(), ok
 }
 
 func appendLink(b, link []byte, lim wireLimits) ([]byte, bool) {
@@ -817,22 +711,16 @@ func appendLink(b, link []byte, lim wireLimits) ([]byte, bool) {
 	if !ok {
 		return b, false
 	}
-	var zeros [16]byte
+	var zeros [spanid.TraceIDSize]byte
 	if len(l.traceID) == 0 {
-		l.traceID = zeros[:16]
+		l.traceID = zeros[:spanid.TraceIDSize]
 	}
 	if len(l.spanID) == 0 {
-		l.spanID = zeros[:8]
+		l.spanID = zeros[:spanid.SpanIDSize]
 	}
-	b = append(b, `{"trace_id":`...)
-	b = appendHexID(b, l.traceID)
-	b = append(b, `,"span_id":`...)
-	b = appendHexID(b, l.spanID)
-	b = append(b, `,"trace_state":`...)
-	b = appendBytesString(b, l.traceState)
-	b = append(b, `,"attributes":`...)
-	b, ok = appendAttributes(b, link, linkAttributes, 0, lim, dbgptValues)
-	return append(b, '}'), ok
+	line := dbgptLine(b).beginLink(l.traceID, l.spanID, transient(l.traceState))
+	line, ok = appendAttributes(line, link, linkAttributes, 0, lim, dbgptValues)
+	return line.endObject(), ok
 }
 
 // The first passes over the messages both wire paths read alike: each
@@ -947,12 +835,12 @@ func scanLink(b []byte) (l wireLink, ok bool) {
 			return l, false
 		case !known:
 		case fnum == linkTraceID:
-			if !validID(fdata, 16) {
+			if !spanid.WireLength(fdata, spanid.TraceIDSize) {
 				return l, false
 			}
 			l.traceID = fdata
 		case fnum == linkSpanID:
-			if !validID(fdata, 8) {
+			if !spanid.WireLength(fdata, spanid.SpanIDSize) {
 				return l, false
 			}
 			l.spanID = fdata
@@ -965,21 +853,6 @@ func scanLink(b []byte) (l wireLink, ok bool) {
 		}
 	}
 	return l, true
-}
-
-// appendHexID is appendHex with the buffer grown once rather than per
-// digit: ids are a good part of every line.
-func appendHexID(b, id []byte) []byte {
-	n := len(b)
-	b = slices.Grow(b, 2*len(id)+2)[:n+2*len(id)+2]
-	out := b[n:]
-	out[0] = '"'
-	for i, c := range id {
-		out[1+2*i] = hexDigits[c>>4]
-		out[2+2*i] = hexDigits[c&0xf]
-	}
-	out[len(out)-1] = '"'
-	return b
 }
 
 // appendBytesString is appendString for bytes that are not kept: the

@@ -70,6 +70,28 @@ func BenchmarkDecodeDBGPT(b *testing.B) {
 	reportPerSpan(b, benchSpans)
 }
 
+// BenchmarkDecodeDBGPTArray is BenchmarkDecodeDBGPT for the same records
+// sent as one JSON array, which is checked as a whole before its records
+// are decoded.
+func BenchmarkDecodeDBGPTArray(b *testing.B) {
+	body := []byte{'['}
+	for i := range benchSpans {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, formattest.DBGPTRecord(i)...)
+	}
+	body = append(body, ']')
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeDBGPT(body, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportPerSpan(b, benchSpans)
+}
+
 // discardSubmitter acknowledges everything, so the benchmarks measure
 // ingest alone.
 type discardSubmitter struct{}

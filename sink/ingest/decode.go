@@ -2,12 +2,9 @@ package ingest
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
@@ -144,13 +141,13 @@ func DecodeDBGPT(body []byte, maxRecords int) (DBGPTBatch, error) {
 	}
 	each := forEachLine
 	if trimmed[0] == '[' {
-		if err := validateJSON(trimmed); err != nil {
+		if err := format.CheckJSON(trimmed); err != nil {
 			return DBGPTBatch{}, fmt.Errorf("decode JSON array of DB-GPT spans: %w", err)
 		}
-		each = func(b []byte, fn func(int, []byte, bool) bool) {
+		each = func(b []byte, fn func(int, []byte) bool) {
 			index := 0
 			forEachElement(b, func(raw []byte) bool {
-				ok := fn(index, raw, true)
+				ok := fn(index, raw)
 				index++
 				return ok
 			})
@@ -160,14 +157,14 @@ func DecodeDBGPT(body []byte, maxRecords int) (DBGPTBatch, error) {
 		// Count before decoding anything: a request the queue cannot take
 		// is refused before it costs memory.
 		n := 0
-		each(trimmed, func(int, []byte, bool) bool { n++; return true })
+		each(trimmed, func(int, []byte) bool { n++; return true })
 		if n > maxRecords {
 			return DBGPTBatch{}, &TooManySpansError{Spans: n, Limit: maxRecords}
 		}
 	}
 	var batch DBGPTBatch
-	each(trimmed, func(index int, raw []byte, valid bool) bool {
-		batch.add(index, raw, valid)
+	each(trimmed, func(index int, raw []byte) bool {
+		batch.add(index, raw)
 		return true
 	})
 	return batch, nil
@@ -175,7 +172,7 @@ func DecodeDBGPT(body []byte, maxRecords int) (DBGPTBatch, error) {
 
 // forEachLine calls fn with each non-blank line of b and its index among
 // them; the lines are not yet known to be valid JSON.
-func forEachLine(b []byte, fn func(index int, raw []byte, valid bool) bool) {
+func forEachLine(b []byte, fn func(index int, raw []byte) bool) {
 	index := 0
 	for rest := b; len(rest) > 0; {
 		line := rest
@@ -188,19 +185,16 @@ func forEachLine(b []byte, fn func(index int, raw []byte, valid bool) bool) {
 		if len(line) == 0 {
 			continue
 		}
-		if !fn(index, line, false) {
+		if !fn(index, line) {
 			return
 		}
 		index++
 	}
 }
 
-// add decodes one record; valid says raw is known to be valid JSON.
-func (b *DBGPTBatch) add(index int, raw []byte, valid bool) {
-	span, err := decodeDBGPTSpan(raw, valid)
-	if err == nil {
-		err = span.Validate()
-	}
+// add decodes one record.
+func (b *DBGPTBatch) add(index int, raw []byte) {
+	span, err := format.DecodeDBGPTRecord(raw)
 	if err != nil {
 		b.Rejected++
 		if len(b.Rejections) < config.MaxReportedRejections {
@@ -219,188 +213,4 @@ func capMessage(msg string) string {
 		return msg
 	}
 	return format.TruncateUTF8(msg, maxRejectionMessage) + "..."
-}
-
-// wireDBGPTSpan keeps each field raw so that a wrong JSON type gets a
-// message naming the field rather than encoding/json's generic one.
-type wireDBGPTSpan struct {
-	SpanType, TraceID, SpanID, ParentSpanID, OperationName []byte
-	StartTime, EndTime, Metadata                           []byte
-	// metadataDepth is how deeply Metadata nests, itself included.
-	metadataDepth int
-}
-
-// set takes one member of the record object; key is as written, quotes
-// included. Of a key sent twice the last value counts, as in encoding/json.
-func (w *wireDBGPTSpan) set(key, value []byte, depth int) {
-	if bytes.IndexByte(key, '\\') >= 0 {
-		// An escaped key is compared by what it says.
-		var k string
-		if json.Unmarshal(key, &k) != nil {
-			return
-		}
-		key = strconv.AppendQuote(nil, k)
-	}
-	switch string(key) {
-	case `"span_type"`:
-		w.SpanType = value
-	case `"trace_id"`:
-		w.TraceID = value
-	case `"span_id"`:
-		w.SpanID = value
-	case `"parent_span_id"`:
-		w.ParentSpanID = value
-	case `"operation_name"`:
-		w.OperationName = value
-	case `"start_time"`:
-		w.StartTime = value
-	case `"end_time"`:
-		w.EndTime = value
-	case `"metadata"`:
-		w.Metadata, w.metadataDepth = value, depth
-	}
-}
-
-// notObject are the errors of records that are not objects, made once: a
-// body of millions of them must not cost an allocation each.
-var notObject = func() map[byte]error {
-	m := map[byte]error{}
-	for _, sample := range []string{`[`, `"`, `t`, `n`, `0`} {
-		m[sample[0]] = fmt.Errorf("record must be a JSON object, got %s", describeJSON([]byte(sample)))
-	}
-	for c := byte('1'); c <= '9'; c++ {
-		m[c] = m['0']
-	}
-	m['-'], m['f'] = m['0'], m['t']
-	return m
-}()
-
-func decodeDBGPTSpan(raw []byte, valid bool) (format.DBGPTSpan, error) {
-	if len(raw) == 0 || raw[0] != '{' {
-		if len(raw) > 0 {
-			if err, ok := notObject[raw[0]]; ok {
-				return format.DBGPTSpan{}, err
-			}
-		}
-		return format.DBGPTSpan{}, fmt.Errorf("record must be a JSON object, got %s", describeJSON(raw))
-	}
-	if !valid {
-		if err := validateJSON(raw); err != nil {
-			return format.DBGPTSpan{}, fmt.Errorf("decode record: %w", err)
-		}
-	}
-	var w wireDBGPTSpan
-	forEachMember(raw, w.set)
-	var s format.DBGPTSpan
-	var errs []error
-	var err error
-	if s.SpanType, err = requiredString("span_type", w.SpanType, "base"); err != nil {
-		errs = append(errs, err)
-	}
-	if s.TraceID, err = requiredString("trace_id", w.TraceID, ""); err != nil {
-		errs = append(errs, err)
-	}
-	if s.SpanID, err = requiredString("span_id", w.SpanID, ""); err != nil {
-		errs = append(errs, err)
-	}
-	if s.ParentSpanID, err = optionalString("parent_span_id", w.ParentSpanID); err != nil {
-		errs = append(errs, err)
-	}
-	if s.OperationName, err = requiredString("operation_name", w.OperationName, ""); err != nil {
-		errs = append(errs, err)
-	}
-	if s.StartTime, err = optionalString("start_time", w.StartTime); err != nil {
-		errs = append(errs, err)
-	}
-	if s.EndTime, err = optionalString("end_time", w.EndTime); err != nil {
-		errs = append(errs, err)
-	}
-	if !isNull(w.Metadata) {
-		switch {
-		case w.Metadata[0] != '{':
-			errs = append(errs, fmt.Errorf("metadata must be a JSON object or null, got %s", describeJSON(w.Metadata)))
-		case w.metadataDepth-1 > config.MaxNestingDepth:
-			// The object itself is one level; its values are what OTLP
-			// attributes become in otlp-json, held to the same limit.
-			errs = append(errs, fmt.Errorf("metadata values nest arrays and objects %d deep, more than the %d accepted (the limit of every ingest path, config.MaxNestingDepth)", w.metadataDepth-1, config.MaxNestingDepth))
-		default:
-			s.Metadata = w.Metadata
-		}
-	}
-	return s, errors.Join(errs...)
-}
-
-// requiredString reads a string field; absent or null gives def.
-func requiredString(name string, raw json.RawMessage, def string) (string, error) {
-	if isNull(raw) {
-		return def, nil
-	}
-	if raw[0] != '"' {
-		return "", fmt.Errorf("%s must be a string, got %s", name, describeJSON(raw))
-	}
-	s, err := jsonString(raw)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", name, err)
-	}
-	return s, nil
-}
-
-// optionalString reads a string-or-null field.
-func optionalString(name string, raw json.RawMessage) (*string, error) {
-	if isNull(raw) {
-		return nil, nil
-	}
-	if raw[0] != '"' {
-		return nil, fmt.Errorf("%s must be a string or null, got %s", name, describeJSON(raw))
-	}
-	s, err := jsonString(raw)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return &s, nil
-}
-
-// jsonString decodes a JSON string; one without escapes and in valid UTF-8
-// (nearly every id and name) is taken as it is.
-func jsonString(raw []byte) (string, error) {
-	if len(raw) >= 2 && raw[len(raw)-1] == '"' {
-		inner := raw[1 : len(raw)-1]
-		if bytes.IndexByte(inner, '\\') < 0 && bytes.IndexByte(inner, '"') < 0 && utf8.Valid(inner) {
-			return string(inner), nil
-		}
-	}
-	var s string
-	err := json.Unmarshal(raw, &s)
-	return s, err
-}
-
-func isNull(raw json.RawMessage) bool {
-	return len(raw) == 0 || bytes.Equal(raw, []byte("null"))
-}
-
-// describeJSON names the kind of a JSON value for error messages.
-func describeJSON(raw []byte) string {
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch raw[0] {
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	}
-	if raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9') {
-		return "a number"
-	}
-	const maxShown = 40
-	if len(raw) > maxShown {
-		return fmt.Sprintf("%q...", raw[:maxShown])
-	}
-	return fmt.Sprintf("%q", raw)
 }

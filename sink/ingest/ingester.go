@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/spansink/spansink/sink/record"
+	"github.com/spansink/spansink/sink/spanid"
 )
 
 // ingester is what the HTTP and gRPC front ends share: validation, encoding,
@@ -131,10 +132,10 @@ func DropInvalidSpans(td ptrace.Traces) (badTrace, badSpan int) {
 		for j := 0; j < sss.Len(); j++ {
 			spans := sss.At(j).Spans()
 			for k := 0; k < spans.Len(); k++ {
-				s := spans.At(k)
-				if s.TraceID().IsEmpty() {
+				switch s := spans.At(k); {
+				case !tracePresent(s):
 					badTrace++
-				} else if s.SpanID().IsEmpty() {
+				case !spanPresent(s):
 					badSpan++
 				}
 			}
@@ -147,11 +148,21 @@ func DropInvalidSpans(td ptrace.Traces) (badTrace, badSpan int) {
 		sss := rss.At(i).ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			sss.At(j).Spans().RemoveIf(func(s ptrace.Span) bool {
-				return s.TraceID().IsEmpty() || s.SpanID().IsEmpty()
+				return !tracePresent(s) || !spanPresent(s)
 			})
 		}
 	}
 	return badTrace, badSpan
+}
+
+func tracePresent(s ptrace.Span) bool {
+	id := s.TraceID()
+	return spanid.Present(id[:], spanid.TraceIDSize)
+}
+
+func spanPresent(s ptrace.Span) bool {
+	id := s.SpanID()
+	return spanid.Present(id[:], spanid.SpanIDSize)
 }
 
 // failure is how a refused submission is answered.

@@ -1,27 +1,11 @@
 package ingest
 
-import (
-	"bytes"
-	"encoding/json"
-)
+import "bytes"
 
 // The scanners below walk JSON text without building values: they find
 // where a value ends and how deeply it nests, so that a body can be
 // measured before encoding/json or pdata spend time (and memory) on it.
 // They are string-aware: brackets inside strings do not count.
-
-// validateJSON checks that b is one valid JSON value, with encoding/json's
-// own error when it is not. It builds nothing: encoding/json hands the
-// whole value to anyJSON.UnmarshalJSON after checking it.
-func validateJSON(b []byte) error {
-	return json.Unmarshal(b, new(anyJSON))
-}
-
-// anyJSON takes any JSON value and keeps nothing.
-type anyJSON struct{}
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (*anyJSON) UnmarshalJSON([]byte) error { return nil }
 
 // stringEnd returns the length of the JSON string at the start of b
 // (b[0] is its opening quote), or len(b) when it is not closed.
@@ -137,31 +121,6 @@ func forEachElement(b []byte, fn func(raw []byte) bool) {
 		if n == 0 || !fn(b[i:i+n]) {
 			return
 		}
-		i = skipSpace(b, i+n)
-		if i < len(b) && b[i] == ',' {
-			i = skipSpace(b, i+1)
-		}
-	}
-}
-
-// forEachMember calls fn with each member of the JSON object b, which must
-// be valid JSON: the key as written (quotes and escapes included), the
-// value and how deeply the value nests.
-func forEachMember(b []byte, fn func(key, value []byte, depth int)) {
-	i := skipSpace(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return
-	}
-	for i = skipSpace(b, i+1); i < len(b) && b[i] == '"'; {
-		k := stringEnd(b[i:])
-		key := b[i : i+k]
-		i = skipSpace(b, i+k)
-		if i >= len(b) || b[i] != ':' {
-			return
-		}
-		i = skipSpace(b, i+1)
-		n, depth := scanValue(b[i:])
-		fn(key, b[i:i+n], depth)
 		i = skipSpace(b, i+n)
 		if i < len(b) && b[i] == ',' {
 			i = skipSpace(b, i+1)

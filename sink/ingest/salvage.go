@@ -2,12 +2,13 @@ package ingest
 
 import (
 	"bytes"
-	"encoding/hex"
 	"encoding/json"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/spansink/spansink/sink/spanid"
 )
 
 // pdata refuses a whole request when one span has an id of the wrong
@@ -49,12 +50,12 @@ func salvageProto(body []byte) (fixed []byte, dropped int, ok bool) {
 }
 
 func protoIDsValid(s *tracepb.Span) bool {
-	okLen := func(id []byte, n int) bool { return len(id) == 0 || len(id) == n }
-	if !okLen(s.GetTraceId(), 16) || !okLen(s.GetSpanId(), 8) || !okLen(s.GetParentSpanId(), 8) {
+	if !spanid.WireLength(s.GetTraceId(), spanid.TraceIDSize) || !spanid.WireLength(s.GetSpanId(), spanid.SpanIDSize) ||
+		!spanid.WireLength(s.GetParentSpanId(), spanid.SpanIDSize) {
 		return false
 	}
 	for _, l := range s.GetLinks() {
-		if !okLen(l.GetTraceId(), 16) || !okLen(l.GetSpanId(), 8) {
+		if !spanid.WireLength(l.GetTraceId(), spanid.TraceIDSize) || !spanid.WireLength(l.GetSpanId(), spanid.SpanIDSize) {
 			return false
 		}
 	}
@@ -104,11 +105,12 @@ func jsonIDsValid(span any) bool {
 		// Not an object: leave it for pdata to refuse the request.
 		return true
 	}
-	if !jsonIDValid(obj, 16, "traceId", "trace_id") || !jsonIDValid(obj, 8, "spanId", "span_id") || !jsonIDValid(obj, 8, "parentSpanId", "parent_span_id") {
+	if !jsonIDValid(obj, spanid.TraceIDSize, "traceId", "trace_id") || !jsonIDValid(obj, spanid.SpanIDSize, "spanId", "span_id") ||
+		!jsonIDValid(obj, spanid.SpanIDSize, "parentSpanId", "parent_span_id") {
 		return false
 	}
 	for _, l := range jsonList(obj, "links") {
-		if !jsonIDValid(l, 16, "traceId", "trace_id") || !jsonIDValid(l, 8, "spanId", "span_id") {
+		if !jsonIDValid(l, spanid.TraceIDSize, "traceId", "trace_id") || !jsonIDValid(l, spanid.SpanIDSize, "spanId", "span_id") {
 			return false
 		}
 	}
@@ -122,16 +124,7 @@ func jsonIDValid(obj map[string]any, size int, keys ...string) bool {
 			continue
 		}
 		s, isString := v.(string)
-		if !isString {
-			return false
-		}
-		if s == "" {
-			continue
-		}
-		if len(s) != 2*size {
-			return false
-		}
-		if _, err := hex.DecodeString(s); err != nil {
+		if !isString || !spanid.HexWireLength(s, size) {
 			return false
 		}
 	}

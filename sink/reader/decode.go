@@ -8,12 +8,19 @@ import (
 	"time"
 
 	"github.com/valyala/fastjson"
+
+	"github.com/spansink/spansink/sink/format"
 )
 
 // decoder turns lines into spans. It is not safe for concurrent use: each
-// scan worker has its own, so the parser's memory is reused line after line.
+// scan worker has its own, so the parsers' memory is reused line after line.
 type decoder struct {
-	parser       fastjson.Parser
+	// parser parses a line's metadata, or a line that is not a dbgpt
+	// record.
+	parser fastjson.Parser
+	// stringParser decodes, as fastjson does, a string that encoding/json
+	// would refuse (see text).
+	stringParser fastjson.Parser
 	searchParser fastjson.Parser
 	filter       *Filter
 	needMetadata bool
@@ -26,6 +33,11 @@ var errSkipped = errors.New("skipped by filter")
 // decodeLine appends the spans of one line that pass the record-level filter
 // to out. It returns errSkipped when the raw bytes alone showed that nothing
 // on the line can match, and a descriptive error for a corrupt line.
+//
+// A dbgpt line's members are found by the collector's own decoder of
+// DB-GPT records (format.ScanDBGPTLine), in the reading of stored lines:
+// the structure only, since stored lines have always been read as fastjson
+// reads them; the metadata is then parsed by fastjson.
 func (d *decoder) decodeLine(line []byte, file string, lineNo int, out []Span) ([]Span, error) {
 	otlp := looksLikeOTLP(line)
 	if !d.filter.prefilter(line, otlp) {
@@ -34,30 +46,39 @@ func (d *decoder) decodeLine(line []byte, file string, lineNo int, out []Span) (
 	if otlp {
 		return d.decodeOTLPLine(line, file, lineNo, out)
 	}
-	v, err := d.parser.ParseBytes(line)
-	if err != nil {
-		return out, fmt.Errorf("corrupt JSON: %w", err)
+	members, meta, ok, metaErr := format.ScanDBGPTLine(line, &d.parser)
+	if !ok || members.TraceID == nil {
+		// Not a dbgpt record: say what fastjson finds wrong with the line,
+		// or read it as otlp-json written with another first key.
+		v, err := d.parser.ParseBytes(line)
+		if err != nil {
+			return out, fmt.Errorf("corrupt JSON: %w", err)
+		}
+		if v.Type() != fastjson.TypeObject {
+			return out, fmt.Errorf("not a JSON object but %s", v.Type())
+		}
+		if v.Get("resourceSpans") != nil && v.Get("trace_id") == nil {
+			return d.decodeOTLPLine(line, file, lineNo, out)
+		}
+		if !ok {
+			return out, errors.New("corrupt JSON: an object whose members are not all well formed")
+		}
 	}
-	if v.Type() != fastjson.TypeObject {
-		return out, fmt.Errorf("not a JSON object but %s", v.Type())
-	}
-	if v.Get("resourceSpans") != nil && v.Get("trace_id") == nil {
-		return d.decodeOTLPLine(line, file, lineNo, out)
+	if metaErr != nil {
+		return out, fmt.Errorf("corrupt JSON: metadata: %w", metaErr)
 	}
 	var span Span
-	if err := d.decodeDBGPT(v, &span); err != nil {
+	if err := d.decodeDBGPT(&members, meta, &span); err != nil {
 		return out, err
 	}
 	if !d.filter.matchRecord(&span) {
 		return out, nil
 	}
-	if d.filter.Search != "" && !searchRecord(&span, v.Get("metadata"), d.filter.Search) {
+	if d.filter.Search != "" && !searchRecord(&span, meta, d.filter.Search) {
 		return out, nil
 	}
-	if d.needMetadata {
-		if meta := v.Get("metadata"); meta != nil && meta.Type() != fastjson.TypeNull {
-			span.Metadata = appendJSONValue(nil, meta)
-		}
+	if d.needMetadata && meta != nil {
+		span.Metadata = appendJSONValue(nil, meta)
 	}
 	span.File, span.Line = file, lineNo
 	return append(out, span), nil
@@ -74,40 +95,19 @@ func looksLikeOTLP(line []byte) bool {
 	return bytes.HasPrefix(rest, []byte(`"resourceSpans"`))
 }
 
-// dbgptFields are the values of a "dbgpt" record that the reader uses,
-// found in one pass over the object's keys (cheaper than a lookup per key).
-type dbgptFields struct {
-	traceID, spanID, parentSpanID, spanType, operation, start, end, metadata *fastjson.Value
-	// From metadata: the service, the status, DB-GPT's error and the exact
-	// times of spans that came in over OTLP.
+// metadataFields are the members of a dbgpt line's metadata the reader
+// uses, found in one pass over its keys (cheaper than a lookup per key):
+// the service, the status, DB-GPT's error and the exact times of spans
+// that came in over OTLP.
+type metadataFields struct {
 	service, status, errorValue, startNanos, endNanos *fastjson.Value
 }
 
-func (f *dbgptFields) collect(v *fastjson.Value) {
-	v.GetObject().Visit(func(key []byte, value *fastjson.Value) {
-		switch string(key) {
-		case "trace_id":
-			f.traceID = value
-		case "span_id":
-			f.spanID = value
-		case "parent_span_id":
-			f.parentSpanID = value
-		case "span_type":
-			f.spanType = value
-		case "operation_name":
-			f.operation = value
-		case "start_time":
-			f.start = value
-		case "end_time":
-			f.end = value
-		case "metadata":
-			f.metadata = value
-		}
-	})
-	if f.metadata == nil || f.metadata.Type() != fastjson.TypeObject {
+func (f *metadataFields) collect(meta *fastjson.Value) {
+	if meta == nil {
 		return
 	}
-	f.metadata.GetObject().Visit(func(key []byte, value *fastjson.Value) {
+	meta.GetObject().Visit(func(key []byte, value *fastjson.Value) {
 		switch string(key) {
 		case "service.name":
 			f.service = value
@@ -123,36 +123,39 @@ func (f *dbgptFields) collect(v *fastjson.Value) {
 	})
 }
 
-// decodeDBGPT reads the eight top-level keys of a "dbgpt" line.
-func (d *decoder) decodeDBGPT(v *fastjson.Value, span *Span) error {
-	var f dbgptFields
-	f.collect(v)
+// decodeDBGPT reads the eight members of a "dbgpt" line, whose metadata
+// is meta (nil for none). The reader is more lenient than ingest, on
+// purpose, since it reads lines ingest never judged: an id may be a number
+// (taken as its text), an absent span_type stays empty, the times take more
+// layouts (parseSpanTime) and the metadata's nesting is not limited.
+func (d *decoder) decodeDBGPT(m *format.DBGPTMembers, meta *fastjson.Value, span *Span) error {
 	var err error
-	if span.TraceID, err = idField(f.traceID, "trace_id", true); err != nil {
+	if span.TraceID, err = d.idField(m.TraceID, "trace_id", true); err != nil {
 		return err
 	}
-	if span.SpanID, err = idField(f.spanID, "span_id", true); err != nil {
+	if span.SpanID, err = d.idField(m.SpanID, "span_id", true); err != nil {
 		return err
 	}
-	if span.ParentSpanID, err = idField(f.parentSpanID, "parent_span_id", false); err != nil {
+	if span.ParentSpanID, err = d.idField(m.ParentSpanID, "parent_span_id", false); err != nil {
 		return err
 	}
-	if span.SpanType, err = stringField(f.spanType, "span_type"); err != nil {
+	if span.SpanType, err = d.stringField(m.SpanType, "span_type"); err != nil {
 		return err
 	}
-	if span.Operation, err = stringField(f.operation, "operation_name"); err != nil {
+	if span.Operation, err = d.stringField(m.OperationName, "operation_name"); err != nil {
 		return err
 	}
-	meta := f.metadata
-	if meta != nil && meta.Type() != fastjson.TypeObject && meta.Type() != fastjson.TypeNull {
+	if meta != nil && meta.Type() != fastjson.TypeObject {
 		return fmt.Errorf("metadata is %s, want an object or null", meta.Type())
 	}
+	var f metadataFields
+	f.collect(meta)
 	// Spans that came in over OTLP keep nanosecond times in their metadata;
 	// prefer them to the millisecond strings.
-	if span.Start, err = timeField(f.start, "start_time", unixNanos(f.startNanos)); err != nil {
+	if span.Start, err = d.timeField(m.StartTime, "start_time", unixNanos(f.startNanos)); err != nil {
 		return err
 	}
-	if span.End, err = timeField(f.end, "end_time", unixNanos(f.endNanos)); err != nil {
+	if span.End, err = d.timeField(m.EndTime, "end_time", unixNanos(f.endNanos)); err != nil {
 		return err
 	}
 	if f.service != nil {
@@ -162,53 +165,75 @@ func (d *decoder) decodeDBGPT(v *fastjson.Value, span *Span) error {
 	return nil
 }
 
+// text decodes a JSON string member as the collector does
+// (format.JSONString), or, for a string encoding/json refuses (a raw
+// control character, an unknown escape), as fastjson does.
+func (d *decoder) text(raw []byte) string {
+	if s, err := format.JSONString(raw); err == nil {
+		return s
+	}
+	v, err := d.stringParser.ParseBytes(raw)
+	if err != nil {
+		return ""
+	}
+	return string(v.GetStringBytes())
+}
+
+// isJSONNumber tells a number member by its first byte; the line's
+// structure has been checked.
+func isJSONNumber(raw []byte) bool {
+	return len(raw) > 0 && (raw[0] == '-' || '0' <= raw[0] && raw[0] <= '9')
+}
+
 // idField reads an id; DB-GPT writes strings, but a number is taken as its text.
-func idField(field *fastjson.Value, key string, required bool) (string, error) {
-	if field == nil || field.Type() == fastjson.TypeNull {
+func (d *decoder) idField(raw []byte, key string, required bool) (string, error) {
+	switch {
+	case format.IsJSONNull(raw):
 		if required {
 			return "", fmt.Errorf("span record has no %s", key)
 		}
 		return "", nil
-	}
-	switch field.Type() {
-	case fastjson.TypeString:
-		b, _ := field.StringBytes()
-		if required && len(b) == 0 {
+	case raw[0] == '"':
+		id := d.text(raw)
+		if required && id == "" {
 			return "", fmt.Errorf("empty %s", key)
 		}
-		return string(b), nil
-	case fastjson.TypeNumber:
-		return string(field.MarshalTo(nil)), nil
+		return id, nil
+	case isJSONNumber(raw):
+		return string(raw), nil
 	}
-	return "", fmt.Errorf("%s is %s, want a string", key, field.Type())
+	return "", fmt.Errorf("%s is %s, want a string", key, format.DescribeJSON(raw))
 }
 
 // stringField reads an optional string.
-func stringField(field *fastjson.Value, key string) (string, error) {
-	if field == nil || field.Type() == fastjson.TypeNull {
+func (d *decoder) stringField(raw []byte, key string) (string, error) {
+	if format.IsJSONNull(raw) {
 		return "", nil
 	}
-	b, err := field.StringBytes()
-	if err != nil {
-		return "", fmt.Errorf("%s is %s, want a string", key, field.Type())
+	if raw[0] != '"' {
+		return "", fmt.Errorf("%s is %s, want a string", key, format.DescribeJSON(raw))
 	}
-	return string(b), nil
+	return d.text(raw), nil
 }
 
 // timeField reads a span time string, or uses the exact nanoseconds when the
 // metadata had them.
-func timeField(field *fastjson.Value, key string, nanos int64) (time.Time, error) {
-	if field == nil || field.Type() == fastjson.TypeNull {
+func (d *decoder) timeField(raw []byte, key string, nanos int64) (time.Time, error) {
+	if format.IsJSONNull(raw) {
 		return time.Time{}, nil
 	}
 	if nanos > 0 {
 		return time.Unix(0, nanos).UTC(), nil
 	}
-	b, err := field.StringBytes()
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%s is %s, want a string", key, field.Type())
+	if raw[0] != '"' {
+		return time.Time{}, fmt.Errorf("%s is %s, want a string", key, format.DescribeJSON(raw))
 	}
-	t, err := parseSpanTime(b)
+	// A time holds no escapes; its bytes are read where they are.
+	text := raw[1 : len(raw)-1]
+	if bytes.IndexByte(text, '\\') >= 0 {
+		text = []byte(d.text(raw))
+	}
+	t, err := parseSpanTime(text)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%s: %w", key, err)
 	}

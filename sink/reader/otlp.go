@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/spansink/spansink/sink/format"
+	"github.com/spansink/spansink/sink/spanid"
 )
 
 // decodeOTLPLine reads one otlp-json line (an ExportTraceServiceRequest) and
@@ -56,8 +57,8 @@ func (d *decoder) decodeOTLPLine(line []byte, file string, lineNo int, out []Spa
 						span.Service = v.AsString()
 					}
 				}
-				if !ps.ParentSpanID().IsEmpty() {
-					span.ParentSpanID = ps.ParentSpanID().String()
+				if parent := ps.ParentSpanID(); spanid.Present(parent[:], spanid.SpanIDSize) {
+					span.ParentSpanID = parent.String()
 				}
 				if ps.StartTimestamp() != 0 {
 					span.Start = ps.StartTimestamp().AsTime().UTC()

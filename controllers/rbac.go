@@ -45,9 +45,10 @@ package controllers
 // The Prometheus Operator's kinds, when spec.monitoring asks for them; a
 // child is deleted when it stops asking. They are cached whole (a kind the
 // cluster may not serve cannot have cache options, see CacheOptions), so
-// the cache sees a foreign object under a child's name and no get by name
-// is needed.
-// +kubebuilder:rbac:groups=monitoring.coreos.com,resources=podmonitors;prometheusrules,verbs=list;watch;create;update;delete
+// the cache sees a foreign object under a child's name; get by name is for
+// a create that races the cache (the child exists, the cache has not seen
+// it yet: AlreadyExists), which the apply layer then reads uncached.
+// +kubebuilder:rbac:groups=monitoring.coreos.com,resources=podmonitors;prometheusrules,verbs=get;list;watch;create;update;delete
 
 // CRDs' metadata is watched to notice the Prometheus Operator's CRDs
 // appearing while the operator runs (monitoring.go).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -149,6 +150,17 @@ var _ = BeforeSuite(func() {
 	}()
 })
 
+// onlyWhenACreateRacesTheCache are grants the manager needs only when a
+// create finds the child already there although the cache has not seen it
+// (AlreadyExists, then an uncached get): the monitoring kinds are cached
+// whole, so no spec makes that happen on purpose, as a foreign object the
+// cache's label selector hides does for the other kinds. A full run that
+// happens to hit the race uses them; one that does not must not fail.
+var onlyWhenACreateRacesTheCache = []string{
+	"get podmonitors.monitoring.coreos.com",
+	"get prometheusrules.monitoring.coreos.com",
+}
+
 var _ = AfterSuite(func() {
 	if recorder != nil {
 		role, err := managerRole()
@@ -157,6 +169,7 @@ var _ = AfterSuite(func() {
 		Expect(uncovered).To(BeEmpty(), "the manager made requests config/rbac/role.yaml does not allow")
 		// Only a run of every spec exercises every code path.
 		if cfg, _ := GinkgoConfiguration(); len(cfg.FocusStrings) == 0 && len(cfg.FocusFiles) == 0 && cfg.LabelFilter == "" && !suiteFailed.Load() {
+			unused = slices.DeleteFunc(unused, func(use string) bool { return slices.Contains(onlyWhenACreateRacesTheCache, use) })
 			Expect(unused).To(BeEmpty(), "config/rbac/role.yaml grants what the controller never used: drop the RBAC marker, or test the code path that needs it")
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -87,12 +88,17 @@ func shapes() map[string]shape {
 		"events": {
 			name: "events", about: "a root and one child span, each with 5 events of 2 attributes (OTel Go SDK)",
 			spansPerTrace: 2, idsPerSpan: 1,
-			send: func(ctx context.Context, l loadSpec) error { return sendSDK(ctx, l, 2, 5) },
+			send: func(ctx context.Context, l loadSpec) error { return sendSDK(ctx, l, 2, 5, false) },
+		},
+		"clients": {
+			name: "clients", about: "a root and one child span from independent OTel Go SDK clients, one exporter each, so that every client has a request in flight (telemetrygen's workers share one exporter, which sends one request at a time)",
+			spansPerTrace: 2, idsPerSpan: 1,
+			send: func(ctx context.Context, l loadSpec) error { return sendSDK(ctx, l, 2, 0, true) },
 		},
 		"deep": {
 			name: "deep", about: "traces of 12 nested spans, each the parent of the next (OTel Go SDK)",
 			spansPerTrace: 12, idsPerSpan: 1,
-			send: func(ctx context.Context, l loadSpec) error { return sendSDK(ctx, l, 12, 0) },
+			send: func(ctx context.Context, l loadSpec) error { return sendSDK(ctx, l, 12, 0, false) },
 		},
 		"dbgpt": {
 			name: "dbgpt", about: "DB-GPT tracer records over /v1/spans: a start and an end record per span, chat messages in the metadata",
@@ -139,21 +145,49 @@ func runTelemetrygen(ctx context.Context, l loadSpec, attributes []string) error
 }
 
 // sendSDK sends traces built with the OpenTelemetry Go SDK, the way an
-// instrumented service would: one tracer provider and exporter shared by
-// every worker, the SDK's batch span processor with a queue that does not
-// overflow. Each trace is a chain of depth spans, each a child of the one
-// before; every span gets events events.
-func sendSDK(ctx context.Context, l loadSpec, depth, events int) error {
-	var exporter sdktrace.SpanExporter
-	var err error
-	switch l.protocol {
-	case "grpc":
-		exporter, err = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(l.endpoint), otlptracegrpc.WithInsecure())
-	default:
-		exporter, err = otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(l.endpoint), otlptracehttp.WithInsecure())
+// instrumented service would: the SDK's batch span processor with a queue
+// that holds every span a worker makes, so none is dropped. The workers
+// share one tracer provider and exporter, like telemetrygen's, unless
+// ownClient gives each its own, as separate services would have. Each
+// trace is a chain of depth spans, each a child of the one before; every
+// span gets events events.
+func sendSDK(ctx context.Context, l loadSpec, depth, events int, ownClient bool) error {
+	newProvider := func(queue int) (*sdktrace.TracerProvider, error) {
+		var exporter sdktrace.SpanExporter
+		var err error
+		switch l.protocol {
+		case "grpc":
+			exporter, err = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(l.endpoint), otlptracegrpc.WithInsecure())
+		default:
+			exporter, err = otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(l.endpoint), otlptracehttp.WithInsecure())
+		}
+		if err != nil {
+			return nil, fmt.Errorf("exporter: %w", err)
+		}
+		return sdktrace.NewTracerProvider(
+			sdktrace.WithBatcher(exporter, sdktrace.WithMaxQueueSize(queue)),
+			sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName("bench-sdk"))),
+		), nil
 	}
-	if err != nil {
-		return fmt.Errorf("exporter: %w", err)
+	perWorker := l.traces * depth
+	providers := make([]*sdktrace.TracerProvider, l.workers)
+	for w := range providers {
+		switch {
+		case ownClient:
+			p, err := newProvider(perWorker)
+			if err != nil {
+				return err
+			}
+			providers[w] = p
+		case w == 0:
+			p, err := newProvider(perWorker * l.workers)
+			if err != nil {
+				return err
+			}
+			providers[w] = p
+		default:
+			providers[w] = providers[0]
+		}
 	}
 	// Export failures reach the global error handler, not the caller.
 	var exportErrors atomic.Int64
@@ -163,14 +197,10 @@ func sendSDK(ctx context.Context, l loadSpec, depth, events int) error {
 			firstError.Store(err)
 		}
 	}))
-	provider := sdktrace.NewTracerProvider(
-		sdktrace.WithBatcher(exporter, sdktrace.WithMaxQueueSize(1_000_000)),
-		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName("bench-sdk"))),
-	)
-	tracer := provider.Tracer("spansink/bench")
 	var wg sync.WaitGroup
 	for w := range l.workers {
 		wg.Go(func() {
+			tracer := providers[w].Tracer("spansink/bench")
 			limiter := rate.NewLimiter(rate.Limit(l.rate), depth)
 			for t := range l.traces {
 				if err := limiter.WaitN(ctx, depth); err != nil {
@@ -198,7 +228,16 @@ func sendSDK(ctx context.Context, l loadSpec, depth, events int) error {
 	// Shutdown exports what is queued and waits for the answers.
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := provider.Shutdown(shutdownCtx); err != nil {
+	// Shut the clients down at once, as their last exports would overlap.
+	shutdownErrs := make([]error, len(providers))
+	for w, p := range providers {
+		if w > 0 && p == providers[0] {
+			break
+		}
+		wg.Go(func() { shutdownErrs[w] = p.Shutdown(shutdownCtx) })
+	}
+	wg.Wait()
+	if err := errors.Join(shutdownErrs...); err != nil {
 		return fmt.Errorf("sdk shutdown: %w", err)
 	}
 	if err := ctx.Err(); err != nil {

@@ -68,7 +68,7 @@ func main() {
 	var o options
 	var shapeList, protocolList, targetList string
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every shape, protocol and collector once")
-	flag.StringVar(&shapeList, "shapes", "default", "comma-separated span shapes: default, attrs (20 attributes), events, deep (12 nested levels), dbgpt (DB-GPT records over /v1/spans)")
+	flag.StringVar(&shapeList, "shapes", "default", "comma-separated span shapes: default, attrs (20 attributes), events, clients (one SDK exporter per client), deep (12 nested levels), dbgpt (DB-GPT records over /v1/spans)")
 	flag.StringVar(&protocolList, "protocols", "grpc,http", "comma-separated OTLP protocols: grpc, http")
 	flag.StringVar(&targetList, "targets", strings.Join(targetOrder, ","), "comma-separated collectors: "+strings.Join(targetOrder, ", "))
 	flag.IntVar(&o.workers, "workers", 64, "concurrent clients")

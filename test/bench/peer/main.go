@@ -51,6 +51,7 @@ type options struct {
 	spansink       string
 	otelcol        string
 	telemetrygen   string
+	keepFiles      bool
 }
 
 // allTargets are the collectors a round runs, by the name -targets takes.
@@ -74,10 +75,11 @@ func main() {
 	flag.IntVar(&o.workers, "workers", 64, "concurrent clients")
 	flag.IntVar(&o.spansPerWorker, "spans", 16000, "spans each client sends per run (rounded down to whole traces)")
 	flag.Float64Var(&o.rate, "rate", 5000, "spans per second per client; telemetrygen is lossless here at 64 × 5000")
-	flag.StringVar(&o.dir, "dir", "", "working directory, kept afterwards (default: a new one under $TMPDIR)")
+	flag.StringVar(&o.dir, "dir", "", "working directory, kept afterwards with the collectors' and senders' logs (default: a new one under $TMPDIR)")
 	flag.StringVar(&o.spansink, "spansink", "", "spansink binary (default: built from this checkout as `make build` does)")
 	flag.StringVar(&o.otelcol, "otelcol", "", "OpenTelemetry Collector binary (default: hack/otelcol.sh)")
 	flag.StringVar(&o.telemetrygen, "telemetrygen", "", "telemetrygen binary (default: built from hack/tools/telemetrygen)")
+	flag.BoolVar(&o.keepFiles, "keep-files", false, "keep the span files of runs that passed (a round of the default shape writes about 5 GB; a failed run's files are always kept)")
 	flag.Parse()
 	o.shapes = splitList(shapeList)
 	o.protocols = splitList(protocolList)
@@ -279,6 +281,12 @@ func runOne(ctx context.Context, o options, s shape, st step, dir string) result
 	wantIDs := int(float64(r.spans) * s.idsPerSpan)
 	if r.files.spans != r.spans || r.files.spanIDs != wantIDs {
 		r.err = fmt.Errorf("the files hold %d spans with %d distinct span ids; sent %d spans with %d ids", r.files.spans, r.files.spanIDs, r.spans, wantIDs)
+		return r
+	}
+	if !o.keepFiles {
+		if err := os.RemoveAll(c.dataDir); err != nil {
+			r.err = err
+		}
 	}
 	return r
 }

@@ -170,11 +170,20 @@ docker-push: ## Push $(IMG).
 ##@ Benchmarks
 
 .PHONY: bench
-bench: ## Go benchmarks of the hot path and the span reader's scan rate, then a telemetrygen load run over OTLP/gRPC and OTLP/HTTP that checks every span reached the files (docs/benchmarks.md).
+bench: ## Go benchmarks of the hot path and the span reader's scan rate, a telemetrygen load run over OTLP/gRPC and OTLP/HTTP that checks every span reached the files, Durable acknowledgement, then bench-peer (docs/benchmarks.md).
 	go test -run '^$$' -bench . -benchmem ./sink/batch/... ./sink/format/... ./sink/ingest/...
 	go test ./cmd/spans/ -run '^$$' -bench . -benchtime 3x
 	test/bench/load.sh
 	$(MAKE) bench-durable
+	$(MAKE) bench-peer
+
+# BENCH_PEER_ARGS are passed to bench-peer, e.g. "-rounds 5",
+# "-shapes default,attrs,events,deep,dbgpt" or "-spansink /tmp/spansink-old".
+BENCH_PEER_ARGS ?=
+
+.PHONY: bench-peer
+bench-peer: ## spansink (dbgpt and otlp-json, Batched and Durable) beside the OpenTelemetry Collector (hack/otelcol.sh) under the same telemetrygen load over OTLP/gRPC and OTLP/HTTP, interleaved, 3 rounds; fails on any lost span (docs/benchmarks.md).
+	go run ./test/bench/peer $(BENCH_PEER_ARGS)
 
 .PHONY: bench-durable
 bench-durable: ## Durable mode on this disk: acknowledged spans/s and p50/p99 ack latency at 1k, 10k, 50k spans/s and max (docs/benchmarks.md).

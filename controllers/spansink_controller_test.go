@@ -316,6 +316,11 @@ var _ = Describe("SpanSink controller", func() {
 				again := newSink(ns, "gone")
 				Expect(k8sClient.Create(ctx, again)).To(Succeed())
 				Eventually(func(g Gomega) {
+					// A pass over the old SpanSink that was under way when it
+					// was deleted may still have made a child for it; a
+					// cluster's garbage collector keeps removing such orphans,
+					// and so does this loop.
+					collectGarbage(ctx, ns, sink.UID)
 					got := getSink(g, ctx, ns, "gone")
 					g.Expect(got.Status.VolumeClaimName).To(Equal("gone-data"))
 					g.Expect(condition(got, v1alpha1.ConditionDegraded)).To(HaveField("Status", metav1.ConditionFalse))

@@ -160,7 +160,7 @@ and fsynced, and it exits 0 when every accepted span is stored.`,
 	fs.StringVar(&f.tlsCertFile, "tls-cert-file", "", "PEM server certificate chain: both OTLP ports serve TLS 1.2 or later; re-read when it changes")
 	fs.StringVar(&f.tlsKeyFile, "tls-key-file", "", "PEM private key of --tls-cert-file")
 	fs.StringVar(&f.tlsClientCAFile, "tls-client-ca-file", "", "PEM CA certificates: clients must present a certificate they signed (mutual TLS); re-read when it changes")
-	fs.BoolVar(&f.debugEndpoints, "debug-endpoints", def.Debug.Enabled, "serve /debug/spans (recent span contents) and /debug/pprof/ on the admin port, behind the bearer tokens when set")
+	fs.BoolVar(&f.debugEndpoints, "debug-endpoints", def.Debug.Enabled, "serve /debug/spans (the spans written while it is on) and /debug/pprof/ on the admin port, behind the bearer tokens when set")
 	fs.IntVar(&f.shard, "shard", 0, "this collector's shard index in the object store's keys (default $"+config.ShardEnv+", which the operator sets on each shard's pod)")
 	fs.StringVar(&f.recentSpansBytes, "recent-spans-bytes", strconv.FormatInt(def.Debug.RecentSpansBytes, 10), "memory for the recent spans /debug/spans shows (bytes, or with a KiB/MiB/GiB suffix); bounds its answer too")
 	return cmd, f

@@ -124,6 +124,10 @@ func New(cfg config.Config, log logr.Logger) (*Collector, error) {
 	// fires on it before writes fail.
 	c.registry.MustRegister(volume.NewCollector(cfg.Storage.Dir))
 	c.ring = memory.NewBounded(DefaultRecentSpans, cfg.Debug.RecentSpansBytes)
+	// Only /debug/spans reads the ring: with the debug endpoints off it
+	// would hold up to its budget of span contents (a whole request per
+	// line in otlp-json) and copy every line, for nobody.
+	c.ring.SetKeeping(cfg.Debug.Enabled)
 	c.registerRingMetrics()
 	c.batcher, err = batch.New(batch.Options{
 		Size:           cfg.Batch.Size,

@@ -145,6 +145,7 @@ func (c *Collector) applyLocked(next config.Config) error {
 	if err := c.inflight.SetLimit(next.Limits.MaxInflightBytes); err != nil {
 		return fmt.Errorf("resize the inflight budget: %w", err)
 	}
+	c.ring.SetKeeping(next.Debug.Enabled)
 	c.applied.Store(&next)
 	return nil
 }

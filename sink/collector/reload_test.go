@@ -286,3 +286,85 @@ func TestConfigStatusWithoutFile(t *testing.T) {
 		t.Fatalf("reload without a file = %s", got)
 	}
 }
+
+// The /debug/spans ring holds span contents only while the debug endpoints
+// are on: spans written before they are turned on are not in it, and
+// turning them off releases its memory.
+func TestDebugSpansKeepOnlyWhatWasWrittenWhileOn(t *testing.T) {
+	t.Parallel()
+	off := yamlConfig(1, "10ms", "")
+	path, real := unwatchedFile(t, off)
+	r := startReloading(t, path, off, time.Hour)
+
+	waitStored := func(ids []string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var all []byte
+			files, _ := filepath.Glob(filepath.Join(r.dir, "*"))
+			for _, f := range files {
+				b, _ := os.ReadFile(f)
+				all = append(all, b...)
+			}
+			stored := 0
+			for _, id := range ids {
+				if strings.Contains(string(all), id) {
+					stored++
+				}
+			}
+			if stored == len(ids) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d spans in the files of %s", stored, len(ids), r.dir)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	post := func(prefix string, n int) []string {
+		t.Helper()
+		body, ids := dbgptBody(prefix, n)
+		if code, err := postDBGPT(http.DefaultClient, r.Addrs().OTLPHTTP, body); err != nil || code != http.StatusOK {
+			t.Fatalf("post DB-GPT spans: %d %v", code, err)
+		}
+		waitStored(ids)
+		return ids
+	}
+	reload := func(data []byte) {
+		t.Helper()
+		writeFile(t, real, data)
+		if got := r.ReloadConfig("test"); got != ReloadApplied {
+			t.Fatalf("reload = %q, want %q", got, ReloadApplied)
+		}
+	}
+
+	post("before", 3)
+	if s := r.ring.Stats(); s.Records != 0 || s.ArenaBytes != 0 {
+		t.Fatalf("ring with the debug endpoints off holds %+v, want nothing", s)
+	}
+
+	on := yamlConfig(1, "10ms", "debug: {enabled: true}\n")
+	reload(on)
+	want := post("while-on", 2)
+	code, body := adminGet(t, r.Addrs().Admin, "/debug/spans?limit=1000")
+	var recent []map[string]any
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &recent) != nil {
+		t.Fatalf("/debug/spans: %d %s", code, body)
+	}
+	var got []string
+	for _, rec := range recent {
+		got = append(got, fmt.Sprint(rec["span_id"]))
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("/debug/spans shows span ids %v, want only those written while on: %v", got, want)
+	}
+
+	reload(off)
+	if s := r.ring.Stats(); s.Records != 0 || s.ArenaBytes != 0 {
+		t.Fatalf("ring after turning the debug endpoints off holds %+v, want nothing", s)
+	}
+	post("after", 2)
+	if s := r.ring.Stats(); s.Records != 0 {
+		t.Fatalf("ring kept %d records with the debug endpoints off", s.Records)
+	}
+}

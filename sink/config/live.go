@@ -35,7 +35,8 @@ var LiveFields = []string{
 	"limits.maxConcurrentRequests",
 	"limits.maxAttributesPerSpan",
 	"limits.maxAttributeValueBytes",
-	// Read when the admin port answers a /debug/ request.
+	// Read when the admin port answers a /debug/ request; the /debug/spans
+	// ring keeps lines only while it is true.
 	"debug.enabled",
 	// Read when the shutdown begins.
 	"shutdownTimeout",

@@ -1,11 +1,14 @@
 // Package memory keeps the most recent records in a ring bounded both in
 // records and in bytes, so that /debug/spans can show what the collector
 // wrote last without reading the volume, and a burst of huge spans cannot
-// make it hold more than its byte budget.
+// make it hold more than its byte budget. A ring that is switched off
+// keeps nothing and holds no arena: span contents stay out of memory, and
+// the copy of every line out of the write path, while nobody can read them.
 package memory
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/spansink/spansink/sink/record"
 	"github.com/spansink/spansink/sink/storage"
@@ -28,6 +31,9 @@ const initialArenaBytes = 64 << 10
 // kept the largest capacity they ever had once held hundreds of MiB after a
 // burst of 15 MiB spans), and after warm-up a write allocates nothing.
 type Ring struct {
+	// keeping is read before mu on every write, so that a ring switched
+	// off costs the writers one atomic load.
+	keeping    atomic.Bool
 	mu         sync.Mutex
 	maxRecords int
 	maxBytes   int
@@ -48,22 +54,37 @@ type entry struct {
 var _ storage.Storage = (*Ring)(nil)
 
 // New returns a ring that keeps the last capacity records (at least one),
-// within DefaultMaxBytes.
+// within DefaultMaxBytes. It starts switched on.
 func New(capacity int) *Ring {
 	return NewBounded(capacity, DefaultMaxBytes)
 }
 
 // NewBounded returns a ring that keeps the last maxRecords records (at
 // least one) whose lines together take at most maxBytes (at least one).
+// It starts switched on.
 func NewBounded(maxRecords int, maxBytes int64) *Ring {
 	maxRecords = max(maxRecords, 1)
 	budget := int(min(max(maxBytes, 1), int64(^uint(0)>>1)))
-	return &Ring{
+	r := &Ring{
 		maxRecords: maxRecords,
 		maxBytes:   budget,
 		arena:      make([]byte, min(budget, initialArenaBytes)),
 		entries:    make([]entry, maxRecords),
 	}
+	r.keeping.Store(true)
+	return r
+}
+
+// SetKeeping switches the ring on or off. Off, it forgets what it kept and
+// releases its arena, and writes keep nothing until it is switched on
+// again; so what it shows after that is only what was written since.
+func (r *Ring) SetKeeping(on bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.keeping.Swap(on) == on || on {
+		return
+	}
+	r.arena, r.head, r.count, r.write, r.lineBytes = nil, 0, 0, 0, 0
 }
 
 // Name identifies the ring in logs and metrics.
@@ -72,12 +93,18 @@ func (r *Ring) Name() string { return "memory" }
 // Write keeps the batch's last records, evicting the oldest. A line larger
 // than the whole byte budget is not kept, and counted in Stats.TooLarge.
 func (r *Ring) Write(batch []record.Record) error {
+	if !r.keeping.Load() {
+		return nil
+	}
 	// Only the tail of a batch bigger than the ring can survive it.
 	if len(batch) > r.maxRecords {
 		batch = batch[len(batch)-r.maxRecords:]
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if !r.keeping.Load() { // switched off since the check above
+		return nil
+	}
 	for _, rec := range batch {
 		r.keep(rec.Line)
 	}
@@ -156,7 +183,7 @@ func (r *Ring) slot(i int) int {
 // grow replaces the arena with a larger one, up to the budget, and packs
 // the kept lines at its start. It runs only while the ring warms up.
 func (r *Ring) grow(need int) {
-	size := min(max(2*len(r.arena), need), r.maxBytes)
+	size := min(max(2*len(r.arena), need, initialArenaBytes), r.maxBytes)
 	arena := make([]byte, size)
 	off := 0
 	for i := range r.count {

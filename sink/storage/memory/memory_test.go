@@ -229,3 +229,32 @@ func TestRingWriteAllocatesNothingAfterWarmUp(t *testing.T) {
 		t.Fatalf("Write allocates %v times per batch after warm-up", allocs)
 	}
 }
+
+func TestRingSwitchedOffKeepsNothing(t *testing.T) {
+	t.Parallel()
+	r := NewBounded(10, 1<<20)
+	if err := r.Write(recs(0, 3)); err != nil {
+		t.Fatal(err)
+	}
+	r.SetKeeping(false)
+	if s := r.Stats(); s.Records != 0 || s.LineBytes != 0 || s.ArenaBytes != 0 {
+		t.Fatalf("switched off, the ring holds %+v; want nothing, not even its arena", s)
+	}
+	if err := r.Write(recs(3, 6)); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Recent(10); len(got) != 0 {
+		t.Fatalf("switched off, the ring kept %q", strs(got))
+	}
+	r.SetKeeping(true)
+	r.SetKeeping(true) // switching on twice changes nothing
+	if err := r.Write(recs(6, 8)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strs(r.Recent(10)), []string{`{"n":6}`, `{"n":7}`}; !slices.Equal(got, want) {
+		t.Fatalf("switched on again, Recent = %v, want only what came after: %v", got, want)
+	}
+	if s := r.Stats(); s.ArenaBytes != initialArenaBytes {
+		t.Fatalf("switched on again, the arena is %d bytes, want the initial %d", s.ArenaBytes, initialArenaBytes)
+	}
+}

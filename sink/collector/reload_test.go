@@ -296,27 +296,21 @@ func TestDebugSpansKeepOnlyWhatWasWrittenWhileOn(t *testing.T) {
 	path, real := unwatchedFile(t, off)
 	r := startReloading(t, path, off, time.Hour)
 
-	waitStored := func(ids []string) {
+	// waitStored waits until the batcher has handed total spans to the
+	// ring (switched off or not), so that no write of an earlier batch
+	// can reach it after the next reload.
+	written := 0
+	waitStored := func(n int) {
 		t.Helper()
+		written += n
+		want := fmt.Sprintf("\nspansink_spans_written_total{storage=%q} %d\n", r.ring.Name(), written)
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			var all []byte
-			files, _ := filepath.Glob(filepath.Join(r.dir, "*"))
-			for _, f := range files {
-				b, _ := os.ReadFile(f)
-				all = append(all, b...)
-			}
-			stored := 0
-			for _, id := range ids {
-				if strings.Contains(string(all), id) {
-					stored++
-				}
-			}
-			if stored == len(ids) {
+			if _, body := adminGet(t, r.Addrs().Admin, "/metrics"); strings.Contains(body, want) {
 				return
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("%d of %d spans in the files of %s", stored, len(ids), r.dir)
+				t.Fatalf("the ring was not handed %d spans", written)
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -327,7 +321,7 @@ func TestDebugSpansKeepOnlyWhatWasWrittenWhileOn(t *testing.T) {
 		if code, err := postDBGPT(http.DefaultClient, r.Addrs().OTLPHTTP, body); err != nil || code != http.StatusOK {
 			t.Fatalf("post DB-GPT spans: %d %v", code, err)
 		}
-		waitStored(ids)
+		waitStored(n)
 		return ids
 	}
 	reload := func(data []byte) {

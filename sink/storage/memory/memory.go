@@ -81,8 +81,9 @@ func NewBounded(maxRecords int, maxBytes int64) *Ring {
 func (r *Ring) SetKeeping(on bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.keeping.Swap(on) == on || on {
-		return
+	wasKeeping := r.keeping.Swap(on)
+	if on || !wasKeeping {
+		return // nothing to forget
 	}
 	r.arena, r.head, r.count, r.write, r.lineBytes = nil, 0, 0, 0, 0
 }

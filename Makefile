@@ -124,6 +124,7 @@ FUZZ_TARGETS ?= \
 	./sink/ingest:FuzzOTLPProtoWirePath \
 	./sink/format:FuzzEncodeOTLPProto \
 	./sink/format:FuzzOTLPJSONWirePath \
+	./sink/format:FuzzDBGPTDirectMatchesPdata \
 	./sink/format:FuzzRecordScannerMatchesEncodingJSON
 FUZZTIME ?= 15s
 

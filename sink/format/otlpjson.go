@@ -64,7 +64,19 @@ func (otlpJSONEncoder) EncodeTraces(td ptrace.Traces) ([]record.Record, error) {
 // digits, optionally prefixed by "<trace_id>:" as DB-GPT writes them.
 // Start records (end_time null) become spans that end when they start,
 // marked with dbgpt.record = "start".
+//
+// The line is written directly (encodeDBGPTDirect) unless a record needs
+// the pdata path, which then writes the whole request.
 func (otlpJSONEncoder) EncodeDBGPT(spans []DBGPTSpan) ([]record.Record, []Rejection, error) {
+	if records, ok := encodeDBGPTDirect(spans); ok {
+		return records, nil, nil
+	}
+	return encodeDBGPTThroughPdata(spans)
+}
+
+// encodeDBGPTThroughPdata is EncodeDBGPT through convertDBGPT and pdata's
+// marshaler, which says why each record it rejects cannot be a span.
+func encodeDBGPTThroughPdata(spans []DBGPTSpan) ([]record.Record, []Rejection, error) {
 	td := ptrace.NewTraces()
 	ss := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty()
 	ss.Scope().SetName(DBGPTScopeName)

@@ -45,6 +45,7 @@ func newCommand(run func(context.Context, operator.Options) error) *cobra.Comman
 	fs.StringVar(&opts.MetricsAddr, "metrics-bind-address", operator.DefaultMetricsAddr, `address the metrics endpoint binds to; "0" disables it`)
 	fs.BoolVar(&opts.MetricsSecure, "metrics-secure", true, "serve metrics over HTTPS to clients with a token allowed to get /metrics (TokenReview and SubjectAccessReview); false serves plain HTTP to anyone")
 	fs.StringVar(&opts.ProbeAddr, "health-probe-bind-address", ":8081", "address the /healthz and /readyz endpoints bind to")
+	fs.StringVar(&opts.PprofAddr, "pprof-bind-address", "0", `address Go's profiles (/debug/pprof/) bind to, without authentication, so bind it to localhost and reach it with kubectl port-forward; "0" disables it`)
 	fs.BoolVar(&opts.LeaderElect, "leader-elect", false, "elect one active manager through a Lease, for running more than one replica")
 	fs.StringVar(&opts.CollectorImage, "collector-image", defaultCollectorImage(), "collector image for SpanSinks that name none (default from $"+operator.ImageEnv+")")
 	fs.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", operator.DefaultMaxConcurrentReconciles, "how many SpanSinks are reconciled at once")

@@ -72,14 +72,14 @@ func TestFlagsMakeTheOptions(t *testing.T) {
 		want operator.Options
 	}{
 		{nil, operator.Options{
-			MetricsAddr: operator.DefaultMetricsAddr, MetricsSecure: true, ProbeAddr: ":8081", CollectorImage: operator.DefaultImage,
+			MetricsAddr: operator.DefaultMetricsAddr, MetricsSecure: true, ProbeAddr: ":8081", PprofAddr: "0", CollectorImage: operator.DefaultImage,
 			MaxConcurrentReconciles: operator.DefaultMaxConcurrentReconciles, KubeAPIQPS: operator.DefaultKubeAPIQPS, KubeAPIBurst: operator.DefaultKubeAPIBurst,
 		}},
 		{[]string{
-			"--metrics-bind-address=0", "--metrics-secure=false", "--health-probe-bind-address=:9000", "--leader-elect",
+			"--metrics-bind-address=0", "--metrics-secure=false", "--health-probe-bind-address=:9000", "--pprof-bind-address=127.0.0.1:6060", "--leader-elect",
 			"--collector-image=spansink:test", "--max-concurrent-reconciles=3", "--kube-api-qps=20", "--kube-api-burst=30",
 		}, operator.Options{
-			MetricsAddr: "0", MetricsSecure: false, ProbeAddr: ":9000", LeaderElect: true, CollectorImage: "spansink:test",
+			MetricsAddr: "0", MetricsSecure: false, ProbeAddr: ":9000", PprofAddr: "127.0.0.1:6060", LeaderElect: true, CollectorImage: "spansink:test",
 			MaxConcurrentReconciles: 3, KubeAPIQPS: 20, KubeAPIBurst: 30,
 		}},
 	} {

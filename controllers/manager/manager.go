@@ -68,6 +68,9 @@ type Options struct {
 	MetricsSecure bool
 	// ProbeAddr serves /healthz and /readyz.
 	ProbeAddr string
+	// PprofAddr serves Go's profiles under /debug/pprof/, without
+	// authentication; "0" turns them off.
+	PprofAddr string
 	// LeaderElect makes only one replica reconcile at a time.
 	LeaderElect bool
 	// CollectorImage is the image of collectors whose SpanSink names none.
@@ -117,6 +120,7 @@ func Run(ctx context.Context, opts Options) error {
 		Cache:                         controllers.CacheOptions(),
 		Metrics:                       metricsOptions(opts.MetricsAddr, opts.MetricsSecure),
 		HealthProbeBindAddress:        opts.ProbeAddr,
+		PprofBindAddress:              opts.PprofAddr,
 		LeaderElection:                opts.LeaderElect,
 		LeaderElectionID:              leaderElectionID,
 		LeaderElectionReleaseOnCancel: true,
@@ -144,7 +148,7 @@ func Run(ctx context.Context, opts Options) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log.Info("starting manager", "collectorImage", opts.CollectorImage, "host", cfg.Host, "namespace", reconciler.OperatorNamespace,
-		"metricsAddr", opts.MetricsAddr, "metricsSecure", opts.MetricsSecure, "kubeAPIQPS", opts.KubeAPIQPS, "kubeAPIBurst", opts.KubeAPIBurst)
+		"metricsAddr", opts.MetricsAddr, "metricsSecure", opts.MetricsSecure, "pprofAddr", opts.PprofAddr, "kubeAPIQPS", opts.KubeAPIQPS, "kubeAPIBurst", opts.KubeAPIBurst)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("run manager: %w", err)
 	}

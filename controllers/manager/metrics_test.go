@@ -38,7 +38,9 @@ func TestMetricsOffAtZero(t *testing.T) {
 // The manager's metrics endpoint, run as `spansink manager` runs it, against
 // a real API server: no token is 401, a token of an identity without get on
 // /metrics is 403, a token of a ServiceAccount bound to the metrics-reader
-// ClusterRole of config/rbac gets the metrics.
+// ClusterRole of config/rbac gets the metrics. The same manager run serves
+// Go's profiles on --pprof-bind-address (a subtest: starting a manager is
+// the costly part).
 func TestMetricsEndpointAuthenticatesAndAuthorises(t *testing.T) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		t.Skip(`KUBEBUILDER_ASSETS is not set: export KUBEBUILDER_ASSETS="$(hack/control-plane.sh | tail -n1)"`)
@@ -84,10 +86,10 @@ func TestMetricsEndpointAuthenticatesAndAuthorises(t *testing.T) {
 	}
 	t.Setenv("KUBECONFIG", kubeconfigFile)
 
-	addr := freeAddress(t)
+	addr, pprofAddr := freeAddress(t), freeAddress(t)
 	// The flags' defaults but for the addresses and the image.
 	opts := Options{
-		MetricsAddr: addr, MetricsSecure: true, ProbeAddr: "127.0.0.1:0", CollectorImage: "spansink:test",
+		MetricsAddr: addr, MetricsSecure: true, ProbeAddr: "127.0.0.1:0", PprofAddr: pprofAddr, CollectorImage: "spansink:test",
 		MaxConcurrentReconciles: 2, KubeAPIQPS: DefaultKubeAPIQPS, KubeAPIBurst: DefaultKubeAPIBurst,
 	}
 	done := make(chan error, 1)
@@ -164,6 +166,18 @@ func TestMetricsEndpointAuthenticatesAndAuthorises(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+
+	t.Run("pprof", func(t *testing.T) {
+		resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/heap?debug=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK || !strings.HasPrefix(string(body), "heap profile:") {
+			t.Fatalf("GET /debug/pprof/heap: status %d (%v) %.200q, want 200 and a heap profile", resp.StatusCode, err, body)
+		}
+	})
 }
 
 // freeAddress is a loopback address with a port nothing listens on.

@@ -65,6 +65,7 @@ func main() {
 	flag.DurationVar(&opts.timeout, "converge-timeout", 15*time.Minute, "how long a phase may take before the run fails")
 	flag.DurationVar(&opts.idle, "idle", time.Minute, "how long the idle phase watches")
 	flag.StringVar(&opts.binary, "binary", "", "a spansink binary to measure instead of building this checkout's (to compare two builds)")
+	flag.StringVar(&opts.profileDir, "profile-dir", "", "write the manager's heap profile at the end of each phase into this directory (heap-<n>.pb.gz, for go tool pprof)")
 	flag.Parse()
 	if err := run(opts); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-operator:", err)
@@ -75,6 +76,7 @@ func main() {
 type options struct {
 	sinks, namespaces, workers int
 	managerArgs, binary        string
+	profileDir                 string
 	timeout, idle              time.Duration
 }
 
@@ -138,7 +140,7 @@ func run(opts options) error {
 		return err
 	}
 
-	m := &managerProcess{binary: binary, kubeconfig: kubeconfig, workers: opts.workers, extra: strings.Fields(opts.managerArgs), logDir: work}
+	m := &managerProcess{binary: binary, kubeconfig: kubeconfig, workers: opts.workers, extra: strings.Fields(opts.managerArgs), logDir: work, profileDir: opts.profileDir}
 	if err := m.start(); err != nil {
 		return err
 	}
@@ -518,10 +520,12 @@ type managerProcess struct {
 	binary, kubeconfig, logDir string
 	workers                    int
 	extra                      []string
+	// profileDir, when set, receives a heap profile after each phase.
+	profileDir string
 
-	cmd         *exec.Cmd
-	metricsAddr string
-	runs        int
+	cmd                    *exec.Cmd
+	metricsAddr, pprofAddr string
+	runs, profiles         int
 }
 
 func (m *managerProcess) start() error {
@@ -543,6 +547,12 @@ func (m *managerProcess) start() error {
 		"--collector-image", "ghcr.io/spansink/spansink:bench"}, m.extra...)
 	if m.workers > 0 {
 		args = append(args, "--max-concurrent-reconciles", strconv.Itoa(m.workers))
+	}
+	if m.profileDir != "" {
+		if m.pprofAddr, err = freeAddr(); err != nil {
+			return err
+		}
+		args = append(args, "--pprof-bind-address", m.pprofAddr)
 	}
 	m.cmd = exec.Command(m.binary, args...)
 	m.cmd.Stdout, m.cmd.Stderr = logFile, logFile
@@ -653,9 +663,39 @@ func (m *managerProcess) measure(name string, fn func() (string, error)) (phase,
 		p.requests[method] = n - before.requests[method]
 	}
 	p.cpu = cpuAfter - cpuBefore
-	p.peakRSS, err = peakRSS(m.cmd.Process.Pid)
 	p.note = note
-	return p, err
+	if p.peakRSS, err = peakRSS(m.cmd.Process.Pid); err != nil {
+		return p, err
+	}
+	return p, m.writeHeapProfile(name)
+}
+
+// writeHeapProfile saves the manager's heap profile into profileDir, if
+// one is set; what the file holds is said on the progress output.
+func (m *managerProcess) writeHeapProfile(phase string) error {
+	if m.profileDir == "" {
+		return nil
+	}
+	resp, err := http.Get("http://" + m.pprofAddr + "/debug/pprof/heap")
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("heap profile: %s", resp.Status)
+	}
+	m.profiles++
+	path := filepath.Join(m.profileDir, fmt.Sprintf("heap-%d.pb.gz", m.profiles))
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	progress(fmt.Sprintf("%s: heap profile after %q", path, phase))
+	return f.Close()
 }
 
 // waitReconciled waits until a restarted manager has reconciled n

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spansink/spansink/controllers"
@@ -56,6 +57,26 @@ const DefaultMaxConcurrentReconciles = 8
 
 // leaderElectionID names the Lease that makes one operator replica active.
 const leaderElectionID = "spansink-operator.tracing.spansink.dev"
+
+// DefaultGCPercent is the manager's GOGC when the environment sets none.
+// Most of the manager's heap is its informers' copies of the SpanSinks and
+// their children, which live as long as the process; Go's default of 100
+// lets garbage grow to as much again before a collection. At 50 the
+// manager of 1,000 SpanSinks peaked at 118 MiB instead of 154 MiB, for
+// about 7% more CPU (docs/benchmarks.md).
+const DefaultGCPercent = 50
+
+// tuneGC sets DefaultGCPercent unless GOGC says otherwise, and returns
+// the percentage in force.
+func tuneGC() int {
+	if _, set := os.LookupEnv("GOGC"); set {
+		percent := debug.SetGCPercent(-1)
+		debug.SetGCPercent(percent)
+		return percent
+	}
+	debug.SetGCPercent(DefaultGCPercent)
+	return DefaultGCPercent
+}
 
 // Options are what the manager runs with; cmd/manager fills them from its
 // flags.
@@ -109,6 +130,7 @@ func Run(ctx context.Context, opts Options) error {
 	// writes is JSON, which log collectors parse as a whole.
 	klog.SetLogger(logger)
 	log := ctrl.Log.WithName("manager")
+	gcPercent := tuneGC()
 
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
@@ -148,7 +170,7 @@ func Run(ctx context.Context, opts Options) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log.Info("starting manager", "collectorImage", opts.CollectorImage, "host", cfg.Host, "namespace", reconciler.OperatorNamespace,
-		"metricsAddr", opts.MetricsAddr, "metricsSecure", opts.MetricsSecure, "pprofAddr", opts.PprofAddr, "kubeAPIQPS", opts.KubeAPIQPS, "kubeAPIBurst", opts.KubeAPIBurst)
+		"metricsAddr", opts.MetricsAddr, "metricsSecure", opts.MetricsSecure, "pprofAddr", opts.PprofAddr, "gcPercent", gcPercent, "kubeAPIQPS", opts.KubeAPIQPS, "kubeAPIBurst", opts.KubeAPIBurst)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("run manager: %w", err)
 	}

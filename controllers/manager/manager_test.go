@@ -1,6 +1,8 @@
 package manager
 
 import (
+	"os"
+	"runtime/debug"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -53,4 +55,29 @@ func withCodec(cfg *rest.Config) *rest.Config {
 	c.GroupVersion = &corev1.SchemeGroupVersion
 	c.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
 	return c
+}
+
+// Without GOGC the manager collects at DefaultGCPercent; a GOGC the
+// operator's user sets (which the runtime read at start) is left in force.
+func TestGCPercent(t *testing.T) {
+	before := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(before) })
+
+	t.Setenv("GOGC", "")
+	os.Unsetenv("GOGC")
+	if got := tuneGC(); got != DefaultGCPercent {
+		t.Errorf("without GOGC: tuneGC says %d, want %d", got, DefaultGCPercent)
+	}
+	if inForce := debug.SetGCPercent(100); inForce != DefaultGCPercent {
+		t.Errorf("without GOGC: %d in force, want %d", inForce, DefaultGCPercent)
+	}
+
+	t.Setenv("GOGC", "200")
+	debug.SetGCPercent(200) // as the runtime would have at start
+	if got := tuneGC(); got != 200 {
+		t.Errorf("GOGC=200: tuneGC says %d, want 200", got)
+	}
+	if inForce := debug.SetGCPercent(100); inForce != 200 {
+		t.Errorf("GOGC=200: %d in force, want 200", inForce)
+	}
 }

@@ -107,8 +107,8 @@ func (w *dbgptOTLPWriter) span(b []byte, s *DBGPTSpan) ([]byte, bool) {
 			return b, false
 		}
 	}
-	start, end, ok := dbgptTimes(s)
-	if !ok {
+	start, end, errs := dbgptSpanTimes(s)
+	if len(errs) > 0 {
 		return b, false
 	}
 	meta, ok := w.metadata(s.Metadata)
@@ -130,8 +130,8 @@ func (w *dbgptOTLPWriter) span(b []byte, s *DBGPTSpan) ([]byte, bool) {
 		b = appendMember(b, obj, `"name":`)
 		b = appendString(b, s.OperationName)
 	}
-	b = appendUint64Member(b, obj, `"startTimeUnixNano":`, start)
-	b = appendUint64Member(b, obj, `"endTimeUnixNano":`, end)
+	b = appendUint64Member(b, obj, `"startTimeUnixNano":`, uint64(pcommon.NewTimestampFromTime(start)))
+	b = appendUint64Member(b, obj, `"endTimeUnixNano":`, uint64(pcommon.NewTimestampFromTime(end)))
 	attrs := len(b)
 	b = appendMember(b, obj, `"attributes":[`)
 	empty := len(b)
@@ -160,51 +160,17 @@ func (w *dbgptOTLPWriter) span(b []byte, s *DBGPTSpan) ([]byte, bool) {
 	return append(b, "}}"...), true
 }
 
-// dbgptTimes are s's start and end as convertDBGPT sets them: a missing
-// one is the other; ok is false when a time does not parse or both are
-// missing.
-func dbgptTimes(s *DBGPTSpan) (start, end uint64, ok bool) {
-	if s.StartTime == nil && s.EndTime == nil {
-		return 0, 0, false
-	}
-	if s.StartTime != nil {
-		t, err := ParseDBGPTTime(*s.StartTime)
-		if err != nil {
-			return 0, 0, false
-		}
-		start = uint64(pcommon.NewTimestampFromTime(t))
-	}
-	if s.EndTime != nil {
-		t, err := ParseDBGPTTime(*s.EndTime)
-		if err != nil {
-			return 0, 0, false
-		}
-		end = uint64(pcommon.NewTimestampFromTime(t))
-	}
-	if s.StartTime == nil {
-		start = end
-	}
-	if s.EndTime == nil {
-		end = start
-	}
-	return start, end, true
-}
-
 // metadata parses raw, an object or null (nil) that this path can write
 // alike; see the comment at the top of this file.
 func (w *dbgptOTLPWriter) metadata(raw []byte) (*fastjson.Value, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return nil, true
-	}
 	if !utf8.Valid(raw) || escapesSurrogate(raw) {
 		return nil, false
 	}
-	v, err := w.parser.ParseBytes(raw)
-	if err != nil || v.Type() != fastjson.TypeObject {
+	v, err := parseMetadata(&w.parser, raw)
+	if err != nil {
 		return nil, false
 	}
-	if v.Get(DBGPTRecordAttribute) != nil || v.Get(DBGPTSpanTypeAttribute) != nil {
+	if v != nil && (v.Get(DBGPTRecordAttribute) != nil || v.Get(DBGPTSpanTypeAttribute) != nil) {
 		return nil, false
 	}
 	return v, true

@@ -111,20 +111,8 @@ func convertDBGPT(s *DBGPTSpan, spans ptrace.SpanSlice) error {
 			errs = append(errs, fmt.Errorf("parent_span_id: %w", err))
 		}
 	}
-	var start, end time.Time
-	if s.StartTime != nil {
-		if start, err = ParseDBGPTTime(*s.StartTime); err != nil {
-			errs = append(errs, fmt.Errorf("start_time: %w", err))
-		}
-	}
-	if s.EndTime != nil {
-		if end, err = ParseDBGPTTime(*s.EndTime); err != nil {
-			errs = append(errs, fmt.Errorf("end_time: %w", err))
-		}
-	}
-	if s.StartTime == nil && s.EndTime == nil {
-		errs = append(errs, errors.New("an OTLP span needs start_time or end_time, both are null"))
-	}
+	start, end, timeErrs := dbgptSpanTimes(s)
+	errs = append(errs, timeErrs...)
 	attrs := pcommon.NewMap()
 	if err := putMetadata(attrs, s.Metadata); err != nil {
 		errs = append(errs, fmt.Errorf("metadata: %w", err))
@@ -132,11 +120,7 @@ func convertDBGPT(s *DBGPTSpan, spans ptrace.SpanSlice) error {
 	if len(errs) > 0 {
 		return fmt.Errorf("cannot convert to an OTLP span: %w", errors.Join(errs...))
 	}
-	if s.StartTime == nil {
-		start = end
-	}
 	if s.EndTime == nil {
-		end = start
 		attrs.PutStr(DBGPTRecordAttribute, "start")
 	}
 	if s.SpanType != "" {
@@ -157,6 +141,33 @@ func convertDBGPT(s *DBGPTSpan, spans ptrace.SpanSlice) error {
 	span.SetEndTimestamp(pcommon.NewTimestampFromTime(end))
 	attrs.MoveTo(span.Attributes())
 	return nil
+}
+
+// dbgptSpanTimes are the start and end of the OTLP span that s becomes: a
+// start record (end_time null) ends when it starts, and a record without
+// start_time starts when it ends. errs say which time does not parse, or
+// that both are missing.
+func dbgptSpanTimes(s *DBGPTSpan) (start, end time.Time, errs []error) {
+	var err error
+	if s.StartTime != nil {
+		if start, err = ParseDBGPTTime(*s.StartTime); err != nil {
+			errs = append(errs, fmt.Errorf("start_time: %w", err))
+		}
+	}
+	if s.EndTime != nil {
+		if end, err = ParseDBGPTTime(*s.EndTime); err != nil {
+			errs = append(errs, fmt.Errorf("end_time: %w", err))
+		}
+	}
+	switch {
+	case s.StartTime == nil && s.EndTime == nil:
+		errs = append(errs, errors.New("an OTLP span needs start_time or end_time, both are null"))
+	case s.StartTime == nil:
+		start = end
+	case s.EndTime == nil:
+		end = start
+	}
+	return start, end, errs
 }
 
 // dbgptError reads the "error" that DB-GPT puts into the metadata of a

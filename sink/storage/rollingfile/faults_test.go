@@ -88,12 +88,18 @@ func (f *faultyFile) Truncate(size int64) error {
 	return f.File.Truncate(size)
 }
 
-func newFaultyFile(t *testing.T) (*RollingFile, *faultyFS, string) {
+// newFaultyFile opens a RollingFile on a faultyFS. configure, when not nil,
+// sets the file's fields before Open: once open, its mill goroutine reads
+// them, so a test must not assign them afterwards.
+func newFaultyFile(t *testing.T, configure func(*RollingFile)) (*RollingFile, *faultyFS, string) {
 	t.Helper()
 	dir := t.TempDir()
 	fs := &faultyFS{}
 	f := newFile(t, dir, &fakeClock{now: time.Now()})
 	f.FS = fs
+	if configure != nil {
+		configure(f)
+	}
 	mustOpen(t, f)
 	t.Cleanup(func() { f.Close() })
 	return f, fs, filepath.Join(dir, "spans.jsonl")
@@ -122,7 +128,7 @@ func TestFailedWriteLeavesWholeLinesOnly(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f, fs, path := newFaultyFile(t)
+			f, fs, path := newFaultyFile(t, nil)
 			before, batch := lines("before", 2), lines("batch", 3)
 			mustWrite(t, f, before)
 			fs.set(func(fs *faultyFS) {
@@ -162,7 +168,7 @@ func TestFailedWriteLeavesWholeLinesOnly(t *testing.T) {
 // the batch as not written.
 func TestFailedFsyncIsNotStoredTwice(t *testing.T) {
 	t.Parallel()
-	f, fs, path := newFaultyFile(t)
+	f, fs, path := newFaultyFile(t, nil)
 	synced, batch := lines("synced", 2), lines("batch", 3)
 	mustWrite(t, f, synced)
 	if err := f.Sync(); err != nil {
@@ -188,9 +194,8 @@ func TestFailedFsyncIsNotStoredTwice(t *testing.T) {
 // the directory fsync first and refuses while it fails.
 func TestFailedDirectorySyncIsRetried(t *testing.T) {
 	t.Parallel()
-	f, fs, path := newFaultyFile(t)
-	f.MaxSize = int64(len(joined(lines("first", 2))))
 	first, second := lines("first", 2), lines("second", 2)
+	f, fs, path := newFaultyFile(t, func(f *RollingFile) { f.MaxSize = int64(len(joined(first))) })
 	mustWrite(t, f, first)
 	fs.set(func(fs *faultyFS) { fs.syncDirErr = syscall.EIO })
 	if err := f.Write(second); !errors.Is(err, syscall.EIO) {
@@ -225,7 +230,7 @@ func TestProbe(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f, fs, path := newFaultyFile(t)
+			f, fs, path := newFaultyFile(t, nil)
 			mustWrite(t, f, lines("kept", 2))
 			fs.set(tc.apply)
 			if err := f.Probe(); !errors.Is(err, tc.errno) {

@@ -125,6 +125,7 @@ FUZZ_TARGETS ?= \
 	./sink/format:FuzzEncodeOTLPProto \
 	./sink/format:FuzzOTLPJSONWirePath \
 	./sink/format:FuzzDBGPTDirectMatchesPdata \
+	./sink/format:FuzzParseDBGPTTimeAgreesWithTimeParse \
 	./sink/format:FuzzRecordScannerMatchesEncodingJSON
 FUZZTIME ?= 15s
 

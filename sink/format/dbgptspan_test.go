@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spansink/spansink/sink/config"
 )
@@ -101,5 +102,96 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("error %v, want it to contain %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// dbgptTimeCases are the edges of DB-GPT's time layout: what DB-GPT writes,
+// what time.Parse also accepts, and impossible dates and times.
+var dbgptTimeCases = []string{
+	"2024-05-01 10:00:00",
+	"2024-05-01 10:00:00.1",
+	"2024-05-01 10:00:00.123",
+	"2024-05-01 10:00:00.123456",
+	"2024-05-01 10:00:00.123456789",
+	"2024-05-01 10:00:00.1234567891", // ten digits: the tenth is dropped
+	"2024-05-01 10:00:00,123",        // a comma before the fraction
+	"2024-05-01 1:00:00",             // a one-digit hour
+	"2024-05-01 10:00:00.",
+	"2024-05-01 10:00:00.12a",
+	"2024-05-01T10:00:00",
+	"2024-05-01 10:00:00Z",
+	"0000-01-01 00:00:00",
+	"2024-02-29 23:59:59.999", // a leap day
+	"2000-02-29 00:00:00",     // a leap day, century divisible by 400
+	"1900-02-29 00:00:00",     // not one
+	"2023-02-29 10:00:00",     // not one
+	"2024-02-30 10:00:00.000",
+	"2024-04-31 00:00:00",
+	"2024-12-31 23:59:60", // second 60
+	"2024-12-31 23:60:00",
+	"2024-13-01 00:00:00",
+	"2024-00-01 00:00:00",
+	"2024-01-00 10:00:00",
+	"2024-01-01 24:00:00",
+	"+024-01-01 10:00:00",
+	"2024-+1-01 10:00:00",
+	"2024-01-01 10:00:0-",
+	" 2024-01-01 10:00:00",
+	"2024-01-01 10:00:00 ",
+	"",
+	"noon",
+}
+
+// ParseDBGPTTime, fast path or not, accepts exactly what
+// time.Parse(DBGPTTimeLayout) accepts and reads the same instant in UTC.
+func TestParseDBGPTTimeAgreesWithTimeParse(t *testing.T) {
+	for _, s := range dbgptTimeCases {
+		checkDBGPTTimeAgrees(t, s)
+	}
+}
+
+func FuzzParseDBGPTTimeAgreesWithTimeParse(f *testing.F) {
+	for _, s := range dbgptTimeCases {
+		f.Add(s)
+	}
+	f.Fuzz(checkDBGPTTimeAgrees)
+}
+
+func checkDBGPTTimeAgrees(t *testing.T, s string) {
+	want, wantErr := time.Parse(DBGPTTimeLayout, s)
+	for name, parse := range map[string]func(string) (time.Time, error){
+		"ParseDBGPTTime":      ParseDBGPTTime,
+		"ParseDBGPTTimeBytes": func(s string) (time.Time, error) { return ParseDBGPTTimeBytes([]byte(s)) },
+	} {
+		got, err := parse(s)
+		if (err != nil) != (wantErr != nil) {
+			t.Errorf("%s(%q) = %v, %v; time.Parse says %v, %v", name, s, got, err, want, wantErr)
+			continue
+		}
+		if err == nil && (!got.Equal(want) || got.Location() != time.UTC) {
+			t.Errorf("%s(%q) = %v, want %v in UTC", name, s, got, want)
+		}
+	}
+}
+
+// The times DB-GPT and the collector write are read without time.Parse:
+// the fast path is what makes DB-GPT ingest as cheap as OTLP's.
+func TestCanonicalDBGPTTimesTakeTheFastPath(t *testing.T) {
+	for _, s := range []string{"2024-05-01 10:00:00", "2024-05-01 10:00:00.123", "2024-05-01 10:00:00.123456", "2024-02-29 23:59:59.999999999"} {
+		want, _ := time.Parse(DBGPTTimeLayout, s)
+		if got, ok := canonicalDBGPTTime(s); !ok || !got.Equal(want) {
+			t.Errorf("canonicalDBGPTTime(%q) = %v, %v; want %v, true", s, got, ok, want)
+		}
+		if got, ok := canonicalDBGPTTime([]byte(s)); !ok || !got.Equal(want) {
+			t.Errorf("canonicalDBGPTTime([]byte(%q)) = %v, %v; want %v, true", s, got, ok, want)
+		}
+	}
+}
+
+func BenchmarkParseDBGPTTime(b *testing.B) {
+	for b.Loop() {
+		if _, err := ParseDBGPTTime("2024-05-01 10:00:00.123456"); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

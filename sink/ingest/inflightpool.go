@@ -30,7 +30,10 @@ import (
 // ends before its handler reads it is left to the garbage collector. Each
 // buffer therefore carries a runtime cleanup that releases its charge when
 // it is collected unfreed, and a Get that waited in vain asks for a
-// collection so that such charges come back.
+// collection so that such charges come back. An idle server has no Get to
+// ask, and Go collects an idle heap only every two minutes: so while
+// buffers are held, a sweep each wait asks for a collection when one has
+// been held longer than wait, which no live holder does.
 type budgetPool struct {
 	budget *InflightBudget
 	inner  mem.BufferPool
@@ -38,6 +41,10 @@ type budgetPool struct {
 
 	mu   sync.Mutex
 	held map[weak.Pointer[[]byte]]heldBuffer
+	// sweep is the next sweepStale, scheduled every sweepEvery while held
+	// is not empty.
+	sweep      *time.Timer
+	sweepEvery time.Duration
 
 	lastGC atomic.Int64 // unix nanoseconds of the last collection asked for
 }
@@ -46,6 +53,7 @@ type budgetPool struct {
 type heldBuffer struct {
 	n       int64
 	cleanup runtime.Cleanup
+	since   time.Time
 }
 
 func newBudgetPool(budget *InflightBudget, wait time.Duration) *budgetPool {
@@ -54,6 +62,9 @@ func newBudgetPool(budget *InflightBudget, wait time.Duration) *budgetPool {
 		inner:  mem.DefaultBufferPool(),
 		wait:   wait,
 		held:   make(map[weak.Pointer[[]byte]]heldBuffer),
+		// A zero wait (options built without a request timeout) must not
+		// make the sweep spin.
+		sweepEvery: max(wait, time.Second),
 	}
 }
 
@@ -93,8 +104,12 @@ func (p *budgetPool) get(length int, wait bool) *[]byte {
 	buf := p.inner.Get(length)
 	key := weak.Make(buf)
 	cleanup := runtime.AddCleanup(buf, p.collected, key)
+	since := time.Now()
 	p.mu.Lock()
-	p.held[key] = heldBuffer{n: n, cleanup: cleanup}
+	p.held[key] = heldBuffer{n: n, cleanup: cleanup, since: since}
+	if p.sweep == nil {
+		p.sweep = time.AfterFunc(p.sweepEvery, p.sweepStale)
+	}
 	p.mu.Unlock()
 	return buf
 }
@@ -123,6 +138,31 @@ func (p *budgetPool) collected(key weak.Pointer[[]byte]) {
 	p.mu.Unlock()
 	if ok {
 		p.budget.release(h.n)
+	}
+}
+
+// sweepStale asks for a collection when a buffer has been held longer than
+// wait: its stream's deadline has passed, so gRPC dropped it, and only its
+// cleanup gives its charge back. It runs again after wait while buffers are
+// held, and stops when none is.
+func (p *budgetPool) sweepStale() {
+	cutoff := time.Now().Add(-p.wait)
+	stale := false
+	p.mu.Lock()
+	for _, h := range p.held {
+		if h.since.Before(cutoff) {
+			stale = true
+			break
+		}
+	}
+	if len(p.held) > 0 {
+		p.sweep.Reset(p.sweepEvery)
+	} else {
+		p.sweep = nil
+	}
+	p.mu.Unlock()
+	if stale {
+		p.collectLeaked()
 	}
 }
 

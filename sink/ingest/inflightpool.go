@@ -32,8 +32,9 @@ import (
 // it is collected unfreed, and a Get that waited in vain asks for a
 // collection so that such charges come back. An idle server has no Get to
 // ask, and Go collects an idle heap only every two minutes: so while
-// buffers are held, a sweep each wait asks for a collection when one has
-// been held longer than wait, which no live holder does.
+// buffers are held, a sweep every wait asks for a collection when one has
+// been held longer than wait. By then its stream's deadline has passed; a
+// handler still holding it past that only costs a needless collection.
 type budgetPool struct {
 	budget *InflightBudget
 	inner  mem.BufferPool
@@ -142,9 +143,9 @@ func (p *budgetPool) collected(key weak.Pointer[[]byte]) {
 }
 
 // sweepStale asks for a collection when a buffer has been held longer than
-// wait: its stream's deadline has passed, so gRPC dropped it, and only its
-// cleanup gives its charge back. It runs again after wait while buffers are
-// held, and stops when none is.
+// wait: its stream's deadline has passed, so gRPC has most likely dropped
+// it, and only its cleanup gives its charge back. It runs again after
+// sweepEvery while buffers are held, and stops when none is.
 func (p *budgetPool) sweepStale() {
 	cutoff := time.Now().Add(-p.wait)
 	stale := false

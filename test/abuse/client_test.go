@@ -102,6 +102,13 @@ func (g *goodClient) run(ctx context.Context, t *testing.T) {
 	}
 }
 
+// servedDuringAttack counts the requests acknowledged while the attack was on.
+func (g *goodClient) servedDuringAttack() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.during
+}
+
 func (g *goodClient) post(ctx context.Context, body []byte) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.url, bytes.NewReader(body))
 	if err != nil {

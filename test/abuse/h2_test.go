@@ -32,24 +32,36 @@ type h2Conn struct {
 
 func dialH2(t *testing.T, addr string) *h2Conn {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	c, err := openH2(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { conn.Close() })
+	t.Cleanup(func() { c.conn.Close() })
+	return c
+}
+
+// openH2 is dialH2 for attackers that run outside the test's goroutine:
+// it returns its error, and the caller closes the connection.
+func openH2(addr string) (*h2Conn, error) {
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
 	c := &h2Conn{conn: conn, ended: map[uint32]string{}, gone: make(chan struct{})}
 	c.fr = http2.NewFramer(conn, conn)
 	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	c.fr.MaxHeaderListSize = 1 << 20
 	c.enc = hpack.NewEncoder(&c.hbuf)
 	if _, err := conn.Write([]byte(http2.ClientPreface)); err != nil {
-		t.Fatal(err)
+		conn.Close()
+		return nil, err
 	}
 	if err := c.fr.WriteSettings(); err != nil {
-		t.Fatal(err)
+		conn.Close()
+		return nil, err
 	}
 	go c.read()
-	return c
+	return c, nil
 }
 
 // read answers the server's SETTINGS and PINGs and records stream ends

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
@@ -135,30 +136,34 @@ func DecodeDBGPTRecord(raw []byte) (DBGPTSpan, error) {
 	return s, s.Validate()
 }
 
-// span converts the members with ingest's types.
+// span converts the members with ingest's types. A record's strings share
+// one allocation, and its optional strings one more: one allocation a
+// string made them most of a DB-GPT request's allocations.
 func (m *DBGPTMembers) span() (DBGPTSpan, error) {
 	var s DBGPTSpan
 	var errs []error
 	var err error
-	if s.SpanType, err = requiredString("span_type", m.SpanType, "base"); err != nil {
+	var text recordText
+	text.grow(m.SpanType, m.TraceID, m.SpanID, m.ParentSpanID, m.OperationName, m.StartTime, m.EndTime)
+	if s.SpanType, err = text.required("span_type", m.SpanType, "base"); err != nil {
 		errs = append(errs, err)
 	}
-	if s.TraceID, err = requiredString("trace_id", m.TraceID, ""); err != nil {
+	if s.TraceID, err = text.required("trace_id", m.TraceID, ""); err != nil {
 		errs = append(errs, err)
 	}
-	if s.SpanID, err = requiredString("span_id", m.SpanID, ""); err != nil {
+	if s.SpanID, err = text.required("span_id", m.SpanID, ""); err != nil {
 		errs = append(errs, err)
 	}
-	if s.ParentSpanID, err = optionalString("parent_span_id", m.ParentSpanID); err != nil {
+	if s.ParentSpanID, err = text.optional("parent_span_id", m.ParentSpanID); err != nil {
 		errs = append(errs, err)
 	}
-	if s.OperationName, err = requiredString("operation_name", m.OperationName, ""); err != nil {
+	if s.OperationName, err = text.required("operation_name", m.OperationName, ""); err != nil {
 		errs = append(errs, err)
 	}
-	if s.StartTime, err = optionalString("start_time", m.StartTime); err != nil {
+	if s.StartTime, err = text.optional("start_time", m.StartTime); err != nil {
 		errs = append(errs, err)
 	}
-	if s.EndTime, err = optionalString("end_time", m.EndTime); err != nil {
+	if s.EndTime, err = text.optional("end_time", m.EndTime); err != nil {
 		errs = append(errs, err)
 	}
 	if !IsJSONNull(m.Metadata) {
@@ -176,49 +181,92 @@ func (m *DBGPTMembers) span() (DBGPTSpan, error) {
 	return s, errors.Join(errs...)
 }
 
-// requiredString reads a string member; absent or null gives def.
-func requiredString(name string, raw []byte, def string) (string, error) {
+// recordText decodes the string members of one record into shared
+// memory: the text of those without escapes goes into one builder, sized
+// for all of them up front, and each string is a slice of it. Strings
+// taken from a strings.Builder stay valid as it grows, as it only appends.
+type recordText struct {
+	plain     strings.Builder
+	optionals []string // backs the record's *string members
+}
+
+// grow sizes the builder for the members' text.
+func (t *recordText) grow(members ...[]byte) {
+	n := 0
+	for _, m := range members {
+		n += len(m)
+	}
+	t.plain.Grow(n)
+}
+
+// decode is JSONString that keeps unescaped text in t.
+func (t *recordText) decode(raw []byte) (string, error) {
+	inner, ok := plainJSONString(raw)
+	if !ok {
+		var s string
+		err := json.Unmarshal(raw, &s)
+		return s, err
+	}
+	start := t.plain.Len()
+	t.plain.Write(inner)
+	return t.plain.String()[start:], nil
+}
+
+// required reads a string member; absent or null gives def.
+func (t *recordText) required(name string, raw []byte, def string) (string, error) {
 	if IsJSONNull(raw) {
 		return def, nil
 	}
 	if raw[0] != '"' {
 		return "", fmt.Errorf("%s must be a string, got %s", name, DescribeJSON(raw))
 	}
-	s, err := JSONString(raw)
+	s, err := t.decode(raw)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", name, err)
 	}
 	return s, nil
 }
 
-// optionalString reads a string-or-null member.
-func optionalString(name string, raw []byte) (*string, error) {
+// optional reads a string-or-null member.
+func (t *recordText) optional(name string, raw []byte) (*string, error) {
 	if IsJSONNull(raw) {
 		return nil, nil
 	}
 	if raw[0] != '"' {
 		return nil, fmt.Errorf("%s must be a string or null, got %s", name, DescribeJSON(raw))
 	}
-	s, err := JSONString(raw)
+	s, err := t.decode(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return &s, nil
+	if len(t.optionals) == cap(t.optionals) {
+		// A record has three optional members.
+		t.optionals = make([]string, 0, 3)
+	}
+	t.optionals = append(t.optionals, s)
+	return &t.optionals[len(t.optionals)-1], nil
 }
 
 // JSONString decodes the JSON string raw as encoding/json does (invalid
 // UTF-8 and lone surrogates become U+FFFD); one without escapes and in
 // valid UTF-8, nearly every id and name, is taken as it is.
 func JSONString(raw []byte) (string, error) {
-	if len(raw) >= 2 && raw[len(raw)-1] == '"' {
-		inner := raw[1 : len(raw)-1]
-		if bytes.IndexByte(inner, '\\') < 0 && bytes.IndexByte(inner, '"') < 0 && utf8.Valid(inner) {
-			return string(inner), nil
-		}
+	if inner, ok := plainJSONString(raw); ok {
+		return string(inner), nil
 	}
 	var s string
 	err := json.Unmarshal(raw, &s)
 	return s, err
+}
+
+// plainJSONString returns what the JSON string raw holds when that is its
+// text as written: no escapes, valid UTF-8.
+func plainJSONString(raw []byte) ([]byte, bool) {
+	if len(raw) < 2 || raw[len(raw)-1] != '"' {
+		return nil, false
+	}
+	inner := raw[1 : len(raw)-1]
+	return inner, bytes.IndexByte(inner, '\\') < 0 && bytes.IndexByte(inner, '"') < 0 && utf8.Valid(inner)
 }
 
 // IsJSONNull reports a member that is absent (nil) or null.

@@ -170,3 +170,34 @@ func BenchmarkHTTPHandlerProto(b *testing.B) {
 	}
 	reportPerSpan(b, benchSpans)
 }
+
+// BenchmarkHTTPHandlerDBGPT serves POST /v1/spans in process, as
+// BenchmarkHTTPHandlerProto serves OTLP/HTTP: body read, decode, encoding
+// in each format, response. Its ns/span beside BenchmarkHTTPHandlerProto's
+// is issue 13's "DB-GPT records at least as cheap as OTLP/HTTP spans".
+func BenchmarkHTTPHandlerDBGPT(b *testing.B) {
+	body := formattest.DBGPTLines(benchSpans)
+	for _, f := range []config.Format{config.FormatDBGPT, config.FormatOTLPJSON} {
+		b.Run(string(f), func(b *testing.B) {
+			enc, err := format.NewEncoder(f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			// With the collector's request limit, which makes the decoder
+			// count the records before it decodes them.
+			h := NewHTTPHandler(Options{Submitter: discardSubmitter{}, Encoder: enc, MaxSpansPerRequest: config.DefaultMaxQueuedSpans})
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodPost, DBGPTPath, bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/x-ndjson")
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d: %s", rec.Code, rec.Body)
+				}
+			}
+			reportPerSpan(b, benchSpans)
+		})
+	}
+}

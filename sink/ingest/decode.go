@@ -153,6 +153,7 @@ func DecodeDBGPT(body []byte, maxRecords int) (DBGPTBatch, error) {
 			})
 		}
 	}
+	var batch DBGPTBatch
 	if maxRecords > 0 {
 		// Count before decoding anything: a request the queue cannot take
 		// is refused before it costs memory.
@@ -161,8 +162,8 @@ func DecodeDBGPT(body []byte, maxRecords int) (DBGPTBatch, error) {
 		if n > maxRecords {
 			return DBGPTBatch{}, &TooManySpansError{Spans: n, Limit: maxRecords}
 		}
+		batch.Spans, batch.Indexes = make([]format.DBGPTSpan, 0, n), make([]int, 0, n)
 	}
-	var batch DBGPTBatch
 	each(trimmed, func(index int, raw []byte) bool {
 		batch.add(index, raw)
 		return true

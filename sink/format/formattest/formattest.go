@@ -48,11 +48,14 @@ func Traces(spans int) ptrace.Traces {
 }
 
 // DBGPTRecord is the i-th record of a DB-GPT request as its tracer sends
-// them: an end record of a model worker span, as one JSON object.
+// them: an end record of a model worker span, as one JSON object. Its span
+// id is i+1, as an all-zero id is no OTLP span id: record 0 would be
+// rejected in otlp-json, and a request holding it would measure the
+// encoder's path for requests with a rejected record.
 func DBGPTRecord(i int) string {
 	return fmt.Sprintf(`{"span_type":"run","trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"0af7651916cd43dd8448eb211c80319c:%016x",`+
 		`"parent_span_id":null,"operation_name":"DefaultModelWorker_call.generate_stream_func","start_time":"2024-03-01 10:00:00.123",`+
-		`"end_time":"2024-03-01 10:00:01.456","metadata":{"model_name":"vicuna-13b-v1.5","sys_infos":{"cpu":"x86_64","gpu":"A100"}}}`, i)
+		`"end_time":"2024-03-01 10:00:01.456","metadata":{"model_name":"vicuna-13b-v1.5","sys_infos":{"cpu":"x86_64","gpu":"A100"}}}`, i+1)
 }
 
 // DBGPTLines is a POST /v1/spans body of n records as JSON lines.

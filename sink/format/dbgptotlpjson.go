@@ -9,6 +9,7 @@ import (
 
 	"github.com/valyala/fastjson"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/spansink/spansink/sink/record"
 )
@@ -19,12 +20,13 @@ import (
 // dbgpt format's cost for the same record (BenchmarkEncodeDBGPTRecords).
 // This path parses the metadata with fastjson and writes the line
 // directly, byte for byte what the pdata path writes (convertDBGPT, then
-// EncodeTraces). What it cannot promise to write alike it declines, and
-// the whole request then takes the pdata path, which also gives every
-// rejection its message:
+// EncodeTraces). A record that is no OTLP span (bad ids or times) it
+// leaves out with the pdata path's rejection. What it cannot promise to
+// write alike it declines, and the whole request then takes the pdata
+// path:
 //
-//   - a record that does not convert (bad ids or times, metadata that is
-//     not an object, a number out of float64's range);
+//   - metadata that is not an object, or holds a number out of float64's
+//     range;
 //   - metadata that is not valid UTF-8 or escapes a surrogate (\uD800 to
 //     \uDFFF): encoding/json and fastjson repair those differently;
 //   - an object with a key twice (encoding/json keeps the last, in the
@@ -69,55 +71,88 @@ func (w *dbgptOTLPWriter) release() {
 }
 
 // encodeDBGPTDirect writes spans as the otlp-json line of one request, or
-// declines (false) when one of them must take the pdata path.
-func encodeDBGPTDirect(spans []DBGPTSpan) ([]record.Record, bool) {
-	if len(spans) == 0 {
-		return nil, true
-	}
+// declines (false) when one of them must take the pdata path. A record
+// that is no OTLP span is left out and rejected with convertDBGPT's
+// message, as the pdata path rejects it: one bad record used to send its
+// whole request through pdata, at four to five times the cost.
+func encodeDBGPTDirect(spans []DBGPTSpan) ([]record.Record, []Rejection, bool) {
 	w := dbgptOTLPPool.Get().(*dbgptOTLPWriter)
 	defer w.release()
 	b := append(w.buf[:0], dbgptOTLPHeader...)
+	written := 0
+	var rejections []Rejection
 	for i := range spans {
-		if i > 0 {
+		before := len(b)
+		if written > 0 {
 			b = append(b, ',')
 		}
-		var ok bool
-		if b, ok = w.span(b, &spans[i]); !ok {
-			w.buf = b
-			return nil, false
+		var outcome directOutcome
+		b, outcome = w.span(b, &spans[i])
+		switch outcome {
+		case directWritten:
+			written++
+			continue
+		case directUnconvertible:
+			if err := convertDBGPT(&spans[i], ptrace.NewSpanSlice()); err != nil {
+				b = b[:before]
+				rejections = append(rejections, Rejection{Index: i, Message: err.Error()})
+				continue
+			}
 		}
+		// Declined, or a conversion error the pdata path would not
+		// give: the pdata path writes the request.
+		w.buf = b
+		return nil, nil, false
+	}
+	w.buf = b
+	if written == 0 {
+		return nil, rejections, true
 	}
 	w.buf = append(b, dbgptOTLPFooter...)
-	return []record.Record{{Line: bytes.Clone(w.buf), Spans: len(spans)}}, true
+	return []record.Record{{Line: bytes.Clone(w.buf), Spans: written}}, rejections, true
 }
 
+// directOutcome is what span did with a record.
+type directOutcome int
+
+const (
+	// directWritten: the span is appended.
+	directWritten directOutcome = iota
+	// directUnconvertible: the record has no OTLP ids or times, and b is
+	// left as it was.
+	directUnconvertible
+	// directDeclined: the record is a span this path cannot promise to
+	// write as pdata does.
+	directDeclined
+)
+
 // span appends s as convertDBGPT and pdata's marshaler would write it.
-func (w *dbgptOTLPWriter) span(b []byte, s *DBGPTSpan) ([]byte, bool) {
+func (w *dbgptOTLPWriter) span(b []byte, s *DBGPTSpan) ([]byte, directOutcome) {
 	traceID, err := parseTraceID(s.TraceID)
 	if err != nil {
-		return b, false
+		return b, directUnconvertible
 	}
 	spanID, err := parseSpanID(s.SpanID)
 	if err != nil {
-		return b, false
+		return b, directUnconvertible
 	}
 	var parentID pcommon.SpanID
 	if s.ParentSpanID != nil && *s.ParentSpanID != "" {
 		if parentID, err = parseSpanID(*s.ParentSpanID); err != nil {
-			return b, false
+			return b, directUnconvertible
 		}
 	}
 	start, end, errs := dbgptSpanTimes(s)
 	if len(errs) > 0 {
-		return b, false
+		return b, directUnconvertible
 	}
 	meta, ok := w.metadata(s.Metadata)
 	if !ok {
-		return b, false
+		return b, directDeclined
 	}
 	message, failed, ok := directDBGPTError(meta)
 	if !ok {
-		return b, false
+		return b, directDeclined
 	}
 
 	obj := len(b)
@@ -137,7 +172,7 @@ func (w *dbgptOTLPWriter) span(b []byte, s *DBGPTSpan) ([]byte, bool) {
 	empty := len(b)
 	if meta != nil {
 		if b, ok = w.appendMembers(b, meta); !ok {
-			return b, false
+			return b, directDeclined
 		}
 	}
 	if s.EndTime == nil {
@@ -157,7 +192,7 @@ func (w *dbgptOTLPWriter) span(b []byte, s *DBGPTSpan) ([]byte, bool) {
 		b = appendString(b, message)
 		b = append(b, `,"code":2`...)
 	}
-	return append(b, "}}"...), true
+	return append(b, "}}"...), directWritten
 }
 
 // metadata parses raw, an object or null (nil) that this path can write

@@ -2,6 +2,7 @@ package format
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,14 +12,14 @@ import (
 // compareDBGPTDirect encodes the records of lines (JSON lines, each decoded
 // as ingest decodes it; lines ingest refuses are left out) both ways.
 // When the direct path takes them, its line must be the pdata path's byte
-// for byte, pdata must have rejected none of them, and pdata's JSON
-// unmarshaler, which the Collector's otlpjsonfile receiver uses, must read
-// the line back as the same number of spans. It returns whether the direct
-// path took the records.
+// for byte, it must reject the records pdata rejects with the same
+// messages, and pdata's JSON unmarshaler, which the Collector's
+// otlpjsonfile receiver uses, must read the line back as the same number
+// of spans. It returns whether the direct path took the records.
 func compareDBGPTDirect(t *testing.T, lines []byte) bool {
 	t.Helper()
 	spans, _ := decodeDBGPTLines(lines)
-	direct, took := encodeDBGPTDirect(spans)
+	direct, directRejections, took := encodeDBGPTDirect(spans)
 	viaPdata, rejections, err := encodeDBGPTThroughPdata(spans)
 	if err != nil {
 		t.Fatalf("pdata path: %v", err)
@@ -26,8 +27,8 @@ func compareDBGPTDirect(t *testing.T, lines []byte) bool {
 	if !took {
 		return false
 	}
-	if len(rejections) > 0 {
-		t.Fatalf("the direct path took records that the pdata path rejects: %v", rejections)
+	if !slices.Equal(directRejections, rejections) {
+		t.Fatalf("the direct path rejects %v, the pdata path %v", directRejections, rejections)
 	}
 	if len(direct) != len(viaPdata) {
 		t.Fatalf("direct path wrote %d records, pdata path %d", len(direct), len(viaPdata))
@@ -77,7 +78,8 @@ func dbgptRecordLine(metadata string) string {
 }
 
 // dbgptDirectCases are requests of DB-GPT records, and whether the direct
-// path is to take them: what it declines goes to pdata whole.
+// path is to take them: what it declines goes to pdata whole; the records
+// that do not convert it rejects as pdata does.
 var dbgptDirectCases = []struct {
 	name  string
 	lines string
@@ -101,6 +103,11 @@ var dbgptDirectCases = []struct {
 	{"error true", dbgptRecordLine(`{"error":true}`), true},
 	{"error false, null and empty", dbgptRecordLine(`{"error":false}`) + "\n" + dbgptRecordLine(`{"error":null}`) + "\n" + dbgptRecordLine(`{"error":""}`), true},
 	{"many records", strings.Repeat(dbgptRecordLine(`{"k":"v"}`)+"\n", 50), true},
+	// Records that are no OTLP spans are rejected, on either path.
+	{"a bad trace id", dbgptRecordLine(`{}`) + "\n" + `{"trace_id":"xyz","span_id":"b7ad6b7169203331","start_time":"2024-03-01 10:00:00","end_time":null}`, true},
+	{"an all-zero span id", `{"trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"0000000000000000","start_time":"2024-03-01 10:00:00","end_time":null}`, true},
+	{"a bad parent", `{"trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"b7ad6b7169203331","parent_span_id":"zz","start_time":"2024-03-01 10:00:00","end_time":null}`, true},
+	{"no time at all", `{"trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"b7ad6b7169203331","start_time":null,"end_time":null}`, true},
 
 	{"error number", dbgptRecordLine(`{"error":500}`), false},
 	{"error object", dbgptRecordLine(`{"error":{"code":500}}`), false},
@@ -112,10 +119,6 @@ var dbgptDirectCases = []struct {
 	{"a number past float64", dbgptRecordLine(`{"k":1e400}`), false},
 	{"metadata sets dbgpt.record", dbgptRecordLine(`{"dbgpt.record":"x"}`), false},
 	{"metadata sets dbgpt.span_type", dbgptRecordLine(`{"dbgpt.span_type":"x"}`), false},
-	{"a bad trace id", dbgptRecordLine(`{}`) + "\n" + `{"trace_id":"xyz","span_id":"b7ad6b7169203331","start_time":"2024-03-01 10:00:00","end_time":null}`, false},
-	{"an all-zero span id", `{"trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"0000000000000000","start_time":"2024-03-01 10:00:00","end_time":null}`, false},
-	{"a bad parent", `{"trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"b7ad6b7169203331","parent_span_id":"zz","start_time":"2024-03-01 10:00:00","end_time":null}`, false},
-	{"no time at all", `{"trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"b7ad6b7169203331","start_time":null,"end_time":null}`, false},
 }
 
 // TestDBGPTDirectMatchesPdata is the differential test: what the direct
@@ -135,25 +138,40 @@ func TestDBGPTDirectMatchesPdata(t *testing.T) {
 	}
 }
 
-// TestEncodeDBGPTDeclinedKeepsRejections checks that a request the direct
-// path declines still stores the records that convert and names the one
-// that does not, as the pdata path always has.
-func TestEncodeDBGPTDeclinedKeepsRejections(t *testing.T) {
+// TestEncodeDBGPTKeepsRejections checks that a request holding a record
+// that does not convert stores the records that do and names the one that
+// does not, on the direct path and, when another record makes the direct
+// path decline, on the pdata path.
+func TestEncodeDBGPTKeepsRejections(t *testing.T) {
 	good, err := DecodeDBGPTRecord([]byte(dbgptRecordLine(`{"k":"v"}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	declined, err := DecodeDBGPTRecord([]byte(dbgptRecordLine(`{"error":500}`)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	bad := good
 	bad.SpanID = "not-hex"
-	records, rejections, err := otlpJSONEncoder{}.EncodeDBGPT([]DBGPTSpan{good, bad, good})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(records) != 1 || records[0].Spans != 2 {
-		t.Fatalf("records %+v, want one line of 2 spans", records)
-	}
-	if len(rejections) != 1 || rejections[0].Index != 1 || !strings.Contains(rejections[0].Message, `span_id: want 16 hex digits`) {
-		t.Fatalf("rejections %+v, want record 1's span_id", rejections)
+	for _, tc := range []struct {
+		name  string
+		spans []DBGPTSpan
+	}{
+		{"direct", []DBGPTSpan{good, bad, good}},
+		{"pdata", []DBGPTSpan{good, bad, declined}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			records, rejections, err := otlpJSONEncoder{}.EncodeDBGPT(tc.spans)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(records) != 1 || records[0].Spans != 2 {
+				t.Fatalf("records %+v, want one line of 2 spans", records)
+			}
+			if len(rejections) != 1 || rejections[0].Index != 1 || !strings.Contains(rejections[0].Message, `span_id: want 16 hex digits`) {
+				t.Fatalf("rejections %+v, want record 1's span_id", rejections)
+			}
+		})
 	}
 }
 

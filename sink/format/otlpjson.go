@@ -65,11 +65,12 @@ func (otlpJSONEncoder) EncodeTraces(td ptrace.Traces) ([]record.Record, error) {
 // Start records (end_time null) become spans that end when they start,
 // marked with dbgpt.record = "start".
 //
-// The line is written directly (encodeDBGPTDirect) unless a record needs
-// the pdata path, which then writes the whole request.
+// The line is written directly (encodeDBGPTDirect), leaving out the
+// records that do not convert, unless a record needs the pdata path, which
+// then writes the whole request.
 func (otlpJSONEncoder) EncodeDBGPT(spans []DBGPTSpan) ([]record.Record, []Rejection, error) {
-	if records, ok := encodeDBGPTDirect(spans); ok {
-		return records, nil, nil
+	if records, rejections, ok := encodeDBGPTDirect(spans); ok {
+		return records, rejections, nil
 	}
 	return encodeDBGPTThroughPdata(spans)
 }

@@ -175,11 +175,29 @@ func BenchmarkHTTPHandlerProto(b *testing.B) {
 // BenchmarkHTTPHandlerProto serves OTLP/HTTP: body read, decode, encoding
 // in each format, response. Its ns/span beside BenchmarkHTTPHandlerProto's
 // is issue 13's "DB-GPT records at least as cheap as OTLP/HTTP spans".
+//
+// otlp-json-one-rejected sends a request whose first record has an
+// all-zero span id, which no OTLP span may have: the record is rejected,
+// the other records are stored, and the request is not to cost more than
+// one whose records all convert.
 func BenchmarkHTTPHandlerDBGPT(b *testing.B) {
 	body := formattest.DBGPTLines(benchSpans)
-	for _, f := range []config.Format{config.FormatDBGPT, config.FormatOTLPJSON} {
-		b.Run(string(f), func(b *testing.B) {
-			enc, err := format.NewEncoder(f)
+	oneRejected := bytes.Replace(body, []byte(":0000000000000001"), []byte(":0000000000000000"), 1)
+	if bytes.Equal(oneRejected, body) {
+		b.Fatal("no record's span id to zero")
+	}
+	for _, bench := range []struct {
+		name   string
+		format config.Format
+		body   []byte
+	}{
+		{"dbgpt", config.FormatDBGPT, body},
+		{"otlp-json", config.FormatOTLPJSON, body},
+		{"otlp-json-one-rejected", config.FormatOTLPJSON, oneRejected},
+	} {
+		b.Run(bench.name, func(b *testing.B) {
+			body := bench.body
+			enc, err := format.NewEncoder(bench.format)
 			if err != nil {
 				b.Fatal(err)
 			}

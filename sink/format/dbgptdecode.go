@@ -137,8 +137,8 @@ func DecodeDBGPTRecord(raw []byte) (DBGPTSpan, error) {
 }
 
 // span converts the members with ingest's types. A record's strings share
-// one allocation, and its optional strings one more: one allocation a
-// string made them most of a DB-GPT request's allocations.
+// one allocation, and its optional strings one more: an allocation for
+// each string was most of what a DB-GPT request allocated.
 func (m *DBGPTMembers) span() (DBGPTSpan, error) {
 	var s DBGPTSpan
 	var errs []error

@@ -147,7 +147,7 @@ func (r *RollingFile) millPass() {
 		if lf.plain == nil {
 			continue
 		}
-		err := compressFile(r.fs(), dir, lf.plain.Name, rot.Compression)
+		err := r.compressFile(dir, lf.plain.Name, rot.Compression)
 		r.Metrics.compressed(err == nil)
 		if err != nil {
 			r.Logger.Error(err, "compressing a rotated span file", "file", lf.plain.Name)
@@ -248,8 +248,10 @@ func (r *RollingFile) remove(dir, name, why string) bool {
 
 // compressFile writes name's compressed twin under a temporary name,
 // makes it durable, renames it into place and then removes name, so that at
-// every moment each final name holds a whole file.
-func compressFile(fsys FS, dir, name string, compression spanfile.Compression) error {
+// every moment each final name holds a whole file. The rename waits for a
+// listing of nextIndex to end (see RollingFile.names).
+func (r *RollingFile) compressFile(dir, name string, compression spanfile.Compression) error {
+	fsys := r.fs()
 	suffix := compression.Suffix()
 	if suffix == "" {
 		return fmt.Errorf("unknown compression %q", compression)
@@ -275,7 +277,10 @@ func compressFile(fsys FS, dir, name string, compression spanfile.Compression) e
 		fsys.Remove(tmpPath)
 		return fmt.Errorf("keep the time of %s: %w", name, err)
 	}
-	if err := fsys.Rename(tmpPath, finalPath); err != nil {
+	r.names.Lock()
+	err = fsys.Rename(tmpPath, finalPath)
+	r.names.Unlock()
+	if err != nil {
 		fsys.Remove(tmpPath)
 		return fmt.Errorf("rename compressed %s into place: %w", name, err)
 	}

@@ -101,6 +101,17 @@ type RollingFile struct {
 	// droppedAt is the size at which pages were last dropped.
 	droppedAt int64
 
+	// names keeps nextIndex's listing and the mill's rename of a
+	// compressed file into place apart. A listing may miss entries that
+	// are added or removed while it runs (POSIX leaves it unspecified,
+	// and a large directory is read in several calls), so one that
+	// straddled both the rename and the removal of the plain file could
+	// see neither name, hand the same index out again, and the next
+	// mill pass would remove the new plain file as the leftover of the
+	// compressed one. With the rename excluded, a listing sees the plain
+	// file (not yet renamed) or the compressed one (renamed before it).
+	names sync.Mutex
+
 	millWake chan struct{}
 	millStop chan struct{}
 	millDone chan struct{}
@@ -472,7 +483,9 @@ func (r *RollingFile) RotateOlderThan(age time.Duration) (bool, error) {
 // the highest in the directory, so numbers only grow even after retention
 // removed older files.
 func (r *RollingFile) nextIndex(dir, base, ext, day string) (int, error) {
+	r.names.Lock()
 	entries, err := r.fs().ReadDir(dir)
+	r.names.Unlock()
 	if err != nil {
 		return 0, fmt.Errorf("list span directory: %w", err)
 	}

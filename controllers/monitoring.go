@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -72,26 +73,33 @@ type monitoringObservation struct {
 type monitoringWatches struct {
 	mu      sync.Mutex
 	started map[string]bool
-	// start starts one watch; nil until SetupWithManager sets it.
-	start func(kind monitoringKind) error
+	// start starts one watch and waits until it delivers events; nil
+	// until SetupWithManager sets it.
+	start func(ctx context.Context, kind monitoringKind) error
 }
 
-// ensure starts the watch on kind unless it runs already.
-func (w *monitoringWatches) ensure(kind monitoringKind) error {
+// ensure starts the watch on kind unless it runs already. A watch whose
+// start failed to sync is not started again (its source keeps trying on
+// its own), but the pass fails, so that it is retried.
+func (w *monitoringWatches) ensure(ctx context.Context, kind monitoringKind) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.started[kind.name] || w.start == nil {
 		return nil
 	}
-	if err := w.start(kind); err != nil {
-		return fmt.Errorf("watch %ss: %w", kind.name, err)
-	}
 	if w.started == nil {
 		w.started = map[string]bool{}
 	}
-	w.started[kind.name] = true
+	err := w.start(ctx, kind)
+	w.started[kind.name] = err == nil || !errors.Is(err, errWatchNotStarted)
+	if err != nil {
+		return fmt.Errorf("watch %ss: %w", kind.name, err)
+	}
 	return nil
 }
+
+// errWatchNotStarted is a start that left no watch behind.
+var errWatchNotStarted = errors.New("the watch did not start")
 
 // ensureMonitoring creates, updates or deletes the PodMonitor and the
 // PrometheusRule as spec.monitoring says, where the cluster has their CRDs.
@@ -128,25 +136,29 @@ func ensureMonitoringChild[T client.Object](ctx context.Context, r *SpanSinkReco
 	if err != nil {
 		return err
 	}
+	if installed {
+		installed, err = r.kindServed(kind)
+		if err != nil {
+			return err
+		}
+		if !installed {
+			// The CRD exists but the API server does not serve it yet.
+			obs.recheckAfter = sooner(obs.recheckAfter, MonitoringRecheck)
+		}
+	}
 	if !installed {
 		if wanted {
 			obs.monitoring.notInstalled = append(obs.monitoring.notInstalled, kind.crd)
 		}
 		return nil
 	}
-	if err := r.monitoringWatches.ensure(kind); err != nil {
+	if err := r.monitoringWatches.ensure(ctx, kind); err != nil {
 		return err
 	}
 	if !wanted {
 		return removeMonitoringChild(ctx, r, sink, applyKind)
 	}
 	result, err := ensureChild(ctx, r, sink, obs, applyKind, desired)
-	if meta.IsNoMatchError(err) {
-		// The CRD exists but the API server does not serve it yet.
-		obs.monitoring.notInstalled = append(obs.monitoring.notInstalled, kind.crd)
-		obs.recheckAfter = sooner(obs.recheckAfter, MonitoringRecheck)
-		return nil
-	}
 	if err != nil {
 		return err
 	}
@@ -175,6 +187,22 @@ func (r *SpanSinkReconciler) crdInstalled(ctx context.Context, name string) (boo
 		return false, fmt.Errorf("get CustomResourceDefinition %s: %w", name, err)
 	}
 	return crd.DeletionTimestamp.IsZero(), nil
+}
+
+// kindServed reports whether the API server serves kind, as the client's
+// REST mapper sees it. Until it does, the kind's watch is not started: its
+// source would fail to find the kind and try again only ten seconds later,
+// and a child deleted meanwhile would not be put back until a resync.
+func (r *SpanSinkReconciler) kindServed(kind monitoringKind) (bool, error) {
+	gk := schema.GroupKind{Group: monitoringv1.SchemeGroupVersion.Group, Kind: kind.name}
+	_, err := r.RESTMapper().RESTMapping(gk, monitoringv1.SchemeGroupVersion.Version)
+	switch {
+	case meta.IsNoMatchError(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("map %s: %w", gk, err)
+	}
+	return true, nil
 }
 
 // removeMonitoringChild deletes the SpanSink's child of kind once the
@@ -278,9 +306,23 @@ func crdMetadata() *metav1.PartialObjectMetadata {
 // monitoringWatchStarter starts, on the running controller, the watch a
 // monitoring kind's children need: each enqueues its controlling SpanSink,
 // as Owns does for the other kinds.
-func monitoringWatchStarter(mgr ctrl.Manager, c controller.Controller) func(kind monitoringKind) error {
-	return func(kind monitoringKind) error {
-		return c.Watch(source.Kind(mgr.GetCache(), kind.object,
-			handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &v1alpha1.SpanSink{}, handler.OnlyControllerOwner())))
+//
+// Watch on a running controller returns before the source has added its
+// handler to the informer; it waits for that, so that a child deleted
+// after the pass that started the watch is seen.
+func monitoringWatchStarter(mgr ctrl.Manager, c controller.Controller) func(ctx context.Context, kind monitoringKind) error {
+	return func(ctx context.Context, kind monitoringKind) error {
+		src := source.Kind(mgr.GetCache(), kind.object,
+			handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &v1alpha1.SpanSink{}, handler.OnlyControllerOwner()))
+		if err := c.Watch(src); err != nil {
+			return errors.Join(errWatchNotStarted, err)
+		}
+		ctx, cancel := context.WithTimeout(ctx, monitoringWatchSync)
+		defer cancel()
+		return src.WaitForSync(ctx)
 	}
 }
+
+// monitoringWatchSync bounds the wait for a new monitoring watch; the kind
+// is served by then (kindServed), so its informer needs one list.
+const monitoringWatchSync = 30 * time.Second

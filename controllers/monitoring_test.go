@@ -81,6 +81,16 @@ var _ = Describe("spec.monitoring", Ordered, func() {
 			expectControlledBy(g, rule, got)
 			g.Expect(rule.Spec).To(Equal(manifests.PrometheusRule(got).Spec))
 		}).Should(Succeed())
+
+		By("putting back a PodMonitor deleted as soon as it exists: the watch started with it")
+		monitor := &monitoringv1.PodMonitor{}
+		Expect(k8sClient.Get(ctx, key(ns, "watched-collector"), monitor)).To(Succeed())
+		Expect(k8sClient.Delete(ctx, monitor)).To(Succeed())
+		Eventually(func(g Gomega) {
+			got := &monitoringv1.PodMonitor{}
+			g.Expect(k8sClient.Get(ctx, key(ns, "watched-collector"), got)).To(Succeed())
+			g.Expect(got.UID).NotTo(Equal(monitor.UID))
+		}).Should(Succeed())
 	})
 
 	It("puts back a child someone deletes or edits, makes no write on a resync, and deletes the children when monitoring is turned off", func() {

@@ -154,8 +154,9 @@ test-servers: ## Build the real servers tests run, SeaweedFS (weed, S3) and Jaeg
 ##@ Build
 
 .PHONY: build
-build: manifests generate fmt vet ## Build the spansink binary into bin/.
+build: manifests generate fmt vet ## Build the spansink binary into bin/, and beside it spansink-collector, which `spansink collector` runs.
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(LOCALBIN)/spansink .
+	CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o $(LOCALBIN)/spansink-collector ./cmd/spansink-collector
 
 .PHONY: run
 run: manifests generate fmt vet telemetrygen ## Run the operator against the current kubeconfig's cluster; with none, bring up a local cluster (as root), the operator and the sample SpanSink, and print the endpoints and the span directory.

@@ -3,11 +3,14 @@ package manifests
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/spansink/spansink/cmd/collector"
 )
 
 // distrolessPATH is the PATH that gcr.io/distroless/static sets in its
@@ -45,17 +48,19 @@ func finalStage(t *testing.T) [][]string {
 }
 
 // The image the operator deploys must run the collector from the builder's
-// args alone, and `kubectl exec ... -- spansink spans list` must find the
-// binary by name.
+// args alone, `kubectl exec ... -- spansink spans list` must find the
+// binary by name, and the collector's own binary must sit beside it, where
+// `spansink collector` looks for it.
 func TestImageRunsTheCollectorAndPutsSpansinkOnPath(t *testing.T) {
-	var base, copied, entrypoint string
+	var base, entrypoint string
+	var copied []string
 	for _, inst := range finalStage(t) {
 		switch inst[0] {
 		case "FROM":
 			base = inst[1]
 		case "COPY":
 			fields := strings.Fields(inst[1])
-			copied = fields[len(fields)-1]
+			copied = append(copied, fields[len(fields)-1])
 		case "ENTRYPOINT":
 			var argv []string
 			if err := json.Unmarshal([]byte(inst[1]), &argv); err != nil || len(argv) != 1 {
@@ -67,8 +72,8 @@ func TestImageRunsTheCollectorAndPutsSpansinkOnPath(t *testing.T) {
 	if !strings.HasPrefix(base, "gcr.io/distroless/static") {
 		t.Fatalf("final stage is FROM %s; distrolessPATH describes gcr.io/distroless/static", base)
 	}
-	if copied != ImageBinary {
-		t.Errorf("the final stage copies the binary to %s, want %s", copied, ImageBinary)
+	if own := path.Join(path.Dir(ImageBinary), collector.BinaryName); !slices.Contains(copied, ImageBinary) || !slices.Contains(copied, own) {
+		t.Errorf("the final stage copies to %q, want %s and %s", copied, ImageBinary, own)
 	}
 	if entrypoint != ImageBinary {
 		t.Errorf("ENTRYPOINT is %s, want %s", entrypoint, ImageBinary)
@@ -88,5 +93,45 @@ func TestImageRunsTheCollectorAndPutsSpansinkOnPath(t *testing.T) {
 	want := []string{"collector", "--config", path.Join(ConfigMountPath, "collector.yaml")}
 	if !slices.Equal(c.Args, want) {
 		t.Errorf("collector container args = %q, want %q (spansink collector --config ...)", c.Args, want)
+	}
+}
+
+// The build stage must copy every directory of the module that the two
+// binaries are built from, or `docker build` fails on a missing package.
+func TestImageBuildCopiesEverySourceDirectory(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	copiedDirs := map[string]bool{}
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) >= 3 && strings.EqualFold(fields[0], "COPY") && !strings.HasPrefix(fields[1], "--from") {
+			for _, src := range fields[1 : len(fields)-1] {
+				copiedDirs[strings.TrimSuffix(src, "/")] = true
+			}
+		}
+	}
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if .Module}}{{if .Module.Main}}{{.Dir}}{{end}}{{end}}",
+		"github.com/spansink/spansink", "github.com/spansink/spansink/cmd/spansink-collector").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range strings.Fields(string(out)) {
+		rel, err := filepath.Rel(root, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		top := strings.Split(filepath.ToSlash(rel), "/")[0]
+		if top == "." {
+			top = "main.go"
+		}
+		if !copiedDirs[top] {
+			t.Errorf("the build stage does not copy %s, which holds %s", top, rel)
+		}
 	}
 }

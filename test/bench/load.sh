@@ -26,9 +26,11 @@ TICKS=$(getconf CLK_TCK)
 EXPECTED=$((WORKERS * TRACES * (1 + CHILD_SPANS)))
 
 mkdir -p "$BENCH_DIR/bin"
-echo "building spansink and telemetrygen into $BENCH_DIR/bin" >&2
+echo "building spansink, spansink-collector and telemetrygen into $BENCH_DIR/bin" >&2
 # Built as `make build` builds the image's binary.
 CGO_ENABLED=0 go build -C "$ROOT" -trimpath -ldflags '-s -w' -o "$BENCH_DIR/bin/spansink" .
+# As in the image: `spansink collector` runs the collector's own binary.
+CGO_ENABLED=0 go build -C "$ROOT" -trimpath -ldflags '-s -w' -o "$BENCH_DIR/bin/spansink-collector" ./cmd/spansink-collector
 go build -C "$ROOT/hack/tools/telemetrygen" -o "$BENCH_DIR/bin/telemetrygen" \
 	github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -30,7 +31,8 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
-// Binary returns the path of the spansink binary, building it the first time
+// Binary returns the path of the spansink binary, with spansink-collector
+// beside it (see collector.BinaryName), building them the first time
 // a test of this process asks, so that a run of only unrelated tests does not
 // pay for the build. Under -short it skips the test: running the binary is
 // slow by the standard of unit tests.
@@ -54,12 +56,15 @@ func Binary(tb testing.TB) string {
 		tb.Fatalf("make a temp dir for the spansink binary: %v", err)
 	}
 	buildDir = dir
-	path := filepath.Join(dir, "spansink")
-	out, err := exec.Command("go", "build", "-o", path, "github.com/spansink/spansink").CombinedOutput()
-	if err != nil {
-		buildErr = fmt.Errorf("build spansink: %w\n%s", err, out)
-		tb.Fatal(buildErr)
+	// The collector's own binary goes beside spansink, as in the image, so
+	// that `spansink collector` runs it.
+	for _, pkg := range []string{"github.com/spansink/spansink", "github.com/spansink/spansink/cmd/spansink-collector"} {
+		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, path.Base(pkg)), pkg).CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("build %s: %w\n%s", pkg, err, out)
+			tb.Fatal(buildErr)
+		}
 	}
-	built = path
+	built = filepath.Join(dir, "spansink")
 	return built
 }

@@ -51,7 +51,12 @@ func Start(tb testing.TB, logFile string, args ...string) *Proc {
 // tests that expect the collector not to come up.
 func Launch(tb testing.TB, logFile string, args ...string) (*Proc, error) {
 	tb.Helper()
-	bin := Binary(tb)
+	return launch(tb, Binary(tb), logFile, args...)
+}
+
+// launch is Launch with the spansink binary at bin.
+func launch(tb testing.TB, bin, logFile string, args ...string) (*Proc, error) {
+	tb.Helper()
 	all := append([]string{"collector",
 		"--grpc-address", "127.0.0.1:0", "--http-address", "127.0.0.1:0", "--admin-address", "127.0.0.1:0"}, args...)
 	cmd := exec.Command(bin, all...)

@@ -76,7 +76,7 @@ func main() {
 	flag.IntVar(&o.spansPerWorker, "spans", 16000, "spans each client sends per run (rounded down to whole traces)")
 	flag.Float64Var(&o.rate, "rate", 5000, "spans per second per client; telemetrygen is lossless here at 64 × 5000")
 	flag.StringVar(&o.dir, "dir", "", "working directory, kept afterwards with the collectors' and senders' logs (default: a new one under $TMPDIR)")
-	flag.StringVar(&o.spansink, "spansink", "", "spansink binary (default: built from this checkout as `make build` does)")
+	flag.StringVar(&o.spansink, "spansink", "", "spansink binary (default: built from this checkout as `make build` does, spansink-collector beside it; a binary given here runs the collector in its own process unless spansink-collector sits beside it)")
 	flag.StringVar(&o.otelcol, "otelcol", "", "OpenTelemetry Collector binary (default: hack/otelcol.sh)")
 	flag.StringVar(&o.telemetrygen, "telemetrygen", "", "telemetrygen binary (default: built from hack/tools/telemetrygen)")
 	flag.BoolVar(&o.keepFiles, "keep-files", false, "keep the span files of runs that passed (a round of the default shape writes about 5 GB; a failed run's files are always kept)")
@@ -300,11 +300,18 @@ func binaries(ctx context.Context, o *options) error {
 	bin := filepath.Join(o.dir, "bin")
 	if o.spansink == "" {
 		o.spansink = filepath.Join(bin, "spansink")
-		// As `make build` builds the image's binary.
-		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", o.spansink, ".")
-		cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0")
-		if err := runLogged(cmd, "building spansink"); err != nil {
-			return err
+		// As `make build` builds the image's binaries: `spansink
+		// collector` runs the collector's own one beside it.
+		for _, pkg := range []string{".", "./cmd/spansink-collector"} {
+			out := o.spansink
+			if pkg != "." {
+				out = filepath.Join(bin, filepath.Base(pkg))
+			}
+			cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
+			cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0")
+			if err := runLogged(cmd, "building "+filepath.Base(out)); err != nil {
+				return err
+			}
 		}
 	}
 	if o.telemetrygen == "" {

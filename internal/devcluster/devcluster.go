@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/spansink/spansink/cmd/collector"
 	"github.com/spansink/spansink/internal/devcluster/controlplane"
 	"github.com/spansink/spansink/internal/devcluster/localnode"
 	corev1 "k8s.io/api/core/v1"
@@ -25,12 +26,14 @@ import (
 
 // SpansinkImage describes the spansink container image to the local node
 // as the project's Dockerfile builds it: the binary at
-// /usr/local/bin/spansink as the entrypoint, run as distroless's nonroot
-// user (65532). Keep the two in step.
+// /usr/local/bin/spansink as the entrypoint, the collector's own binary
+// (which BuildSpansink puts beside binary) next to it, run as distroless's
+// nonroot user (65532). Keep the two in step.
 func SpansinkImage(binary string) localnode.Image {
 	return localnode.Image{
 		Binary:     binary,
 		Path:       "/usr/local/bin/spansink",
+		Files:      map[string]string{"/usr/local/bin/" + collector.BinaryName: collectorBinary(binary)},
 		Entrypoint: []string{"/usr/local/bin/spansink"},
 		User:       65532,
 		Group:      65532,

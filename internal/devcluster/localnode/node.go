@@ -43,6 +43,9 @@ type Image struct {
 	Binary string
 	// Path is where the binary lives inside the image, e.g. "/spansink".
 	Path string
+	// Files are more executables of the image: the host path of each by
+	// its absolute path inside the image.
+	Files map[string]string
 	// Entrypoint is the image's ENTRYPOINT, used when a container sets no command.
 	Entrypoint []string
 	// Cmd is the image's CMD, used when a container sets neither command nor args.
@@ -138,6 +141,14 @@ func New(cfg *rest.Config, opts Options) (*Node, error) {
 		}
 		if img.Path == "" || !filepath.IsAbs(img.Path) {
 			return nil, fmt.Errorf("local node image %s: the binary's path inside the image must be absolute, got %q", name, img.Path)
+		}
+		for inImage, host := range img.Files {
+			if !filepath.IsAbs(inImage) || inImage == img.Path {
+				return nil, fmt.Errorf("local node image %s: a file's path inside the image must be absolute and not the binary's, got %q", name, inImage)
+			}
+			if _, err := os.Stat(host); err != nil {
+				return nil, fmt.Errorf("local node image %s: file %s: %w", name, inImage, err)
+			}
 		}
 		imageIDs[name] = id
 	}

@@ -47,6 +47,11 @@ func buildRootfs(dir string, img Image, readOnlyRoot bool, volumes []bindMount) 
 	if err := makeMountPoint(r.path(img.Path), false); err != nil {
 		return nil, err
 	}
+	for inImage := range img.Files {
+		if err := makeMountPoint(r.path(inImage), false); err != nil {
+			return nil, err
+		}
+	}
 	for _, dev := range devices {
 		if err := makeMountPoint(r.path(dev), false); err != nil {
 			return nil, err
@@ -71,6 +76,11 @@ func buildRootfs(dir string, img Image, readOnlyRoot bool, volumes []bindMount) 
 	}
 	if err := r.bind(img.Binary, r.path(img.Path), true); err != nil {
 		return nil, err
+	}
+	for inImage, host := range img.Files {
+		if err := r.bind(host, r.path(inImage), true); err != nil {
+			return nil, err
+		}
 	}
 	for _, dev := range devices {
 		if err := r.bind(dev, r.path(dev), false); err != nil {

@@ -83,14 +83,7 @@ var _ = Describe("spec.monitoring", Ordered, func() {
 		}).Should(Succeed())
 
 		By("putting back a PodMonitor deleted as soon as it exists: the watch started with it")
-		monitor := &monitoringv1.PodMonitor{}
-		Expect(k8sClient.Get(ctx, key(ns, "watched-collector"), monitor)).To(Succeed())
-		Expect(k8sClient.Delete(ctx, monitor)).To(Succeed())
-		Eventually(func(g Gomega) {
-			got := &monitoringv1.PodMonitor{}
-			g.Expect(k8sClient.Get(ctx, key(ns, "watched-collector"), got)).To(Succeed())
-			g.Expect(got.UID).NotTo(Equal(monitor.UID))
-		}).Should(Succeed())
+		deletePodMonitorExpectingItBack(ctx, ns, "watched-collector")
 	})
 
 	It("puts back a child someone deletes or edits, makes no write on a resync, and deletes the children when monitoring is turned off", func() {
@@ -123,14 +116,7 @@ var _ = Describe("spec.monitoring", Ordered, func() {
 		}).Should(Succeed())
 
 		By("a deleted PodMonitor is created again")
-		monitor := &monitoringv1.PodMonitor{}
-		Expect(k8sClient.Get(ctx, key(ns, "cycle-collector"), monitor)).To(Succeed())
-		Expect(k8sClient.Delete(ctx, monitor)).To(Succeed())
-		Eventually(func(g Gomega) {
-			got := &monitoringv1.PodMonitor{}
-			g.Expect(k8sClient.Get(ctx, key(ns, "cycle-collector"), got)).To(Succeed())
-			g.Expect(got.UID).NotTo(Equal(monitor.UID))
-		}).Should(Succeed())
+		deletePodMonitorExpectingItBack(ctx, ns, "cycle-collector")
 
 		By("a new scrape interval updates the PodMonitor")
 		updateSink(ctx, ns, "cycle", func(s *v1alpha1.SpanSink) {
@@ -250,3 +236,17 @@ var _ = Describe("spec.monitoring validation", func() {
 			"monitoring.rules.uploadLag must be a whole number of seconds"),
 	)
 })
+
+// deletePodMonitorExpectingItBack deletes the PodMonitor name and waits
+// until the operator has created it anew.
+func deletePodMonitorExpectingItBack(ctx context.Context, ns, name string) {
+	GinkgoHelper()
+	monitor := &monitoringv1.PodMonitor{}
+	Expect(k8sClient.Get(ctx, key(ns, name), monitor)).To(Succeed())
+	Expect(k8sClient.Delete(ctx, monitor)).To(Succeed())
+	Eventually(func(g Gomega) {
+		got := &monitoringv1.PodMonitor{}
+		g.Expect(k8sClient.Get(ctx, key(ns, name), got)).To(Succeed())
+		g.Expect(got.UID).NotTo(Equal(monitor.UID))
+	}).Should(Succeed())
+}

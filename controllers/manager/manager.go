@@ -6,12 +6,15 @@ package manager
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/spansink/spansink/controllers"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/flowcontrol"
@@ -78,6 +81,37 @@ func tuneGC() int {
 	return DefaultGCPercent
 }
 
+// MemoryLimitRatio is the share of the manager's memory limit, its
+// container's, that its Go runtime aims to stay within (the soft memory
+// limit, as GOMEMLIMIT would set it). GOGC alone lets the heap grow to one
+// and a half times the live heap before a collection, whatever the limit:
+// a manager whose informers' copies come near its container's limit was
+// killed for memory it did not need. With the soft limit the runtime
+// collects more often instead, and the tenth left over is for the
+// binary's mapped pages and the runtime's own, which the soft limit does
+// not count.
+const MemoryLimitRatio = 0.9
+
+// memoryLimitRefresh is how often the manager reads its memory limit again.
+const memoryLimitRefresh = time.Minute
+
+// tuneMemoryLimit sets the Go soft memory limit to MemoryLimitRatio of the
+// limit provider reports (the memory cgroup's, in production) and returns
+// the limit in force. A GOMEMLIMIT the operator's user sets is left in
+// force, and AUTOMEMLIMIT, a ratio or "off", overrides the ratio (both as
+// automemlimit reads them). Outside a memory cgroup, or in one without a
+// limit, there is no limit and no error. Until ctx ends the limit is read
+// again every refresh, so that a resize of the pod in place (Kubernetes
+// changes a running container's cgroup) moves it too.
+func tuneMemoryLimit(ctx context.Context, provider memlimit.Provider, refresh time.Duration) (int64, error) {
+	limit, err := memlimit.Set(memlimit.WithRatio(MemoryLimitRatio), memlimit.WithProvider(provider),
+		memlimit.WithRefreshInterval(ctx, refresh))
+	if errors.Is(err, memlimit.ErrNoCgroup) || errors.Is(err, memlimit.ErrCgroupsNotSupported) {
+		return limit, nil
+	}
+	return limit, err
+}
+
 // Options are what the manager runs with; cmd/manager fills them from its
 // flags.
 type Options struct {
@@ -131,6 +165,11 @@ func Run(ctx context.Context, opts Options) error {
 	klog.SetLogger(logger)
 	log := ctrl.Log.WithName("manager")
 	gcPercent := tuneGC()
+	memoryLimit, err := tuneMemoryLimit(ctx, memlimit.FromCgroup, memoryLimitRefresh)
+	if err != nil {
+		// The manager works without a soft limit, as before it had one.
+		log.Error(err, "cannot set the Go soft memory limit from the memory cgroup's; running without one")
+	}
 
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
@@ -170,7 +209,7 @@ func Run(ctx context.Context, opts Options) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log.Info("starting manager", "collectorImage", opts.CollectorImage, "host", cfg.Host, "namespace", reconciler.OperatorNamespace,
-		"metricsAddr", opts.MetricsAddr, "metricsSecure", opts.MetricsSecure, "pprofAddr", opts.PprofAddr, "gcPercent", gcPercent, "kubeAPIQPS", opts.KubeAPIQPS, "kubeAPIBurst", opts.KubeAPIBurst)
+		"metricsAddr", opts.MetricsAddr, "metricsSecure", opts.MetricsSecure, "pprofAddr", opts.PprofAddr, "gcPercent", gcPercent, "memoryLimit", memoryLimit, "kubeAPIQPS", opts.KubeAPIQPS, "kubeAPIBurst", opts.KubeAPIBurst)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("run manager: %w", err)
 	}

@@ -45,6 +45,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
@@ -54,6 +55,7 @@ import (
 
 	"github.com/spansink/spansink/api/v1alpha1"
 	"github.com/spansink/spansink/controllers"
+	"github.com/spansink/spansink/test/memcgroup"
 )
 
 func main() {
@@ -65,6 +67,7 @@ func main() {
 	flag.DurationVar(&opts.timeout, "converge-timeout", 15*time.Minute, "how long a phase may take before the run fails")
 	flag.DurationVar(&opts.idle, "idle", time.Minute, "how long the idle phase watches")
 	flag.StringVar(&opts.binary, "binary", "", "a spansink binary to measure instead of building this checkout's (to compare two builds)")
+	flag.Var(&opts.memoryLimit, "memory-limit", "run the manager in a memory cgroup with this limit (a quantity such as 480Mi), as a pod with that limit runs it; it needs a writable cgroup v1 memory hierarchy")
 	flag.StringVar(&opts.profileDir, "profile-dir", "", "write the manager's heap profile at the end of each phase into this directory (heap-<n>.pb.gz, for go tool pprof)")
 	flag.Parse()
 	if err := run(opts); err != nil {
@@ -78,6 +81,22 @@ type options struct {
 	managerArgs, binary        string
 	profileDir                 string
 	timeout, idle              time.Duration
+	memoryLimit                quantityFlag
+}
+
+// quantityFlag is a flag holding a Kubernetes quantity; zero when unset.
+type quantityFlag struct{ resource.Quantity }
+
+func (q *quantityFlag) Set(value string) error {
+	parsed, err := resource.ParseQuantity(value)
+	if err != nil {
+		return err
+	}
+	if parsed.Sign() <= 0 {
+		return fmt.Errorf("%s is not a memory limit: it must be above 0", value)
+	}
+	q.Quantity = parsed
+	return nil
 }
 
 // phase is what one phase cost.
@@ -140,7 +159,8 @@ func run(opts options) error {
 		return err
 	}
 
-	m := &managerProcess{binary: binary, kubeconfig: kubeconfig, workers: opts.workers, extra: strings.Fields(opts.managerArgs), logDir: work, profileDir: opts.profileDir}
+	m := &managerProcess{binary: binary, kubeconfig: kubeconfig, workers: opts.workers, extra: strings.Fields(opts.managerArgs), logDir: work, profileDir: opts.profileDir,
+		memoryLimit: opts.memoryLimit.Value()}
 	if err := m.start(); err != nil {
 		return err
 	}
@@ -522,6 +542,10 @@ type managerProcess struct {
 	extra                      []string
 	// profileDir, when set, receives a heap profile after each phase.
 	profileDir string
+	// memoryLimit, when above 0, is the limit of the memory cgroup the
+	// manager runs in.
+	memoryLimit int64
+	group       *memcgroup.Group
 
 	cmd                    *exec.Cmd
 	metricsAddr, pprofAddr string
@@ -555,6 +579,12 @@ func (m *managerProcess) start() error {
 		args = append(args, "--pprof-bind-address", m.pprofAddr)
 	}
 	m.cmd = exec.Command(m.binary, args...)
+	if m.memoryLimit > 0 {
+		if m.group, err = memcgroup.New(fmt.Sprintf("spansink-bench-manager-%d-%d", os.Getpid(), m.runs), m.memoryLimit); err != nil {
+			return fmt.Errorf("-memory-limit: %w", err)
+		}
+		m.cmd = m.group.Command(m.binary, args...)
+	}
 	m.cmd.Stdout, m.cmd.Stderr = logFile, logFile
 	if err := m.cmd.Start(); err != nil {
 		return fmt.Errorf("start the manager: %w", err)
@@ -579,6 +609,12 @@ func (m *managerProcess) stop() {
 	_ = m.cmd.Process.Signal(syscall.SIGTERM)
 	_ = m.cmd.Wait()
 	m.cmd = nil
+	if m.group != nil {
+		if err := m.group.Remove(); err != nil {
+			progress(fmt.Sprintf("cannot remove the manager's memory cgroup: %v", err))
+		}
+		m.group = nil
+	}
 }
 
 // sample is one scrape of the manager's metrics.
@@ -772,7 +808,11 @@ func printTable(opts options, phases []phase) {
 	if opts.workers > 0 {
 		workers = strconv.Itoa(opts.workers)
 	}
-	fmt.Printf("\n%d SpanSinks in %d namespaces, --max-concurrent-reconciles %s %s\n\n", opts.sinks, opts.namespaces, workers, opts.managerArgs)
+	limit := ""
+	if !opts.memoryLimit.IsZero() {
+		limit = ", memory limit " + opts.memoryLimit.String()
+	}
+	fmt.Printf("\n%d SpanSinks in %d namespaces, --max-concurrent-reconciles %s %s%s\n\n", opts.sinks, opts.namespaces, workers, opts.managerArgs, limit)
 	fmt.Println("| phase | time | writes per SpanSink | reads (GET) per SpanSink | manager CPU | manager peak RSS | note |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, p := range phases {

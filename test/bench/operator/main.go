@@ -122,6 +122,12 @@ func run(opts options) error {
 		return err
 	}
 	defer os.RemoveAll(work)
+	if opts.profileDir != "" {
+		// Now rather than at the first profile, minutes into the run.
+		if err := os.MkdirAll(opts.profileDir, 0o755); err != nil {
+			return fmt.Errorf("-profile-dir: %w", err)
+		}
+	}
 	binary := opts.binary
 	if binary == "" {
 		binary = filepath.Join(work, "spansink")

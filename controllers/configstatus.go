@@ -12,9 +12,8 @@ import (
 
 	"github.com/spansink/spansink/api/v1alpha1"
 	"github.com/spansink/spansink/controllers/manifests"
-	"github.com/spansink/spansink/sink/collector"
 	"github.com/spansink/spansink/sink/config"
-	"github.com/spansink/spansink/sink/objectstore"
+	"github.com/spansink/spansink/sink/configstatus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -31,9 +30,9 @@ import (
 const DefaultConfigRecheck = 5 * time.Second
 
 // CollectorStatusReader asks a running collector pod which config it
-// applies (collector.ConfigStatus).
+// applies (configstatus.Status).
 type CollectorStatusReader interface {
-	ReadConfigStatus(ctx context.Context, pod *corev1.Pod) (collector.ConfigStatus, error)
+	ReadConfigStatus(ctx context.Context, pod *corev1.Pod) (configstatus.Status, error)
 }
 
 // HTTPCollectorStatus reads GET /config on a collector pod's metrics port,
@@ -59,7 +58,7 @@ const maxConfigStatusBytes = 64 << 10
 var defaultStatusClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 
 // ReadConfigStatus implements CollectorStatusReader.
-func (h HTTPCollectorStatus) ReadConfigStatus(ctx context.Context, pod *corev1.Pod) (collector.ConfigStatus, error) {
+func (h HTTPCollectorStatus) ReadConfigStatus(ctx context.Context, pod *corev1.Pod) (configstatus.Status, error) {
 	port, timeout, httpClient := h.Port, h.Timeout, h.Client
 	if port == 0 {
 		port = manifests.MetricsPort
@@ -72,29 +71,29 @@ func (h HTTPCollectorStatus) ReadConfigStatus(ctx context.Context, pod *corev1.P
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	url := "http://" + net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(port)) + collector.ConfigStatusPath
+	url := "http://" + net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(port)) + configstatus.Path
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return collector.ConfigStatus{}, fmt.Errorf("ask pod %s: %w", pod.Name, err)
+		return configstatus.Status{}, fmt.Errorf("ask pod %s: %w", pod.Name, err)
 	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
-		return collector.ConfigStatus{}, fmt.Errorf("ask pod %s: %w", pod.Name, err)
+		return configstatus.Status{}, fmt.Errorf("ask pod %s: %w", pod.Name, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxConfigStatusBytes))
 	if err != nil {
-		return collector.ConfigStatus{}, fmt.Errorf("read %s of pod %s: %w", url, pod.Name, err)
+		return configstatus.Status{}, fmt.Errorf("read %s of pod %s: %w", url, pod.Name, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return collector.ConfigStatus{}, fmt.Errorf("%s of pod %s answered %s", url, pod.Name, resp.Status)
+		return configstatus.Status{}, fmt.Errorf("%s of pod %s answered %s", url, pod.Name, resp.Status)
 	}
-	var status collector.ConfigStatus
+	var status configstatus.Status
 	if err := json.Unmarshal(body, &status); err != nil {
-		return collector.ConfigStatus{}, fmt.Errorf("decode %s of pod %s: %w", url, pod.Name, err)
+		return configstatus.Status{}, fmt.Errorf("decode %s of pod %s: %w", url, pod.Name, err)
 	}
 	if status.AppliedHash == "" {
-		return collector.ConfigStatus{}, fmt.Errorf("%s of pod %s names no applied config", url, pod.Name)
+		return configstatus.Status{}, fmt.Errorf("%s of pod %s names no applied config", url, pod.Name)
 	}
 	return status, nil
 }
@@ -105,7 +104,7 @@ type configReport struct {
 	want string
 	// statuses are the answers of the ready pods of the current template,
 	// of every shard.
-	statuses []collector.ConfigStatus
+	statuses []configstatus.Status
 	// unreachable is a ready pod of the current template that did not answer.
 	unreachable string
 	// replacing is true while pods of an earlier template still run, or
@@ -118,7 +117,7 @@ type configReport struct {
 // podUpload is one pod's report on its uploads.
 type podUpload struct {
 	pod    string
-	status objectstore.Status
+	status configstatus.Upload
 }
 
 // observeConfigApplied asks each ready collector pod that runs the current
@@ -192,7 +191,7 @@ func configMapHash(cm *corev1.ConfigMap) string {
 	if !ok {
 		return ""
 	}
-	return collector.HashConfig([]byte(data))
+	return configstatus.Hash([]byte(data))
 }
 
 // configVerdict is the ConfigApplied condition for a report, and when to
@@ -212,7 +211,7 @@ func configVerdict(report *configReport) (state metav1.ConditionStatus, reason, 
 	if report.unreachable != "" {
 		return metav1.ConditionUnknown, v1alpha1.ReasonCollectorUnreachable,
 			fmt.Sprintf("The collector pod %s does not answer GET %s on port %d; a NetworkPolicy must admit the operator's namespace to that port",
-				report.unreachable, collector.ConfigStatusPath, manifests.MetricsPort), true
+				report.unreachable, configstatus.Path, manifests.MetricsPort), true
 	}
 	applied := len(report.statuses) > 0
 	for _, s := range report.statuses {

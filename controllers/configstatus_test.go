@@ -18,8 +18,8 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/spansink/spansink/api/v1alpha1"
 	"github.com/spansink/spansink/controllers/manifests"
-	"github.com/spansink/spansink/sink/collector"
 	"github.com/spansink/spansink/sink/config"
+	"github.com/spansink/spansink/sink/configstatus"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -61,16 +61,16 @@ func restartHashOf(data string) string {
 type fakeCollector struct {
 	ip     string
 	mu     sync.Mutex
-	status collector.ConfigStatus
+	status configstatus.Status
 	asked  atomic.Int32
 }
 
-func startFakeCollector(status collector.ConfigStatus) *fakeCollector {
+func startFakeCollector(status configstatus.Status) *fakeCollector {
 	f := &fakeCollector{ip: fmt.Sprintf("127.0.0.%d", 20+nextCollectorIP.Add(1)), status: status}
 	l, err := net.Listen("tcp", net.JoinHostPort(f.ip, strconv.Itoa(collectorStatusPort)))
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	server := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet || r.URL.Path != collector.ConfigStatusPath {
+		if r.Method != http.MethodGet || r.URL.Path != configstatus.Path {
 			http.NotFound(w, r)
 			return
 		}
@@ -88,7 +88,7 @@ func startFakeCollector(status collector.ConfigStatus) *fakeCollector {
 	return f
 }
 
-func (f *fakeCollector) set(status collector.ConfigStatus) {
+func (f *fakeCollector) set(status configstatus.Status) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.status = status
@@ -138,7 +138,7 @@ var _ = Describe("Which config the collector applies", func() {
 		Expect(k8sClient.Get(ctx, key(ns, "live-collector"), deploy)).To(Succeed())
 		firstData := configMapData(Default, "live")
 		appliedAt := time.Date(2031, 3, 14, 12, 0, 0, 0, time.UTC)
-		fake := startFakeCollector(collector.ConfigStatus{AppliedHash: sha256Hex(firstData), Generation: 1, AppliedAt: appliedAt})
+		fake := startFakeCollector(configstatus.Status{AppliedHash: sha256Hex(firstData), Generation: 1, AppliedAt: appliedAt})
 		runCollectorPod(ctx, sink, deploy, "live-collector-abc", fake.ip)
 
 		Eventually(func(g Gomega) {
@@ -174,7 +174,7 @@ var _ = Describe("Which config the collector applies", func() {
 		// it: the operator finds out by itself, no event tells it.
 		asked := fake.asked.Load()
 		appliedAt = appliedAt.Add(time.Hour)
-		fake.set(collector.ConfigStatus{AppliedHash: sha256Hex(newData), Generation: 2, AppliedAt: appliedAt})
+		fake.set(configstatus.Status{AppliedHash: sha256Hex(newData), Generation: 2, AppliedAt: appliedAt})
 		Eventually(func(g Gomega) {
 			got := getSink(g, ctx, ns, "live")
 			g.Expect(condition(got, v1alpha1.ConditionConfigApplied)).To(And(
@@ -210,7 +210,7 @@ var _ = Describe("Which config the collector applies", func() {
 		deploy := &appsv1.Deployment{}
 		Expect(k8sClient.Get(ctx, key(ns, "refused-collector"), deploy)).To(Succeed())
 		firstData := configMapData(Default, "refused")
-		fake := startFakeCollector(collector.ConfigStatus{AppliedHash: sha256Hex(firstData), Generation: 1, AppliedAt: time.Now()})
+		fake := startFakeCollector(configstatus.Status{AppliedHash: sha256Hex(firstData), Generation: 1, AppliedAt: time.Now()})
 		runCollectorPod(ctx, sink, deploy, "refused-collector-abc", fake.ip)
 		Eventually(func(g Gomega) {
 			g.Expect(condition(getSink(g, ctx, ns, "refused"), v1alpha1.ConditionConfigApplied)).To(HaveField("Reason", v1alpha1.ReasonApplied))
@@ -223,7 +223,7 @@ var _ = Describe("Which config the collector applies", func() {
 			g.Expect(newData).NotTo(Equal(firstData))
 		}).Should(Succeed())
 		const why = "storage.format needs a restart"
-		fake.set(collector.ConfigStatus{AppliedHash: sha256Hex(firstData), Generation: 1, AppliedAt: time.Now(), RefusedHash: sha256Hex(newData), RefusedError: why})
+		fake.set(configstatus.Status{AppliedHash: sha256Hex(firstData), Generation: 1, AppliedAt: time.Now(), RefusedHash: sha256Hex(newData), RefusedError: why})
 		Eventually(func(g Gomega) {
 			got := getSink(g, ctx, ns, "refused")
 			c := condition(got, v1alpha1.ConditionConfigApplied)
@@ -292,7 +292,7 @@ func printedColumn(ctx context.Context, ns, name, column string) any {
 
 var _ = Describe("configVerdict", func() {
 	const want, old = "new", "old"
-	applied := func(hash string) collector.ConfigStatus { return collector.ConfigStatus{AppliedHash: hash} }
+	applied := func(hash string) configstatus.Status { return configstatus.Status{AppliedHash: hash} }
 	DescribeTable("tells Applied, Pending, Refused and Unknown apart",
 		func(report *configReport, state metav1.ConditionStatus, reason string, recheck bool) {
 			gotState, gotReason, _, gotRecheck := configVerdict(report)
@@ -302,23 +302,23 @@ var _ = Describe("configVerdict", func() {
 		},
 		Entry("no Deployment", nil, metav1.ConditionUnknown, v1alpha1.ReasonNoReadyCollector, false),
 		Entry("no ready pod", &configReport{want: want}, metav1.ConditionUnknown, v1alpha1.ReasonNoReadyCollector, false),
-		Entry("applied", &configReport{want: want, statuses: []collector.ConfigStatus{applied(want)}}, metav1.ConditionTrue, v1alpha1.ReasonApplied, false),
-		Entry("an older config: poll", &configReport{want: want, statuses: []collector.ConfigStatus{applied(old)}}, metav1.ConditionFalse, v1alpha1.ReasonPending, true),
-		Entry("one of two pods behind", &configReport{want: want, statuses: []collector.ConfigStatus{applied(want), applied(old)}}, metav1.ConditionFalse, v1alpha1.ReasonPending, true),
-		Entry("refused", &configReport{want: want, statuses: []collector.ConfigStatus{{AppliedHash: old, RefusedHash: want, RefusedError: "bad"}}}, metav1.ConditionFalse, v1alpha1.ReasonRefused, false),
-		Entry("an earlier refusal does not count", &configReport{want: want, statuses: []collector.ConfigStatus{{AppliedHash: want, RefusedHash: old}}}, metav1.ConditionTrue, v1alpha1.ReasonApplied, false),
+		Entry("applied", &configReport{want: want, statuses: []configstatus.Status{applied(want)}}, metav1.ConditionTrue, v1alpha1.ReasonApplied, false),
+		Entry("an older config: poll", &configReport{want: want, statuses: []configstatus.Status{applied(old)}}, metav1.ConditionFalse, v1alpha1.ReasonPending, true),
+		Entry("one of two pods behind", &configReport{want: want, statuses: []configstatus.Status{applied(want), applied(old)}}, metav1.ConditionFalse, v1alpha1.ReasonPending, true),
+		Entry("refused", &configReport{want: want, statuses: []configstatus.Status{{AppliedHash: old, RefusedHash: want, RefusedError: "bad"}}}, metav1.ConditionFalse, v1alpha1.ReasonRefused, false),
+		Entry("an earlier refusal does not count", &configReport{want: want, statuses: []configstatus.Status{{AppliedHash: want, RefusedHash: old}}}, metav1.ConditionTrue, v1alpha1.ReasonApplied, false),
 		Entry("unreachable", &configReport{want: want, unreachable: "p"}, metav1.ConditionUnknown, v1alpha1.ReasonCollectorUnreachable, true),
 		Entry("being replaced", &configReport{want: want, replacing: true}, metav1.ConditionFalse, v1alpha1.ReasonPending, false),
-		Entry("applied by the new pod while the old one goes", &configReport{want: want, replacing: true, statuses: []collector.ConfigStatus{applied(want)}}, metav1.ConditionFalse, v1alpha1.ReasonPending, false),
+		Entry("applied by the new pod while the old one goes", &configReport{want: want, replacing: true, statuses: []configstatus.Status{applied(want)}}, metav1.ConditionFalse, v1alpha1.ReasonPending, false),
 	)
 
 	It("reports the hash and the latest time only when the pods agree, in whole seconds", func() {
 		t1 := time.Date(2031, 3, 14, 12, 0, 0, 500, time.UTC)
 		t2 := t1.Add(time.Minute)
-		hash, at := appliedConfig(&configReport{statuses: []collector.ConfigStatus{{AppliedHash: want, AppliedAt: t1}, {AppliedHash: want, AppliedAt: t2}}})
+		hash, at := appliedConfig(&configReport{statuses: []configstatus.Status{{AppliedHash: want, AppliedAt: t1}, {AppliedHash: want, AppliedAt: t2}}})
 		Expect(hash).To(Equal(want))
 		Expect(at.Time).To(BeTemporally("==", t2.Truncate(time.Second)))
-		hash, at = appliedConfig(&configReport{statuses: []collector.ConfigStatus{applied(want), applied(old)}})
+		hash, at = appliedConfig(&configReport{statuses: []configstatus.Status{applied(want), applied(old)}})
 		Expect(hash).To(BeEmpty())
 		Expect(at).To(BeNil())
 	})
@@ -335,12 +335,12 @@ var _ = Describe("HTTPCollectorStatus", func() {
 	It("reads the collector's answer", func(ctx SpecContext) {
 		at := time.Date(2031, 3, 14, 12, 0, 0, 0, time.UTC)
 		reader, pod := portOf(func(w http.ResponseWriter, r *http.Request) {
-			Expect(r.URL.Path).To(Equal(collector.ConfigStatusPath))
-			json.NewEncoder(w).Encode(collector.ConfigStatus{AppliedHash: "abc", Generation: 3, AppliedAt: at}) //nolint:errcheck
+			Expect(r.URL.Path).To(Equal(configstatus.Path))
+			json.NewEncoder(w).Encode(configstatus.Status{AppliedHash: "abc", Generation: 3, AppliedAt: at}) //nolint:errcheck
 		})
 		status, err := reader.ReadConfigStatus(ctx, pod)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(status).To(Equal(collector.ConfigStatus{AppliedHash: "abc", Generation: 3, AppliedAt: at}))
+		Expect(status).To(Equal(configstatus.Status{AppliedHash: "abc", Generation: 3, AppliedAt: at}))
 	})
 
 	DescribeTable("fails on what is not a collector's answer",

@@ -19,7 +19,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/spansink/spansink/api/v1alpha1"
-	"github.com/spansink/spansink/sink/collector"
+	"github.com/spansink/spansink/sink/configstatus"
 )
 
 // healthStates are SpanSinks in the states a person tells apart, each with
@@ -178,7 +178,7 @@ func servingObservation() *observation {
 		serviceReady: true,
 		config: &configReport{
 			want:     "current",
-			statuses: []collector.ConfigStatus{{AppliedHash: "current", Generation: 1}},
+			statuses: []configstatus.Status{{AppliedHash: "current", Generation: 1}},
 		},
 	}
 }

@@ -8,9 +8,8 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/spansink/spansink/api/v1alpha1"
 	"github.com/spansink/spansink/controllers/manifests"
-	"github.com/spansink/spansink/sink/collector"
 	"github.com/spansink/spansink/sink/config"
-	"github.com/spansink/spansink/sink/objectstore"
+	"github.com/spansink/spansink/sink/configstatus"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -68,8 +67,8 @@ var _ = Describe("A SpanSink with an object store", func() {
 		markAvailable(ctx, ns, "shipped-collector")
 		Expect(k8sClient.Get(ctx, key(ns, "shipped-collector"), deploy)).To(Succeed())
 
-		failing := collector.ConfigStatus{AppliedHash: sha256Hex(data), Generation: 1, AppliedAt: time.Now().UTC(),
-			Upload: &objectstore.Status{Bucket: "traces", PendingFiles: 3, LastError: "upload spans_2031-03-14.jsonl: the store answered 403 AccessDenied: Access Denied", FailingSince: time.Now()}}
+		failing := configstatus.Status{AppliedHash: sha256Hex(data), Generation: 1, AppliedAt: time.Now().UTC(),
+			Upload: &configstatus.Upload{Bucket: "traces", PendingFiles: 3, LastError: "upload spans_2031-03-14.jsonl: the store answered 403 AccessDenied: Access Denied", FailingSince: time.Now()}}
 		fake := startFakeCollector(failing)
 		runCollectorPod(ctx, sink, deploy, "shipped-collector-abc", fake.ip)
 		Eventually(func(g Gomega) {
@@ -83,7 +82,7 @@ var _ = Describe("A SpanSink with an object store", func() {
 		// The store comes back; nothing the operator watches changes, it
 		// finds out by asking again.
 		recovered := failing
-		recovered.Upload = &objectstore.Status{Bucket: "traces", LastUpload: time.Now()}
+		recovered.Upload = &configstatus.Upload{Bucket: "traces", LastUpload: time.Now()}
 		fake.set(recovered)
 		Eventually(func(g Gomega) {
 			got := getSink(g, ctx, ns, "shipped")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os/exec"
 	"reflect"
 	"strings"
 	"testing"
@@ -140,6 +141,32 @@ func TestLogsJSONByDefault(t *testing.T) {
 			}
 		} else if err == nil {
 			t.Errorf("%v: the log line %q is JSON, want console", tc.args, out.String())
+		}
+	}
+}
+
+// The operator learns what a collector applies from the admin port's
+// contract (sink/configstatus), not from the collector's code: the data
+// path, its servers and the object store's SDK stay out of the manager.
+func TestLinksNoCollectorCode(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	forbidden := []string{
+		"github.com/spansink/spansink/sink/collector",
+		"github.com/spansink/spansink/sink/ingest",
+		"github.com/spansink/spansink/sink/batch",
+		"github.com/spansink/spansink/sink/storage",
+		"github.com/spansink/spansink/sink/objectstore",
+		"github.com/aws/aws-sdk-go-v2",
+		"go.opentelemetry.io/collector",
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		for _, prefix := range forbidden {
+			if pkg == prefix || strings.HasPrefix(pkg, prefix+"/") {
+				t.Errorf("spansink manager links %s", pkg)
+			}
 		}
 	}
 }

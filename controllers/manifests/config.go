@@ -92,7 +92,7 @@ type RenderedConfig struct {
 	// Bytes is the YAML document stored under config.FileName.
 	Bytes []byte
 	// Hash is the hex SHA-256 of Bytes, as the collector hashes the file it
-	// applies (collector.HashConfig): status.configHash, which the
+	// applies (configstatus.Hash): status.configHash, which the
 	// collector's GET /config answer is compared with.
 	Hash string
 	// RestartHash is the hex SHA-256 of the rendered Config.RestartPart():

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/spansink/spansink/sink/configstatus"
 	"github.com/spansink/spansink/sink/record"
 )
 
@@ -35,7 +36,7 @@ func (c *Collector) adminHandler() http.Handler {
 		writePlain(w, http.StatusOK, "ok")
 	})
 	mux.HandleFunc("GET /readyz", c.serveReady)
-	mux.HandleFunc("GET "+ConfigStatusPath, c.serveConfigStatus)
+	mux.HandleFunc("GET "+configstatus.Path, c.serveConfigStatus)
 	return mux
 }
 

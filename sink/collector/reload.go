@@ -10,6 +10,7 @@ import (
 
 	"github.com/spansink/spansink/sink/batch"
 	"github.com/spansink/spansink/sink/config"
+	"github.com/spansink/spansink/sink/configstatus"
 	"github.com/spansink/spansink/sink/filewatch"
 	"github.com/spansink/spansink/sink/ingest"
 	"github.com/spansink/spansink/sink/storage/rollingfile"
@@ -47,13 +48,13 @@ func (c *Collector) WatchConfig(src ConfigSource, initial []byte) {
 	c.reload.mu.Lock()
 	defer c.reload.mu.Unlock()
 	c.reload.src = &src
-	c.reload.status.AppliedHash = HashConfig(initial)
+	c.reload.status.AppliedHash = configstatus.Hash(initial)
 	c.reload.seen = c.reload.status.AppliedHash
 	c.configMetrics.applied(c.reload.status)
 }
 
 // ConfigStatus returns what GET /config answers.
-func (c *Collector) ConfigStatus() ConfigStatus {
+func (c *Collector) ConfigStatus() configstatus.Status {
 	c.reload.mu.Lock()
 	status := c.reload.status
 	c.reload.mu.Unlock()
@@ -88,7 +89,7 @@ func (c *Collector) reloadLocked(trigger string) string {
 		// the next, so each is logged once.
 		return c.refuseLocked("read error: "+err.Error(), "", fmt.Errorf("read collector config: %w", err), trigger)
 	}
-	hash := HashConfig(data)
+	hash := configstatus.Hash(data)
 	if hash == r.seen {
 		return ReloadUnchanged
 	}
@@ -111,7 +112,7 @@ func (c *Collector) reloadLocked(trigger string) string {
 		return c.refuseLocked(hash, hash, err, trigger)
 	}
 	r.seen = hash
-	r.status = ConfigStatus{AppliedHash: hash, Generation: r.status.Generation + 1, AppliedAt: time.Now().UTC()}
+	r.status = configstatus.Status{AppliedHash: hash, Generation: r.status.Generation + 1, AppliedAt: time.Now().UTC()}
 	c.configMetrics.applied(r.status)
 	c.log.Info("applied a changed config", "generation", r.status.Generation, "hash", hash, "trigger", trigger, "changed", cur.LiveChanges(next))
 	return ReloadApplied
@@ -200,7 +201,7 @@ func (c *Collector) watchConfig(w *filewatch.Watcher, stop <-chan struct{}, done
 type reloadState struct {
 	mu     sync.Mutex
 	src    *ConfigSource // nil without a config file
-	status ConfigStatus
+	status configstatus.Status
 	// seen identifies the content last read: its hash, or a read error.
 	seen string
 }
@@ -214,7 +215,7 @@ func (c *Collector) initConfigStatus(cfg config.Config) error {
 	}
 	c.applied.Store(&cfg)
 	c.configMetrics = newConfigMetrics(c.registry)
-	c.reload.status = ConfigStatus{AppliedHash: HashConfig(rendered), Generation: 1, AppliedAt: time.Now().UTC()}
+	c.reload.status = configstatus.Status{AppliedHash: configstatus.Hash(rendered), Generation: 1, AppliedAt: time.Now().UTC()}
 	c.reload.seen = c.reload.status.AppliedHash
 	c.configMetrics.applied(c.reload.status)
 	return nil

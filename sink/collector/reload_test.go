@@ -18,6 +18,7 @@ import (
 	"github.com/spansink/spansink/sink/access/accesstest"
 	"github.com/spansink/spansink/sink/batch"
 	"github.com/spansink/spansink/sink/config"
+	"github.com/spansink/spansink/sink/configstatus"
 	"github.com/spansink/spansink/sink/ingest"
 )
 
@@ -93,7 +94,7 @@ func writeFile(t *testing.T, path string, data []byte) {
 	}
 }
 
-func (r *reloading) waitGeneration(t *testing.T, gen int64) ConfigStatus {
+func (r *reloading) waitGeneration(t *testing.T, gen int64) configstatus.Status {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -109,14 +110,14 @@ func (r *reloading) waitGeneration(t *testing.T, gen int64) ConfigStatus {
 }
 
 // getConfigStatus reads GET /config from the admin port.
-func (r *reloading) getConfigStatus(t *testing.T) ConfigStatus {
+func (r *reloading) getConfigStatus(t *testing.T) configstatus.Status {
 	t.Helper()
-	resp, err := http.Get("http://" + r.Addrs().Admin + ConfigStatusPath)
+	resp, err := http.Get("http://" + r.Addrs().Admin + configstatus.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var s ConfigStatus
+	var s configstatus.Status
 	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil || resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("GET /config: %d %v", resp.StatusCode, err)
 	}
@@ -134,7 +135,7 @@ func TestReloadAppliesAKubeletUpdate(t *testing.T) {
 	initial := yamlConfig(50, "1h", "")
 	vol.Update(t, map[string][]byte{config.FileName: initial})
 	r := startReloading(t, vol.Path(config.FileName), initial, time.Hour)
-	if s := r.getConfigStatus(t); s.Generation != 1 || s.AppliedHash != HashConfig(initial) || s.RefusedHash != "" {
+	if s := r.getConfigStatus(t); s.Generation != 1 || s.AppliedHash != configstatus.Hash(initial) || s.RefusedHash != "" {
 		t.Fatalf("status at start = %+v, want generation 1 and the hash of the file", s)
 	}
 	if code, _ := adminGet(t, r.Addrs().Admin, "/debug/spans"); code != http.StatusNotFound {
@@ -151,7 +152,7 @@ debug: {enabled: true}
 	changed = []byte(strings.Replace(string(changed), "shutdownTimeout: 20s", "shutdownTimeout: 15s", 1))
 	vol.Update(t, map[string][]byte{config.FileName: changed})
 	s := r.waitGeneration(t, 2)
-	if s.AppliedHash != HashConfig(changed) || s.AppliedAt.Before(before) || s.RefusedHash != "" {
+	if s.AppliedHash != configstatus.Hash(changed) || s.AppliedAt.Before(before) || s.RefusedHash != "" {
 		t.Fatalf("status after the update = %+v", s)
 	}
 	if got := r.getConfigStatus(t); got != s {
@@ -176,11 +177,11 @@ debug: {enabled: true}
 		t.Errorf("/debug/spans after enabling: %d %s", code, body)
 	}
 	metrics := map[string]float64{
-		"spansink_config_generation":                               2,
-		`spansink_config_reloads_total{result="applied"}`:          1,
-		`spansink_config_info{hash="` + HashConfig(changed) + `"}`: 1,
-		`spansink_config_info{hash="` + HashConfig(initial) + `"}`: 0,
-		`spansink_queue_capacity_spans`:                            1000,
+		"spansink_config_generation":                                      2,
+		`spansink_config_reloads_total{result="applied"}`:                 1,
+		`spansink_config_info{hash="` + configstatus.Hash(changed) + `"}`: 1,
+		`spansink_config_info{hash="` + configstatus.Hash(initial) + `"}`: 0,
+		`spansink_queue_capacity_spans`:                                   1000,
 	}
 	_, body := adminGet(t, r.Addrs().Admin, "/metrics")
 	for series, want := range metrics {
@@ -247,7 +248,7 @@ func TestReloadRefusals(t *testing.T) {
 				t.Fatalf("reload = %s, want refused", got)
 			}
 			s := r.getConfigStatus(t)
-			if s.Generation != 1 || s.AppliedHash != HashConfig(initial) || s.RefusedHash != HashConfig(tc.data) || !strings.Contains(s.RefusedError, tc.want) {
+			if s.Generation != 1 || s.AppliedHash != configstatus.Hash(initial) || s.RefusedHash != configstatus.Hash(tc.data) || !strings.Contains(s.RefusedError, tc.want) {
 				t.Fatalf("status = %+v, want generation 1, the old hash, and the refused hash with %q", s, tc.want)
 			}
 			if got := r.batcher.Tuning().Size; got != 50 {
@@ -279,7 +280,7 @@ func TestConfigStatusWithoutFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Generation != 1 || s.AppliedHash != HashConfig(rendered) || s.AppliedAt.IsZero() {
+	if s.Generation != 1 || s.AppliedHash != configstatus.Hash(rendered) || s.AppliedAt.IsZero() {
 		t.Fatalf("status = %+v", s)
 	}
 	if got := r.ReloadConfig("sighup"); got != ReloadUnchanged {

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/go-logr/logr"
 
+	"github.com/spansink/spansink/sink/configstatus"
 	"github.com/spansink/spansink/sink/spanfile"
 )
 
@@ -89,24 +90,7 @@ type Uploader struct {
 	stale bool
 
 	mu     sync.Mutex
-	status Status
-}
-
-// Status is what the uploader reports on GET /config and in its metrics.
-type Status struct {
-	// Bucket is where files go.
-	Bucket string `json:"bucket"`
-	// PendingFiles and PendingBytes are the sealed files not yet confirmed.
-	PendingFiles int   `json:"pendingFiles"`
-	PendingBytes int64 `json:"pendingBytes"`
-	// OldestPending is when the oldest of them was sealed.
-	OldestPending time.Time `json:"oldestPending,omitzero"`
-	// LastUpload is when the store last confirmed a file.
-	LastUpload time.Time `json:"lastUpload,omitzero"`
-	// LastError is why the latest attempt failed, empty once one passes.
-	LastError string `json:"lastError,omitempty"`
-	// FailingSince is when attempts started failing, zero while they pass.
-	FailingSince time.Time `json:"failingSince,omitzero"`
+	status configstatus.Upload
 }
 
 // Open reads the manifest and prepares the transfers. It makes no request.
@@ -128,7 +112,7 @@ func (u *Uploader) Open(ctx context.Context) error {
 	}
 	u.manifest = m
 	u.wake = make(chan struct{}, 1)
-	u.status = Status{Bucket: u.Bucket}
+	u.status = configstatus.Upload{Bucket: u.Bucket}
 	return nil
 }
 
@@ -177,7 +161,7 @@ func (u *Uploader) FirstFreeIndex(day string) int {
 }
 
 // Status returns the uploader's state.
-func (u *Uploader) Status() Status {
+func (u *Uploader) Status() configstatus.Upload {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.status

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/spansink/spansink/sink/access/accesstest"
-	"github.com/spansink/spansink/sink/collector"
 	"github.com/spansink/spansink/sink/config"
+	"github.com/spansink/spansink/sink/configstatus"
 	"github.com/spansink/spansink/test/collectorproc"
 )
 
@@ -47,13 +47,13 @@ type harness struct {
 	pid int
 }
 
-func (h *harness) status() collector.ConfigStatus {
+func (h *harness) status() configstatus.Status {
 	h.t.Helper()
-	code, body, err := h.p.Admin(collector.ConfigStatusPath)
+	code, body, err := h.p.Admin(configstatus.Path)
 	if err != nil || code != http.StatusOK {
 		h.t.Fatalf("GET /config: %d %v", code, err)
 	}
-	var s collector.ConfigStatus
+	var s configstatus.Status
 	if err := json.Unmarshal([]byte(body), &s); err != nil {
 		h.t.Fatalf("GET /config answered %q: %v", body, err)
 	}
@@ -62,7 +62,7 @@ func (h *harness) status() collector.ConfigStatus {
 
 // update writes data the kubelet way and waits until /config shows it
 // applied, within applyBound.
-func (h *harness) update(what string, data []byte) collector.ConfigStatus {
+func (h *harness) update(what string, data []byte) configstatus.Status {
 	h.t.Helper()
 	before := h.status().Generation
 	start := time.Now()
@@ -70,8 +70,8 @@ func (h *harness) update(what string, data []byte) collector.ConfigStatus {
 	for {
 		s := h.status()
 		if s.Generation > before {
-			if s.AppliedHash != collector.HashConfig(data) {
-				h.t.Fatalf("%s: applied hash %s, want the file's %s", what, s.AppliedHash, collector.HashConfig(data))
+			if s.AppliedHash != configstatus.Hash(data) {
+				h.t.Fatalf("%s: applied hash %s, want the file's %s", what, s.AppliedHash, configstatus.Hash(data))
 			}
 			h.t.Logf("%s: in force after %s (generation %d)", what, time.Since(start).Round(time.Millisecond), s.Generation)
 			return s
@@ -186,7 +186,7 @@ func TestLiveReloadUnderLoad(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	s := h.status()
-	if s.RefusedHash != collector.HashConfig(bad) || !strings.Contains(s.RefusedError, "parse collector config") ||
+	if s.RefusedHash != configstatus.Hash(bad) || !strings.Contains(s.RefusedError, "parse collector config") ||
 		s.AppliedHash != good.AppliedHash || s.Generation != good.Generation {
 		t.Fatalf("after a bad config /config says %+v", s)
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spansink/spansink/sink/collector"
+	"github.com/spansink/spansink/sink/configstatus"
 	"github.com/spansink/spansink/test/collectorproc"
 )
 
@@ -46,7 +46,7 @@ func TestSIGHUPRereadsTheConfig(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if s := h.status(); s.AppliedHash != collector.HashConfig(changed) {
+	if s := h.status(); s.AppliedHash != configstatus.Hash(changed) {
 		t.Fatalf("applied hash %s, want the file's", s.AppliedHash)
 	}
 	if got := h.metric("spansink_queue_capacity_spans"); got != 777 {

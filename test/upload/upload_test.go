@@ -30,8 +30,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
-	"github.com/spansink/spansink/sink/collector"
 	"github.com/spansink/spansink/sink/config"
+	"github.com/spansink/spansink/sink/configstatus"
 	"github.com/spansink/spansink/sink/objectstore"
 	"github.com/spansink/spansink/test/collectorproc"
 	"github.com/spansink/spansink/test/s3server"
@@ -158,27 +158,27 @@ func (f *fixture) setAddr(addr string) {
 }
 
 // uploadStatus reads the running collector's GET /config upload part.
-func (f *fixture) uploadStatus() (objectstore.Status, error) {
-	code, body, err := f.proc.Admin(collector.ConfigStatusPath)
+func (f *fixture) uploadStatus() (configstatus.Upload, error) {
+	code, body, err := f.proc.Admin(configstatus.Path)
 	if err != nil {
-		return objectstore.Status{}, err
+		return configstatus.Upload{}, err
 	}
 	if code != http.StatusOK {
-		return objectstore.Status{}, fmt.Errorf("GET /config: %d %s", code, body)
+		return configstatus.Upload{}, fmt.Errorf("GET /config: %d %s", code, body)
 	}
-	var status collector.ConfigStatus
+	var status configstatus.Status
 	if err := json.Unmarshal([]byte(body), &status); err != nil {
-		return objectstore.Status{}, err
+		return configstatus.Upload{}, err
 	}
 	if status.Upload == nil {
-		return objectstore.Status{}, fmt.Errorf("GET /config has no upload status: %s", body)
+		return configstatus.Upload{}, fmt.Errorf("GET /config has no upload status: %s", body)
 	}
 	return *status.Upload, nil
 }
 
 // waitCaughtUp waits until the collector reports no file pending and no
 // error, after at least one upload.
-func (f *fixture) waitCaughtUp(within time.Duration) objectstore.Status {
+func (f *fixture) waitCaughtUp(within time.Duration) configstatus.Upload {
 	f.t.Helper()
 	deadline := time.Now().Add(within)
 	for {

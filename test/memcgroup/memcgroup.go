@@ -97,6 +97,21 @@ func (g *Group) PeakBytes() (int64, error) {
 	return strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
 }
 
+// OOMKills is how many of g's processes the kernel killed for exceeding
+// its limit.
+func (g *Group) OOMKills() (int, error) {
+	data, err := os.ReadFile(filepath.Join(g.dir, "memory.oom_control"))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if count, ok := strings.CutPrefix(line, "oom_kill "); ok {
+			return strconv.Atoi(count)
+		}
+	}
+	return 0, errors.New("memory.oom_control has no oom_kill count")
+}
+
 // Remove removes g once its processes have ended.
 func (g *Group) Remove() error {
 	return os.Remove(g.dir)

@@ -541,6 +541,13 @@ func countEvents(ctx context.Context, k8s client.Client) (int, error) {
 	return len(events.Items), nil
 }
 
+// managerHTTP reads the manager's metrics and profiles. A manager that
+// thrashes at its memory limit may accept a connection and never answer.
+var managerHTTP = &http.Client{Timeout: 30 * time.Second}
+
+// stopGrace is how long the manager has to end after SIGTERM.
+const stopGrace = 30 * time.Second
+
 // managerProcess is the `spansink manager` under test.
 type managerProcess struct {
 	binary, kubeconfig, logDir string
@@ -553,7 +560,9 @@ type managerProcess struct {
 	memoryLimit int64
 	group       *memcgroup.Group
 
-	cmd                    *exec.Cmd
+	cmd *exec.Cmd
+	// exited receives what cmd.Wait returned, once the manager has ended.
+	exited                 chan error
 	metricsAddr, pprofAddr string
 	runs, profiles         int
 }
@@ -595,6 +604,8 @@ func (m *managerProcess) start() error {
 	if err := m.cmd.Start(); err != nil {
 		return fmt.Errorf("start the manager: %w", err)
 	}
+	m.exited = make(chan error, 1)
+	go func(cmd *exec.Cmd, exited chan<- error) { exited <- cmd.Wait() }(m.cmd, m.exited)
 	m.metricsAddr = metrics
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -613,7 +624,15 @@ func (m *managerProcess) stop() {
 		return
 	}
 	_ = m.cmd.Process.Signal(syscall.SIGTERM)
-	_ = m.cmd.Wait()
+	select {
+	case <-m.exited:
+	case <-time.After(stopGrace):
+		// A manager thrashing at its memory limit may never get to its
+		// SIGTERM handler.
+		progress(fmt.Sprintf("the manager did not stop within %s of SIGTERM: killing it", stopGrace))
+		_ = m.cmd.Process.Kill()
+		<-m.exited
+	}
 	m.cmd = nil
 	if m.group != nil {
 		if err := m.group.Remove(); err != nil {
@@ -631,7 +650,7 @@ type sample struct {
 }
 
 func (m *managerProcess) scrape() (sample, error) {
-	resp, err := http.Get("http://" + m.metricsAddr + "/metrics")
+	resp, err := managerHTTP.Get("http://" + m.metricsAddr + "/metrics")
 	if err != nil {
 		return sample{}, err
 	}
@@ -688,7 +707,21 @@ func (m *managerProcess) measure(name string, fn func() (string, error)) (phase,
 		return p, err
 	}
 	start := time.Now()
-	note, err := fn()
+	var note string
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		note, err = fn()
+		done <- err
+	}()
+	select {
+	case err = <-done:
+	case err = <-m.exited:
+		// A phase would wait out its whole timeout for a manager that is
+		// gone; say at once how it ended.
+		m.exited <- err // for stop
+		return p, m.exitError(err)
+	}
 	p.took = time.Since(start)
 	if err != nil {
 		return p, err
@@ -712,13 +745,31 @@ func (m *managerProcess) measure(name string, fn func() (string, error)) (phase,
 	return p, m.writeHeapProfile(name)
 }
 
+// exitError says that the manager ended, how, and whether the kernel
+// killed it for its memory cgroup's limit.
+func (m *managerProcess) exitError(waitErr error) error {
+	how := "with status 0"
+	if waitErr != nil {
+		how = waitErr.Error()
+	}
+	if m.group != nil {
+		if kills, err := m.group.OOMKills(); err == nil && kills > 0 {
+			return fmt.Errorf("the manager ended (%s): the kernel killed it for exceeding its memory limit of %d bytes (-memory-limit)", how, m.memoryLimit)
+		}
+	}
+	// The log goes with the run's directory; its end says why.
+	log, _ := os.ReadFile(filepath.Join(m.logDir, fmt.Sprintf("manager-%d.log", m.runs)))
+	lines := strings.Split(strings.TrimSpace(string(log)), "\n")
+	return fmt.Errorf("the manager ended (%s); the end of its log:\n%s", how, strings.Join(lines[max(0, len(lines)-5):], "\n"))
+}
+
 // writeHeapProfile saves the manager's heap profile into profileDir, if
 // one is set; what the file holds is said on the progress output.
 func (m *managerProcess) writeHeapProfile(phase string) error {
 	if m.profileDir == "" {
 		return nil
 	}
-	resp, err := http.Get("http://" + m.pprofAddr + "/debug/pprof/heap")
+	resp, err := managerHTTP.Get("http://" + m.pprofAddr + "/debug/pprof/heap")
 	if err != nil {
 		return fmt.Errorf("heap profile: %w", err)
 	}

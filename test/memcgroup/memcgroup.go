@@ -20,6 +20,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // v1Root is where cgroup v1's memory hierarchy is mounted.
@@ -112,7 +114,16 @@ func (g *Group) OOMKills() (int, error) {
 	return 0, errors.New("memory.oom_control has no oom_kill count")
 }
 
-// Remove removes g once its processes have ended.
+// Remove removes g once its processes have ended. The kernel refuses
+// while a process it killed there is still exiting (or a child of one
+// lingers), so Remove tries again for a few seconds.
 func (g *Group) Remove() error {
-	return os.Remove(g.dir)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := os.Remove(g.dir)
+		if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spansink/spansink/api/v1alpha1"
 	"github.com/spansink/spansink/sink/config"
+	"github.com/spansink/spansink/sink/configstatus"
 )
 
 // flushInterval is the spec's flush interval, or the collector's default.
@@ -92,7 +93,7 @@ type RenderedConfig struct {
 	// Bytes is the YAML document stored under config.FileName.
 	Bytes []byte
 	// Hash is the hex SHA-256 of Bytes, as the collector hashes the file it
-	// applies (configstatus.Hash): status.configHash, which the
+	// applies (configstatus.Hash, one rule for both): status.configHash, which the
 	// collector's GET /config answer is compared with.
 	Hash string
 	// RestartHash is the hex SHA-256 of the rendered Config.RestartPart():
@@ -117,7 +118,7 @@ func RenderConfig(sink *v1alpha1.SpanSink) (RenderedConfig, error) {
 	if err != nil {
 		return RenderedConfig{}, err
 	}
-	return RenderedConfig{Config: cfg, Bytes: data, Hash: sha256Hex(data), RestartHash: sha256Hex(restart)}, nil
+	return RenderedConfig{Config: cfg, Bytes: data, Hash: configstatus.Hash(data), RestartHash: sha256Hex(restart)}, nil
 }
 
 func sha256Hex(data []byte) string {

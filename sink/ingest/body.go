@@ -73,6 +73,21 @@ var (
 
 func getBody() *requestBody { return bodyPool.Get().(*requestBody) }
 
+// releaser returns the function that gives body back, with putBody, the
+// first time it is called and does nothing after: the handler calls it
+// when its request ends, and the ingester as soon as the spans are encoded
+// (see ingester.submit). A second putBody would pool the buffer twice, and
+// two requests would then share it.
+func (body *requestBody) releaser() func() {
+	released := false
+	return func() {
+		if !released {
+			released = true
+			putBody(body)
+		}
+	}
+}
+
 // putBody releases body's charge and returns it to the pool. Decoded data
 // may alias the buffer, so call it only when the request's records are
 // encoded.

@@ -44,7 +44,8 @@ func (h *httpHandler) serveDBGPT(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := getBody()
-	defer putBody(body)
+	release := body.releaser()
+	defer release()
 	if err := h.readBody(r, pm, body); err != nil {
 		f := bodyFailure(err)
 		h.dbgptReply(w, pm, f.httpStatus, DBGPTResponse{Error: err.Error()}, f.retryable)
@@ -96,7 +97,7 @@ func (h *httpHandler) serveDBGPT(w http.ResponseWriter, r *http.Request) {
 		h.dbgptReply(w, pm, http.StatusBadRequest, resp, false)
 		return
 	}
-	if err := h.in.submit(r.Context(), pm, records, stored); err != nil {
+	if err := h.in.submit(r.Context(), pm, records, stored, release); err != nil {
 		f := classify(err)
 		resp.Accepted = 0
 		resp.Error = err.Error()

@@ -105,15 +105,17 @@ func (s *grpcService) Export(ctx context.Context, req ptraceotlp.ExportRequest) 
 // export is Export for a request whose decoder already dropped malformed
 // spans.
 func (s *grpcService) export(ctx context.Context, td ptrace.Traces, malformed int) (ptraceotlp.ExportResponse, error) {
-	p, err := s.in.exportTraces(ctx, s.in.otlpGRPC, td, malformed)
+	p, err := s.in.exportTraces(ctx, s.in.otlpGRPC, td, malformed, nil)
 	return s.answer(p, err)
 }
 
 // exportBody is Export for a request still in its protobuf encoding, which
-// the encoder may take without decoding it into pdata.
-func (s *grpcService) exportBody(ctx context.Context, body []byte) (ptraceotlp.ExportResponse, error) {
+// the encoder may take without decoding it into pdata. releaseBody gives
+// body back to gRPC's buffer pool once the spans are encoded (see
+// ingester.submit).
+func (s *grpcService) exportBody(ctx context.Context, body []byte, releaseBody func()) (ptraceotlp.ExportResponse, error) {
 	pm := s.in.otlpGRPC
-	p, decodeErr, err := s.in.exportOTLPProto(ctx, pm, body)
+	p, decodeErr, err := s.in.exportOTLPProto(ctx, pm, body, releaseBody)
 	if decodeErr != nil {
 		s.in.opts.Logger.V(1).Info("undecodable OTLP/gRPC request", "error", decodeErr)
 		pm.request(codes.InvalidArgument.String())

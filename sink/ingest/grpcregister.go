@@ -66,7 +66,8 @@ func exportHandler(srv any, ctx context.Context, dec func(any) error, intercepto
 		}
 		return nil, err
 	}
-	// Nothing keeps the body: the records are copies.
+	// Nothing keeps the body: the records are copies. The export frees it
+	// as soon as they are made; this is for the requests that end before.
 	defer req.free()
 	handle := func(ctx context.Context, r any) (any, error) {
 		return export(ctx, srv.(ptraceotlp.GRPCServer), r.(*grpcRequest))
@@ -82,7 +83,7 @@ func export(ctx context.Context, srv ptraceotlp.GRPCServer, req *grpcRequest) (a
 	var resp ptraceotlp.ExportResponse
 	var err error
 	if own, isOwn := srv.(*grpcService); isOwn {
-		resp, err = own.exportBody(ctx, body)
+		resp, err = own.exportBody(ctx, body, req.free)
 	} else {
 		td, _, decodeErr := DecodeOTLPProto(body)
 		if decodeErr != nil {

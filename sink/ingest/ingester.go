@@ -46,8 +46,8 @@ type partial struct {
 // exportTraces stores the valid spans of td. Invalid spans are dropped and
 // reported in the returned partial, together with the malformed spans the
 // decoder already dropped; a non-nil error means no span of the request was
-// stored.
-func (in *ingester) exportTraces(ctx context.Context, pm *protocolMetrics, td ptrace.Traces, malformed int) (partial, error) {
+// stored. releaseBody, if not nil, is as submit takes it.
+func (in *ingester) exportTraces(ctx context.Context, pm *protocolMetrics, td ptrace.Traces, malformed int, releaseBody func()) (partial, error) {
 	received := td.SpanCount()
 	pm.received.Add(float64(received + malformed))
 	limits := in.live.load()
@@ -73,7 +73,7 @@ func (in *ingester) exportTraces(ctx context.Context, pm *protocolMetrics, td pt
 		pm.reject(ReasonInternal, valid)
 		return p, fmt.Errorf("encode spans: %w", err)
 	}
-	if err := in.submit(ctx, pm, records, valid); err != nil {
+	if err := in.submit(ctx, pm, records, valid, releaseBody); err != nil {
 		return p, err
 	}
 	return p, nil
@@ -89,8 +89,16 @@ func (l *liveLimits) checkSpanCount(spans int) error {
 }
 
 // submit hands records holding spans spans to the Submitter and counts the
-// outcome.
-func (in *ingester) submit(ctx context.Context, pm *protocolMetrics, records []record.Record, spans int) error {
+// outcome. It first calls releaseBody, if not nil, which gives the
+// request's body back to its transport: the records copy what they keep of
+// it, and in Durable mode Submit waits for the write and fsync, which on a
+// slow disk would otherwise hold every waiting request's body, and its
+// share of the inflight budget, for nothing. The transport releases the
+// body again when the request ends, so releaseBody must be idempotent.
+func (in *ingester) submit(ctx context.Context, pm *protocolMetrics, records []record.Record, spans int, releaseBody func()) error {
+	if releaseBody != nil {
+		releaseBody()
+	}
 	if len(records) == 0 {
 		return nil
 	}

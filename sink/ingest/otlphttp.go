@@ -24,9 +24,10 @@ const (
 // otlpEncoding is how an OTLP/HTTP request and its response are encoded.
 type otlpEncoding struct {
 	contentType string
-	// export stores the spans of a request body; decodeErr says it does
+	// export stores the spans of a request body and calls releaseBody
+	// once they are encoded (see ingester.submit); decodeErr says it does
 	// not decode.
-	export     func(in *ingester, ctx context.Context, pm *protocolMetrics, body []byte) (p partial, decodeErr, err error)
+	export     func(in *ingester, ctx context.Context, pm *protocolMetrics, body []byte, releaseBody func()) (p partial, decodeErr, err error)
 	marshal    func(ptraceotlp.ExportResponse) ([]byte, error)
 	marshalMsg func(proto.Message) ([]byte, error)
 }
@@ -64,13 +65,14 @@ func (h *httpHandler) serveOTLP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	body := getBody()
-	defer putBody(body)
+	release := body.releaser()
+	defer release()
 	if err := h.readBody(r, pm, body); err != nil {
 		f := bodyFailure(err)
 		h.otlpError(w, enc, pm, f.httpStatus, f.grpcCode, err.Error(), f.retryable)
 		return
 	}
-	p, decodeErr, err := enc.export(h.in, r.Context(), pm, body.Bytes())
+	p, decodeErr, err := enc.export(h.in, r.Context(), pm, body.Bytes(), release)
 	if decodeErr != nil {
 		h.in.opts.Logger.V(1).Info("undecodable OTLP/HTTP request", "error", decodeErr)
 		h.otlpError(w, enc, pm, http.StatusBadRequest, codes.InvalidArgument, decodeErr.Error(), false)

@@ -15,8 +15,9 @@ import (
 // and takes the general path, which decides the answer. The outcome is the
 // same either way, only cheaper on the wire path. decodeErr non-nil means
 // the body does not decode (400 / InvalidArgument) and nothing was
-// counted; err is as exportTraces returns it.
-func (in *ingester) exportOTLPProto(ctx context.Context, pm *protocolMetrics, body []byte) (p partial, decodeErr, err error) {
+// counted; err is as exportTraces returns it. releaseBody is as submit
+// takes it: body must not be used once it has run.
+func (in *ingester) exportOTLPProto(ctx context.Context, pm *protocolMetrics, body []byte, releaseBody func()) (p partial, decodeErr, err error) {
 	if wire, ok := in.opts.Encoder.(format.ProtoEncoder); ok {
 		limits := in.live.load()
 		if records, spans, ok := wire.EncodeOTLPProto(body, limits.attrs); ok {
@@ -25,24 +26,24 @@ func (in *ingester) exportOTLPProto(ctx context.Context, pm *protocolMetrics, bo
 				pm.reject(ReasonTooManySpans, spans)
 				return partial{}, nil, err
 			}
-			return partial{}, nil, in.submit(ctx, pm, records, spans)
+			return partial{}, nil, in.submit(ctx, pm, records, spans, releaseBody)
 		}
 	}
 	td, malformed, decodeErr := DecodeOTLPProto(body)
 	if decodeErr != nil {
 		return partial{}, decodeErr, nil
 	}
-	p, err = in.exportTraces(ctx, pm, td, malformed)
+	p, err = in.exportTraces(ctx, pm, td, malformed, releaseBody)
 	return p, nil, err
 }
 
 // exportOTLPJSON is exportOTLPProto for the OTLP JSON mapping, which has
 // only the pdata path.
-func (in *ingester) exportOTLPJSON(ctx context.Context, pm *protocolMetrics, body []byte) (p partial, decodeErr, err error) {
+func (in *ingester) exportOTLPJSON(ctx context.Context, pm *protocolMetrics, body []byte, releaseBody func()) (p partial, decodeErr, err error) {
 	td, malformed, decodeErr := DecodeOTLPJSON(body)
 	if decodeErr != nil {
 		return partial{}, decodeErr, nil
 	}
-	p, err = in.exportTraces(ctx, pm, td, malformed)
+	p, err = in.exportTraces(ctx, pm, td, malformed, releaseBody)
 	return p, nil, err
 }

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -13,8 +14,8 @@ import (
 
 // budgetPool is the gRPC server's buffer pool: every buffer gRPC takes for a
 // request (each DATA frame as it arrives, the copy that joins a message's
-// frames, decompressed data) is charged to the inflight budget, and released
-// when gRPC frees it. A slow client holding streams open so holds budget,
+// frames, decompressed data) is charged to the inflight budget at its
+// capacity, and released when gRPC frees it. A slow client holding streams open so holds budget,
 // not unbounded memory.
 //
 // Blocking: the connection's reader goroutine takes the DATA frame buffers,
@@ -57,10 +58,28 @@ type heldBuffer struct {
 	since   time.Time
 }
 
+// requestBuffers is the pool budgetPool takes buffers from: gRPC's tiered
+// pool with a tier at every power of two from 4 KiB to 16 MiB. gRPC's
+// default pool has none between 32 KiB and 1 MiB, so the copy that joins
+// a 100 KiB request took a 1 MiB buffer, which 64 clients waiting for
+// their Durable acknowledgements held 64 times over. Here a buffer is less
+// than twice what it holds, and its whole capacity is charged.
+var requestBuffers = func() mem.BufferPool {
+	exponents := []uint8{8} // 256 bytes, gRPC's smallest tier
+	for e := uint8(12); e <= 24; e++ {
+		exponents = append(exponents, e)
+	}
+	pool, err := mem.NewBinaryTieredBufferPool(exponents...)
+	if err != nil {
+		panic(fmt.Sprintf("ingest: gRPC buffer pool: %v", err))
+	}
+	return pool
+}()
+
 func newBudgetPool(budget *InflightBudget, wait time.Duration) *budgetPool {
 	return &budgetPool{
 		budget: budget,
-		inner:  mem.DefaultBufferPool(),
+		inner:  requestBuffers,
 		wait:   wait,
 		held:   make(map[weak.Pointer[[]byte]]heldBuffer),
 		// A zero wait (options built without a request timeout) must not
@@ -103,6 +122,12 @@ func (p *budgetPool) get(length int, wait bool) *[]byte {
 		p.collectLeaked()
 	}
 	buf := p.inner.Get(length)
+	// The tier's buffer may be larger than asked for: that is memory
+	// held too.
+	if c := int64(cap(*buf)); c > n {
+		p.budget.charge(c - n)
+		n = c
+	}
 	key := weak.Make(buf)
 	cleanup := runtime.AddCleanup(buf, p.collected, key)
 	since := time.Now()

@@ -4,6 +4,8 @@ import (
 	"runtime/debug"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/mem"
 )
 
 // A buffer gRPC drops without returning it (data queued on a stream that
@@ -42,5 +44,29 @@ func TestDroppedBuffersChargeIsReturnedOnAnIdleServer(t *testing.T) {
 	defer pool.mu.Unlock()
 	if pool.sweep != nil {
 		t.Error("the sweep is still scheduled with no buffer held")
+	}
+}
+
+// A request's buffer is charged at its capacity, the memory it holds, and
+// that is less than twice the request: with gRPC's default tiers a
+// 100 KiB request held a 1 MiB buffer and was charged 100 KiB.
+func TestRequestBufferChargedAtItsCapacity(t *testing.T) {
+	for _, length := range []int{100, 5 << 10, 40 << 10, 100 << 10, 300 << 10, 3 << 20, 20 << 20} {
+		budget := NewInflightBudget(64<<20, nil)
+		pool := newBudgetPool(budget, time.Second)
+		for _, p := range []mem.BufferPool{pool.waiting(), pool.charging()} {
+			buf := p.Get(length)
+			capacity := int64(cap(*buf))
+			if got := budget.InUse(); got != capacity {
+				t.Errorf("a %d-byte buffer of capacity %d charged %d bytes, want its capacity", length, capacity, got)
+			}
+			if length >= 4<<10 && capacity >= 2*int64(length) {
+				t.Errorf("a %d-byte request took a buffer of %d bytes, want less than twice its size", length, capacity)
+			}
+			p.Put(buf)
+			if got := budget.InUse(); got != 0 {
+				t.Errorf("%d bytes still charged after the %d-byte buffer came back, want 0", got, length)
+			}
+		}
 	}
 }

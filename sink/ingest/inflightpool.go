@@ -15,8 +15,8 @@ import (
 // budgetPool is the gRPC server's buffer pool: every buffer gRPC takes for a
 // request (each DATA frame as it arrives, the copy that joins a message's
 // frames, decompressed data) is charged to the inflight budget at its
-// capacity, and released when gRPC frees it. A slow client holding streams open so holds budget,
-// not unbounded memory.
+// capacity, and released when gRPC frees it. A slow client holding streams
+// open so holds budget, not unbounded memory.
 //
 // Blocking: the connection's reader goroutine takes the DATA frame buffers,
 // so a Get that waits stops reading that connection, and TCP flow control
